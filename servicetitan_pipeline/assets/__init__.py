@@ -1,0 +1,1 @@
+"""Dagster assets: ingestion (one per ServiceTitan entity), dbt models, asset checks."""
