@@ -20,3 +20,22 @@ def duckdb_path() -> str:
     path = Path(raw).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     return str(path)
+
+
+def load_dotenv_file(path: str | os.PathLike[str] = ".env") -> list[str]:
+    """Load ``KEY=value`` settings from a ``.env`` file into the environment.
+
+    Variables already set in the environment win, so a one-off ``SERVICETITAN_TENANT_ID=...``
+    on the command line overrides the file. Returns the names loaded (never the values).
+    """
+    from dotenv import dotenv_values
+
+    file = Path(path)
+    if not file.is_file():
+        return []
+    loaded = []
+    for key, value in dotenv_values(file).items():
+        if value is not None and value != "" and key not in os.environ:
+            os.environ[key] = value
+            loaded.append(key)
+    return loaded
