@@ -1,0 +1,41 @@
+"""HTTP client for ServiceTitan's V2 tenant APIs: auth, retries, rate limit, pagination.
+
+See docs/architecture.md ("Contract: the client") for how the rest of the pipeline uses it.
+"""
+
+from servicetitan_pipeline.client.client import DEFAULT_LIST_PAGE_SIZE, ServiceTitanClient
+from servicetitan_pipeline.client.errors import (
+    ApiError,
+    AuthenticationError,
+    InvalidResponseError,
+    PaginationError,
+    PermissionDeniedError,
+    RetriesExhaustedError,
+    ServiceTitanError,
+    SettingsError,
+)
+from servicetitan_pipeline.client.pagination import ExportPage, ListPage
+from servicetitan_pipeline.client.ratelimit import RateLimiter
+from servicetitan_pipeline.client.settings import ENV_VARS, ConnectionSettings, Environment
+from servicetitan_pipeline.client.transport import ClientStats, RetryPolicy
+
+__all__ = [
+    "DEFAULT_LIST_PAGE_SIZE",
+    "ENV_VARS",
+    "ApiError",
+    "AuthenticationError",
+    "ClientStats",
+    "ConnectionSettings",
+    "Environment",
+    "ExportPage",
+    "InvalidResponseError",
+    "ListPage",
+    "PaginationError",
+    "PermissionDeniedError",
+    "RateLimiter",
+    "RetriesExhaustedError",
+    "RetryPolicy",
+    "ServiceTitanClient",
+    "ServiceTitanError",
+    "SettingsError",
+]

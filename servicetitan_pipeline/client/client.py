@@ -1,0 +1,337 @@
+"""``ServiceTitanClient``: one connection's pooled HTTP client, auth, retries and paging."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from servicetitan_pipeline.client.auth import TokenProvider
+from servicetitan_pipeline.client.errors import (
+    ApiError,
+    AuthenticationError,
+    InvalidResponseError,
+    PaginationError,
+    PermissionDeniedError,
+    describe_request,
+)
+from servicetitan_pipeline.client.pagination import ExportPage, ListPage
+from servicetitan_pipeline.client.ratelimit import RateLimiter
+from servicetitan_pipeline.client.settings import ConnectionSettings
+from servicetitan_pipeline.client.transport import (
+    ClientStats,
+    Problem,
+    RetryNow,
+    RetryPolicy,
+    SecretScrubber,
+    StatsRecorder,
+    Transport,
+    is_retryable_status,
+    parse_json_body,
+    retryable_status_failure,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LIST_PAGE_SIZE = 5000  # ServiceTitan's practical maximum: fewest requests per record
+_BODY_EXCERPT = 2000
+
+
+class ServiceTitanClient:
+    """HTTP client of one ServiceTitan connection; thread-safe.
+
+    One pooled ``httpx.Client`` (keep-alive, explicit connect/read timeouts), one cached OAuth
+    token with single-flight refresh, one rate limiter and one set of stats are shared by every
+    request made through this object, including from background threads (ingestion prefetches
+    the next page while it writes the current one).
+
+    Every API request sends ``Authorization: Bearer <token>`` and ``ST-App-Key``; on a 401 the
+    token is refreshed once and the request retried. Retries, their caps and error reporting are
+    described in :mod:`servicetitan_pipeline.client.transport`.
+
+    Use it as a context manager, or call :meth:`close`.
+
+    Args:
+        settings: validated connection settings.
+        transport: an ``httpx`` transport to use instead of the network (``httpx.MockTransport``
+            in tests).
+        sleep: sleep function for retry waits and the rate limiter (injectable for tests).
+        clock: monotonic clock for the token cache and rate limiter (injectable for tests).
+        rng: ``random.random``-like jitter source.
+        retry_policy: overrides the retry caps derived from ``settings``.
+    """
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        transport: httpx.BaseTransport | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self.settings = settings
+        self._http = httpx.Client(
+            base_url=settings.api_base_url,
+            transport=transport,
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout_seconds,
+                read=settings.read_timeout_seconds,
+                write=settings.read_timeout_seconds,
+                pool=settings.read_timeout_seconds,
+            ),
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+            # Redirects would forward the bearer token to wherever they point; ServiceTitan
+            # does not redirect API calls, so a redirect is reported as an error instead.
+            follow_redirects=False,
+            headers={"User-Agent": "servicetitan-pipeline (httpx)"},
+        )
+        self._stats = StatsRecorder()
+        self._scrubber = SecretScrubber(settings.secrets())
+        limiter = (
+            RateLimiter(settings.rate_limit_per_second, clock=clock, sleep=sleep)
+            if settings.rate_limit_per_second
+            else None
+        )
+        self._transport = Transport(
+            self._http,
+            policy=retry_policy
+            or RetryPolicy(
+                max_attempts=settings.max_attempts,
+                max_total_wait_seconds=settings.max_total_wait_seconds,
+            ),
+            limiter=limiter,
+            stats=self._stats,
+            scrubber=self._scrubber,
+            sleep=sleep,
+            rng=rng,
+            clock=clock,
+        )
+        self._auth = TokenProvider(settings, self._transport, clock=clock)
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return (
+            f"ServiceTitanClient(name={s.name!r}, environment={str(s.environment)!r}, "
+            f"tenant_id={s.tenant_id}, api_base_url={s.api_base_url!r})"
+        )
+
+    def __enter__(self) -> ServiceTitanClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._http.close()
+
+    @property
+    def stats(self) -> ClientStats:
+        """A snapshot of the counters since creation (thread-safe; subtract two for a delta)."""
+        return self._stats.snapshot()
+
+    @property
+    def tenant_id(self) -> int:
+        """The tenant this client talks to."""
+        return int(self.settings.tenant_id)
+
+    def get_token(self) -> str:
+        """An access token (cached; fetched if needed). Mostly useful to test the credentials."""
+        return self._auth.get_token()
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``path`` (e.g. ``/crm/v2/tenant/1/customers``) and return the parsed JSON body."""
+        return self._get(path, params)[0]
+
+    def iter_export(
+        self,
+        path: str,
+        from_token: str | None = None,
+        include_recent_changes: bool = False,
+    ) -> Iterator[ExportPage]:
+        """Iterate the pages of an export endpoint, following ``continueFrom`` while ``hasMore``.
+
+        Every page is yielded, empty ones included (an empty page still moves the cursor, and
+        ingestion commits the cursor per page). Iteration stops after the first page with
+        ``hasMore`` false; its ``continue_from`` is where the next sync starts.
+
+        Args:
+            path: export path, e.g. ``/crm/v2/tenant/1/export/customers``.
+            from_token: a ``continueFrom`` token from an earlier sync, a date such as
+                ``"2024-01-01"``, or ``None`` to start from the beginning.
+            include_recent_changes: ask for recent changes sooner (may repeat records).
+        """
+        token = from_token
+        while True:
+            params: dict[str, Any] = {}
+            if token is not None:
+                params["from"] = token
+            if include_recent_changes:
+                params["includeRecentChanges"] = "true"
+            body, size = self._get(path, params)
+            data = self._data_of(body, path, params)
+            has_more = body.get("hasMore") is True
+            continue_from = body.get("continueFrom")
+            if continue_from is not None and not isinstance(continue_from, str):
+                continue_from = str(continue_from)
+            yield ExportPage(data, continue_from or None, has_more, size, token)
+            if not has_more:
+                return
+            if not continue_from or continue_from == token:
+                # Following the same token again would loop forever on the same page.
+                raise PaginationError(
+                    f"ServiceTitan {describe_request('GET', path, params)} answered hasMore=true "
+                    f"without a new continueFrom ({continue_from!r}); stopping instead of "
+                    "re-reading the same page forever",
+                    method="GET",
+                    path=path,
+                    query=describe_request("GET", path, params).partition("?")[2] or None,
+                    status=200,
+                )
+            token = continue_from
+
+    def iter_list(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        page_size: int = DEFAULT_LIST_PAGE_SIZE,
+        *,
+        start_page: int = 1,
+    ) -> Iterator[ListPage]:
+        """Iterate the pages of a list endpoint (``page``, ``pageSize``, ``hasMore``).
+
+        List endpoints hide inactive records unless asked: pass the entity's
+        ``list_inactive_params`` (``active=Any``, or ``activeState=All`` on invoices and
+        payments) in ``params``, with filters such as ``modifiedOnOrAfter``.
+
+        Args:
+            path: list path, e.g. ``/jpm/v2/tenant/1/job-types``.
+            params: filters; ``page`` and ``pageSize`` are set by the iterator.
+            page_size: records per page (5000, ServiceTitan's practical maximum, by default).
+            start_page: first page number (1-based).
+        """
+        if page_size < 1:
+            raise ValueError(f"page_size must be >= 1, got {page_size}")
+        page = start_page
+        while True:
+            query = {**(params or {}), "page": page, "pageSize": page_size}
+            body, size = self._get(path, query)
+            data = self._data_of(body, path, query)
+            has_more = body.get("hasMore") is True
+            total = body.get("totalCount")
+            yield ListPage(
+                data, page, has_more, size, page_size, total if isinstance(total, int) else None
+            )
+            if not has_more:
+                return
+            if not data:
+                raise PaginationError(
+                    f"ServiceTitan {describe_request('GET', path, query)} answered an empty "
+                    "page with hasMore=true; stopping instead of paging forever",
+                    method="GET",
+                    path=path,
+                    query=describe_request("GET", path, query).partition("?")[2] or None,
+                    status=200,
+                )
+            page += 1
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _data_of(self, body: Any, path: str, params: Mapping[str, Any]) -> list[Any]:
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            request = describe_request("GET", path, params)
+            text = self._scrubber.scrub(repr(body)[:_BODY_EXCERPT])
+            raise InvalidResponseError(
+                f"ServiceTitan {request} answered JSON without a 'data' list",
+                body=text,
+                method="GET",
+                path=path,
+                query=request.partition("?")[2] or None,
+                status=200,
+            )
+        return data
+
+    def _get(self, path: str, params: Mapping[str, Any] | None) -> tuple[Any, int]:
+        params = dict(params) if params else None
+        used: dict[str, Any] = {"token": None, "refreshed": False}
+
+        def headers() -> dict[str, str]:
+            used["token"] = token = self._auth.get_token()
+            return {
+                "Authorization": f"Bearer {token}",
+                "ST-App-Key": self.settings.app_key,
+                "Accept": "application/json",
+            }
+
+        def interpret(response: httpx.Response) -> tuple[Any, int]:
+            status = response.status_code
+            if 200 <= status < 300:
+                return parse_json_body(response), len(response.content)
+            if status == 401 and not used["refreshed"]:
+                # The token may have been revoked or expired early: refresh once, then retry.
+                used["refreshed"] = True
+                self._auth.invalidate(used["token"])
+                logger.debug("ServiceTitan answered 401; refreshing the access token once")
+                raise RetryNow
+            if is_retryable_status(status):
+                raise retryable_status_failure(response)
+            raise self._error(response, path, params)
+
+        return self._transport.send(
+            "GET", path, params=params, headers=headers, interpret=interpret
+        )
+
+    def _error(
+        self, response: httpx.Response, path: str, params: dict[str, Any] | None
+    ) -> ApiError:
+        status = response.status_code
+        problem = Problem.from_response(response)
+        request = describe_request("GET", path, params)
+        detail = f"HTTP {status}"
+        if response.reason_phrase:
+            detail += f" {response.reason_phrase}"
+        if problem.title:
+            detail += f": {problem.title}"
+        if problem.trace_id:
+            detail += f" (traceId {problem.trace_id})"
+        error_type: type[ApiError] = ApiError
+        if status == 401:
+            error_type = AuthenticationError
+            hint = (
+                "ServiceTitan refused the access token even after a refresh: check "
+                "SERVICETITAN_APP_KEY / app_key and that the app is connected to tenant "
+                f"{self.settings.tenant_id}."
+            )
+        elif status == 403:
+            error_type = PermissionDeniedError
+            hint = (
+                f"Tenant {self.settings.tenant_id} has not granted this app the API scope this "
+                "endpoint needs: add the scope to the app in ServiceTitan's developer portal and "
+                "have the tenant re-approve it (Settings > Integrations > API Application Access)."
+            )
+        elif status == 404:
+            hint = (
+                f"Check SERVICETITAN_TENANT_ID / tenant_id ({self.settings.tenant_id}) and "
+                f"SERVICETITAN_API_BASE_URL / api_base_url ({self.settings.api_base_url})."
+            )
+        elif 300 <= status < 400:
+            hint = f"Redirects are not followed (Location: {response.headers.get('location')})."
+        else:
+            hint = ""
+        message = f"ServiceTitan {request} failed: {detail}." + (f" {hint}" if hint else "")
+        return error_type(
+            self._scrubber.scrub(message),
+            method="GET",
+            path=path,
+            query=request.partition("?")[2] or None,
+            status=status,
+            title=self._scrubber.scrub(problem.title) if problem.title else None,
+            trace_id=problem.trace_id,
+        )
