@@ -1,0 +1,613 @@
+"""Raw layer writer: DDL, per-page upsert, sync state and rejected records in DuckDB.
+
+Everything here is plain DuckDB (no Dagster, no HTTP), so it can be unit-tested on a
+temporary file and reused by any caller. The contract (docs/architecture.md):
+
+* ``raw_servicetitan.<entity>``: one row per ``(_tenant_id, id)`` holding the record's latest
+  version, with the complete record as JSON in ``payload``.
+* ``raw_servicetitan._sync_state``: one cursor per ``(_tenant_id, entity)``.
+* ``raw_servicetitan._rejected``: records (or response bodies) that could not be loaded.
+
+One page of records and the cursor that covers it are written in ONE transaction
+(:func:`write_page`), so a process killed at any instant leaves either both or neither: the
+next run resumes from the last committed cursor and re-reads at most one page, whose records
+the upsert then recognises as already loaded.
+
+Version rule (the upsert): a record replaces the stored row only when its ``modifiedOn`` is
+strictly newer; the same or an older ``modifiedOn`` writes nothing (re-reads and out-of-order
+replays are harmless). ``modifiedOn`` is nullable on some entities (invoices); when either
+side's ``modifiedOn`` is unknown the versions cannot be ordered, so the incoming record --
+what the source says *now* -- replaces the stored row exactly when its content differs. That
+keeps a re-run with no change at the source free of writes, and never loses a change.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from servicetitan_pipeline.entities import RAW_SCHEMA
+
+logger = logging.getLogger(__name__)
+
+SYNC_STATE_TABLE = f"{RAW_SCHEMA}._sync_state"
+REJECTED_TABLE = f"{RAW_SCHEMA}._rejected"
+
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+# Cursor kinds stored next to the cursor, so a reader knows what the string means.
+CURSOR_EXPORT_TOKEN = "export_continue_from"
+CURSOR_MODIFIED_ON = "modified_on_high_water"
+
+
+class _Keep:
+    """Sentinel type: leave the stored cursor as it is."""
+
+    def __repr__(self) -> str:
+        return "KEEP_CURSOR"
+
+
+KEEP_CURSOR: Any = _Keep()
+
+
+def _table(entity: str) -> str:
+    """Qualified raw table name for an entity, refusing anything that is not an identifier."""
+    if not _IDENTIFIER.match(entity):
+        raise ValueError(f"not a valid entity/table name: {entity!r}")
+    return f'{RAW_SCHEMA}."{entity}"'
+
+
+# --------------------------------------------------------------------------------------------
+# DDL
+# --------------------------------------------------------------------------------------------
+
+
+def configure_connection(conn: duckdb.DuckDBPyConnection) -> None:
+    """Session settings every writer needs.
+
+    ServiceTitan's timestamps usually carry a ``Z``, but a naive one would be read in the
+    session time zone: pin it to UTC so results never depend on the machine's locale.
+    """
+    conn.execute("SET TimeZone = 'UTC'")
+
+
+def ensure_sync_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create the schema, ``_sync_state`` and ``_rejected`` if they do not exist (idempotent)."""
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+    conn.execute(
+        f"""
+        CREATE TABLE IF NOT EXISTS {SYNC_STATE_TABLE} (
+            _tenant_id  BIGINT      NOT NULL,
+            entity      VARCHAR     NOT NULL,
+            cursor      VARCHAR,
+            cursor_kind VARCHAR,
+            _connection VARCHAR     NOT NULL,
+            updated_at  TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (_tenant_id, entity)
+        )"""
+    )
+    conn.execute(
+        f"""
+        CREATE TABLE IF NOT EXISTS {REJECTED_TABLE} (
+            _tenant_id  BIGINT      NOT NULL,
+            _connection VARCHAR     NOT NULL,
+            entity      VARCHAR     NOT NULL,
+            reason      VARCHAR     NOT NULL,
+            payload     VARCHAR,
+            request     VARCHAR,
+            rejected_at TIMESTAMPTZ NOT NULL
+        )"""
+    )
+
+
+def ensure_entity_table(conn: duckdb.DuckDBPyConnection, entity: str) -> None:
+    """Create ``raw_servicetitan.<entity>`` (and the sync tables) if missing (idempotent)."""
+    ensure_sync_tables(conn)
+    conn.execute(
+        f"""
+        CREATE TABLE IF NOT EXISTS {_table(entity)} (
+            _tenant_id  BIGINT      NOT NULL,
+            id          BIGINT      NOT NULL,
+            modified_on TIMESTAMPTZ,
+            active      BOOLEAN,
+            payload     JSON        NOT NULL,
+            _connection VARCHAR     NOT NULL,
+            _loaded_at  TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (_tenant_id, id)
+        )"""
+    )
+
+
+def ensure_raw_schema(conn: duckdb.DuckDBPyConnection, entities: Iterable[str]) -> None:
+    """Create every raw table named in ``entities`` plus the sync tables (idempotent)."""
+    ensure_sync_tables(conn)
+    for name in entities:
+        ensure_entity_table(conn, name)
+
+
+# --------------------------------------------------------------------------------------------
+# Sync state
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """The stored cursor of one entity for one tenant."""
+
+    cursor: str | None
+    cursor_kind: str | None
+    connection: str
+    updated_at: datetime
+
+
+def read_sync_state(
+    conn: duckdb.DuckDBPyConnection, *, entity: str, tenant_id: int
+) -> SyncState | None:
+    """The stored cursor for ``(tenant_id, entity)``, or ``None`` when never synced."""
+    row = conn.execute(
+        f"SELECT cursor, cursor_kind, _connection, updated_at FROM {SYNC_STATE_TABLE} "
+        "WHERE _tenant_id = ? AND entity = ?",
+        [tenant_id, entity],
+    ).fetchone()
+    return None if row is None else SyncState(*row)
+
+
+def _upsert_state_sql() -> str:
+    return (
+        f"INSERT INTO {SYNC_STATE_TABLE} "
+        "(_tenant_id, entity, cursor, cursor_kind, _connection, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (_tenant_id, entity) DO UPDATE SET "
+        "cursor = EXCLUDED.cursor, cursor_kind = EXCLUDED.cursor_kind, "
+        "_connection = EXCLUDED._connection, updated_at = EXCLUDED.updated_at"
+    )
+
+
+def write_sync_state(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    entity: str,
+    tenant_id: int,
+    connection_name: str,
+    cursor: str | None,
+    cursor_kind: str,
+) -> None:
+    """Store a cursor on its own (in its own transaction unless one is already open)."""
+    conn.execute(
+        _upsert_state_sql(),
+        [tenant_id, entity, cursor, cursor_kind, connection_name, datetime.now(UTC)],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Rejected records
+# --------------------------------------------------------------------------------------------
+
+
+def _dump_for_rejects(value: Any) -> str:
+    """Serialise anything the JSON parser produced, even what orjson refuses (>64-bit ints)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        import json
+
+        return json.dumps(value, default=repr)
+
+
+def _insert_rejects(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    entity: str,
+    tenant_id: int,
+    connection_name: str,
+    rejects: Sequence[tuple[str, str]],
+    request: str | None = None,
+    now: datetime,
+) -> None:
+    """Append (reason, payload) rows to ``_rejected``, skipping exact repeats.
+
+    List entities re-read pages on every pass and a crash replays the last page, so the same
+    bad record would otherwise be recorded again and again; one row per distinct
+    (tenant, entity, reason, payload) is what a user needs to find and fix it.
+    """
+    if not rejects:
+        return
+    table = pa.table(
+        {
+            "reason": pa.array([r for r, _ in rejects], pa.string()),
+            "payload": pa.array([p for _, p in rejects], pa.string()),
+        }
+    )
+    conn.register("_st_rejects", table)
+    try:
+        conn.execute(
+            f"""
+            INSERT INTO {REJECTED_TABLE}
+                (_tenant_id, _connection, entity, reason, payload, request, rejected_at)
+            SELECT DISTINCT $tenant, $conn, $entity, r.reason, r.payload, $request, $now
+            FROM _st_rejects r
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {REJECTED_TABLE} x
+                WHERE x._tenant_id = $tenant AND x.entity = $entity
+                  AND x.reason = r.reason AND x.payload IS NOT DISTINCT FROM r.payload
+            )""",
+            {
+                "tenant": tenant_id,
+                "conn": connection_name,
+                "entity": entity,
+                "request": request,
+                "now": now,
+            },
+        )
+    finally:
+        conn.unregister("_st_rejects")
+
+
+def record_rejected_response(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    entity: str,
+    tenant_id: int,
+    connection_name: str,
+    reason: str,
+    body: str | None,
+    request: str | None,
+) -> None:
+    """Record a whole response body that could not be used (e.g. still invalid JSON after
+    retries) and commit it, so the evidence survives the failure that follows."""
+    ensure_sync_tables(conn)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        _insert_rejects(
+            conn,
+            entity=entity,
+            tenant_id=tenant_id,
+            connection_name=connection_name,
+            rejects=[(reason, body if body is not None else "")],
+            request=request,
+            now=datetime.now(UTC),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# Page upsert
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PageCounts:
+    """What writing one page (or, summed, a whole run) did.
+
+    ``inserted``: ids new for this tenant; ``updated``: stored rows replaced by a newer version
+    (``deactivated`` counts the subset whose ``active`` went from true to false);
+    ``unchanged``: records already stored at the same or a newer version (and in-page
+    duplicates that collapsed); ``rejected``: records that could not be loaded.
+    ``max_modified_on``: the page's greatest ``modifiedOn``, exactly as the API wrote it.
+    """
+
+    records: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deactivated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    max_modified_on: str | None = None
+    _max_modified_ts: datetime | None = None
+
+    def add(self, other: PageCounts) -> None:
+        """Accumulate another page's counts into this one (in place)."""
+        for f in fields(self):
+            if f.name in ("max_modified_on", "_max_modified_ts"):
+                continue
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        if other._max_modified_ts is not None and (
+            self._max_modified_ts is None or other._max_modified_ts > self._max_modified_ts
+        ):
+            self._max_modified_ts = other._max_modified_ts
+            self.max_modified_on = other.max_modified_on
+
+    @property
+    def written(self) -> int:
+        """Rows inserted or updated."""
+        return self.inserted + self.updated
+
+
+_CLASSIFIED_SUMMARY_SQL = """
+    SELECT count(*) FILTER (WHERE do_write IS NULL),
+           count(*) FILTER (WHERE is_new),
+           count(*) FILTER (WHERE do_write AND NOT is_new),
+           count(*) FILTER (WHERE do_write AND NOT is_new AND old_active AND active IS FALSE),
+           arg_max(modified_on_raw, modified_on),
+           max(modified_on)
+    FROM _st_classified
+"""
+
+_PAGE_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("modified_on_raw", pa.string()),
+        ("active", pa.bool_()),
+        ("payload", pa.string()),
+    ]
+)
+
+
+def _columns_fast(records: Sequence[Any]) -> pa.Table | None:
+    """Build the staging columns for a page in which every record is well formed.
+
+    This is the only per-record Python work on the hot path: four list comprehensions and one
+    ``orjson.dumps`` per record, then Arrow takes over in C. Returns ``None`` when any record
+    is malformed, in which case :func:`_columns_checked` sorts good from bad one by one.
+    """
+    try:
+        ids = [r["id"] for r in records]
+        # bool is a subclass of int; True is not an id. A set of types is one C-level pass.
+        if {type(i) for i in ids} - {int}:
+            return None
+        mods = [r.get("modifiedOn") for r in records]
+        actives = [r.get("active") for r in records]
+        payloads = [orjson.dumps(r) for r in records]
+        return pa.Table.from_arrays(
+            [
+                pa.array(ids, pa.int64()),
+                pa.array(mods, pa.string()),
+                pa.array(actives, pa.bool_()),
+                pa.array(payloads, pa.binary()).cast(pa.string()),
+            ],
+            schema=_PAGE_SCHEMA,
+        )
+    except (KeyError, TypeError, AttributeError, pa.ArrowException, orjson.JSONEncodeError):
+        return None
+
+
+def _columns_checked(records: Sequence[Any]) -> tuple[pa.Table, list[tuple[str, str]]]:
+    """Slow path: validate each record, returning the good ones' columns and the rejects."""
+    ids: list[int] = []
+    mods: list[str | None] = []
+    actives: list[bool | None] = []
+    payloads: list[str] = []
+    rejects: list[tuple[str, str]] = []
+    for r in records:
+        if not isinstance(r, dict):
+            rejects.append(("record is not a JSON object", _dump_for_rejects(r)))
+            continue
+        if "id" not in r or r["id"] is None:
+            rejects.append(("record has no id", _dump_for_rejects(r)))
+            continue
+        rid = r["id"]
+        if type(rid) is not int or not _INT64_MIN <= rid <= _INT64_MAX:
+            rejects.append(("id is not a 64-bit integer", _dump_for_rejects(r)))
+            continue
+        mod = r.get("modifiedOn")
+        if mod is not None and not isinstance(mod, str):
+            rejects.append(("modifiedOn is not a timestamp string", _dump_for_rejects(r)))
+            continue
+        try:
+            payload = orjson.dumps(r).decode()
+        except orjson.JSONEncodeError as exc:
+            rejects.append((f"record cannot be stored as JSON: {exc}", _dump_for_rejects(r)))
+            continue
+        active = r.get("active")
+        # A non-boolean `active` is kept in the payload; the typed column says "unknown".
+        actives.append(active if isinstance(active, bool) else None)
+        ids.append(rid)
+        mods.append(mod)
+        payloads.append(payload)
+    table = pa.Table.from_arrays(
+        [
+            pa.array(ids, pa.int64()),
+            pa.array(mods, pa.string()),
+            pa.array(actives, pa.bool_()),
+            pa.array(payloads, pa.string()),
+        ],
+        schema=_PAGE_SCHEMA,
+    )
+    return table, rejects
+
+
+def write_page(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    entity: str,
+    tenant_id: int,
+    connection_name: str,
+    records: Sequence[Any],
+    cursor: str | _Keep | None = KEEP_CURSOR,
+    cursor_kind: str = CURSOR_EXPORT_TOKEN,
+) -> PageCounts:
+    """Upsert one page of records and (optionally) store the cursor, in ONE transaction.
+
+    Args:
+        conn: an open DuckDB connection (the raw tables must exist: :func:`ensure_entity_table`).
+        entity: entity name (= raw table name).
+        tenant_id: ServiceTitan tenant the records belong to; part of the key.
+        connection_name: lineage, written to ``_connection``.
+        records: the page's records as parsed from the API (dicts; anything else is rejected).
+        cursor: the cursor that covers this page (export continuation token); ``KEEP_CURSOR``
+            leaves the stored cursor untouched (list entities mid-pass).
+        cursor_kind: what ``cursor`` means, stored next to it.
+
+    Returns:
+        The page's :class:`PageCounts`.
+    """
+    table_name = _table(entity)
+    counts = PageCounts(records=len(records))
+    table = _columns_fast(records)
+    rejects: list[tuple[str, str]] = []
+    if table is None:
+        table, rejects = _columns_checked(records)
+    now = datetime.now(UTC)
+
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        if table.num_rows:
+            conn.register("_st_page", table)
+            try:
+                params = {"tenant": tenant_id}
+                # Stage: parse timestamps, collapse in-page duplicates to the newest version
+                # (the later one on a tie: it was listed after), and look each id up in the
+                # stored table. Only narrow columns of the stored table are read here; its
+                # payloads are compared only for the rare rows whose versions are unordered.
+                conn.execute(
+                    f"""
+                    CREATE OR REPLACE TEMP TABLE _st_classified AS
+                    WITH src AS (
+                        SELECT id, modified_on_raw, active, payload,
+                               TRY_CAST(modified_on_raw AS TIMESTAMPTZ) AS modified_on,
+                               row_number() OVER () AS ord
+                        FROM _st_page
+                    ),
+                    valid AS (
+                        SELECT * FROM src
+                        WHERE modified_on_raw IS NULL OR modified_on IS NOT NULL
+                    ),
+                    dedup AS (
+                        SELECT * FROM valid
+                        QUALIFY row_number() OVER (
+                            PARTITION BY id ORDER BY modified_on DESC NULLS LAST, ord DESC) = 1
+                    )
+                    SELECT d.id, d.modified_on_raw, d.modified_on, d.active, d.payload,
+                           t.id IS NULL AS is_new, t.active AS old_active,
+                           CASE WHEN t.id IS NULL THEN TRUE
+                                WHEN d.modified_on IS NOT NULL AND t.modified_on IS NOT NULL
+                                    THEN d.modified_on > t.modified_on
+                                ELSE NULL END AS do_write
+                    FROM dedup d
+                    LEFT JOIN (SELECT id, active, modified_on FROM {table_name}
+                               WHERE _tenant_id = $tenant) t ON t.id = d.id
+                    """,
+                    params,
+                )
+                # Timestamps DuckDB cannot read are rejected, not guessed.
+                bad_ts = conn.execute(
+                    "SELECT payload FROM _st_page "
+                    "WHERE modified_on_raw IS NOT NULL "
+                    "AND TRY_CAST(modified_on_raw AS TIMESTAMPTZ) IS NULL"
+                ).fetchall()
+                rejects.extend(("modifiedOn is not a valid timestamp", p) for (p,) in bad_ts)
+            finally:
+                conn.unregister("_st_page")
+            row = conn.execute(_CLASSIFIED_SUMMARY_SQL).fetchone()
+            if row[0]:
+                # Versions that cannot be ordered (a null modifiedOn on either side): the
+                # incoming record wins exactly when its content differs from the stored one.
+                conn.execute(
+                    f"""
+                    UPDATE _st_classified s
+                    SET do_write = (s.payload <> t.payload::VARCHAR)
+                    FROM {table_name} t
+                    WHERE s.do_write IS NULL AND t._tenant_id = $tenant AND t.id = s.id
+                    """,
+                    params,
+                )
+                row = conn.execute(_CLASSIFIED_SUMMARY_SQL).fetchone()
+            _, inserted, updated, deactivated, max_raw, max_ts = row
+            if inserted or updated:
+                # A page of only new ids (every first sync) needs no conflict handling, and a
+                # plain INSERT is measurably cheaper than INSERT ... ON CONFLICT.
+                on_conflict = (
+                    """ON CONFLICT (_tenant_id, id) DO UPDATE SET
+                        modified_on = EXCLUDED.modified_on,
+                        active = EXCLUDED.active,
+                        payload = EXCLUDED.payload,
+                        _connection = EXCLUDED._connection,
+                        _loaded_at = EXCLUDED._loaded_at"""
+                    if updated
+                    else ""
+                )
+                conn.execute(
+                    f"""
+                    INSERT INTO {table_name}
+                        (_tenant_id, id, modified_on, active, payload, _connection, _loaded_at)
+                    SELECT $tenant, id, modified_on, active, payload::JSON, $conn, $now
+                    FROM _st_classified WHERE do_write
+                    {on_conflict}
+                    """,
+                    {"tenant": tenant_id, "conn": connection_name, "now": now},
+                )
+            conn.execute("DROP TABLE IF EXISTS _st_classified")
+            counts.inserted, counts.updated, counts.deactivated = inserted, updated, deactivated
+            counts.max_modified_on, counts._max_modified_ts = max_raw, max_ts
+        counts.rejected = len(rejects)
+        counts.unchanged = counts.records - counts.rejected - counts.inserted - counts.updated
+        _insert_rejects(
+            conn,
+            entity=entity,
+            tenant_id=tenant_id,
+            connection_name=connection_name,
+            rejects=rejects,
+            now=now,
+        )
+        if not isinstance(cursor, _Keep):
+            conn.execute(
+                _upsert_state_sql(),
+                [tenant_id, entity, cursor, cursor_kind, connection_name, now],
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return counts
+
+
+# --------------------------------------------------------------------------------------------
+# Full refresh and inspection
+# --------------------------------------------------------------------------------------------
+
+
+def reset_entity(conn: duckdb.DuckDBPyConnection, *, entity: str, tenant_id: int) -> int:
+    """Forget one entity for one tenant: its rows, its cursor and its rejected records, in one
+    transaction. Other tenants sharing the file are untouched. Returns the rows deleted.
+
+    Rejected records go too: a full refresh re-reads everything, and whatever is still bad at
+    the source is rejected again, so the rejects afterwards describe the current source.
+    """
+    ensure_entity_table(conn, entity)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        (deleted,) = conn.execute(
+            f"SELECT count(*) FROM {_table(entity)} WHERE _tenant_id = ?", [tenant_id]
+        ).fetchone()
+        conn.execute(f"DELETE FROM {_table(entity)} WHERE _tenant_id = ?", [tenant_id])
+        conn.execute(
+            f"DELETE FROM {SYNC_STATE_TABLE} WHERE _tenant_id = ? AND entity = ?",
+            [tenant_id, entity],
+        )
+        conn.execute(
+            f"DELETE FROM {REJECTED_TABLE} WHERE _tenant_id = ? AND entity = ?",
+            [tenant_id, entity],
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return int(deleted)
+
+
+def count_rows(conn: duckdb.DuckDBPyConnection, *, entity: str, tenant_id: int) -> int:
+    """Rows stored for one entity and tenant."""
+    (n,) = conn.execute(
+        f"SELECT count(*) FROM {_table(entity)} WHERE _tenant_id = ?", [tenant_id]
+    ).fetchone()
+    return int(n)
+
+
+def count_rejected(conn: duckdb.DuckDBPyConnection, *, entity: str, tenant_id: int) -> int:
+    """Rejected records stored for one entity and tenant."""
+    (n,) = conn.execute(
+        f"SELECT count(*) FROM {REJECTED_TABLE} WHERE _tenant_id = ? AND entity = ?",
+        [tenant_id, entity],
+    ).fetchone()
+    return int(n)
