@@ -1,0 +1,185 @@
+"""Dagster resources: the ServiceTitan connection (``ServiceTitanResource``).
+
+Secrets reach Dagster only as ``EnvVar`` references: Dagster stores and shows the *name* of the
+environment variable (``{"env": "SERVICETITAN_CLIENT_SECRET"}``) in config schemas, the launchpad
+and run config, and reads the value only when the resource is initialised in the run's process.
+Never pass a secret to this resource as a literal string in code: Dagster would show a literal
+as the field's default value in the UI.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from pydantic import Field, PrivateAttr, field_validator
+
+from servicetitan_pipeline.client import ConnectionSettings, ServiceTitanClient
+from servicetitan_pipeline.client.settings import ENV_VARS, REQUIRED_FIELDS
+
+__all__ = ["ServiceTitanResource", "servicetitan_resource_from_env"]
+
+
+class ServiceTitanResource(dg.ConfigurableResource):
+    """The connection to one ServiceTitan tenant, configured as in other integration tools.
+
+    In a run, :meth:`get_client` returns one :class:`ServiceTitanClient` shared by every asset
+    of that run (so they share one token and one rate limiter: ServiceTitan's limit is per app
+    per tenant); Dagster closes it when the run's resources are torn down. Bad settings fail when
+    the resource is initialised, before any asset runs, with an error naming the setting.
+
+    Outside Dagster (scripts, the ``check`` command), use it as a context manager or call
+    :meth:`close`::
+
+        with ServiceTitanResource(...) as resource:  # or call resource.close() at the end
+            resource.get_client().get_json(...)
+
+    Wire it from the environment with :func:`servicetitan_resource_from_env`.
+    """
+
+    name: str = Field(
+        description="Connection name, shown in run metadata and stored in the raw tables' "
+        "_connection column (SERVICETITAN_CONNECTION_NAME)."
+    )
+    environment: str = Field(
+        description="'integration' (api-integration.servicetitan.io) or 'production' "
+        "(api.servicetitan.io) (SERVICETITAN_ENVIRONMENT)."
+    )
+    # A string: EnvVar always delivers strings; validated as a positive integer.
+    tenant_id: str = Field(description="ServiceTitan tenant ID (SERVICETITAN_TENANT_ID).")
+    client_id: str = Field(description="OAuth 2.0 client ID (SERVICETITAN_CLIENT_ID).")
+    client_secret: str = Field(
+        description="OAuth 2.0 client secret (SERVICETITAN_CLIENT_SECRET); pass an EnvVar."
+    )
+    app_key: str = Field(
+        description="App key, sent as the ST-App-Key header (SERVICETITAN_APP_KEY); pass an EnvVar."
+    )
+    api_base_url: str | None = Field(
+        default=None,
+        description="API root override, for a proxy or the simulator (SERVICETITAN_API_BASE_URL). "
+        "Default: decided by the environment.",
+    )
+    auth_url: str | None = Field(
+        default=None,
+        description="OAuth token endpoint override (SERVICETITAN_AUTH_URL). "
+        "Default: decided by the environment.",
+    )
+    rate_limit_per_second: float | None = Field(
+        default=60.0,
+        description="Client-side request rate limit for this connection (ServiceTitan allows 60 "
+        "per app per tenant). Null disables it.",
+    )
+    max_attempts: int = Field(
+        default=6, description="Sends of one request at most (1 = no retries)."
+    )
+    max_total_wait_seconds: float = Field(
+        default=300.0, description="The most one request may wait between its retries."
+    )
+    connect_timeout_seconds: float = Field(default=10.0, description="Connect timeout.")
+    read_timeout_seconds: float = Field(
+        default=120.0, description="Read timeout (time between bytes of an answer)."
+    )
+
+    _client: ServiceTitanClient | None = PrivateAttr(default=None)
+    _client_lock: Any = PrivateAttr(default_factory=threading.Lock)
+
+    @field_validator("tenant_id", mode="before")
+    @classmethod
+    def _tenant_id_as_text(cls, value: Any) -> Any:
+        # Accept `tenant_id=12345` from Python code; validated as a positive integer later.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    def __repr__(self) -> str:
+        # Pydantic's repr would print every field, secrets included.
+        shown = {f: _shown(getattr(self, f)) for f in ("name", "environment", "tenant_id")}
+        urls = {f: _shown(getattr(self, f)) for f in ("api_base_url", "auth_url")}
+        return (
+            "ServiceTitanResource("
+            + ", ".join(f"{k}={v}" for k, v in {**shown, **urls}.items())
+            + ", client_id=***, client_secret=***, app_key=***)"
+        )
+
+    __str__ = __repr__
+
+    def get_settings(self) -> ConnectionSettings:
+        """Validate the fields into :class:`ConnectionSettings` (raises ``SettingsError``)."""
+        return ConnectionSettings(
+            name=self.name,
+            environment=self.environment,
+            tenant_id=self.tenant_id,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            app_key=self.app_key,
+            api_base_url=self.api_base_url,
+            auth_url=self.auth_url,
+            rate_limit_per_second=self.rate_limit_per_second,
+            max_attempts=self.max_attempts,
+            max_total_wait_seconds=self.max_total_wait_seconds,
+            connect_timeout_seconds=self.connect_timeout_seconds,
+            read_timeout_seconds=self.read_timeout_seconds,
+        )
+
+    def get_client(self) -> ServiceTitanClient:
+        """The connection's shared, thread-safe client, created on first use.
+
+        Do not close it yourself inside a run; Dagster tears the resource down (and closes it)
+        at the end. Outside Dagster, call :meth:`close` or use the resource as a context manager.
+        """
+        with self._client_lock:
+            if self._client is None:
+                self._client = ServiceTitanClient(self.get_settings())
+            return self._client
+
+    def close(self) -> None:
+        """Close the shared client, if one was created (a new one is created on next use)."""
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> ServiceTitanResource:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Validate at resource initialisation, so that bad settings fail the run before any
+        # asset starts, with the setting named. No request is made here.
+        self.get_settings()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self.close()
+
+
+def _shown(value: Any) -> str:
+    # An unresolved EnvVar is a str subclass whose str() raises; show its name instead.
+    if isinstance(value, dg.EnvVar):
+        return f"EnvVar({value.env_var_name!r})"
+    return repr(value)
+
+
+def servicetitan_resource_from_env(
+    environ: Mapping[str, str] | None = None, **overrides: Any
+) -> ServiceTitanResource:
+    """A :class:`ServiceTitanResource` with every setting read from ``SERVICETITAN_*`` variables.
+
+    Required settings are always ``EnvVar`` references (Dagster reports an unset one when the
+    run starts); the optional URL overrides are wired only when their variable is set and not
+    empty, so an empty ``SERVICETITAN_API_BASE_URL=`` in ``.env`` means "the environment's
+    default". No value is read here beyond checking which optional variables are set.
+
+    Args:
+        environ: where to look for the optional variables (default ``os.environ``).
+        **overrides: field values to use instead (e.g. ``rate_limit_per_second=30``).
+    """
+    environ = os.environ if environ is None else environ
+    fields: dict[str, Any] = {}
+    for field_name, env_name in ENV_VARS.items():
+        if field_name in REQUIRED_FIELDS or (environ.get(env_name) or "").strip():
+            fields[field_name] = dg.EnvVar(env_name)
+    fields.update(overrides)
+    return ServiceTitanResource(**fields)
