@@ -1,0 +1,58 @@
+with
+
+source as (
+
+    select * from {{ source('servicetitan', 'business_units') }}
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        _tenant_id as tenant_id,
+        id as business_unit_id,
+
+        -- attributes
+        payload->>'$.name' as business_unit_name,
+        payload->>'$.officialName' as official_name,
+        payload->>'$.trade.name' as trade_name,
+        {{ st_id("payload->>'$.trade.id'") }} as trade_id,
+        payload->>'$.division.name' as division_name,
+        {{ st_id("payload->>'$.division.id'") }} as division_id,
+        payload->>'$.email' as email,
+        payload->>'$.phoneNumber' as phone_number,
+        payload->>'$.currency' as currency,
+        {{ st_decimal("payload->>'$.defaultTaxRate'") }} as default_tax_rate,
+        payload->>'$.accountCode' as account_code,
+        payload->>'$.quickbooksClass' as quickbooks_class,
+        payload->>'$.franchiseId' as franchise_id,
+
+        -- address
+        payload->>'$.address.street' as address_street,
+        payload->>'$.address.unit' as address_unit,
+        payload->>'$.address.city' as address_city,
+        payload->>'$.address.state' as address_state,
+        payload->>'$.address.zip' as address_zip,
+        payload->>'$.address.country' as address_country,
+
+        -- flags
+        active as is_active,
+
+        -- json kept for the rare analyst who needs more
+        payload->'$.tagTypeIds' as tag_type_ids,
+        payload->'$.externalData' as external_data,
+
+        -- timestamps (UTC)
+        {{ st_timestamp("payload->>'$.createdOn'") }} as created_at,
+        modified_on as modified_at,
+
+        -- lineage
+        _connection as connection_name,
+        _loaded_at as loaded_at
+
+    from source
+
+)
+
+select * from renamed

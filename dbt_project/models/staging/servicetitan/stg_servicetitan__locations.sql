@@ -1,0 +1,56 @@
+with
+
+source as (
+
+    select * from {{ source('servicetitan', 'locations') }}
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        _tenant_id as tenant_id,
+        id as location_id,
+        {{ st_id("payload->>'$.customerId'") }} as customer_id,
+        {{ st_id("payload->>'$.mergedToId'") }} as merged_to_location_id,
+        {{ st_id("payload->>'$.zoneId'") }} as zone_id,
+        {{ st_id("payload->>'$.taxZoneId'") }} as tax_zone_id,
+        {{ st_id("payload->>'$.createdById'") }} as created_by_id,
+
+        -- attributes
+        payload->>'$.name' as location_name,
+
+        -- address
+        payload->>'$.address.street' as address_street,
+        payload->>'$.address.unit' as address_unit,
+        payload->>'$.address.city' as address_city,
+        payload->>'$.address.state' as address_state,
+        payload->>'$.address.zip' as address_zip,
+        payload->>'$.address.country' as address_country,
+        cast(payload->>'$.address.latitude' as double) as address_latitude,
+        cast(payload->>'$.address.longitude' as double) as address_longitude,
+
+        -- flags
+        active as is_active,
+        {{ st_id("payload->>'$.mergedToId'") }} is not null as is_merged,
+        {{ st_bool("payload->>'$.taxExempt'") }} as is_tax_exempt,
+
+        -- json
+        {{ st_id_list("payload->'$.tagTypeIds'") }} as tag_type_ids,
+        payload->'$.customFields' as custom_fields,
+        payload->'$.externalData' as external_data,
+
+        -- timestamps (UTC)
+        {{ st_timestamp("payload->>'$.createdOn'") }} as created_at,
+        modified_on as modified_at,
+
+        -- lineage
+        _connection as connection_name,
+        _loaded_at as loaded_at
+
+    from source
+
+)
+
+select * from renamed
