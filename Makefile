@@ -7,10 +7,8 @@ STAMP  := $(VENV)/.installed
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.yaml' \) -print 2>/dev/null)
 
-export SERVICETITAN_DUCKDB_PATH ?= data/servicetitan.duckdb
-# Keep dbt from phoning home and Dagster's state inside the project.
+# Keep dbt from phoning home (there is no network to phone to in CI anyway).
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
-export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 .PHONY: install prepare test test-fast demo dev lint format bench check clean lock
 
@@ -37,8 +35,8 @@ test: install prepare
 demo: install prepare
 	$(BIN)/servicetitan-pipeline demo
 
+# Dagster's state (run history, schedules) lives in ./.dagster_home unless DAGSTER_HOME is set.
 dev: install prepare
-	@mkdir -p $(DAGSTER_HOME)
 	$(BIN)/servicetitan-pipeline dev
 
 check: install
