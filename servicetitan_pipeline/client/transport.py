@@ -199,15 +199,18 @@ class SecretScrubber:
     """Replaces known secret values (client secret, app key, access tokens) in text."""
 
     _MAX_TOKENS = 16  # a token lives ~15 minutes: 16 cover hours, memory stays tiny
+    # Real secrets, app keys and tokens are dozens of characters; replacing every occurrence of
+    # a one- or two-letter test value would garble messages without protecting anything.
+    MIN_SECRET_LENGTH = 6
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._fixed = tuple(s for s in secrets if s)
+        self._fixed = tuple(s for s in secrets if len(s) >= self.MIN_SECRET_LENGTH)
         self._tokens: list[str] = []
         self._lock = threading.Lock()
 
     def add_token(self, token: str) -> None:
         with self._lock:
-            if token and token not in self._tokens:
+            if len(token) >= self.MIN_SECRET_LENGTH and token not in self._tokens:
                 self._tokens = [*self._tokens[-(self._MAX_TOKENS - 1) :], token]
 
     def scrub(self, text: str) -> str:
