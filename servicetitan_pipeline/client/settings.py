@@ -135,6 +135,21 @@ class ConnectionSettings:
     read_timeout_seconds: float = 120.0
 
     def __post_init__(self) -> None:
+        try:
+            self._validate()
+        except SettingsError as exc:
+            # A secret pasted into the wrong variable (say, the tenant ID) must not be echoed
+            # back in the "got ..." part of the message.
+            message = str(exc)
+            for secret in (self.client_secret, self.app_key, self.client_id):
+                secret = str(secret or "").strip()
+                if len(secret) >= 6 and secret in message:
+                    message = message.replace(secret, "***")
+            if message != str(exc):
+                raise SettingsError(message) from None
+            raise
+
+    def _validate(self) -> None:
         def put(field_name: str, value: Any) -> None:
             object.__setattr__(self, field_name, value)
 
