@@ -1,0 +1,216 @@
+"""Asset checks on the raw layer, driven by ``entities.ENTITIES``.
+
+Per entity, for the tenant of the configured connection (several tenants may share the file):
+
+* ``id_unique_and_not_null`` (ERROR): the table's key holds -- one row per id, no null id.
+* ``no_rejected_records`` (ERROR): ``raw_servicetitan._rejected`` holds nothing for this
+  entity; a record that could not be loaded is data the warehouse does not have.
+* ``<field>_references_<entity>`` (WARN), one per ``Entity.references``: every non-null
+  reference (a dotted path into the payload, e.g. ``job.id``) points at a stored record of the
+  referenced entity. A warning, not an error: ServiceTitan itself holds some dangling
+  references (e.g. records pointing at a merged or since-hidden record), and a sync of one
+  entity can briefly run ahead of the entity it references.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the check functions' resource
+# annotations at definition time.
+import re
+from collections.abc import Sequence
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from servicetitan_pipeline import warehouse
+from servicetitan_pipeline.entities import (
+    ENTITIES,
+    ENTITIES_BY_NAME,
+    RAW_SCHEMA,
+    Entity,
+    Reference,
+)
+from servicetitan_pipeline.resources import ServiceTitanResource
+
+_SAMPLE = 10
+
+
+def _table_exists(conn, name: str) -> bool:
+    (n,) = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [RAW_SCHEMA, name],
+    ).fetchone()
+    return n > 0
+
+
+def _json_path(dotted: str) -> str:
+    """``job.id`` -> ``$.job.id`` (only plain identifiers: the path is inlined in SQL)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", dotted):
+        raise ValueError(f"unsupported reference path {dotted!r}")
+    return "$." + dotted
+
+
+def reference_check_name(ref: Reference) -> str:
+    """Check name of a reference, e.g. ``job_id_references_jobs``."""
+    return f"{ref.field.replace('.', '_')}_references_{ref.entity}"
+
+
+def _not_loaded(entity: Entity) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=False,
+        description=f"{entity.raw_table} does not exist yet: materialize the asset first.",
+    )
+
+
+def _build_id_check(entity: Entity) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(entity.asset_key_path),
+        name="id_unique_and_not_null",
+        description=f"Every row of {entity.raw_table} for this tenant has an id, and no id "
+        "appears twice.",
+    )
+    def _check(servicetitan: ServiceTitanResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        tenant_id = int(servicetitan.get_settings().tenant_id)
+        with duckdb.get_connection() as conn:
+            if not _table_exists(conn, entity.name):
+                return _not_loaded(entity)
+            rows, null_ids, duplicate_ids, sample = conn.execute(
+                f"""
+                WITH t AS (SELECT id FROM {entity.raw_table} WHERE _tenant_id = ?),
+                dup AS (SELECT id FROM t WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1)
+                SELECT (SELECT count(*) FROM t),
+                       (SELECT count(*) FROM t WHERE id IS NULL),
+                       (SELECT count(*) FROM dup),
+                       (SELECT list(id ORDER BY id)[1:{_SAMPLE}] FROM dup)
+                """,
+                [tenant_id],
+            ).fetchone()
+        passed = null_ids == 0 and duplicate_ids == 0
+        return dg.AssetCheckResult(
+            passed=passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=(
+                f"{rows} rows, ids unique and not null"
+                if passed
+                else f"{null_ids} null ids and {duplicate_ids} duplicated ids in "
+                f"{entity.raw_table} for tenant {tenant_id}"
+            ),
+            metadata={
+                "rows": rows,
+                "null_ids": null_ids,
+                "duplicated_ids": duplicate_ids,
+                "duplicated_id_sample": str(sample or []),
+                "tenant_id": tenant_id,
+            },
+        )
+
+    return _check
+
+
+def _build_rejected_check(entity: Entity) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(entity.asset_key_path),
+        name="no_rejected_records",
+        description=f"Nothing from {entity.name} is waiting in {warehouse.REJECTED_TABLE} "
+        "(records without a usable id or timestamp, or answers that were not valid JSON). "
+        "Inspect them there; a full refresh clears them once the source is fixed.",
+    )
+    def _check(servicetitan: ServiceTitanResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        tenant_id = int(servicetitan.get_settings().tenant_id)
+        with duckdb.get_connection() as conn:
+            if not _table_exists(conn, "_rejected"):
+                return dg.AssetCheckResult(
+                    passed=True, description="no rejected records", metadata={"rejected": 0}
+                )
+            rows = conn.execute(
+                f"SELECT reason, count(*) FROM {warehouse.REJECTED_TABLE} "
+                "WHERE _tenant_id = ? AND entity = ? GROUP BY reason ORDER BY 2 DESC",
+                [tenant_id, entity.name],
+            ).fetchall()
+        total = sum(n for _, n in rows)
+        return dg.AssetCheckResult(
+            passed=total == 0,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=(
+                "no rejected records"
+                if total == 0
+                else f"{total} {entity.name} records/answers could not be loaded for tenant "
+                f"{tenant_id}: "
+                + "; ".join(f"{n} x {reason}" for reason, n in rows)
+                + f" (see {warehouse.REJECTED_TABLE})"
+            ),
+            metadata={"rejected": total, "tenant_id": tenant_id},
+        )
+
+    return _check
+
+
+def _build_reference_check(entity: Entity, ref: Reference) -> dg.AssetChecksDefinition:
+    target = ENTITIES_BY_NAME[ref.entity]
+    path = _json_path(ref.field)
+
+    @dg.asset_check(
+        asset=dg.AssetKey(entity.asset_key_path),
+        name=reference_check_name(ref),
+        description=f"Every {entity.name} record's `{ref.field}` (when set) is the id of a "
+        f"stored {target.name} record of the same tenant (warning).",
+    )
+    def _check(servicetitan: ServiceTitanResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        tenant_id = int(servicetitan.get_settings().tenant_id)
+        with duckdb.get_connection() as conn:
+            if not _table_exists(conn, entity.name):
+                return _not_loaded(entity)
+            if not _table_exists(conn, target.name):
+                return dg.AssetCheckResult(
+                    passed=False,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    description=f"{target.raw_table} is not loaded yet, so {entity.name}."
+                    f"{ref.field} cannot be checked.",
+                )
+            checked, orphans, sample = conn.execute(
+                f"""
+                WITH refs AS (
+                    SELECT c.id, TRY_CAST(c.payload ->> '{path}' AS BIGINT) AS ref
+                    FROM {entity.raw_table} c
+                    WHERE c._tenant_id = $tenant AND c.payload ->> '{path}' IS NOT NULL
+                ),
+                orphans AS (
+                    SELECT r.id, r.ref FROM refs r
+                    WHERE r.ref IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM {target.raw_table} p
+                        WHERE p._tenant_id = $tenant AND p.id = r.ref)
+                )
+                SELECT (SELECT count(*) FROM refs), (SELECT count(*) FROM orphans),
+                       (SELECT list(struct_pack(id := id, ref := ref) ORDER BY id)[1:{_SAMPLE}]
+                        FROM orphans)
+                """,
+                {"tenant": tenant_id},
+            ).fetchone()
+        return dg.AssetCheckResult(
+            passed=orphans == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"all {checked} {entity.name}.{ref.field} references found in {target.name}"
+                if orphans == 0
+                else f"{orphans} of {checked} {entity.name} records point at a {target.name} "
+                f"id ({ref.field}) that is not stored for tenant {tenant_id}"
+            ),
+            metadata={
+                "references_checked": checked,
+                "dangling": orphans,
+                "dangling_sample": str(sample or []),
+                "tenant_id": tenant_id,
+            },
+        )
+
+    return _check
+
+
+def build_ingestion_checks(
+    entities: Sequence[Entity] = ENTITIES,
+) -> list[dg.AssetChecksDefinition]:
+    """Every raw-layer asset check for ``entities`` (default: all of ``ENTITIES``)."""
+    checks: list[dg.AssetChecksDefinition] = []
+    for entity in entities:
+        checks.append(_build_id_check(entity))
+        checks.append(_build_rejected_check(entity))
+        checks.extend(_build_reference_check(entity, ref) for ref in entity.references)
+    return checks
