@@ -51,7 +51,7 @@ class RateLimiter:
             slot = max(self._next_at, now)
             wait = slot - self._tolerance - now
             self._next_at = slot + self._interval
-        if wait > 0:
+        if wait > 1e-9:  # below that it is floating-point noise, not a wait
             self._sleep(wait)
             return wait
         return 0.0
