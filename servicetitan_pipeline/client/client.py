@@ -37,6 +37,12 @@ from servicetitan_pipeline.client.transport import (
 
 logger = logging.getLogger(__name__)
 
+# httpx logs every request at INFO ("HTTP Request: GET ..."): a line per page is noise at INFO,
+# and this package logs each request at DEBUG itself (with timing and size). Quieten it unless
+# the application configured the "httpx" logger explicitly.
+if logging.getLogger("httpx").level == logging.NOTSET:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
 DEFAULT_LIST_PAGE_SIZE = 5000  # ServiceTitan's practical maximum: fewest requests per record
 _BODY_EXCERPT = 2000
 
