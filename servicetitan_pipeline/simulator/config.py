@@ -1,0 +1,152 @@
+"""Settings of the embedded ServiceTitan simulator: the tenant it serves and the faults it injects.
+
+The credentials below are *documented demo values*: the simulator accepts exactly these unless
+told otherwise, and the demo and tests pass them to the client. They are not secrets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+DEMO_TENANT_ID = 1000001
+DEMO_CLIENT_ID = "cid.demo"
+DEMO_CLIENT_SECRET = "cs1.demo-secret"
+DEMO_APP_KEY = "ak1.demo"
+
+# ServiceTitan's access tokens live 15 minutes.
+DEFAULT_TOKEN_TTL_SECONDS = 900
+# The simulated clock starts here unless told otherwise, so that the same seed gives the same
+# data on every machine and every day (a clock derived from "now" would not).
+DEFAULT_START = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
+MAX_PAGE_SIZE = 5000
+
+RetryAfterMode = Literal["mixed", "seconds", "http-date", "none"]
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Faults the simulator injects into API answers (never into its data or its tokens).
+
+    Rates are probabilities per API request, drawn from a RNG seeded with ``seed`` so that a
+    sequential test sees the same faults on every run. At most one fault is injected per request;
+    they are tried in the order: rate-limit cap, 429, 5xx, slow, drop, truncated, invalid.
+
+    Attributes:
+        seed: seed of the fault RNG.
+        error_429_rate: probability of a 429 Too Many Requests.
+        retry_after: how a 429 says when to come back: ``"seconds"`` (``Retry-After: 2``),
+            ``"http-date"`` (``Retry-After: Wed, 21 Oct 2026 07:28:00 GMT``), ``"none"`` (no header,
+            only ServiceTitan's title "Try again in N seconds"), or ``"mixed"`` (each in turn, at
+            random).
+        retry_after_seconds: the wait a 429 asks for.
+        error_5xx_rate: probability of a 500/502/503/504 answer.
+        drop_connection_rate: probability that the server closes the socket mid-body.
+        truncated_json_rate: probability of a 200 whose JSON body is cut short.
+        invalid_json_rate: probability of a 200 whose body is not JSON at all (an HTML error page).
+        slow_rate: probability of answering only after ``slow_seconds``.
+        slow_seconds: delay of a slow answer.
+        token_ttl_seconds: lifetime of the access tokens issued from now on.
+        rate_limit_rps: requests per second allowed (per tenant, as ServiceTitan counts them);
+            above it the simulator answers 429 with ``Retry-After: 1``. ``None``: no cap.
+        faults_on_token_endpoint: also inject the random faults into ``POST /connect/token``.
+    """
+
+    seed: int = 0
+    error_429_rate: float = 0.0
+    retry_after: RetryAfterMode = "mixed"
+    retry_after_seconds: int = 1
+    error_5xx_rate: float = 0.0
+    drop_connection_rate: float = 0.0
+    truncated_json_rate: float = 0.0
+    invalid_json_rate: float = 0.0
+    slow_rate: float = 0.0
+    slow_seconds: float = 0.5
+    token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS
+    rate_limit_rps: float | None = None
+    faults_on_token_endpoint: bool = False
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            if f.name.endswith("_rate"):
+                value = getattr(self, f.name)
+                if not 0.0 <= value <= 1.0:
+                    raise ValueError(f"FaultConfig.{f.name} must be between 0 and 1, got {value}")
+        if self.retry_after not in ("mixed", "seconds", "http-date", "none"):
+            raise ValueError(f"FaultConfig.retry_after: unknown mode {self.retry_after!r}")
+        if self.token_ttl_seconds <= 0:
+            raise ValueError("FaultConfig.token_ttl_seconds must be positive")
+        if self.rate_limit_rps is not None and self.rate_limit_rps <= 0:
+            raise ValueError("FaultConfig.rate_limit_rps must be positive (or None for no cap)")
+
+    @classmethod
+    def uniform(cls, fault_rate: float, **overrides: Any) -> FaultConfig:
+        """Spread one overall fault probability over the kinds of transient fault.
+
+        Half of the faults are 429s, a quarter 5xx, and the rest split between dropped
+        connections, truncated bodies and slow answers: roughly what a busy API shows.
+        """
+        if not 0.0 <= fault_rate <= 1.0:
+            raise ValueError(f"fault rate must be between 0 and 1, got {fault_rate}")
+        values: dict[str, Any] = {
+            "error_429_rate": fault_rate / 2,
+            "error_5xx_rate": fault_rate / 4,
+            "drop_connection_rate": fault_rate / 12,
+            "truncated_json_rate": fault_rate / 12,
+            "slow_rate": fault_rate / 12,
+            "slow_seconds": 0.2,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaultConfig:
+        """Build from a JSON object (the ``POST /_simulator/faults`` body); unknown keys fail."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown FaultConfig fields: {', '.join(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-serialisable dict."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """What the simulator serves: one tenant, its credentials, its size and its seed.
+
+    Attributes:
+        customers: number of customers generated at start (everything else scales with it:
+            about 13 records of other entities per customer).
+        seed: seed of the data generator; the same seed and size give the same data.
+        tenant_id, client_id, client_secret, app_key: the credentials the simulator accepts
+            (documented demo values by default).
+        host, port: where to listen; port 0 picks a free port.
+        start: the simulated "now" at start; history is generated over the three years before.
+        export_page_size: records per export page (ServiceTitan's export pages hold up to 5000).
+        faults: faults injected from the start (none by default).
+    """
+
+    customers: int = 300
+    seed: int = 42
+    tenant_id: int = DEMO_TENANT_ID
+    client_id: str = DEMO_CLIENT_ID
+    client_secret: str = DEMO_CLIENT_SECRET
+    app_key: str = DEMO_APP_KEY
+    host: str = "127.0.0.1"
+    port: int = 0
+    start: datetime = DEFAULT_START
+    export_page_size: int = MAX_PAGE_SIZE
+    faults: FaultConfig = field(default_factory=FaultConfig)
+
+    def __post_init__(self) -> None:
+        if self.customers < 1:
+            raise ValueError("SimulatorConfig.customers must be at least 1")
+        if not 1 <= self.export_page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"SimulatorConfig.export_page_size must be in 1..{MAX_PAGE_SIZE}")
+        if self.start.tzinfo is None:
+            raise ValueError("SimulatorConfig.start must be timezone-aware (UTC)")
