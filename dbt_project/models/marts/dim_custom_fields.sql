@@ -1,0 +1,9 @@
+with
+
+custom_fields as (
+
+    select * from {{ ref('int_custom_field_values__unioned') }}
+
+)
+
+select * from custom_fields

@@ -1,0 +1,114 @@
+with
+
+jobs as (
+
+    select * from {{ ref('stg_servicetitan__jobs') }}
+
+),
+
+merges as (
+
+    select * from {{ ref('int_customers__merge_resolved') }}
+
+),
+
+job_revenue as (
+
+    select * from {{ ref('int_jobs__revenue') }}
+
+),
+
+job_types as (
+
+    select tenant_id, job_type_id, job_type_name
+    from {{ ref('stg_servicetitan__job_types') }}
+
+),
+
+business_units as (
+
+    select tenant_id, business_unit_id, business_unit_name
+    from {{ ref('stg_servicetitan__business_units') }}
+
+),
+
+campaigns as (
+
+    select tenant_id, campaign_id, campaign_name
+    from {{ ref('stg_servicetitan__campaigns') }}
+
+),
+
+final as (
+
+    select
+        -- keys
+        jobs.tenant_id,
+        jobs.job_id,
+        jobs.job_number,
+        jobs.customer_id,
+        coalesce(merges.surviving_customer_id, jobs.customer_id) as surviving_customer_id,
+        jobs.location_id,
+        jobs.business_unit_id,
+        jobs.job_type_id,
+        jobs.campaign_id,
+        jobs.sold_by_technician_id,
+        jobs.invoice_id,
+        jobs.project_id,
+        jobs.membership_id,
+        jobs.recall_for_job_id,
+        jobs.first_appointment_id,
+        jobs.last_appointment_id,
+
+        -- names, for reading without joins
+        business_units.business_unit_name,
+        job_types.job_type_name,
+        campaigns.campaign_name,
+
+        -- status
+        jobs.job_status,
+        jobs.priority,
+        jobs.is_active,
+        jobs.job_status = 'Completed' and jobs.is_active as is_completed,
+        jobs.job_status = 'Canceled' and jobs.is_active as is_canceled,
+        jobs.is_no_charge,
+        jobs.is_recall,
+        jobs.appointment_count,
+
+        -- revenue from the job's active invoices, adjustments included (int_invoices__enriched)
+        coalesce(job_revenue.invoice_count, 0) as invoice_count,
+        coalesce(job_revenue.revenue, 0) as revenue,
+        coalesce(job_revenue.total_invoiced, 0) as total_invoiced,
+        coalesce(job_revenue.open_balance, 0) as open_balance,
+
+        -- dates (UTC)
+        jobs.created_at,
+        {{ st_utc_date('jobs.created_at') }} as created_date,
+        jobs.completed_at,
+        {{ st_utc_date('jobs.completed_at') }} as completed_date,
+        jobs.modified_at,
+
+        jobs.summary,
+        jobs.custom_fields,
+        jobs.loaded_at
+
+    from jobs
+    left join merges
+        on jobs.tenant_id = merges.tenant_id
+        and jobs.customer_id = merges.customer_id
+    left join job_revenue
+        on jobs.tenant_id = job_revenue.tenant_id
+        and jobs.job_id = job_revenue.job_id
+    left join job_types
+        on jobs.tenant_id = job_types.tenant_id
+        and jobs.job_type_id = job_types.job_type_id
+    left join business_units
+        on jobs.tenant_id = business_units.tenant_id
+        and jobs.business_unit_id = business_units.business_unit_id
+    left join campaigns
+        on jobs.tenant_id = campaigns.tenant_id
+        and jobs.campaign_id = campaigns.campaign_id
+
+)
+
+select * from final

@@ -1,0 +1,40 @@
+with
+
+applications as (
+
+    select * from {{ ref('stg_servicetitan__payment_applications') }}
+
+),
+
+payments as (
+
+    select tenant_id, payment_id, payment_date, customer_id, payment_type
+    from {{ ref('stg_servicetitan__payments') }}
+
+),
+
+final as (
+
+    select
+        applications.tenant_id,
+        applications.payment_id,
+        applications.application_index,
+        applications.applied_id,
+        applications.invoice_id,
+        applications.invoice_reference_number,
+        payments.customer_id,
+        payments.payment_type,
+        applications.applied_amount,
+        applications.is_payment_active,
+        applications.applied_by,
+        applications.applied_at,
+        payments.payment_date,
+        applications.loaded_at
+    from applications
+    left join payments
+        on applications.tenant_id = payments.tenant_id
+        and applications.payment_id = payments.payment_id
+
+)
+
+select * from final

@@ -1,0 +1,77 @@
+with
+
+payments as (
+
+    select * from {{ ref('stg_servicetitan__payments') }}
+
+),
+
+merges as (
+
+    select * from {{ ref('int_customers__merge_resolved') }}
+
+),
+
+applications as (
+
+    select
+        tenant_id,
+        payment_id,
+        count(*) as invoices_applied_to,
+        sum(applied_amount) as applied_amount
+    from {{ ref('stg_servicetitan__payment_applications') }}
+    group by tenant_id, payment_id
+
+),
+
+final as (
+
+    select
+        -- keys
+        payments.tenant_id,
+        payments.payment_id,
+        payments.customer_id,
+        coalesce(merges.surviving_customer_id, payments.customer_id) as surviving_customer_id,
+        payments.business_unit_id,
+        payments.refunded_payment_id,
+        payments.deposit_id,
+
+        -- attributes
+        payments.payment_type,
+        payments.payment_type_id,
+        payments.reference_number,
+        payments.check_number,
+        payments.memo,
+        payments.customer_name,
+        payments.business_unit_name,
+
+        -- flags
+        payments.is_active,
+        payments.is_refund,
+
+        -- money (DECIMAL(18,2), exact)
+        payments.total,
+        coalesce(applications.applied_amount, 0) as applied_amount,
+        payments.unapplied_amount,
+        coalesce(applications.invoices_applied_to, 0) as invoices_applied_to,
+
+        -- dates (UTC)
+        payments.paid_at,
+        payments.payment_date,
+        payments.created_at,
+        payments.modified_at,
+
+        payments.custom_fields,
+        payments.loaded_at
+
+    from payments
+    left join merges
+        on payments.tenant_id = merges.tenant_id
+        and payments.customer_id = merges.customer_id
+    left join applications
+        on payments.tenant_id = applications.tenant_id
+        and payments.payment_id = applications.payment_id
+
+)
+
+select * from final
