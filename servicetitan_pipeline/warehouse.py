@@ -23,9 +23,11 @@ keeps a re-run with no change at the source free of writes, and never loses a ch
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -153,12 +155,13 @@ def read_sync_state(
     conn: duckdb.DuckDBPyConnection, *, entity: str, tenant_id: int
 ) -> SyncState | None:
     """The stored cursor for ``(tenant_id, entity)``, or ``None`` when never synced."""
-    row = conn.execute(
+    # fetchall, not fetchone: DuckDB 2 keeps a half-read result open on the connection.
+    rows = conn.execute(
         f"SELECT cursor, cursor_kind, _connection, updated_at FROM {SYNC_STATE_TABLE} "
         "WHERE _tenant_id = ? AND entity = ?",
         [tenant_id, entity],
-    ).fetchone()
-    return None if row is None else SyncState(*row)
+    ).fetchall()
+    return SyncState(*rows[0]) if rows else None
 
 
 def _upsert_state_sql() -> str:
@@ -305,11 +308,12 @@ class PageCounts:
     rejected: int = 0
     max_modified_on: str | None = None
     _max_modified_ts: datetime | None = None
+    _bad_timestamps: int = 0
 
     def add(self, other: PageCounts) -> None:
         """Accumulate another page's counts into this one (in place)."""
         for f in fields(self):
-            if f.name in ("max_modified_on", "_max_modified_ts"):
+            if f.name in ("max_modified_on", "_max_modified_ts", "_bad_timestamps"):
                 continue
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
         if other._max_modified_ts is not None and (
@@ -323,16 +327,6 @@ class PageCounts:
         """Rows inserted or updated."""
         return self.inserted + self.updated
 
-
-_CLASSIFIED_SUMMARY_SQL = """
-    SELECT count(*) FILTER (WHERE do_write IS NULL),
-           count(*) FILTER (WHERE is_new),
-           count(*) FILTER (WHERE do_write AND NOT is_new),
-           count(*) FILTER (WHERE do_write AND NOT is_new AND old_active AND active IS FALSE),
-           arg_max(modified_on_raw, modified_on),
-           max(modified_on)
-    FROM _st_classified
-"""
 
 _PAGE_SCHEMA = pa.schema(
     [
@@ -417,6 +411,48 @@ def _columns_checked(records: Sequence[Any]) -> tuple[pa.Table, list[tuple[str, 
     return table, rejects
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a page's columns are built.
+
+    Building them allocates tens of thousands of short-lived objects next to the page's
+    parsed records, and the collector's passes over those records cost several times the
+    conversion itself (measured: ~10 ms vs ~3 ms per 5000 customers). Nothing cyclic is
+    created in between, so pausing for those few milliseconds frees nothing later.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+# The page, parsed and with in-page duplicates collapsed to the newest version (the later
+# listing on a tie: it was listed after). Rows whose modifiedOn DuckDB cannot read are left
+# out here and rejected instead.
+_DEDUP_CTE = """
+    src AS (
+        SELECT id, modified_on_raw, active, payload,
+               TRY_CAST(modified_on_raw AS TIMESTAMPTZ) AS modified_on,
+               row_number() OVER () AS ord
+        FROM _st_page
+    ),
+    dedup AS (
+        SELECT id, modified_on_raw, modified_on, active, payload FROM src
+        WHERE modified_on_raw IS NULL OR modified_on IS NOT NULL
+        QUALIFY row_number() OVER (
+            PARTITION BY id ORDER BY modified_on DESC NULLS LAST, ord DESC) = 1
+    )
+"""
+
+# The version rule, written once for the classification (``s`` = incoming, ``t`` = stored).
+_NEWER = """(s.modified_on > t.modified_on OR (
+        (s.modified_on IS NULL OR t.modified_on IS NULL)
+        AND s.payload <> CAST(t.payload AS VARCHAR)))"""
+
+
 def write_page(
     conn: duckdb.DuckDBPyConnection,
     *,
@@ -444,7 +480,8 @@ def write_page(
     """
     table_name = _table(entity)
     counts = PageCounts(records=len(records))
-    table = _columns_fast(records)
+    with _gc_paused():
+        table = _columns_fast(records)
     rejects: list[tuple[str, str]] = []
     if table is None:
         table, rejects = _columns_checked(records)
@@ -455,91 +492,18 @@ def write_page(
         if table.num_rows:
             conn.register("_st_page", table)
             try:
-                params = {"tenant": tenant_id}
-                # Stage: parse timestamps, collapse in-page duplicates to the newest version
-                # (the later one on a tie: it was listed after), and look each id up in the
-                # stored table. Only narrow columns of the stored table are read here; its
-                # payloads are compared only for the rare rows whose versions are unordered.
-                conn.execute(
-                    f"""
-                    CREATE OR REPLACE TEMP TABLE _st_classified AS
-                    WITH src AS (
-                        SELECT id, modified_on_raw, active, payload,
-                               TRY_CAST(modified_on_raw AS TIMESTAMPTZ) AS modified_on,
-                               row_number() OVER () AS ord
-                        FROM _st_page
-                    ),
-                    valid AS (
-                        SELECT * FROM src
-                        WHERE modified_on_raw IS NULL OR modified_on IS NOT NULL
-                    ),
-                    dedup AS (
-                        SELECT * FROM valid
-                        QUALIFY row_number() OVER (
-                            PARTITION BY id ORDER BY modified_on DESC NULLS LAST, ord DESC) = 1
-                    )
-                    SELECT d.id, d.modified_on_raw, d.modified_on, d.active, d.payload,
-                           t.id IS NULL AS is_new, t.active AS old_active,
-                           CASE WHEN t.id IS NULL THEN TRUE
-                                WHEN d.modified_on IS NOT NULL AND t.modified_on IS NOT NULL
-                                    THEN d.modified_on > t.modified_on
-                                ELSE NULL END AS do_write
-                    FROM dedup d
-                    LEFT JOIN (SELECT id, active, modified_on FROM {table_name}
-                               WHERE _tenant_id = $tenant) t ON t.id = d.id
-                    """,
-                    params,
-                )
-                # Timestamps DuckDB cannot read are rejected, not guessed.
-                bad_ts = conn.execute(
-                    "SELECT payload FROM _st_page "
-                    "WHERE modified_on_raw IS NOT NULL "
-                    "AND TRY_CAST(modified_on_raw AS TIMESTAMPTZ) IS NULL"
-                ).fetchall()
-                rejects.extend(("modifiedOn is not a valid timestamp", p) for (p,) in bad_ts)
+                _upsert_registered_page(conn, table_name, tenant_id, connection_name, now, counts)
+                if counts._bad_timestamps:
+                    bad = conn.execute(
+                        "SELECT payload FROM _st_page WHERE modified_on_raw IS NOT NULL "
+                        "AND TRY_CAST(modified_on_raw AS TIMESTAMPTZ) IS NULL"
+                    ).fetchall()
+                    rejects.extend(("modifiedOn is not a valid timestamp", p) for (p,) in bad)
             finally:
-                conn.unregister("_st_page")
-            row = conn.execute(_CLASSIFIED_SUMMARY_SQL).fetchone()
-            if row[0]:
-                # Versions that cannot be ordered (a null modifiedOn on either side): the
-                # incoming record wins exactly when its content differs from the stored one.
-                conn.execute(
-                    f"""
-                    UPDATE _st_classified s
-                    SET do_write = (s.payload <> t.payload::VARCHAR)
-                    FROM {table_name} t
-                    WHERE s.do_write IS NULL AND t._tenant_id = $tenant AND t.id = s.id
-                    """,
-                    params,
-                )
-                row = conn.execute(_CLASSIFIED_SUMMARY_SQL).fetchone()
-            _, inserted, updated, deactivated, max_raw, max_ts = row
-            if inserted or updated:
-                # A page of only new ids (every first sync) needs no conflict handling, and a
-                # plain INSERT is measurably cheaper than INSERT ... ON CONFLICT.
-                on_conflict = (
-                    """ON CONFLICT (_tenant_id, id) DO UPDATE SET
-                        modified_on = EXCLUDED.modified_on,
-                        active = EXCLUDED.active,
-                        payload = EXCLUDED.payload,
-                        _connection = EXCLUDED._connection,
-                        _loaded_at = EXCLUDED._loaded_at"""
-                    if updated
-                    else ""
-                )
-                conn.execute(
-                    f"""
-                    INSERT INTO {table_name}
-                        (_tenant_id, id, modified_on, active, payload, _connection, _loaded_at)
-                    SELECT $tenant, id, modified_on, active, payload::JSON, $conn, $now
-                    FROM _st_classified WHERE do_write
-                    {on_conflict}
-                    """,
-                    {"tenant": tenant_id, "conn": connection_name, "now": now},
-                )
-            conn.execute("DROP TABLE IF EXISTS _st_classified")
-            counts.inserted, counts.updated, counts.deactivated = inserted, updated, deactivated
-            counts.max_modified_on, counts._max_modified_ts = max_raw, max_ts
+                # After a failed statement the transaction is aborted and unregister raises
+                # too; the original error is the one to report (the rollback follows).
+                with contextlib.suppress(duckdb.Error):
+                    conn.unregister("_st_page")
         counts.rejected = len(rejects)
         counts.unchanged = counts.records - counts.rejected - counts.inserted - counts.updated
         _insert_rejects(
@@ -562,6 +526,114 @@ def write_page(
     return counts
 
 
+def _upsert_registered_page(
+    conn: duckdb.DuckDBPyConnection,
+    table_name: str,
+    tenant_id: int,
+    connection_name: str,
+    now: datetime,
+    counts: PageCounts,
+) -> None:
+    """Classify and write the page registered as ``_st_page`` (inside the caller's transaction).
+
+    Two statements, both measured faster than staging a classified temp table:
+
+    1. one aggregate over the page LEFT JOINed to the stored rows of this tenant, which counts
+       new / replaced / deactivated rows with the version rule (only narrow stored columns are
+       read unless a version is unordered, i.e. has a null modifiedOn);
+    2. one INSERT: a plain one when every row to write is new (every first sync; cheaper),
+       else ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <same version rule>``, which finds
+       the stored row through the primary-key index.
+    """
+    params = {"tenant": tenant_id}
+    (n_unordered,) = conn.execute(
+        f"""
+        WITH {_DEDUP_CTE}
+        SELECT count(*) FROM dedup s
+        JOIN (SELECT id, modified_on FROM {table_name} WHERE _tenant_id = $tenant) t
+          ON t.id = s.id
+        WHERE s.modified_on IS NULL OR t.modified_on IS NULL
+        """,
+        params,
+    ).fetchall()[0]
+    # With unordered versions in the page the rule compares payloads, which needs the stored
+    # payload column; otherwise timestamps decide and the payload is never read.
+    rule = _NEWER if n_unordered else "s.modified_on > t.modified_on"
+    stored_cols = "id, active, modified_on" + (", payload" if n_unordered else "")
+    row = conn.execute(
+        f"""
+        WITH {_DEDUP_CTE},
+        classified AS (
+            SELECT s.id, s.active, s.modified_on, s.modified_on_raw,
+                   t.id IS NULL AS is_new, t.active AS old_active,
+                   t.id IS NOT NULL AND {rule} AS is_newer
+            FROM dedup s
+            LEFT JOIN (SELECT {stored_cols} FROM {table_name} WHERE _tenant_id = $tenant) t
+              ON t.id = s.id
+        )
+        SELECT count(*) FILTER (WHERE is_new),
+               count(*) FILTER (WHERE is_newer),
+               count(*) FILTER (WHERE is_newer AND old_active AND active IS FALSE),
+               arg_max(modified_on_raw, modified_on),
+               max(modified_on),
+               (SELECT count(*) FROM src WHERE modified_on_raw IS NOT NULL
+                                           AND modified_on IS NULL),
+               count(*)
+        FROM classified
+        """,
+        params,
+    ).fetchall()[0]
+    (
+        counts.inserted,
+        counts.updated,
+        counts.deactivated,
+        counts.max_modified_on,
+        counts._max_modified_ts,
+        counts._bad_timestamps,
+        n_distinct,
+    ) = row
+    if not (counts.inserted or counts.updated):
+        return
+    values = {"tenant": tenant_id, "conn": connection_name, "now": now}
+    if counts.inserted == n_distinct:
+        # Every id of the page is new: no conflict is possible, so no conflict clause.
+        conn.execute(
+            f"""
+            INSERT INTO {table_name}
+                (_tenant_id, id, modified_on, active, payload, _connection, _loaded_at)
+            WITH {_DEDUP_CTE}
+            SELECT $tenant, id, modified_on, active, CAST(payload AS JSON), $conn, $now
+            FROM dedup
+            """,
+            values,
+        ).fetchall()  # DuckDB 2 wants every result consumed before the view is unregistered
+        return
+    # DuckDB names the stored row by the table name in DO UPDATE ... WHERE.
+    bare = table_name.split(".", 1)[1]
+    rule_on_conflict = (
+        _NEWER.replace("s.", "EXCLUDED.").replace("t.", f"{bare}.")
+        if n_unordered
+        else f"EXCLUDED.modified_on > {bare}.modified_on"
+    )
+    conn.execute(
+        f"""
+        INSERT INTO {table_name}
+            (_tenant_id, id, modified_on, active, payload, _connection, _loaded_at)
+        WITH {_DEDUP_CTE}
+        SELECT $tenant, id, modified_on, active, CAST(payload AS JSON), $conn, $now
+        FROM dedup
+        ON CONFLICT (_tenant_id, id) DO UPDATE SET
+            modified_on = EXCLUDED.modified_on,
+            active = EXCLUDED.active,
+            payload = EXCLUDED.payload,
+            _connection = EXCLUDED._connection,
+            _loaded_at = EXCLUDED._loaded_at
+        WHERE {rule_on_conflict}
+        """,
+        values,
+    ).fetchall()
+
+
 # --------------------------------------------------------------------------------------------
 # Full refresh and inspection
 # --------------------------------------------------------------------------------------------
@@ -579,7 +651,7 @@ def reset_entity(conn: duckdb.DuckDBPyConnection, *, entity: str, tenant_id: int
     try:
         (deleted,) = conn.execute(
             f"SELECT count(*) FROM {_table(entity)} WHERE _tenant_id = ?", [tenant_id]
-        ).fetchone()
+        ).fetchall()[0]
         conn.execute(f"DELETE FROM {_table(entity)} WHERE _tenant_id = ?", [tenant_id])
         conn.execute(
             f"DELETE FROM {SYNC_STATE_TABLE} WHERE _tenant_id = ? AND entity = ?",
@@ -600,7 +672,7 @@ def count_rows(conn: duckdb.DuckDBPyConnection, *, entity: str, tenant_id: int) 
     """Rows stored for one entity and tenant."""
     (n,) = conn.execute(
         f"SELECT count(*) FROM {_table(entity)} WHERE _tenant_id = ?", [tenant_id]
-    ).fetchone()
+    ).fetchall()[0]
     return int(n)
 
 
@@ -609,5 +681,5 @@ def count_rejected(conn: duckdb.DuckDBPyConnection, *, entity: str, tenant_id: i
     (n,) = conn.execute(
         f"SELECT count(*) FROM {REJECTED_TABLE} WHERE _tenant_id = ? AND entity = ?",
         [tenant_id, entity],
-    ).fetchone()
+    ).fetchall()[0]
     return int(n)

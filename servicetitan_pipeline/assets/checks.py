@@ -37,7 +37,7 @@ def _table_exists(conn, name: str) -> bool:
     (n,) = conn.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
         [RAW_SCHEMA, name],
-    ).fetchone()
+    ).fetchall()[0]
     return n > 0
 
 
@@ -82,7 +82,7 @@ def _build_id_check(entity: Entity) -> dg.AssetChecksDefinition:
                        (SELECT list(id ORDER BY id)[1:{_SAMPLE}] FROM dup)
                 """,
                 [tenant_id],
-            ).fetchone()
+            ).fetchall()[0]
         passed = null_ids == 0 and duplicate_ids == 0
         return dg.AssetCheckResult(
             passed=passed,
@@ -183,7 +183,7 @@ def _build_reference_check(entity: Entity, ref: Reference) -> dg.AssetChecksDefi
                         FROM orphans)
                 """,
                 {"tenant": tenant_id},
-            ).fetchone()
+            ).fetchall()[0]
         return dg.AssetCheckResult(
             passed=orphans == 0,
             severity=dg.AssetCheckSeverity.WARN,
