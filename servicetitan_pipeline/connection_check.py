@@ -125,7 +125,12 @@ def check_entity(client: ServiceTitanClient, entity: Entity, today: str) -> Enti
             "unexpected answer",
             f"GET {path} answered JSON without a 'data' list",
         )
-    return EntityResult(entity.name, kind, True, f"{kind} endpoint answered in {elapsed:.2f}s")
+    return EntityResult(
+        entity.name,
+        kind,
+        True,
+        f"{kind} endpoint answered in {elapsed:.2f}s ({len(data)} record(s) in the sample)",
+    )
 
 
 def short_reason(exc: BaseException) -> str:
