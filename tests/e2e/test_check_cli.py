@@ -1,0 +1,39 @@
+"""`servicetitan-pipeline check`: the "test connection" button, from a shell."""
+
+from __future__ import annotations
+
+import pytest
+
+from servicetitan_pipeline.entities import ENTITIES
+
+pytestmark = pytest.mark.e2e
+
+
+def test_check_reports_every_entity_ok(simulator_env, tmp_path, run_cli, canary_secret):
+    sim, env = simulator_env
+    result = run_cli("check", env=env, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "e2e" in out and str(sim.config.tenant_id) in out and sim.base_url in out
+    for entity in ENTITIES:
+        line = next((ln for ln in out.splitlines() if entity.name in ln), "")
+        assert "OK" in line, f"no OK line for {entity.name} in:\n{out}"
+    assert canary_secret not in out + result.stderr
+
+
+def test_check_fails_clearly_on_a_wrong_secret(simulator_env, tmp_path, run_cli):
+    _, env = simulator_env
+    env["SERVICETITAN_CLIENT_SECRET"] = "not-the-secret"
+    result = run_cli("check", env=env, cwd=tmp_path, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "client ID" in output or "client id" in output.lower()
+    assert "not-the-secret" not in output
+
+
+def test_check_names_a_bad_setting(simulator_env, tmp_path, run_cli):
+    _, env = simulator_env
+    env["SERVICETITAN_TENANT_ID"] = "acme"
+    result = run_cli("check", env=env, cwd=tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert "SERVICETITAN_TENANT_ID" in result.stdout + result.stderr

@@ -1,0 +1,56 @@
+"""`servicetitan-pipeline demo` (what `make demo` runs), end to end on a small tenant."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from servicetitan_pipeline.entities import ENTITIES
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_runs_both_syncs_and_prints_the_summary(tmp_path, run_cli, clean_env):
+    database = tmp_path / "demo.duckdb"
+    result = run_cli(
+        "demo",
+        "--customers",
+        "150",
+        "--duckdb-path",
+        str(database),
+        env=clean_env(),
+        cwd=tmp_path,
+        timeout=400,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "[1/2]" in out and "[2/2]" in out
+    for entity in ENTITIES:
+        assert entity.name in out
+    assert str(database) in out
+    with duckdb.connect(str(database), read_only=True) as con:
+        for entity in ENTITIES:
+            n = con.execute(f"select count(*) from {entity.raw_table}").fetchone()[0]
+            assert n > 0, entity.name
+        revenue_rows = con.execute("select count(*) from rpt_revenue_by_month").fetchone()[0]
+    assert revenue_rows > 0
+
+
+def test_demo_refuses_to_delete_another_tenants_warehouse(tmp_path, run_cli, clean_env):
+    database = tmp_path / "real.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("create schema raw_servicetitan")
+        con.execute("create table raw_servicetitan._sync_state (_tenant_id bigint, entity varchar)")
+        con.execute("insert into raw_servicetitan._sync_state values (424242, 'customers')")
+    result = run_cli(
+        "demo",
+        "--customers",
+        "50",
+        "--duckdb-path",
+        str(database),
+        env=clean_env(),
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "424242" in result.stderr and database.exists()

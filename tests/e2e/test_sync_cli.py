@@ -1,0 +1,98 @@
+"""`servicetitan-pipeline sync` end to end: a real sync + dbt build, and no secret anywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def _files_containing(root: Path, needle: bytes) -> list[str]:
+    return [str(p) for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def _duckdb_values_containing(database: Path, needle: str) -> list[str]:
+    """Every table and column of the warehouse whose text contains ``needle``."""
+    hits = []
+    with duckdb.connect(str(database), read_only=True) as con:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables"
+        ).fetchall()
+        for schema, table in tables:
+            columns = [
+                r[0]
+                for r in con.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = ? and table_name = ?",
+                    [schema, table],
+                ).fetchall()
+            ]
+            for column in columns:
+                found = con.execute(
+                    f'select count(*) from "{schema}"."{table}" '
+                    f'where cast("{column}" as varchar) like ?',
+                    [f"%{needle}%"],
+                ).fetchone()[0]
+                if found:
+                    hits.append(f"{schema}.{table}.{column}")
+    return hits
+
+
+def test_sync_builds_the_warehouse_and_leaks_no_secret(
+    simulator_env, tmp_path, run_cli, canary_secret
+):
+    sim, env = simulator_env
+    result = run_cli("sync", env=env, cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+
+    database = Path(env["SERVICETITAN_DUCKDB_PATH"])
+    with duckdb.connect(str(database), read_only=True) as con:
+        customers = con.execute("select count(*) from raw_servicetitan.customers").fetchone()[0]
+        invoices = con.execute("select count(*) from main.fct_invoices").fetchone()[0]
+    assert customers == len(sim.truth("customers"))
+    assert invoices == len(sim.truth("invoices"))
+    assert "customers" in output
+
+    # The secret and the app key: nowhere in what the user saw, in Dagster's storage (event
+    # log, run storage, compute logs) or in the warehouse.
+    for secret in (canary_secret, sim.config.app_key):
+        assert secret not in output
+        assert _files_containing(Path(env["DAGSTER_HOME"]), secret.encode()) == []
+        assert _files_containing(tmp_path, secret.encode()) == []
+        assert _duckdb_values_containing(database, secret) == []
+
+
+def test_sync_fails_with_one_line_per_failed_asset_and_no_secret(
+    simulator_env, tmp_path, run_cli, canary_secret
+):
+    _sim, env = simulator_env
+    env["SERVICETITAN_CLIENT_SECRET"] = canary_secret + "-wrong"
+    result = run_cli("sync", "--select", "customers,jobs", "--no-dbt", env=env, cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    failed_lines = [line for line in output.splitlines() if "rejected the client" in line]
+    assert any("customers" in line for line in failed_lines), output
+    assert any("jobs" in line for line in failed_lines), output
+    assert canary_secret not in output
+
+
+def test_sync_rejects_an_unknown_entity_by_name(simulator_env, tmp_path, run_cli):
+    _, env = simulator_env
+    result = run_cli("sync", "--select", "customers,widgets", env=env, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "widgets" in result.stderr and "known entities" in result.stderr
+
+
+def test_sync_reads_settings_from_a_dotenv_file(simulator_env, tmp_path, run_cli):
+    _sim, env = simulator_env
+    dotenv = tmp_path / "project"
+    dotenv.mkdir()
+    secret = env.pop("SERVICETITAN_CLIENT_SECRET")
+    (dotenv / ".env").write_text(f"SERVICETITAN_CLIENT_SECRET={secret}\n")
+    result = run_cli("sync", "--select", "business_units", "--no-dbt", env=env, cwd=dotenv)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert secret not in result.stdout + result.stderr
