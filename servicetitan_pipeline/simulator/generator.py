@@ -1193,7 +1193,7 @@ class World:
         plan = {
             "new_customer": count(0.002 * n, floor),
             "new_job": count(0.004 * n),
-            "progress_job": count(0.5 * max(1, len(self.open_jobs))),
+            "progress_job": count(0.3 * max(1, len(self.open_jobs))),
             "payment": count(0.3 * max(1, len(self.unpaid))),
             "edit_customer": count(0.003 * n),
             "deactivate_customer": count(0.0005 * n, floor),
@@ -1313,10 +1313,12 @@ class World:
         job = jobs.record(job_pos)
         roll = rng.random()
         status = job["jobStatus"]
-        if roll < 0.7:
+        if roll < 0.6:
             new_status = "Completed"
-        elif roll < 0.85:
+        elif roll < 0.7:
             new_status = "Canceled"
+        elif roll < 0.8 and status != "Hold":
+            new_status = "Hold"
         else:
             new_status = {
                 "Scheduled": "Dispatched",

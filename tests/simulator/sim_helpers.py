@@ -1,0 +1,65 @@
+"""Helpers of the simulator's tests: an authenticated HTTP client for a running simulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from servicetitan_pipeline.simulator import Simulator
+
+
+class Api:
+    """An httpx client that fetches a token and sends it (and the app key) on every call."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.http = httpx.Client(base_url=sim.base_url, timeout=30)
+        self.token = self.new_token()
+
+    def new_token(self) -> str:
+        c = self.sim.config
+        response = self.http.post(
+            "/connect/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": c.client_id,
+                "client_secret": c.client_secret,
+            },
+        )
+        response.raise_for_status()
+        return response.json()["access_token"]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "ST-App-Key": self.sim.config.app_key}
+
+    def get(self, path: str, **params: Any) -> httpx.Response:
+        return self.http.get(path, params=params, headers=self.headers)
+
+    def list_all(self, path: str, page_size: int = 5000, **params: Any) -> list[dict]:
+        out: list[dict] = []
+        page = 1
+        while True:
+            body = self.get(path, page=page, pageSize=page_size, **params).json()
+            out.extend(body["data"])
+            if not body["hasMore"]:
+                return out
+            page += 1
+
+    def export_all(self, path: str, start: str | None = None) -> tuple[list[dict], str]:
+        """Every record of an export from ``start``, and the final continuation token."""
+        out: list[dict] = []
+        token = start
+        while True:
+            params = {"from": token} if token is not None else {}
+            response = self.get(path, **params)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            out.extend(body["data"])
+            token = body["continueFrom"]
+            if not body["hasMore"]:
+                return out, token
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,249 @@
+"""Every served endpoint's real answers validate against ServiceTitan's official OpenAPI schemas.
+
+The validator is built from the spec's ``components/schemas``: OpenAPI 3.0's ``nullable: true``
+becomes a JSON-Schema union with ``null``, ``required`` and ``additionalProperties: false`` are
+kept, ``$ref``s resolve inside the spec, and ``date-time`` strings must be RFC 3339.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from sim_helpers import Api
+
+from servicetitan_pipeline.entities import ENTITIES, Entity
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC_DIR = Path(
+    os.environ.get("SERVICETITAN_OPENAPI_DIR", REPO.parent / "shared" / "servicetitan-openapi")
+)
+_SCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs")
+_SCHEMA_LISTS = ("oneOf", "anyOf", "allOf", "prefixItems")
+_SCHEMA_SINGLE = ("items", "additionalProperties", "not", "contains")
+_RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def openapi_to_json_schema(node: Any) -> Any:
+    """Translate an OpenAPI 3.0 schema object to JSON Schema (2020-12).
+
+    Only schema positions are rewritten, so a property *named* "nullable" or "description"
+    is left alone.
+    """
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("nullable", "example", "x-enumNames"):
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: openapi_to_json_schema(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [openapi_to_json_schema(sub) for sub in value]
+        elif key in _SCHEMA_SINGLE and isinstance(value, dict):
+            out[key] = openapi_to_json_schema(value)
+        else:
+            out[key] = value
+    if node.get("nullable") is True:
+        composite = any(k in out for k in ("$ref", "oneOf", "anyOf", "allOf"))
+        if "type" in out and not composite:
+            types = out["type"] if isinstance(out["type"], list) else [out["type"]]
+            out["type"] = [*types, "null"]
+            if "enum" in out:
+                out["enum"] = [*out["enum"], None]
+        else:
+            out = {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+def _format_checker() -> jsonschema.FormatChecker:
+    # Only date-time is checked: "duration" in the spec is a .NET TimeSpan ("07:00:00"), not
+    # ISO 8601, and "decimal"/"html"/"phone" are informational.
+    checker = jsonschema.FormatChecker(formats=())
+
+    @checker.checks("date-time")
+    def _date_time(value: object) -> bool:
+        return not isinstance(value, str) or _RFC3339.match(value) is not None
+
+    return checker
+
+
+@cache
+def spec_document(spec_file: str) -> dict[str, Any]:
+    raw = json.loads((SPEC_DIR / spec_file).read_text())
+    schemas = raw["components"]["schemas"]
+    return {"components": {"schemas": {n: openapi_to_json_schema(s) for n, s in schemas.items()}}}
+
+
+@cache
+def validator(spec_file: str, schema_name: str) -> jsonschema.Draft202012Validator:
+    doc = spec_document(spec_file)
+    assert schema_name in doc["components"]["schemas"], f"{schema_name} not in {spec_file}"
+    schema = {"$ref": f"#/components/schemas/{schema_name}", **doc}
+    return jsonschema.Draft202012Validator(schema, format_checker=_format_checker())
+
+
+def violations(spec_file: str, schema_name: str, instance: Any, where: str) -> list[str]:
+    return [
+        f"{where}: {'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+        for e in validator(spec_file, schema_name).iter_errors(instance)
+    ]
+
+
+pytestmark = pytest.mark.skipif(
+    not SPEC_DIR.is_dir(), reason=f"OpenAPI specs not found at {SPEC_DIR}"
+)
+
+
+def test_validator_catches_violations() -> None:
+    """The translated schemas reject what the spec forbids (so zero violations means something)."""
+    name = "Crm.V2.ExportCustomerResponse"
+    good = {
+        "id": 1,
+        "active": True,
+        "name": "Zoë O'Brien",
+        "type": "Residential",
+        "address": {
+            "street": "1 Oak St",
+            "city": "Austin",
+            "state": "TX",
+            "zip": "78701",
+            "country": "USA",
+            "unit": None,
+            "latitude": None,
+            "longitude": None,
+        },
+        "customFields": [],
+        "balance": 0.0,
+        "taxExempt": False,
+        "tagTypeIds": [],
+        "doNotMail": False,
+        "doNotService": False,
+        "nationalAccount": False,
+        "createdOn": "2026-01-01T00:00:00.000Z",
+        "createdById": 1,
+        "modifiedOn": "2026-01-01T00:00:00Z",
+        "mergedToId": None,
+        "externalData": [],
+    }
+    assert violations("crm-v2.json", name, good, "good") == []
+    for bad in (
+        {**good, "unexpected": 1},  # additionalProperties: false
+        {k: v for k, v in good.items() if k != "createdById"},  # required
+        {**good, "name": None},  # not nullable
+        {**good, "type": "Industrial"},  # enum
+        {**good, "balance": "12.00"},  # number, not string
+        {**good, "modifiedOn": "yesterday"},  # date-time
+        {**good, "address": None},  # oneOf $ref without nullable
+    ):
+        assert violations("crm-v2.json", name, bad, "bad"), bad
+    invoice = "Accounting.V2.ExportInvoiceResponse"
+    assert violations("accounting-v2.json", invoice, {"id": 1}, "x")  # required fields missing
+    inv_ok = {
+        "id": 1,
+        "active": True,
+        "invoiceConfiguration": "JobInvoice",
+        "createdOn": "2026-01-01T00:00:00Z",
+        "sentStatus": "Sent",
+        "reviewStatus": "Reviewed",
+        "total": None,
+        "customer": None,
+    }
+    assert violations("accounting-v2.json", invoice, inv_ok, "ok") == []
+    assert violations("accounting-v2.json", invoice, {**inv_ok, "total": 12.5}, "x")
+
+
+def _check_list(api: Api, entity: Entity, problems: list[str]) -> int:
+    tenant = api.sim.config.tenant_id
+    path = entity.list_path(tenant)
+    envelope = f"PaginatedResponse_Of_{entity.list_schema}"
+    requests: list[dict[str, Any]] = [
+        {},
+        {"pageSize": 7, "page": 2, "includeTotal": "true"},
+        {"pageSize": 5000, **entity.list_inactive_params},
+        {"pageSize": 50, "page": 3, **entity.list_inactive_params},
+        {"modifiedOnOrAfter": "2026-01-01T00:00:00Z", "pageSize": 200},
+    ]
+    if "activeState" in entity.list_inactive_params:
+        requests.append({"activeState": "InactiveOnly"})
+    else:
+        requests.append({"active": "False"})
+    records = 0
+    for params in requests:
+        response = api.get(path, **params)
+        assert response.status_code == 200, (path, params, response.text)
+        body = response.json()
+        records += len(body["data"])
+        problems += violations(entity.spec_file, envelope, body, f"GET {path} {params}")
+    return records
+
+
+def _check_export(api: Api, entity: Entity, problems: list[str]) -> tuple[int, str]:
+    tenant = api.sim.config.tenant_id
+    path = entity.export_path(tenant)
+    envelope = f"ExportResponse_Of_{entity.export_schema}"
+    records = 0
+    token = None
+    pages = 0
+    while True:
+        params = {"from": token} if token else {}
+        if pages == 1:
+            params["includeRecentChanges"] = "true"
+        body = api.get(path, **params).json()
+        problems += violations(entity.spec_file, envelope, body, f"GET {path} page {pages}")
+        records += len(body["data"])
+        token = body["continueFrom"]
+        pages += 1
+        if not body["hasMore"]:
+            break
+    body = api.get(path, **{"from": "2026-06-01"}).json()
+    problems += violations(entity.spec_file, envelope, body, f"GET {path} from a date")
+    return records, token
+
+
+def test_every_endpoint_matches_the_official_schemas(fresh_api: Api) -> None:
+    problems: list[str] = []
+    counts: dict[str, int] = {}
+    tokens: dict[str, str] = {}
+    for entity in ENTITIES:
+        if entity.has_list:
+            counts[f"{entity.name} list"] = _check_list(fresh_api, entity, problems)
+        if entity.has_export:
+            counts[f"{entity.name} export"], tokens[entity.name] = _check_export(
+                fresh_api, entity, problems
+            )
+    # Records created and changed by time moving are validated too.
+    fresh_api.sim.advance(hours=72)
+    for entity in ENTITIES:
+        if entity.has_export:
+            path = entity.export_path(fresh_api.sim.config.tenant_id)
+            body = fresh_api.get(path, **{"from": tokens[entity.name]}).json()
+            envelope = f"ExportResponse_Of_{entity.export_schema}"
+            problems += violations(entity.spec_file, envelope, body, f"GET {path} after advance")
+        if entity.has_list:
+            _check_list(fresh_api, entity, problems)
+    assert problems == [], "\n".join(problems[:30]) + f"\n({len(problems)} violations)"
+    # Every endpoint served records (a schema test over empty pages would prove nothing).
+    assert all(n > 0 for n in counts.values()), counts
+
+
+def test_error_bodies_match_the_official_schema(api: Api) -> None:
+    tenant = api.sim.config.tenant_id
+    problems: list[str] = []
+    answers = [
+        api.http.get(f"/crm/v2/tenant/{tenant}/customers"),  # 401
+        api.get("/crm/v2/tenant/999/customers"),  # 403
+        api.get(f"/crm/v2/tenant/{tenant}/no-such-thing"),  # 404
+        api.get(f"/crm/v2/tenant/{tenant}/customers", pageSize=5001),  # 400
+        api.get(f"/crm/v2/tenant/{tenant}/export/customers", **{"from": "not a token"}),  # 400
+    ]
+    assert [a.status_code for a in answers] == [401, 403, 404, 400, 400]
+    for answer in answers:
+        problems += violations("crm-v2.json", "ApiErrorResponse", answer.json(), answer.url.path)
+    assert problems == []
