@@ -8,6 +8,8 @@ them (and Dagster) where the project is without importing any asset.
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -15,6 +17,13 @@ from dagster_dbt import DbtProject
 # The package lives next to the dbt project in a repository checkout:
 # <repo>/servicetitan_pipeline/dbt_project.py and <repo>/dbt_project/dbt_project.yml.
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+
+# The dbt CLI of this environment: the one installed next to the running Python (the .venv the
+# Makefile creates), which is the dbt-core dagster-dbt was installed with. `dbt` on PATH is only
+# a fallback: `.venv/bin/servicetitan-pipeline` runs without the venv activated, and
+# DbtCliResource's default ("dbt" on PATH) would then not be found or be another install.
+_VENV_DBT = Path(sys.executable).parent / "dbt"
+DBT_EXECUTABLE = str(_VENV_DBT) if _VENV_DBT.exists() else (shutil.which("dbt") or "dbt")
 
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,

@@ -48,7 +48,7 @@ enriched as (
         with_original.*,
         coalesce(merges.surviving_customer_id, with_original.attributed_customer_id)
             as surviving_customer_id,
-        with_original.total - coalesce(with_original.sales_tax, 0) as revenue,
+        cast(with_original.total - coalesce(with_original.sales_tax, 0) as decimal(18, 2)) as revenue,
         with_original.is_active as is_revenue,
         coalesce(with_original.invoice_date, {{ st_utc_date('with_original.created_at') }})
             as revenue_date

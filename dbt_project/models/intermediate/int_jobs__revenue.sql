@@ -19,9 +19,9 @@ job_revenue as (
         attributed_job_id as job_id,
         count(*) filter (where is_revenue and not is_adjustment) as invoice_count,
         count(*) filter (where is_revenue and is_adjustment) as adjustment_count,
-        coalesce(sum(revenue) filter (where is_revenue), 0) as revenue,
-        coalesce(sum(total) filter (where is_revenue), 0) as total_invoiced,
-        coalesce(sum(balance) filter (where is_revenue), 0) as open_balance
+        cast(coalesce(sum(revenue) filter (where is_revenue), 0) as decimal(18, 2)) as revenue,
+        cast(coalesce(sum(total) filter (where is_revenue), 0) as decimal(18, 2)) as total_invoiced,
+        cast(coalesce(sum(balance) filter (where is_revenue), 0) as decimal(18, 2)) as open_balance
     from invoices
     where attributed_job_id is not null
     group by tenant_id, attributed_job_id

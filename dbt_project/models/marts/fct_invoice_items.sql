@@ -58,7 +58,7 @@ final as (
         items.total,
         items.unit_cost,
         items.total_cost,
-        items.total - coalesce(items.total_cost, 0) as gross_margin,
+        cast(items.total - coalesce(items.total_cost, 0) as decimal(18, 2)) as gross_margin,
 
         -- dates (UTC)
         invoices.invoice_date,

@@ -12,7 +12,7 @@ items as (
         tenant_id,
         invoice_id,
         count(*) as item_count,
-        sum(total) as items_total
+        cast(sum(total) as decimal(18, 2)) as items_total
     from {{ ref('stg_servicetitan__invoice_items') }}
     where is_active
     group by tenant_id, invoice_id
@@ -24,7 +24,7 @@ applications as (
     select
         tenant_id,
         invoice_id,
-        sum(applied_amount) as payments_applied
+        cast(sum(applied_amount) as decimal(18, 2)) as payments_applied
     from {{ ref('stg_servicetitan__payment_applications') }}
     where is_payment_active
     group by tenant_id, invoice_id

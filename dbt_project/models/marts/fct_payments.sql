@@ -18,7 +18,7 @@ applications as (
         tenant_id,
         payment_id,
         count(*) as invoices_applied_to,
-        sum(applied_amount) as applied_amount
+        cast(sum(applied_amount) as decimal(18, 2)) as applied_amount
     from {{ ref('stg_servicetitan__payment_applications') }}
     group by tenant_id, payment_id
 

@@ -72,12 +72,12 @@ per_customer as (
         as_of_date,
         any_value(invoice_customer_name) as invoice_customer_name,
         count(*) as open_invoice_count,
-        sum(balance) as open_balance,
-        coalesce(sum(balance) filter (where days_past_due <= 0), 0) as current_balance,
-        coalesce(sum(balance) filter (where days_past_due between 1 and 30), 0) as past_due_1_30,
-        coalesce(sum(balance) filter (where days_past_due between 31 and 60), 0) as past_due_31_60,
-        coalesce(sum(balance) filter (where days_past_due between 61 and 90), 0) as past_due_61_90,
-        coalesce(sum(balance) filter (where days_past_due > 90), 0) as past_due_over_90,
+        cast(sum(balance) as decimal(18, 2)) as open_balance,
+        cast(coalesce(sum(balance) filter (where days_past_due <= 0), 0) as decimal(18, 2)) as current_balance,
+        cast(coalesce(sum(balance) filter (where days_past_due between 1 and 30), 0) as decimal(18, 2)) as past_due_1_30,
+        cast(coalesce(sum(balance) filter (where days_past_due between 31 and 60), 0) as decimal(18, 2)) as past_due_31_60,
+        cast(coalesce(sum(balance) filter (where days_past_due between 61 and 90), 0) as decimal(18, 2)) as past_due_61_90,
+        cast(coalesce(sum(balance) filter (where days_past_due > 90), 0) as decimal(18, 2)) as past_due_over_90,
         min(effective_due_date) as oldest_due_date,
         max(days_past_due) as max_days_past_due
     from open_invoices

@@ -45,9 +45,9 @@ invoices as (
         tenant_id,
         surviving_customer_id as customer_id,
         count(*) filter (where not is_adjustment) as invoice_count,
-        sum(revenue) as lifetime_revenue,
-        sum(total) as lifetime_total_invoiced,
-        sum(balance) as open_balance,
+        cast(sum(revenue) as decimal(18, 2)) as lifetime_revenue,
+        cast(sum(total) as decimal(18, 2)) as lifetime_total_invoiced,
+        cast(sum(balance) as decimal(18, 2)) as open_balance,
         min(revenue_date) as first_invoice_date,
         max(revenue_date) as last_invoice_date
     from {{ ref('fct_invoices') }}
@@ -62,7 +62,7 @@ jobs as (
         tenant_id,
         surviving_customer_id as customer_id,
         count(*) as completed_jobs,
-        sum(revenue) as completed_job_revenue,
+        cast(sum(revenue) as decimal(18, 2)) as completed_job_revenue,
         min(completed_date) as first_completed_date,
         max(completed_date) as last_completed_date
     from {{ ref('fct_jobs') }}
@@ -76,7 +76,7 @@ payments as (
     select
         tenant_id,
         surviving_customer_id as customer_id,
-        sum(total) as lifetime_payments
+        cast(sum(total) as decimal(18, 2)) as lifetime_payments
     from {{ ref('fct_payments') }}
     where is_active
     group by 1, 2

@@ -18,7 +18,7 @@ completed_jobs as (
         tenant_id,
         completed_date as kpi_date,
         count(*) as jobs_completed,
-        sum(revenue) as completed_job_revenue
+        cast(sum(revenue) as decimal(18, 2)) as completed_job_revenue
     from {{ ref('fct_jobs') }}
     where is_completed and completed_date is not null
     group by 1, 2
@@ -31,8 +31,8 @@ invoiced as (
         tenant_id,
         revenue_date as kpi_date,
         count(*) filter (where not is_adjustment) as invoices_created,
-        sum(revenue) as revenue_invoiced,
-        sum(total) as total_invoiced
+        cast(sum(revenue) as decimal(18, 2)) as revenue_invoiced,
+        cast(sum(total) as decimal(18, 2)) as total_invoiced
     from {{ ref('fct_invoices') }}
     where is_revenue and revenue_date is not null
     group by 1, 2
@@ -45,7 +45,7 @@ collected as (
         tenant_id,
         payment_date as kpi_date,
         count(*) as payment_count,
-        sum(total) as payments_collected
+        cast(sum(total) as decimal(18, 2)) as payments_collected
     from {{ ref('fct_payments') }}
     where is_active and payment_date is not null
     group by 1, 2

@@ -41,7 +41,7 @@ funnel as (
         count(*) filter (where job_status = 'Hold') as on_hold_jobs,
         count(*) filter (where job_status = 'Completed') as completed_jobs,
         count(*) filter (where job_status = 'Canceled') as canceled_jobs,
-        sum(revenue) filter (where job_status = 'Completed') as completed_revenue
+        cast(sum(revenue) filter (where job_status = 'Completed') as decimal(18, 2)) as completed_revenue
     from jobs
     group by 1, 2, 3
 

@@ -31,10 +31,10 @@ monthly as (
         any_value(business_unit_name) as invoice_business_unit_name,
         count(*) filter (where not is_adjustment) as invoice_count,
         count(*) filter (where is_adjustment) as adjustment_count,
-        sum(revenue) as revenue,
-        coalesce(sum(revenue) filter (where is_adjustment), 0) as adjustment_revenue,
-        sum(sales_tax) as sales_tax,
-        sum(total) as total_invoiced
+        cast(sum(revenue) as decimal(18, 2)) as revenue,
+        cast(coalesce(sum(revenue) filter (where is_adjustment), 0) as decimal(18, 2)) as adjustment_revenue,
+        cast(sum(sales_tax) as decimal(18, 2)) as sales_tax,
+        cast(sum(total) as decimal(18, 2)) as total_invoiced
     from invoices
     group by 1, 2, 3
 

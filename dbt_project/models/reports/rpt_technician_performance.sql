@@ -36,8 +36,8 @@ monthly as (
         cast(date_trunc('month', completed_date) as date) as completed_month,
         count(*) as completed_jobs,
         count(*) filter (where revenue > 0) as completed_jobs_with_revenue,
-        sum(revenue) as revenue,
-        sum(total_invoiced) as total_invoiced
+        cast(sum(revenue) as decimal(18, 2)) as revenue,
+        cast(sum(total_invoiced) as decimal(18, 2)) as total_invoiced
     from jobs
     group by 1, 2, 3
 
