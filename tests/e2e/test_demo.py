@@ -30,9 +30,11 @@ def test_demo_runs_both_syncs_and_prints_the_summary(tmp_path, run_cli, clean_en
     assert str(database) in out
     with duckdb.connect(str(database), read_only=True) as con:
         for entity in ENTITIES:
-            n = con.execute(f"select count(*) from {entity.raw_table}").fetchone()[0]
+            n = con.execute(f"select count(*) from {entity.raw_table}").fetchall()[0][0]
             assert n > 0, entity.name
-        revenue_rows = con.execute("select count(*) from rpt_revenue_by_month").fetchone()[0]
+        revenue_rows = con.execute(
+            "select count(*) from rpt_revenue_by_month_business_unit"
+        ).fetchall()[0][0]
     assert revenue_rows > 0
 
 

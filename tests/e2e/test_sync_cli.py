@@ -35,7 +35,7 @@ def _duckdb_values_containing(database: Path, needle: str) -> list[str]:
                     f'select count(*) from "{schema}"."{table}" '
                     f'where cast("{column}" as varchar) like ?',
                     [f"%{needle}%"],
-                ).fetchone()[0]
+                ).fetchall()[0][0]
                 if found:
                     hits.append(f"{schema}.{table}.{column}")
     return hits
@@ -51,8 +51,8 @@ def test_sync_builds_the_warehouse_and_leaks_no_secret(
 
     database = Path(env["SERVICETITAN_DUCKDB_PATH"])
     with duckdb.connect(str(database), read_only=True) as con:
-        customers = con.execute("select count(*) from raw_servicetitan.customers").fetchone()[0]
-        invoices = con.execute("select count(*) from main.fct_invoices").fetchone()[0]
+        customers = con.execute("select count(*) from raw_servicetitan.customers").fetchall()[0][0]
+        invoices = con.execute("select count(*) from main.fct_invoices").fetchall()[0][0]
     assert customers == len(sim.truth("customers"))
     assert invoices == len(sim.truth("invoices"))
     assert "customers" in output

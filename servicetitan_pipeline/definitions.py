@@ -1,0 +1,39 @@
+"""The one Dagster ``Definitions`` of servicetitan-pipeline.
+
+Loaded by ``dagster dev -w workspace.yaml`` (and ``make dev``), by ``servicetitan-pipeline
+sync`` / ``demo`` and by the tests. Connection settings come from ``SERVICETITAN_*`` environment
+variables through ``dagster.EnvVar`` (resolved when a run starts, never stored in the run config);
+the DuckDB file from ``SERVICETITAN_DUCKDB_PATH``.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+from dagster_duckdb import DuckDBResource
+
+from servicetitan_pipeline.assets.checks import build_ingestion_checks
+from servicetitan_pipeline.assets.dbt import servicetitan_dbt_assets
+from servicetitan_pipeline.assets.ingestion import build_ingestion_assets
+from servicetitan_pipeline.dbt_project import dbt_project
+from servicetitan_pipeline.orchestration import build_sync_job, build_sync_schedule
+from servicetitan_pipeline.resources import servicetitan_resource_from_env
+from servicetitan_pipeline.run_logging import compact_console_logger
+from servicetitan_pipeline.settings import duckdb_path
+
+sync_job = build_sync_job()
+
+defs = dg.Definitions(
+    assets=[*build_ingestion_assets(), servicetitan_dbt_assets],
+    asset_checks=build_ingestion_checks(),
+    jobs=[sync_job],
+    schedules=[build_sync_schedule(sync_job)],
+    resources={
+        "servicetitan": servicetitan_resource_from_env(),
+        "duckdb": DuckDBResource(database=duckdb_path()),
+        "dbt": DbtCliResource(project_dir=dbt_project),
+    },
+    # One process per run: DuckDB allows a single writing process per file.
+    executor=dg.in_process_executor,
+    loggers={"console": compact_console_logger},
+)

@@ -1,0 +1,75 @@
+"""A quiet console logger for runs: one short line per message, at INFO by default.
+
+Dagster's default console logger prints every engine event at DEBUG with the run id on each
+line; for a person watching ``servicetitan-pipeline sync`` or ``demo`` (or a run worker's
+stdout) the assets' own summary lines are what matters. The Dagster UI's structured event log
+is not affected by this logger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+import dagster as dg
+
+_LOGGER_NAME = "servicetitan_pipeline.run"
+
+# Where the console logger writes. None: whatever sys.stdout is at the time of the write (a
+# run worker's compute log, pytest's capture). The CLI pins it to the terminal while it sends
+# the rest of stdout (dbt's echoed log lines) to a file.
+_console: TextIO | None = None
+
+
+@contextlib.contextmanager
+def console_stream(stream: TextIO) -> Iterator[None]:
+    """Make run log lines go to ``stream`` for the duration of the block."""
+    global _console
+    previous, _console = _console, stream
+    try:
+        yield
+    finally:
+        _console = previous
+
+
+class _ConsoleHandler(logging.StreamHandler):
+    """A stream handler that looks up its stream on every record."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = _console or sys.stdout
+        super().emit(record)
+
+
+class _CompactFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        meta = getattr(record, "dagster_meta", None) or {}
+        step = meta.get("step_key") or "run"
+        message = meta.get("orig_message") or record.getMessage()
+        when = self.formatTime(record, "%H:%M:%S")
+        return f"{when} {record.levelname:<7} {step:<32} {message}"
+
+
+@dg.logger(
+    config_schema={
+        "log_level": dg.Field(str, is_required=False, default_value="INFO"),
+    },
+    description="One short line per log message (time, level, step, message) on stdout.",
+)
+def compact_console_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
+    level = init_context.logger_config["log_level"].upper()
+    logger = logging.getLogger(_LOGGER_NAME)
+    logger.propagate = False
+    logger.setLevel(level)
+    # The logger object is process-wide; replace our handler rather than stacking one per run.
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    handler = _ConsoleHandler()
+    handler.setFormatter(_CompactFormatter())
+    logger.addHandler(handler)
+    return logger

@@ -1,0 +1,192 @@
+"""Run the sync job in-process, exactly as the UI would, and summarise what happened.
+
+Used by ``servicetitan-pipeline sync``, ``demo`` and ``dev`` (to seed its warehouse). The job
+is the one in ``definitions.defs``: same assets, checks, resources and retry policy as a run
+launched from the Dagster UI or the schedule; only the executor is Dagster's in-process one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from servicetitan_pipeline import run_logging
+from servicetitan_pipeline.entities import ASSET_KEY_PREFIX, get_entity
+
+
+@dataclass
+class AssetOutcome:
+    """What one asset did in a run."""
+
+    key: str  # "servicetitan/jobs" or a dbt model's key
+    status: str  # "materialized", "failed" or "skipped"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class CheckOutcome:
+    asset_key: str
+    name: str
+    passed: bool
+    severity: str
+    description: str = ""
+
+
+@dataclass
+class SyncOutcome:
+    """The result of one run of the sync job."""
+
+    success: bool
+    run_id: str
+    elapsed_seconds: float
+    assets: list[AssetOutcome]
+    checks: list[CheckOutcome]
+    failures: list[str]  # one line per failed step: "<step>: <reason>"
+    log_path: str | None = None  # the run's full output, dbt's log lines included
+
+    def ingestion(self) -> list[AssetOutcome]:
+        return [a for a in self.assets if a.key.startswith(f"{ASSET_KEY_PREFIX}/")]
+
+    def failed_checks(self, severity: str | None = None) -> list[CheckOutcome]:
+        return [
+            c for c in self.checks if not c.passed and (severity is None or c.severity == severity)
+        ]
+
+
+def ingestion_asset_keys(entity_names: Sequence[str]) -> list[dg.AssetKey]:
+    """Asset keys of the named entities, validating the names (clear error on a typo)."""
+    return [dg.AssetKey(get_entity(name).asset_key_path) for name in entity_names]
+
+
+def run_sync(
+    *,
+    entities: Sequence[str] | None = None,
+    full_refresh: bool = False,
+    include_dbt: bool = True,
+    instance: dg.DagsterInstance | None = None,
+    log_level: str = "INFO",
+    tags: dict[str, str] | None = None,
+) -> SyncOutcome:
+    """Run the sync job in this process and return what it did.
+
+    Args:
+        entities: entity names to sync (default: all).
+        full_refresh: rebuild the selected entities from scratch.
+        include_dbt: also build the dbt models downstream of them.
+        instance: Dagster instance to record the run in (default: an ephemeral one).
+        log_level: level of the console log lines Dagster prints while the run goes.
+        tags: extra run tags.
+    """
+    # Imported here: loading the definitions imports Dagster, dbt's manifest and the client.
+    from servicetitan_pipeline.assets.ingestion import ingestion_run_config
+    from servicetitan_pipeline.definitions import defs
+    from servicetitan_pipeline.entities import ENTITIES
+    from servicetitan_pipeline.orchestration import SYNC_JOB_NAME
+
+    names = list(entities) if entities else [e.name for e in ENTITIES]
+    selection = ingestion_asset_keys(names)
+    if include_dbt:
+        downstream = (
+            dg.AssetSelection.assets(*selection).downstream().resolve(defs.resolve_asset_graph())
+        )
+        selection = sorted(set(selection) | set(downstream), key=lambda k: k.to_user_string())
+
+    job = defs.resolve_job_def(SYNC_JOB_NAME)
+    run_config = dict(ingestion_run_config(names, full_refresh=full_refresh))
+    run_config["loggers"] = {"console": {"config": {"log_level": log_level}}}
+
+    # dagster-dbt echoes every dbt log line to stdout (in the UI that is the step's compute
+    # log). On a terminal that drowns the per-entity lines, so while the run goes stdout goes
+    # to a log file, and the run's own console logger keeps writing to the real stdout.
+    run_id = str(uuid.uuid4())
+    log_path = run_log_path(run_id)
+    started = time.monotonic()
+    with (
+        open(log_path, "w", encoding="utf-8") as log_file,
+        run_logging.console_stream(sys.stdout),
+        contextlib.redirect_stdout(log_file),
+    ):
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=instance,
+            asset_selection=selection,
+            raise_on_error=False,
+            tags=tags,
+            run_id=run_id,
+        )
+    outcome = summarise(result, time.monotonic() - started)
+    outcome.log_path = str(log_path)
+    return outcome
+
+
+def run_log_path(run_id: str) -> Path:
+    """Where a CLI run's full output (dbt's log lines included) is kept: next to the warehouse."""
+    from servicetitan_pipeline.settings import duckdb_path
+
+    directory = Path(duckdb_path()).parent / "logs"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"run-{run_id[:8]}.log"
+
+
+def summarise(result: dg.ExecuteInProcessResult, elapsed: float) -> SyncOutcome:
+    """Turn an in-process run's events into a plain summary."""
+    assets: dict[str, AssetOutcome] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        key = mat.asset_key.to_user_string()
+        assets[key] = AssetOutcome(
+            key=key,
+            status="materialized",
+            metadata={k: _plain(v) for k, v in mat.metadata.items()},
+        )
+
+    failures: list[str] = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            reason = _one_line(error.message if error else "failed")
+            # The cause carries the real reason when Dagster wraps a user error.
+            cause = error.cause if error else None
+            while cause is not None and cause.cause is not None:
+                cause = cause.cause
+            if cause is not None:
+                reason = _one_line(cause.message)
+            failures.append(f"{event.step_key}: {reason}")
+
+    checks = [
+        CheckOutcome(
+            asset_key=ev.asset_key.to_user_string(),
+            name=ev.check_name,
+            passed=ev.passed,
+            severity=ev.severity.value,
+            description=str(ev.description or ""),
+        )
+        for ev in result.get_asset_check_evaluations()
+    ]
+    return SyncOutcome(
+        success=result.success,
+        run_id=result.run_id,
+        elapsed_seconds=elapsed,
+        assets=sorted(assets.values(), key=lambda a: a.key),
+        checks=checks,
+        failures=failures,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A metadata value as a plain Python value (MetadataValue wrappers unwrapped)."""
+    return getattr(value, "value", value)
+
+
+def _one_line(message: str) -> str:
+    text = " ".join(str(message).split())
+    return text if len(text) <= 300 else text[:297] + "..."
