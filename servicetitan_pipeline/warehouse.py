@@ -112,7 +112,13 @@ def ensure_sync_tables(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def ensure_entity_table(conn: duckdb.DuckDBPyConnection, entity: str) -> None:
-    """Create ``raw_servicetitan.<entity>`` (and the sync tables) if missing (idempotent)."""
+    """Create ``raw_servicetitan.<entity>`` (and the sync tables) if missing (idempotent).
+
+    ``payload`` is stored with zstd. DuckDB's automatic choice for long JSON strings (FSST or
+    dictionary, decided by analysing every segment at each checkpoint) made checkpoints the
+    single largest cost of a sync: measured on 5 pages of invoices, 3.05 s and a 51 MB file
+    with the default against 1.48 s and 9 MB with zstd.
+    """
     ensure_sync_tables(conn)
     conn.execute(
         f"""
@@ -121,7 +127,7 @@ def ensure_entity_table(conn: duckdb.DuckDBPyConnection, entity: str) -> None:
             id          BIGINT      NOT NULL,
             modified_on TIMESTAMPTZ,
             active      BOOLEAN,
-            payload     JSON        NOT NULL,
+            payload     JSON        NOT NULL USING COMPRESSION zstd,
             _connection VARCHAR     NOT NULL,
             _loaded_at  TIMESTAMPTZ NOT NULL,
             PRIMARY KEY (_tenant_id, id)

@@ -93,47 +93,62 @@ _DONE = object()
 
 
 class _Prefetcher(Iterator[T]):
-    """Iterate ``source`` on a background thread, ``depth`` items ahead of the consumer.
+    """Iterate ``source`` on a background thread, at most ``ahead`` items ahead of the consumer.
+
+    The thread asks ``source`` for the next item only while fewer than ``ahead`` items wait
+    for the consumer, so with ``ahead=1`` at most two pages are alive at any moment: the one
+    being written and the one being downloaded. (A plain bounded queue would allow a third:
+    one queued, one blocked on the full queue.) Pages of invoices are ~20 MB of JSON and
+    several times that as Python objects, so this is what keeps peak memory flat.
 
     Exceptions raised by ``source`` are re-raised in the consumer at the point where the item
     would have arrived, so error handling reads as if there were no thread. ``close()`` makes
     the thread stop at its next hand-over (it cannot interrupt a request in flight; the thread
     is a daemon, so it never keeps the process alive).
+
+    Attributes:
+        wait_seconds: time the consumer spent blocked waiting for an item (i.e. for the API).
     """
 
-    def __init__(self, source: Iterator[T], depth: int = 1, name: str = "prefetch") -> None:
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    def __init__(self, source: Iterator[T], ahead: int = 1, name: str = "prefetch") -> None:
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._slots = threading.Semaphore(ahead)
         self._stop = threading.Event()
         self._source = source
+        self.wait_seconds = 0.0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def _put(self, item: Any) -> bool:
+    def _acquire_slot(self) -> bool:
         while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
+            if self._slots.acquire(timeout=0.1):
                 return True
-            except queue.Full:
-                continue
         return False
 
     def _run(self) -> None:
         try:
-            for item in self._source:
-                if not self._put(item):
+            while self._acquire_slot():
+                try:
+                    item = next(self._source)
+                except StopIteration:
+                    self._queue.put(_DONE)
                     return
-            self._put(_DONE)
+                self._queue.put(item)
         except BaseException as exc:  # handed to the consumer, re-raised there
-            self._put(exc)
+            self._queue.put(exc)
 
     def __next__(self) -> T:
+        started = time.monotonic()
         item = self._queue.get()
+        self.wait_seconds += time.monotonic() - started
         if item is _DONE:
             self._stop.set()
             raise StopIteration
         if isinstance(item, BaseException):
             self._stop.set()
             raise item
+        # The item is handed over: the thread may start downloading the next one.
+        self._slots.release()
         return item
 
     def close(self) -> None:
@@ -178,6 +193,8 @@ class SyncResult:
     wait_seconds: float = 0.0
     bytes_received: int = 0
     duration_seconds: float = 0.0
+    write_seconds: float = 0.0
+    api_wait_seconds: float = 0.0
     cursor: str | None = None
     row_count: int = 0
     deleted_by_full_refresh: int = 0
@@ -199,6 +216,9 @@ class SyncResult:
             "wait_seconds": dg.MetadataValue.float(round(self.wait_seconds, 3)),
             "bytes_received": dg.MetadataValue.int(self.bytes_received),
             "duration_seconds": dg.MetadataValue.float(round(self.duration_seconds, 3)),
+            # Where the time went: writing DuckDB vs blocked on the API (the rest overlapped).
+            "write_seconds": dg.MetadataValue.float(round(self.write_seconds, 3)),
+            "api_wait_seconds": dg.MetadataValue.float(round(self.api_wait_seconds, 3)),
             "cursor": dg.MetadataValue.text(self.cursor or ""),
             "sync_mode": dg.MetadataValue.text(self.sync_mode),
             "full_refresh": dg.MetadataValue.bool(self.full_refresh),
@@ -321,6 +341,7 @@ def _sync_export(
             # `resume_from`: the page's continueFrom, or the token it was asked with when the
             # answer carried none (re-reading a page is harmless, losing a cursor is not).
             cursor = page.resume_from
+            write_started = time.monotonic()
             counts = warehouse.write_page(
                 conn,
                 entity=entity.name,
@@ -330,10 +351,12 @@ def _sync_export(
                 cursor=cursor,
                 cursor_kind=warehouse.CURSOR_EXPORT_TOKEN,
             )
+            result.write_seconds += time.monotonic() - write_started
             result.pages += 1
             result.counts.add(counts)
             result.cursor = cursor
             log.debug(_page_line(entity, result, counts))
+    result.api_wait_seconds = prefetched.wait_seconds
 
 
 def _sync_list(
@@ -377,6 +400,7 @@ def _sync_list(
     pages = client.iter_list(entity.list_path(tenant_id), params=params, page_size=page_size)
     with _Prefetcher(pages, name=f"prefetch-{entity.name}") as prefetched:
         for page in prefetched:
+            write_started = time.monotonic()
             counts = warehouse.write_page(
                 conn,
                 entity=entity.name,
@@ -385,6 +409,7 @@ def _sync_list(
                 records=page.data,
                 cursor=warehouse.KEEP_CURSOR,
             )
+            result.write_seconds += time.monotonic() - write_started
             result.pages += 1
             result.counts.add(counts)
             if result.pages == 1 and counts.max_modified_on is not None:
@@ -392,6 +417,7 @@ def _sync_list(
                 # never moves the high-water backwards.
                 next_high_water = counts.max_modified_on
             log.debug(_page_line(entity, result, counts))
+    result.api_wait_seconds = prefetched.wait_seconds
     warehouse.write_sync_state(
         conn,
         entity=entity.name,

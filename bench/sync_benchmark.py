@@ -1,0 +1,329 @@
+"""Benchmark: a full sync into DuckDB against the bare download-and-parse rate, in one run.
+
+Starts the simulator in a subprocess (``servicetitan-pipeline simulator``), then, each in its
+own child process so that both are measured the same way:
+
+* **bare**: a plain ``httpx.Client`` downloads every export page (and the list pages of the
+  list-only entities) of every entity and parses each body with ``orjson.loads`` -- nothing
+  else. This is the ceiling for any pipeline over this API from this machine.
+* **sync**: ``dagster.materialize`` of the ingestion assets (the exact code path of a UI or
+  ``servicetitan-pipeline sync`` run) into a fresh DuckDB file.
+
+By default the order is bare, sync, bare, and the ratio is taken against the mean of the two
+bare runs, so that a change in machine load during the run is visible instead of biasing the
+result. Peak RSS is the child's ``ru_maxrss``. Results go to ``bench/results/`` (gitignored).
+
+Usage::
+
+    .venv/bin/python bench/sync_benchmark.py                # 100,000 customers (~1.3M records)
+    .venv/bin/python bench/sync_benchmark.py --customers 5000   # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+PYTHON = sys.executable
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_serving(port: int, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the simulator exited with status {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the simulator did not listen on port {port} within {timeout:.0f}s")
+
+
+def _loadavg() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+# --------------------------------------------------------------------------------------------
+# Children
+# --------------------------------------------------------------------------------------------
+
+
+def child_bare(base_url: str, tenant_id: int, client_id: str, secret: str, app_key: str) -> dict:
+    """Download and parse every page of every entity, nothing else."""
+    import httpx
+    import orjson
+
+    from servicetitan_pipeline.entities import ENTITIES, SyncMode
+
+    records = pages = nbytes = 0
+    started = time.perf_counter()
+    with httpx.Client(base_url=base_url, timeout=120) as http:
+        token = http.post(
+            "/connect/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": secret,
+            },
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "ST-App-Key": app_key}
+        for entity in ENTITIES:
+            if entity.sync_mode is SyncMode.EXPORT:
+                path, params = entity.export_path(tenant_id), {}
+                while True:
+                    r = http.get(path, params=params, headers=headers)
+                    r.raise_for_status()
+                    body = orjson.loads(r.content)
+                    records += len(body["data"])
+                    pages += 1
+                    nbytes += len(r.content)
+                    if not body["hasMore"]:
+                        break
+                    params = {"from": body["continueFrom"]}
+            else:
+                page = 1
+                while True:
+                    params = {**entity.list_inactive_params, "page": page, "pageSize": 5000}
+                    r = http.get(entity.list_path(tenant_id), params=params, headers=headers)
+                    r.raise_for_status()
+                    body = orjson.loads(r.content)
+                    records += len(body["data"])
+                    pages += 1
+                    nbytes += len(r.content)
+                    if not body["hasMore"]:
+                        break
+                    page += 1
+    elapsed = time.perf_counter() - started
+    return {"records": records, "pages": pages, "bytes": nbytes, "seconds": elapsed}
+
+
+def child_sync(
+    base_url: str, tenant_id: int, client_id: str, secret: str, app_key: str, database: str
+) -> dict:
+    """``dagster.materialize`` of every ingestion asset into a fresh DuckDB file."""
+    import dagster as dg
+    from dagster_duckdb import DuckDBResource
+
+    from servicetitan_pipeline.assets.ingestion import (
+        build_ingestion_assets,
+        ingestion_run_config,
+    )
+    from servicetitan_pipeline.entities import ENTITIES
+    from servicetitan_pipeline.resources import ServiceTitanResource
+
+    resources = {
+        "servicetitan": ServiceTitanResource(
+            name="bench",
+            environment="integration",
+            tenant_id=str(tenant_id),
+            client_id=client_id,
+            client_secret=secret,
+            app_key=app_key,
+            api_base_url=base_url,
+            auth_url=base_url + "/connect/token",
+            # The bare client has no client-side limiter either: this measures the pipeline's
+            # own cost, not ServiceTitan's 60 requests/second policy.
+            rate_limit_per_second=None,
+        ),
+        "duckdb": DuckDBResource(database=database),
+    }
+    assets = build_ingestion_assets()
+    instance = dg.DagsterInstance.ephemeral()
+    started = time.perf_counter()
+    result = dg.materialize(
+        assets,
+        resources=resources,
+        run_config=ingestion_run_config([e.name for e in ENTITIES]),
+        instance=instance,
+    )
+    elapsed = time.perf_counter() - started
+    per_asset = {}
+    records = pages = 0
+    step_seconds = 0.0
+    for event in result.get_asset_materialization_events():
+        md = {k: v.value for k, v in event.materialization.metadata.items()}
+        name = event.asset_key.path[-1]
+        per_asset[name] = {
+            "records": md["records_read"],
+            "rows": md["dagster/row_count"],
+            "pages": md["pages"],
+            "seconds": md["duration_seconds"],
+        }
+        records += md["records_read"]
+        pages += md["pages"]
+        step_seconds += md["duration_seconds"]
+    return {
+        "records": records,
+        "pages": pages,
+        "seconds": elapsed,
+        "asset_seconds": step_seconds,
+        "per_asset": per_asset,
+        "database_bytes": Path(database).stat().st_size,
+    }
+
+
+def _run_child(kind: str, args: list[str]) -> dict:
+    """Run a child, return its JSON result plus its peak RSS (from getrusage of children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run(
+        [PYTHON, __file__, f"--child={kind}", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind} child failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    # ru_maxrss of RUSAGE_CHILDREN is the max over all waited-for children so far (KiB on
+    # Linux); each child is larger than the previous max or the max is unchanged, so report
+    # the child's own figure only when it raised the max -- otherwise read it from the child.
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["peak_rss_mib_children_max"] = round(max(before, after) / 1024, 1)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--export-page-size", type=int, default=5000)
+    parser.add_argument(
+        "--bare-runs", type=int, default=2, help="bare runs: 2 = before and after the sync"
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    from servicetitan_pipeline.simulator.config import (
+        DEMO_APP_KEY,
+        DEMO_CLIENT_ID,
+        DEMO_CLIENT_SECRET,
+        DEMO_TENANT_ID,
+    )
+
+    creds = (DEMO_TENANT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_APP_KEY)
+    if args.child:
+        if args.child == "bare":
+            out = child_bare(args.base_url, *creds)
+        else:
+            out = child_sync(args.base_url, *creds, args.database)
+        out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        print(json.dumps(out))
+        return 0
+
+    port = _free_port()
+    sim_cmd = [
+        str(Path(PYTHON).parent / "servicetitan-pipeline"),
+        "simulator",
+        "--port",
+        str(port),
+        "--customers",
+        str(args.customers),
+        "--seed",
+        str(args.seed),
+        "--export-page-size",
+        str(args.export_page_size),
+    ]
+    print(f"starting the simulator: {' '.join(sim_cmd[1:])}", flush=True)
+    started = time.perf_counter()
+    sim = subprocess.Popen(sim_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
+    try:
+        _wait_until_serving(port, sim, timeout=1800)
+        print(f"simulator ready in {time.perf_counter() - started:.1f}s", flush=True)
+        base = ["--base-url", f"http://127.0.0.1:{port}"]
+        load_before = _loadavg()
+        bares = []
+        sync = None
+        with tempfile.TemporaryDirectory(prefix="st-bench-") as tmp:
+            database = str(Path(tmp) / "bench.duckdb")
+            order = ["bare", "sync"] + ["bare"] * max(0, args.bare_runs - 1)
+            for kind in order:
+                print(f"running {kind} ...", flush=True)
+                if kind == "bare":
+                    out = _run_child("bare", base)
+                    bares.append(out)
+                else:
+                    out = _run_child("sync", [*base, "--database", database])
+                    sync = out
+                rate = out["records"] / out["seconds"]
+                print(
+                    f"  {kind}: {out['records']:,} records in {out['seconds']:.2f}s = "
+                    f"{rate:,.0f} records/s, peak RSS {out['peak_rss_mib']:.0f} MiB",
+                    flush=True,
+                )
+        assert sync is not None
+        bare_rate = sum(b["records"] / b["seconds"] for b in bares) / len(bares)
+        sync_rate = sync["records"] / sync["seconds"]
+        step_rate = sync["records"] / sync["asset_seconds"]
+        if any(b["records"] != sync["records"] for b in bares):
+            print("WARNING: bare and sync read different record counts", flush=True)
+        summary = {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "customers": args.customers,
+            "export_page_size": args.export_page_size,
+            "records": sync["records"],
+            "bare_records_per_second": [round(b["records"] / b["seconds"]) for b in bares],
+            "bare_records_per_second_mean": round(bare_rate),
+            "sync_records_per_second": round(sync_rate),
+            "sync_records_per_second_in_asset_steps": round(step_rate),
+            "ratio": round(sync_rate / bare_rate, 3),
+            "ratio_in_asset_steps": round(step_rate / bare_rate, 3),
+            "sync_seconds": round(sync["seconds"], 2),
+            "sync_asset_seconds": round(sync["asset_seconds"], 2),
+            "sync_peak_rss_mib": sync["peak_rss_mib"],
+            "bare_peak_rss_mib": [b["peak_rss_mib"] for b in bares],
+            "database_mib": round(sync["database_bytes"] / 2**20, 1),
+            "per_asset": sync["per_asset"],
+            "loadavg_before": load_before,
+            "loadavg_after": _loadavg(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "machine": platform.platform(),
+        }
+    finally:
+        sim.terminate()
+        try:
+            sim.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"sync_{args.customers}_{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    print(
+        f"\nbare {bare_rate:,.0f} records/s | sync {sync_rate:,.0f} records/s end to end "
+        f"({summary['ratio']:.0%} of bare; {summary['ratio_in_asset_steps']:.0%} counting asset "
+        f"steps only) | sync peak RSS {summary['sync_peak_rss_mib']:.0f} MiB | "
+        f"{summary['records']:,} records | load {load_before} -> {summary['loadavg_after']}\n"
+        f"written to {path.relative_to(REPO)}"
+    )
+    target_met = summary["ratio"] >= 0.8 and summary["sync_peak_rss_mib"] < 1024
+    print("target (>= 80% of bare, < 1 GiB): " + ("met" if target_met else "NOT met"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
