@@ -642,6 +642,20 @@ def tenant_records() -> dict[str, list[dict[str, Any]]]:
                 balance="75.50",
                 configuration="CounterSales",
             ),
+            # the empty invoice ServiceTitan opens with every job (job 104 is still scheduled):
+            # active, $0, not counted as an invoice
+            invoice(
+                1008,
+                customer=OBRIEN,
+                business_unit=HVAC,
+                job_id=104,
+                invoice_date="2026-01-02",
+                due_date="2026-01-02",
+                sub_total="0.00",
+                sales_tax="0.00",
+                total="0.00",
+                balance="0.00",
+            ),
         ],
         "invoice_items": [
             invoice_item(1, 1001, "0.10", item_type="Material"),

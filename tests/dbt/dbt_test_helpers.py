@@ -20,17 +20,26 @@ class DbtResult:
     output: str
 
 
-def run_dbt(args: list[str], *, database: Path, target_path: Path, cwd: Path = REPO) -> DbtResult:
+def run_dbt(
+    args: list[str],
+    *,
+    database: Path,
+    target_path: Path,
+    cwd: Path = REPO,
+    extra_env: dict[str, str] | None = None,
+) -> DbtResult:
     """Run the real dbt CLI on the project against ``database``, as dagster-dbt does.
 
     A subprocess (not dbtRunner) so that dbt's global state and logging stay out of pytest;
     ``--target-path`` / log path in tmp so that runs never clobber dbt_project/target.
     """
     env = {
-        **os.environ,
+        # an AR as-of date set in the developer's shell must not change the expected figures
+        **{k: v for k, v in os.environ.items() if k != "SERVICETITAN_AR_AS_OF_DATE"},
         "SERVICETITAN_DUCKDB_PATH": str(database),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "DBT_LOG_PATH": str(target_path / "logs"),
+        **(extra_env or {}),
     }
     completed = subprocess.run(
         [

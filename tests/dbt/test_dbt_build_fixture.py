@@ -65,7 +65,7 @@ def test_fct_invoices_keeps_every_invoice_flagged(fixture_warehouse):
         "from fct_invoices where tenant_id = ? order by invoice_id",
         [TENANT],
     )
-    assert [r[0] for r in rows] == [1001, 1002, 1003, 1004, 1005, 1006, 1007]
+    assert [r[0] for r in rows] == [1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008]
     by_id = {r[0]: r for r in rows}
     # voided invoice: kept, but not revenue
     assert by_id[1004][1:4] == (False, False, False)
@@ -155,13 +155,22 @@ def test_ar_aging(fixture_warehouse):
     ]
 
 
-def test_ar_aging_as_of_date_can_be_overridden(fixture_warehouse, tmp_path):
+@pytest.mark.parametrize(
+    ("how", "args", "extra_env"),
+    [
+        ("dbt var", ["--vars", "{ar_as_of_date: '2026-02-15'}"], {}),
+        # what a Dagster-started run uses: it passes no vars
+        ("environment", [], {"SERVICETITAN_AR_AS_OF_DATE": "2026-02-15"}),
+    ],
+)
+def test_ar_aging_as_of_date_can_be_overridden(fixture_warehouse, tmp_path, how, args, extra_env):
     database = tmp_path / "warehouse.duckdb"
     shutil.copy(fixture_warehouse.database, database)
     result = run_dbt(
-        ["run", "--select", "rpt_ar_aging", "--vars", "{ar_as_of_date: '2026-02-15'}"],
+        ["run", "--select", "rpt_ar_aging", *args],
         database=database,
         target_path=tmp_path / "target",
+        extra_env=extra_env,
     )
     assert result.returncode == 0, result.output
     with duckdb.connect(str(database), read_only=True) as con:

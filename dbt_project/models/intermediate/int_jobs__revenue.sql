@@ -17,7 +17,7 @@ job_revenue as (
     select
         tenant_id,
         attributed_job_id as job_id,
-        count(*) filter (where is_revenue and not is_adjustment) as invoice_count,
+        count(*) filter (where is_revenue and not is_adjustment and total <> 0) as invoice_count,
         count(*) filter (where is_revenue and is_adjustment) as adjustment_count,
         cast(coalesce(sum(revenue) filter (where is_revenue), 0) as decimal(18, 2)) as revenue,
         cast(coalesce(sum(total) filter (where is_revenue), 0) as decimal(18, 2)) as total_invoiced,

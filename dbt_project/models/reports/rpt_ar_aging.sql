@@ -5,7 +5,8 @@
     As-of date: the UTC date of the tenant's latest invoice load (`max(_loaded_at)`), i.e. the day
     the balances were read from ServiceTitan, so the aging always matches the balances it ages
     and a rebuild on the same data gives the same answer. Override with
-    `dbt build --vars '{ar_as_of_date: "2026-11-01"}'`.
+    `dbt build --vars '{ar_as_of_date: "2026-11-01"}'` or SERVICETITAN_AR_AS_OF_DATE=2026-11-01
+    (e.g. to age the simulator's data at its simulated date rather than the day it was loaded).
 
     Counts active invoices with a non-zero `balance` (ServiceTitan's own open balance, payments
     and credits already applied); inactive invoices are voided and owe nothing. Adjustment
@@ -14,7 +15,8 @@
     `current` = not yet due.
 #}
 
-{%- set as_of_override = var('ar_as_of_date', none) %}
+{#- dbt var first, then the environment (for runs started by Dagster, which passes no vars) -#}
+{%- set as_of_override = var('ar_as_of_date', env_var('SERVICETITAN_AR_AS_OF_DATE', '')) %}
 
 with
 
@@ -73,11 +75,16 @@ per_customer as (
         any_value(invoice_customer_name) as invoice_customer_name,
         count(*) as open_invoice_count,
         cast(sum(balance) as decimal(18, 2)) as open_balance,
-        cast(coalesce(sum(balance) filter (where days_past_due <= 0), 0) as decimal(18, 2)) as current_balance,
-        cast(coalesce(sum(balance) filter (where days_past_due between 1 and 30), 0) as decimal(18, 2)) as past_due_1_30,
-        cast(coalesce(sum(balance) filter (where days_past_due between 31 and 60), 0) as decimal(18, 2)) as past_due_31_60,
-        cast(coalesce(sum(balance) filter (where days_past_due between 61 and 90), 0) as decimal(18, 2)) as past_due_61_90,
-        cast(coalesce(sum(balance) filter (where days_past_due > 90), 0) as decimal(18, 2)) as past_due_over_90,
+        cast(coalesce(sum(balance) filter (where days_past_due <= 0), 0) as decimal(18, 2))
+            as current_balance,
+        cast(coalesce(sum(balance) filter (where days_past_due between 1 and 30), 0) as decimal(18, 2))
+            as past_due_1_30,
+        cast(coalesce(sum(balance) filter (where days_past_due between 31 and 60), 0) as decimal(18, 2))
+            as past_due_31_60,
+        cast(coalesce(sum(balance) filter (where days_past_due between 61 and 90), 0) as decimal(18, 2))
+            as past_due_61_90,
+        cast(coalesce(sum(balance) filter (where days_past_due > 90), 0) as decimal(18, 2))
+            as past_due_over_90,
         min(effective_due_date) as oldest_due_date,
         max(days_past_due) as max_days_past_due
     from open_invoices

@@ -44,12 +44,13 @@ invoices as (
     select
         tenant_id,
         surviving_customer_id as customer_id,
-        count(*) filter (where not is_adjustment) as invoice_count,
+        -- ServiceTitan opens an empty invoice with every job: $0 invoices are not counted
+        count(*) filter (where not is_adjustment and total <> 0) as invoice_count,
         cast(sum(revenue) as decimal(18, 2)) as lifetime_revenue,
         cast(sum(total) as decimal(18, 2)) as lifetime_total_invoiced,
         cast(sum(balance) as decimal(18, 2)) as open_balance,
-        min(revenue_date) as first_invoice_date,
-        max(revenue_date) as last_invoice_date
+        min(revenue_date) filter (where total <> 0) as first_invoice_date,
+        max(revenue_date) filter (where total <> 0) as last_invoice_date
     from {{ ref('fct_invoices') }}
     where is_revenue
     group by 1, 2

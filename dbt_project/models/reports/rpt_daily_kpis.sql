@@ -30,7 +30,8 @@ invoiced as (
     select
         tenant_id,
         revenue_date as kpi_date,
-        count(*) filter (where not is_adjustment) as invoices_created,
+        -- $0 invoices (ServiceTitan opens one with every job) are not counted
+        count(*) filter (where not is_adjustment and total <> 0) as invoices_created,
         cast(sum(revenue) as decimal(18, 2)) as revenue_invoiced,
         cast(sum(total) as decimal(18, 2)) as total_invoiced
     from {{ ref('fct_invoices') }}

@@ -29,7 +29,8 @@ monthly as (
         attributed_business_unit_id as business_unit_id,
         -- the name ServiceTitan printed on the invoice, if the business unit is not loaded
         any_value(business_unit_name) as invoice_business_unit_name,
-        count(*) filter (where not is_adjustment) as invoice_count,
+        -- $0 invoices (ServiceTitan opens one with every job) are not counted
+        count(*) filter (where not is_adjustment and total <> 0) as invoice_count,
         count(*) filter (where is_adjustment) as adjustment_count,
         cast(sum(revenue) as decimal(18, 2)) as revenue,
         cast(coalesce(sum(revenue) filter (where is_adjustment), 0) as decimal(18, 2)) as adjustment_revenue,
