@@ -16,19 +16,36 @@ on invoices, items and payments, JSON numbers on customers and jobs. Invoices ad
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import logging
+import os
+import pickle
 import random
+import subprocess
+import sys
+import threading
 from array import array
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
-
-import orjson
 
 from ..entities import ENTITIES
 from . import pools
 from .config import SimulatorConfig
-from .store import KIND_INVOICE, KIND_INVOICE_ITEM, KIND_JOB, KIND_PLAIN, EntityStore, TenantStore
+from .store import (
+    KIND_INVOICE,
+    KIND_INVOICE_ITEM,
+    KIND_JOB,
+    KIND_PLAIN,
+    EntityStore,
+    TenantStore,
+    pack,
+)
 from .timefmt import MS_PER_DAY, MS_PER_HOUR, iso, iso_date, to_ms
 
+log = logging.getLogger(__name__)
 KINDS = {"jobs": KIND_JOB, "invoice_items": KIND_INVOICE_ITEM, "invoices": KIND_INVOICE}
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -48,6 +65,23 @@ ID_BASES = {
     "payments": 70_000_000,
     "payment_applications": 80_000_000,
 }
+# Ids per customer reserved for the customer's own history: more than the most a customer
+# gets (a commercial customer: 4 locations, 6 jobs of 2 visits, 6 invoices and 6 adjustments,
+# 6 x 6 items + 6 credits, 12 payments).
+ID_BLOCKS = {
+    "customers": 2,
+    "locations": 8,
+    "jobs": 8,
+    "appointments": 16,
+    "invoices": 16,
+    "invoice_items": 64,
+    "payments": 16,
+    "payment_applications": 16,
+}
+# History is generated in chunks of customers, each from its own seeded RNG: the data is then
+# the same whether the chunks are built in this process or in parallel worker processes.
+CHUNK_CUSTOMERS = 2500
+PARALLEL_MIN_CUSTOMERS = 20_000
 OPEN_STATUSES = ("Scheduled", "Dispatched", "InProgress", "Hold")
 APPOINTMENT_STATUS = {
     "Scheduled": "Scheduled",
@@ -57,6 +91,37 @@ APPOINTMENT_STATUS = {
     "Completed": "Done",
     "Canceled": "Canceled",
 }
+
+
+class FastRandom(random.Random):
+    """``random.Random`` whose ``choice``, ``randint`` and weighted ``choices`` use one
+    ``random()`` call each.
+
+    The stdlib versions reject-sample on ``getrandbits`` and recompute cumulative weights on
+    every call: 2-4x slower, and generating a 100k-customer tenant makes millions of these
+    calls. Still fully determined by the seed; the tiny non-uniformity of scaling a float is
+    irrelevant for simulated data.
+    """
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self._cumulative: dict[tuple, list[float]] = {}
+
+    def choice(self, seq):  # type: ignore[override]
+        return seq[int(self.random() * len(seq))]
+
+    def randint(self, a: int, b: int) -> int:
+        return a + int(self.random() * (b - a + 1))
+
+    def choices(self, population, weights=None, *, cum_weights=None, k=1):  # type: ignore[override]
+        if weights is None or cum_weights is not None or k != 1:
+            return super().choices(population, weights, cum_weights=cum_weights, k=k)
+        key = weights if isinstance(weights, tuple) else tuple(weights)
+        cumulative = self._cumulative.get(key)
+        if cumulative is None:
+            cumulative = list(itertools.accumulate(key))
+            self._cumulative[key] = cumulative
+        return [population[bisect.bisect(cumulative, self.random() * cumulative[-1])]]
 
 
 class IndexedSet:
@@ -93,7 +158,9 @@ class IndexedSet:
 
 def money(value: Decimal) -> str:
     """A Decimal as ServiceTitan's money string: two decimals, half-up ("1234.50")."""
-    return format(value.quantize(CENT, ROUND_HALF_UP), "f")
+    # str() of a Decimal quantized to cents is plain notation ("0.00", "-25.00"), and faster
+    # than format().
+    return str(value.quantize(CENT, ROUND_HALF_UP))
 
 
 class World:
@@ -101,13 +168,14 @@ class World:
 
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
-        self.rng = random.Random(config.seed)
+        self.rng = FastRandom(config.seed)
         self.tenant = TenantStore()
         for entity in ENTITIES:
             self.tenant.add_entity(entity, KINDS.get(entity.name, KIND_PLAIN))
         self.stores: dict[str, EntityStore] = self.tenant.stores
         self.now_ms = to_ms(config.start)
         self._next_id = dict(ID_BASES)
+        self._block_ids = False
         # Bookkeeping for advance(): jobs still open, invoices not yet fully paid, and each
         # customer's first location (positions, not ids).
         self.open_jobs: dict[int, tuple[int, list[int]]] = {}  # job pos -> (invoice pos, appts)
@@ -122,9 +190,18 @@ class World:
     # ------------------------------------------------------------------ helpers
 
     def _id(self, entity: str) -> int:
-        # Gaps between ids, as in a real multi-tenant database.
+        if self._block_ids:
+            # History: the i-th customer's records take ids from their own block (see
+            # ID_BLOCKS), so that ids do not depend on how generation was split in chunks.
+            self._next_id[entity] += 1
+            return self._next_id[entity]
+        # Later records: gaps between ids, as in a real multi-tenant database.
         self._next_id[entity] += 1 + (self.rng.random() < 0.25) * self.rng.randint(1, 4)
         return self._next_id[entity]
+
+    def _start_customer_block(self, index: int) -> None:
+        for entity, size in ID_BLOCKS.items():
+            self._next_id[entity] = ID_BASES[entity] + index * size
 
     def _between(self, lo: int, hi: int) -> int:
         # random() arithmetic: several times faster than randint(), and as deterministic.
@@ -177,9 +254,135 @@ class World:
         created = sorted(
             self._between(origin, now - 2 * MS_PER_HOUR) for _ in range(self.config.customers)
         )
-        merge_targets: list[int] = []
-        for created_ms in created:
-            self._new_customer(created_ms, merge_targets, history=True)
+        jobs = [
+            (self._reference_state(), k, start, created[start : start + CHUNK_CUSTOMERS])
+            for k, start in enumerate(range(0, len(created), CHUNK_CUSTOMERS))
+        ]
+        workers = self._workers(len(created))
+        parts: Iterable[dict[str, Any]] | None = None
+        if workers > 1:
+            try:
+                parts = self._build_in_workers(jobs, workers)
+            except (RuntimeError, OSError) as exc:
+                log.warning("parallel generation failed (%s); generating in-process", exc)
+        for part in parts if parts is not None else map(build_chunk, jobs):
+            self._absorb(part)
+        for entity in ID_BLOCKS:
+            store = self.stores.get(entity)
+            last = store.ids[-1] if store is not None and len(store) else 0
+            self._next_id[entity] = max(last, ID_BASES[entity] + len(created) * ID_BLOCKS[entity])
+
+    @staticmethod
+    def _build_in_workers(jobs: list, workers: int) -> list[dict[str, Any]]:
+        """Build the chunks in ``workers`` child processes, returned in chunk order.
+
+        The children are plain ``python -m servicetitan_pipeline.simulator.generator``
+        processes fed with pickles, not multiprocessing: its spawn mode re-imports the
+        caller's ``__main__`` (and fails on scripts without a ``__main__`` guard), and fork is
+        unsafe in the threaded processes the simulator usually starts in.
+        """
+        results: dict[int, dict[str, Any]] = {}
+        errors: list[str] = []
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+
+        def run(share: list) -> None:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "servicetitan_pipeline.simulator.generator"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+            )
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                pickle.dump(share, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                proc.stdin.close()
+                for job in share:
+                    results[job[1]] = pickle.load(proc.stdout)
+            except (OSError, EOFError, pickle.UnpicklingError) as exc:
+                errors.append(f"{exc!r}")
+            finally:
+                stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                if proc.wait() != 0:
+                    errors.append(stderr.strip()[-2000:])
+
+        shares = [jobs[w::workers] for w in range(workers)]
+        threads = [threading.Thread(target=run, args=(share,), daemon=True) for share in shares]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors or len(results) != len(jobs):
+            raise RuntimeError("generation worker failed: " + " | ".join(errors))
+        return [results[k] for k in range(len(jobs))]
+
+    def _workers(self, customers: int) -> int:
+        wanted = self.config.generation_workers
+        if wanted is not None:
+            return max(1, wanted)
+        if customers < PARALLEL_MIN_CUSTOMERS:
+            return 1
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - macOS, Windows
+            cpus = os.cpu_count() or 1
+        return max(1, min(cpus, 8, -(-customers // CHUNK_CUSTOMERS)))
+
+    _REFERENCE_ATTRS = (
+        "config",
+        "now_ms",
+        "tax_rate",
+        "business_units",
+        "active_bu",
+        "job_types",
+        "active_job_types",
+        "campaigns",
+        "active_campaigns",
+        "campaign_weights",
+        "technicians",
+        "active_technicians",
+    )
+
+    def _reference_state(self) -> dict[str, Any]:
+        """What a chunk of customers needs from the tenant (picklable, for worker processes)."""
+        return {name: getattr(self, name) for name in self._REFERENCE_ATTRS}
+
+    @classmethod
+    def _chunk_builder(cls, reference: dict[str, Any], chunk: int) -> World:
+        """A World that generates one chunk of customers into its own stores."""
+        world = cls.__new__(cls)
+        for name, value in reference.items():
+            setattr(world, name, value)
+        world.rng = FastRandom(f"{world.config.seed}:chunk:{chunk}")
+        world.tenant = TenantStore()
+        for entity in ENTITIES:
+            world.tenant.add_entity(entity, KINDS.get(entity.name, KIND_PLAIN))
+        world.stores = world.tenant.stores
+        world._next_id = dict(ID_BASES)
+        world._block_ids = True
+        world.open_jobs = {}
+        world.open_job_set = IndexedSet()
+        world.unpaid = {}
+        world.unpaid_set = IndexedSet()
+        world.customer_location = array("q")
+        return world
+
+    def _absorb(self, part: dict[str, Any]) -> None:
+        """Append a generated chunk to the tenant, shifting its positions."""
+        offsets = {name: len(store) for name, store in self.stores.items()}
+        for name, columns in part["stores"].items():
+            self.stores[name].extend(columns, child_offset=offsets["invoice_items"])
+        jobs, invoices = offsets["jobs"], offsets["invoices"]
+        appointments, customers = offsets["appointments"], offsets["customers"]
+        for job_pos, (inv_pos, appts) in part["open_jobs"].items():
+            self.open_jobs[job_pos + jobs] = (inv_pos + invoices, [a + appointments for a in appts])
+            self.open_job_set.add(job_pos + jobs)
+        for inv_pos, c_pos in part["unpaid"].items():
+            self.unpaid[inv_pos + invoices] = c_pos + customers
+            self.unpaid_set.add(inv_pos + invoices)
+        self.customer_location.extend(p + offsets["locations"] for p in part["customer_location"])
 
     def _gen_business_units(self, created_ms: int) -> None:
         store = self.stores["business_units"]
@@ -237,7 +440,7 @@ class World:
                 "modifiedOn": iso(modified),
                 "externalData": None,
             }
-            store.add(bu_id, orjson.dumps(record), modified, created_ms, active)
+            store.add(bu_id, pack(record), modified, created_ms, active)
             self.business_units.append((bu_id, name, trade, active))
         self.active_bu = [i for i, bu in enumerate(self.business_units) if bu[3]]
 
@@ -271,7 +474,7 @@ class World:
                 "active": active,
                 "isSmartDispatched": klass != "Install",
             }
-            store.add(jt_id, orjson.dumps(record), modified, created_ms, active)
+            store.add(jt_id, pack(record), modified, created_ms, active)
             self.job_types.append((jt_id, name, trade, active))
         self.active_job_types = [i for i, jt in enumerate(self.job_types) if jt[3]]
 
@@ -301,7 +504,7 @@ class World:
                 "otherMedium": None,
                 "campaignPhoneNumbers": [f"512555{2000 + i:04d}"] if category != "Existing" else [],
             }
-            store.add(c_id, orjson.dumps(record), modified, created_ms, active)
+            store.add(c_id, pack(record), modified, created_ms, active)
             self.campaigns.append((c_id, name, active))
         self.active_campaigns = [i for i, c in enumerate(self.campaigns) if c[2]]
         # Most work comes from existing customers and Google.
@@ -388,7 +591,7 @@ class World:
                 "bio": None,
                 "memo": None,
             }
-            store.add(t_id, orjson.dumps(record), modified, hired, active)
+            store.add(t_id, pack(record), modified, hired, active)
             self.technicians.append((t_id, f"{first} {last}", active))
         self.active_technicians = [t for t in self.technicians if t[2]]
 
@@ -449,9 +652,7 @@ class World:
             }
             loc_positions.append(
                 (
-                    locations.add(
-                        loc_id, orjson.dumps(record), loc_modified, created_ms, loc_active
-                    ),
+                    locations.add(loc_id, pack(record), loc_modified, created_ms, loc_active),
                     loc_id,
                     loc_name,
                     loc_address,
@@ -470,9 +671,9 @@ class World:
         n_jobs = 0
         if history and merged_to is None:
             if commercial:
-                n_jobs = rng.choice((1, 2, 2, 3, 4, 5, 6, 8))
+                n_jobs = rng.choice((1, 1, 2, 2, 3, 4, 5, 6))
             else:
-                n_jobs = rng.choices((0, 1, 2, 3, 4, 5), (15, 35, 25, 13, 7, 5))[0]
+                n_jobs = rng.choices((0, 1, 2, 3, 4, 5), (18, 42, 22, 10, 5, 3))[0]
             job_times = sorted(self._between(created_ms, now - MS_PER_HOUR) for _ in range(n_jobs))
             for job_created in job_times:
                 loc = loc_positions[rng.randrange(len(loc_positions))]
@@ -506,7 +707,7 @@ class World:
             "creditLimitBalance": float(Decimal(10000) - balance) if commercial else None,
             "externalData": [],
         }
-        customers.add(c_id, orjson.dumps(record), modified, created_ms, active)
+        customers.add(c_id, pack(record), modified, created_ms, active)
         if active:
             merge_targets.append(c_pos)
         return {"customer": c_id, "jobs": n_jobs}
@@ -590,7 +791,7 @@ class World:
                 job_modified,
             )
             appt_positions.append(
-                appointments.add(appt_id, orjson.dumps(record), job_modified, created_ms, True)
+                appointments.add(appt_id, pack(record), job_modified, created_ms, True)
             )
         job_total = ZERO
         owed = ZERO
@@ -678,9 +879,7 @@ class World:
             "customFields": [],
             "externalData": [],
         }
-        job_pos = self.stores["jobs"].add(
-            job_id, orjson.dumps(job_record), job_modified, created_ms, True
-        )
+        job_pos = self.stores["jobs"].add(job_id, pack(job_record), job_modified, created_ms, True)
         inv_pos = self._add_invoice(
             invoice_id,
             customer,
@@ -770,7 +969,7 @@ class World:
         """Line items of a completed job: returns (item id, record, sort order) and the sums."""
         rng = self.rng
         candidates = [s for s in pools.SKUS if s[8] in (None, trade)]
-        n = rng.choices((1, 2, 3, 4, 5), (20, 35, 25, 12, 8))[0]
+        n = rng.choices((1, 2, 3, 4, 5), (25, 38, 22, 10, 5))[0]
         chosen = [candidates[0] if rng.random() < 0.5 else candidates[1]]
         trade_skus = [s for s in candidates if s[8] == trade] or candidates
         chosen += [rng.choice(trade_skus) for _ in range(n - 1)]
@@ -1003,7 +1202,7 @@ class World:
         return p_id, record, paid_ms
 
     def _add_payment(self, p_id: int, record: dict, modified_ms: int) -> int:
-        return self.stores["payments"].add(p_id, orjson.dumps(record), modified_ms, modified_ms)
+        return self.stores["payments"].add(p_id, pack(record), modified_ms, modified_ms)
 
     def _add_invoice(
         self,
@@ -1028,9 +1227,7 @@ class World:
             created = record.pop("_created")
             item_modified = record.pop("_modified")
             record.pop("_total")
-            item_store.add(
-                item_id, orjson.dumps(record), item_modified, created, True, parent=invoice_id
-            )
+            item_store.add(item_id, pack(record), item_modified, created, True, parent=invoice_id)
         address = customer["address"]
         loc_address = loc[3]
         record = {
@@ -1084,7 +1281,7 @@ class World:
         }
         return self.stores["invoices"].add(
             invoice_id,
-            orjson.dumps(record),
+            pack(record),
             modified_ms,
             created_ms,
             fields["active"],
@@ -1247,9 +1444,7 @@ class World:
     @staticmethod
     def _changed_since(store: EntityStore, seq: int) -> int:
         """Records whose latest change is after ``seq``."""
-        from bisect import bisect_right
-
-        i = bisect_right(store.log_seq, seq)
+        i = bisect.bisect_right(store.log_seq, seq)
         log_seq, log_pos, cur = store.log_seq, store.log_pos, store.seq
         return sum(1 for j in range(i, len(log_seq)) if cur[log_pos[j]] == log_seq[j])
 
@@ -1355,7 +1550,7 @@ class World:
             for item_id, record, _order in items:
                 for key in ("_created", "_modified", "_total"):
                     record.pop(key)
-                item_store.add(item_id, orjson.dumps(record), at, at, True, parent=invoice["id"])
+                item_store.add(item_id, pack(record), at, at, True, parent=invoice["id"])
             invoice.update(
                 subTotal=money(sub_total),
                 salesTax=money(sales_tax),
@@ -1525,3 +1720,40 @@ class World:
         record["modifiedOn"] = iso(at)
         store.update(pos, record, at)
         return True
+
+
+def build_chunk(job: tuple[dict[str, Any], int, int, list[int]]) -> dict[str, Any]:
+    """Generate one chunk of customers (with all their history); runs in a worker process.
+
+    Args:
+        job: the tenant's reference state, the chunk number, the index of its first customer
+            and the creation times of its customers.
+
+    Returns:
+        The chunk's store columns and bookkeeping, positions relative to the chunk.
+    """
+    reference, chunk, first_index, created = job
+    world = World._chunk_builder(reference, chunk)
+    merge_targets: list[int] = []
+    for i, created_ms in enumerate(created):
+        world._start_customer_block(first_index + i)
+        world._new_customer(created_ms, merge_targets, history=True)
+    return {
+        "stores": {name: store.columns() for name, store in world.stores.items()},
+        "open_jobs": world.open_jobs,
+        "unpaid": world.unpaid,
+        "customer_location": world.customer_location,
+    }
+
+
+def _worker_main() -> None:
+    """Child process: read a pickled list of chunk jobs, write one pickled result per job."""
+    jobs = pickle.load(sys.stdin.buffer)
+    out = sys.stdout.buffer
+    for job in jobs:
+        pickle.dump(build_chunk(job), out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+
+
+if __name__ == "__main__":
+    _worker_main()

@@ -40,6 +40,16 @@ KIND_INVOICE = "invoice"  # stored without "items"; the invoice's active items a
 _TOKEN_RE = re.compile(r"^st1:([a-z_]+):(\d+)$")
 
 
+def pack(record: dict[str, Any]) -> bytes:
+    """Serialise a record for storage, in a bytes object of exactly its size.
+
+    orjson hands back its growth buffer (8 or 16 KiB for a 1 KiB record); kept as is, a
+    100k-customer tenant would take 10x the memory of its JSON. Copying through a memoryview
+    trims it to the payload for ~100 ns.
+    """
+    return bytes(memoryview(orjson.dumps(record)))
+
+
 def encode_token(entity: str, seq: int) -> str:
     """An opaque export continuation token for ``entity`` positioned after ``seq``."""
     return base64.urlsafe_b64encode(f"st1:{entity}:{seq}".encode()).decode().rstrip("=")
@@ -157,7 +167,7 @@ class EntityStore:
 
     def update(self, pos: int, record: dict[str, Any], modified_ms: int) -> None:
         """Replace a record (already carrying its new ``modifiedOn``) and stamp a new seq."""
-        self.blobs[pos] = orjson.dumps(record)
+        self.blobs[pos] = pack(record)
         self.modified_ms[pos] = modified_ms
         if "active" in record:
             self.active[pos] = 1 if record["active"] else 0
@@ -180,6 +190,39 @@ class EntityStore:
         self.log_pos.append(pos)
         self.log_modified_ms.append(self.modified_ms[pos])
         self.version += 1
+
+    _COLUMNS = (
+        "ids",
+        "blobs",
+        "seq",
+        "modified_ms",
+        "created_ms",
+        "active",
+        "parent",
+        "child_start",
+        "child_count",
+    )
+
+    def columns(self) -> dict[str, Any]:
+        """The record columns (not the change log), to move records between processes."""
+        return {name: getattr(self, name) for name in self._COLUMNS}
+
+    def extend(self, columns: dict[str, Any], child_offset: int = 0) -> None:
+        """Append records built elsewhere (a generation chunk), before ``finish_build``.
+
+        ``child_offset`` shifts invoices' item positions (their items are appended to the
+        items store in the same batch).
+        """
+        if not self.tenant.building:
+            raise RuntimeError("records can only be bulk-appended while building")
+        ids = columns["ids"]
+        if len(ids) and len(self.ids) and ids[0] <= self.ids[-1]:
+            raise ValueError(f"{self.name}: appended ids must follow the existing ones")
+        for name in self._COLUMNS:
+            if name == "child_start" and child_offset and self.kind == KIND_INVOICE:
+                self.child_start.extend(start + child_offset for start in columns[name])
+            else:
+                getattr(self, name).extend(columns[name])
 
     def finish_build(self) -> None:
         """Stamp the generated records in modifiedOn order, so seq order is modification order."""
@@ -353,6 +396,39 @@ class TenantStore:
     @property
     def last_seq(self) -> int:
         return self._seq
+
+    _COLUMNS = (
+        "ids",
+        "blobs",
+        "seq",
+        "modified_ms",
+        "created_ms",
+        "active",
+        "parent",
+        "child_start",
+        "child_count",
+    )
+
+    def columns(self) -> dict[str, Any]:
+        """The record columns (not the change log), to move records between processes."""
+        return {name: getattr(self, name) for name in self._COLUMNS}
+
+    def extend(self, columns: dict[str, Any], child_offset: int = 0) -> None:
+        """Append records built elsewhere (a generation chunk), before ``finish_build``.
+
+        ``child_offset`` shifts invoices' item positions (their items are appended to the
+        items store in the same batch).
+        """
+        if not self.tenant.building:
+            raise RuntimeError("records can only be bulk-appended while building")
+        ids = columns["ids"]
+        if len(ids) and len(self.ids) and ids[0] <= self.ids[-1]:
+            raise ValueError(f"{self.name}: appended ids must follow the existing ones")
+        for name in self._COLUMNS:
+            if name == "child_start" and child_offset and self.kind == KIND_INVOICE:
+                self.child_start.extend(start + child_offset for start in columns[name])
+            else:
+                getattr(self, name).extend(columns[name])
 
     def finish_build(self) -> None:
         """End the bulk load: give every generated record its seq, entity by entity."""

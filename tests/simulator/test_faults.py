@@ -112,25 +112,27 @@ def test_faults_never_corrupt_data_or_tokens(fresh_api: Api) -> None:
     # Invoice items: the entity with the most pages (about 15 of 80 records here).
     path = ENTITIES_BY_NAME["invoice_items"].export_path(sim.config.tenant_id)
     sim.set_faults(FaultConfig.uniform(0.6, seed=5, slow_seconds=0.01))
-    records: dict[int, dict] = {}
-    token = None
     failures = 0
-    for _ in range(400):
-        params = {"from": token} if token else {}
-        try:
-            response = fresh_api.get(path, **params)
-            body = orjson.loads(response.content) if response.status_code == 200 else None
-        except (httpx.TransportError, orjson.JSONDecodeError):
-            body = None
-        if body is None:
-            failures += 1
-            continue
-        records.update({r["id"]: r for r in body["data"]})
-        token = body["continueFrom"]
-        if not body["hasMore"]:
-            break
-    assert failures >= 2  # deterministic for this seed: 429s, 5xx and a truncated body
-    assert records == {r["id"]: r for r in sim.truth("invoice_items")}
+    for _walk in range(3):  # three complete exports through the faults
+        records: dict[int, dict] = {}
+        token = None
+        for _ in range(400):
+            params = {"from": token} if token else {}
+            try:
+                response = fresh_api.get(path, **params)
+                body = orjson.loads(response.content) if response.status_code == 200 else None
+            except (httpx.TransportError, orjson.JSONDecodeError):
+                body = None
+            if body is None:
+                failures += 1
+                continue
+            records.update({r["id"]: r for r in body["data"]})
+            token = body["continueFrom"]
+            if not body["hasMore"]:
+                break
+        assert records == {r["id"]: r for r in sim.truth("invoice_items")}
+    assert failures >= 5
+    assert sim.stats["fault_429"] and sim.stats["fault_5xx"]
     sim.set_faults(FaultConfig())
     assert fresh_api.get(path).status_code == 200  # the token survived every fault
 
