@@ -93,8 +93,8 @@ def test_sigkill_at_random_points_then_rerun_equals_truth(tmp_path):
                         t
                         for (t,) in conn.execute(
                             "SELECT table_name FROM information_schema.tables "
-                            "WHERE table_schema = 'raw_servicetitan' AND table_name NOT LIKE '\\_%' "
-                            "ESCAPE '\\'"
+                            "WHERE table_schema = 'raw_servicetitan' "
+                            "AND NOT starts_with(table_name, '_')"
                         ).fetchall()
                     ]
                     for t in tables:
