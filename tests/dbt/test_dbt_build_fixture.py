@@ -6,6 +6,7 @@ Tenant 1000001 unless said otherwise; as-of date for AR aging: 2026-03-31 (the l
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date
 from decimal import Decimal
@@ -314,3 +315,16 @@ def test_items_reconciliation_fails_when_an_invoice_does_not_add_up(fixture_ware
     assert "FAIL 1 assert_invoice_items_and_tax_reconcile_to_invoice_total" in result.output
     # the raw-vs-mart reconciliation still agrees: both sides read the same 270.66
     assert "FAIL 1 assert_fct_invoices_total_reconciles_with_raw" not in result.output
+
+
+def test_analyst_queries_run_against_the_marts(fixture_warehouse):
+    """Every SQL block of dbt_project/ANALYST_QUERIES.md runs (the README shows them)."""
+    from dbt_test_helpers import DBT_PROJECT_DIR
+
+    doc = (DBT_PROJECT_DIR / "ANALYST_QUERIES.md").read_text()
+    blocks = re.findall(r"```sql\n(.*?)```", doc, re.S)
+    assert len(blocks) >= 5
+    with duckdb.connect(str(fixture_warehouse.database), read_only=True) as con:
+        for block in blocks:
+            for statement in filter(str.strip, block.split(";")):
+                con.execute(statement).fetchall()
