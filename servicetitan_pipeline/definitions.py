@@ -19,7 +19,7 @@ from servicetitan_pipeline.dbt_project import dbt_project
 from servicetitan_pipeline.orchestration import build_sync_job, build_sync_schedule
 from servicetitan_pipeline.resources import servicetitan_resource_from_env
 from servicetitan_pipeline.run_logging import compact_console_logger
-from servicetitan_pipeline.settings import duckdb_path
+from servicetitan_pipeline.settings import dbt_executable, duckdb_path
 
 sync_job = build_sync_job()
 
@@ -31,7 +31,7 @@ defs = dg.Definitions(
     resources={
         "servicetitan": servicetitan_resource_from_env(),
         "duckdb": DuckDBResource(database=duckdb_path()),
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
     },
     # One process per run: DuckDB allows a single writing process per file.
     executor=dg.in_process_executor,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from pathlib import Path
 
 DUCKDB_PATH_ENV = "SERVICETITAN_DUCKDB_PATH"
@@ -39,3 +41,15 @@ def load_dotenv_file(path: str | os.PathLike[str] = ".env") -> list[str]:
             os.environ[key] = value
             loaded.append(key)
     return loaded
+
+
+def dbt_executable() -> str:
+    """The dbt installed next to this Python (the project's virtualenv), else dbt on PATH.
+
+    ``make`` targets and ``.venv/bin/...`` commands do not activate the virtualenv, so PATH
+    may well not contain its ``bin`` directory.
+    """
+    beside = Path(sys.executable).parent / "dbt"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("dbt") or "dbt"
