@@ -87,15 +87,11 @@ def run(args: argparse.Namespace) -> int:
     sim = Simulator(config)
     records = sum(len(s) for s in sim.world.stores.values())
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    sim_server = sim  # bound below by serve_forever
     print(
         f"Generated {records} records in {sim.startup_seconds:.1f} s (peak RSS {rss_mb:.0f} MB).",
         flush=True,
     )
-    from .server import _Handler, _Server
-
-    sim_server._httpd = _Server((config.host, config.port), _Handler)
-    sim_server._httpd.simulator = sim
+    sim.bind()
     base = sim.base_url
     print(
         "\nServiceTitan simulator (demo credentials, not secrets)\n"

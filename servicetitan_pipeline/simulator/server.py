@@ -42,6 +42,21 @@ _LIST_WITHOUT_ACTIVE = frozenset({"jobs"})
 _SCOPE = "tn.crm tn.jpm tn.accounting tn.settings tn.marketing"
 
 
+# RFC 7807 "type" URIs as ASP.NET Core (and so ServiceTitan) sends them.
+_PROBLEM_TYPES = {
+    400: "https://tools.ietf.org/html/rfc7231#section-6.5.1",
+    401: "https://tools.ietf.org/html/rfc7235#section-3.1",
+    403: "https://tools.ietf.org/html/rfc7231#section-6.5.3",
+    404: "https://tools.ietf.org/html/rfc7231#section-6.5.4",
+    405: "https://tools.ietf.org/html/rfc7231#section-6.5.5",
+    429: "https://tools.ietf.org/html/rfc6585#section-4",
+    500: "https://tools.ietf.org/html/rfc7231#section-6.6.1",
+    502: "https://tools.ietf.org/html/rfc7231#section-6.6.3",
+    503: "https://tools.ietf.org/html/rfc7231#section-6.6.4",
+    504: "https://tools.ietf.org/html/rfc7231#section-6.6.5",
+}
+
+
 class ApiError(Exception):
     """An error answer, rendered as an RFC 7807 problem body."""
 
@@ -63,7 +78,7 @@ def problem_body(status: int, title: str, errors: dict[str, list[str]] | None = 
     """ServiceTitan's error body: ``{type, title, status, traceId, errors, data}``."""
     return orjson.dumps(
         {
-            "type": f"https://httpstatuses.io/{status}",
+            "type": _PROBLEM_TYPES.get(status, f"https://httpstatuses.io/{status}"),
             "title": title,
             "status": status,
             "traceId": secrets.token_hex(16),
@@ -138,7 +153,9 @@ class Simulator:
         self._faults = FaultInjector(self.config.faults)
         self._tokens: dict[str, float] = {}
         self._tokens_lock = threading.Lock()
-        self._export_cache = _LRU(16)
+        # Recent export pages, so that a retried request (after a dropped connection, say) is
+        # answered without rebuilding the page. Few: a 5000-invoice page is ~10 MB.
+        self._export_cache = _LRU(16, max_bytes=48 * 1024 * 1024)
         self._routes: dict[tuple[str, str, bool], Entity] = {}
         for entity in ENTITIES:
             if entity.has_list:
@@ -151,12 +168,19 @@ class Simulator:
 
     # ---------------------------------------------------------------- lifecycle
 
+    def bind(self) -> Simulator:
+        """Bind the listening socket (port 0: a free port) without serving yet."""
+        if self._httpd is None:
+            self._httpd = _Server((self.config.host, self.config.port), _Handler)
+            self._httpd.simulator = self
+        return self
+
     def start(self) -> Simulator:
         """Bind (port 0: a free port) and serve from a daemon thread."""
-        if self._httpd is not None:
+        if self._thread is not None:
             raise RuntimeError("simulator already started")
-        self._httpd = _Server((self.config.host, self.config.port), _Handler)
-        self._httpd.simulator = self
+        self.bind()
+        assert self._httpd is not None
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -168,9 +192,8 @@ class Simulator:
 
     def serve_forever(self) -> None:
         """Bind and serve in the calling thread until interrupted (for the CLI)."""
-        if self._httpd is None:
-            self._httpd = _Server((self.config.host, self.config.port), _Handler)
-            self._httpd.simulator = self
+        self.bind()
+        assert self._httpd is not None
         try:
             self._httpd.serve_forever(poll_interval=0.2)
         finally:
@@ -364,12 +387,11 @@ class Simulator:
                 page = store.export_page(
                     after, self.config.export_page_size, include_recent, self.config.seed
                 )
-                render = store.render_export
-                body = b'{"hasMore":%s,"continueFrom":"%s","data":[%s]}' % (
+                head = b'{"hasMore":%s,"continueFrom":"%s","data":[' % (
                     b"true" if page.has_more else b"false",
                     page.continue_from.encode(),
-                    b",".join([render(pos) for pos in page.positions]),
                 )
+                body = _envelope(head, [store.render_export(p) for p in page.positions])
                 self._export_cache.put(key, body)
         return body
 
@@ -411,17 +433,16 @@ class Simulator:
             )
             start = (page - 1) * page_size
             chunk = positions[start : start + page_size]
-            render = store.render_list
-            data = b",".join([render(pos) for pos in chunk])
+            rendered = [store.render_list(pos) for pos in chunk]
         has_more = start + page_size < len(positions)
         total = b"%d" % len(positions) if include_total else b"null"
-        return b'{"page":%d,"pageSize":%d,"hasMore":%s,"totalCount":%s,"data":[%s]}' % (
+        head = b'{"page":%d,"pageSize":%d,"hasMore":%s,"totalCount":%s,"data":[' % (
             page,
             page_size,
             b"true" if has_more else b"false",
             total,
-            data,
         )
+        return _envelope(head, rendered)
 
     @staticmethod
     def _active_filter(entity: Entity, query: dict[str, str]) -> str:
@@ -446,6 +467,15 @@ class Simulator:
         if raw.lower() not in mapping:
             raise _bad("active", f"The value '{raw}' is not valid. Values: True, Any, False.")
         return mapping[raw.lower()]
+
+
+def _envelope(head: bytes, records: list[bytes]) -> bytes:
+    """``head + b",".join(records) + b"]}"`` with a single copy of the (multi-MB) page."""
+    if not records:
+        return head + b"]}"
+    records[0] = head + records[0]
+    records[-1] = records[-1] + b"]}"
+    return b",".join(records)
 
 
 class _OAuthError(Exception):

@@ -84,10 +84,12 @@ class ExportPage:
 
 
 class _LRU:
-    """A tiny thread-unsafe LRU (callers hold the tenant lock)."""
+    """A small LRU bounded by entry count and, for bytes values, total size (callers lock)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int | None = None) -> None:
         self.size = size
+        self.max_bytes = max_bytes
+        self.nbytes = 0
         self.data: OrderedDict[Hashable, Any] = OrderedDict()
 
     def get(self, key: Hashable) -> Any:
@@ -97,13 +99,23 @@ class _LRU:
         return value
 
     def put(self, key: Hashable, value: Any) -> None:
+        if key in self.data:
+            self.nbytes -= self._weight(self.data.pop(key))
         self.data[key] = value
-        self.data.move_to_end(key)
-        while len(self.data) > self.size:
-            self.data.popitem(last=False)
+        self.nbytes += self._weight(value)
+        while len(self.data) > self.size or (
+            self.max_bytes is not None and self.nbytes > self.max_bytes and len(self.data) > 1
+        ):
+            _, evicted = self.data.popitem(last=False)
+            self.nbytes -= self._weight(evicted)
 
     def clear(self) -> None:
         self.data.clear()
+        self.nbytes = 0
+
+    @staticmethod
+    def _weight(value: Any) -> int:
+        return len(value) if isinstance(value, bytes | bytearray) else 0
 
 
 class EntityStore:
