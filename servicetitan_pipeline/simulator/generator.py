@@ -1367,8 +1367,11 @@ class World:
         so that small test tenants always see each kind of change.
 
         Returns:
-            A summary: the new clock, the events applied by kind, and per entity the number of
-            records created and updated.
+            A summary: ``clock`` (the new simulated now), totals ``created``, ``updated``,
+            ``deactivated`` (customers deactivated or merged, invoices voided) and ``merged``,
+            ``hours``, ``events`` (applied, by kind) and ``entities`` (per entity: records
+            ``created`` and ``updated``; together exactly what an export token taken before
+            returns afterwards).
         """
         if hours < 0:
             raise ValueError("the clock only moves forward (hours must be >= 0)")
@@ -1408,6 +1411,7 @@ class World:
         ]
         events.sort()
         applied: dict[str, int] = dict.fromkeys(plan, 0)
+        self._voided = 0  # invoices of canceled jobs, voided (inactive) during this advance
         handlers = {
             "new_customer": self._ev_new_customer,
             "new_job": self._ev_new_job,
@@ -1436,7 +1440,14 @@ class World:
                 store.compact_log()
         return {
             "clock": iso(end_ms),
-            "hours": hours,
+            # Totals first (plain ints, for one-line reports such as the demo's).
+            "created": sum(e["created"] for e in entities.values()),
+            "updated": sum(e["updated"] for e in entities.values()),
+            "deactivated": applied["deactivate_customer"]
+            + applied["merge_customer"]
+            + self._voided,
+            "merged": applied["merge_customer"],
+            "hours": float(hours),
             "events": applied,
             "entities": entities,
         }
@@ -1570,6 +1581,7 @@ class World:
             self._change_customer_balance(c_pos, total, at)
         elif new_status == "Canceled":
             invoice["active"] = False
+            self._voided += 1
             invoice["modifiedOn"] = iso(at)
             invoices.update(inv_pos, invoice, at)
         jobs.update(job_pos, job, at)
