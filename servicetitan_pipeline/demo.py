@@ -59,6 +59,17 @@ def point_environment_at(sim, database: Path, *, connection_name: str) -> None:
             "SERVICETITAN_DUCKDB_PATH": str(database),
         }
     )
+    follow_simulated_clock(sim)
+
+
+def follow_simulated_clock(sim) -> None:
+    """Age receivables as of the simulator's "now", not the wall clock.
+
+    The simulated tenant lives at its own date (it starts on a fixed day so that a seed always
+    gives the same data); AR aging defaults to the load date, which would age every invoice
+    by however long ago that fixed day was.
+    """
+    os.environ["SERVICETITAN_AR_AS_OF_DATE"] = sim.clock[:10]
 
 
 class DemoDatabaseError(RuntimeError):
@@ -124,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
 
         changes = sim.advance(hours=args.hours)
+        follow_simulated_clock(sim)
         print(
             f"\n[2/2] Clock moved {args.hours:g}h ({_describe_changes(changes)}); incremental sync"
         )

@@ -112,12 +112,10 @@ def print_demo_summary(
 
 EXAMPLE_QUERIES: list[tuple[str, str]] = [
     (
-        "Revenue by month and business unit, last 3 months",
-        "select revenue_month, business_unit_name, revenue "
-        "from rpt_revenue_by_month_business_unit "
-        "where revenue_month >= (select max(revenue_month) "
-        "from rpt_revenue_by_month_business_unit) - interval 2 month "
-        "order by revenue_month desc, revenue desc limit 9",
+        "Revenue by month, all business units, last 6 months",
+        "select revenue_month, sum(invoice_count) as invoices, sum(revenue) as revenue "
+        "from rpt_revenue_by_month_business_unit group by revenue_month "
+        "order by revenue_month desc limit 6",
     ),
     (
         "Accounts receivable aging, all customers",

@@ -20,6 +20,8 @@ from dagster_dbt import (
 
 from servicetitan_pipeline.dbt_project import dbt_project
 from servicetitan_pipeline.entities import ENTITIES_BY_NAME
+from servicetitan_pipeline.locking import warehouse_write_lock
+from servicetitan_pipeline.orchestration import WAREHOUSE_POOL
 from servicetitan_pipeline.settings import DUCKDB_PATH_ENV, duckdb_path
 
 # Dagster inspects the `context` annotation at definition time, so this module does not use
@@ -74,14 +76,19 @@ translator = ServiceTitanDbtTranslator(
     project=dbt_project,
     dagster_dbt_translator=translator,
     name="servicetitan_dbt_models",
+    # dbt writes the same DuckDB file as the ingestion assets: same pool, same lock.
+    pool=WAREHOUSE_POOL,
 )
 def servicetitan_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     """``dbt build`` the selected models: staging views, marts and reports, with their tests."""
     # dbt must open the very file the ingestion assets wrote. settings.duckdb_path() is how the
     # DuckDB resource resolved it (absolute, against this process's working directory); hand
     # dbt that absolute path so it cannot resolve a relative one differently.
-    os.environ[DUCKDB_PATH_ENV] = duckdb_path()
-    yield from dbt.cli(["build"], context=context).stream()
+    database = duckdb_path()
+    os.environ[DUCKDB_PATH_ENV] = database
+    holder = f"run {context.run.run_id[:8]}, dbt build"
+    with warehouse_write_lock(database, holder=holder, on_wait=context.log.info):
+        yield from dbt.cli(["build"], context=context).stream()
 
 
 __all__ = [
