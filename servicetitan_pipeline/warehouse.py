@@ -33,8 +33,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from servicetitan_pipeline.entities import RAW_SCHEMA
 
@@ -339,15 +341,38 @@ _PAGE_SCHEMA = pa.schema(
         ("id", pa.int64()),
         ("modified_on_raw", pa.string()),
         ("active", pa.bool_()),
-        ("payload", pa.string()),
+        ("payload", pa.large_string()),
     ]
 )
+
+
+def _json_text_array(records: Sequence[Any]) -> pa.Array:
+    """The records as JSON text, one Arrow string per record, with a single buffer.
+
+    Each ``orjson.dumps`` result is appended to one ``bytearray`` and dropped at once. Keeping
+    5000 separate ``bytes`` objects instead cost 3-4x the CPU (each is its own allocation of a
+    generously sized buffer) and ~40 MB of memory per page; ``pa.array(...)`` on them then
+    copied and re-validated everything. ``orjson`` only emits valid UTF-8, so the Arrow array is
+    assembled from the buffer and 64-bit offsets (no page size can overflow them) as is.
+    """
+    data = bytearray()
+    lengths: list[int] = []
+    dumps, append_length = orjson.dumps, lengths.append
+    for record in records:
+        text = dumps(record)
+        data += text
+        append_length(len(text))
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(np.asarray(lengths, dtype=np.int64), out=offsets[1:])
+    return pa.Array.from_buffers(
+        pa.large_string(), len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
 
 
 def _columns_fast(records: Sequence[Any]) -> pa.Table | None:
     """Build the staging columns for a page in which every record is well formed.
 
-    This is the only per-record Python work on the hot path: four list comprehensions and one
+    This is the only per-record Python work on the hot path: three list comprehensions and one
     ``orjson.dumps`` per record, then Arrow takes over in C. Returns ``None`` when any record
     is malformed, in which case :func:`_columns_checked` sorts good from bad one by one.
     """
@@ -358,13 +383,12 @@ def _columns_fast(records: Sequence[Any]) -> pa.Table | None:
             return None
         mods = [r.get("modifiedOn") for r in records]
         actives = [r.get("active") for r in records]
-        payloads = [orjson.dumps(r) for r in records]
         return pa.Table.from_arrays(
             [
                 pa.array(ids, pa.int64()),
                 pa.array(mods, pa.string()),
                 pa.array(actives, pa.bool_()),
-                pa.array(payloads, pa.binary()).cast(pa.string()),
+                _json_text_array(records),
             ],
             schema=_PAGE_SCHEMA,
         )
@@ -410,7 +434,7 @@ def _columns_checked(records: Sequence[Any]) -> tuple[pa.Table, list[tuple[str, 
             pa.array(ids, pa.int64()),
             pa.array(mods, pa.string()),
             pa.array(actives, pa.bool_()),
-            pa.array(payloads, pa.string()),
+            pa.array(payloads, pa.large_string()),
         ],
         schema=_PAGE_SCHEMA,
     )
@@ -418,13 +442,14 @@ def _columns_checked(records: Sequence[Any]) -> tuple[pa.Table, list[tuple[str, 
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a page's columns are built.
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the duration of the block (re-entrant).
 
-    Building them allocates tens of thousands of short-lived objects next to the page's
-    parsed records, and the collector's passes over those records cost several times the
-    conversion itself (measured: ~10 ms vs ~3 ms per 5000 customers). Nothing cyclic is
-    created in between, so pausing for those few milliseconds frees nothing later.
+    A page is hundreds of thousands of freshly parsed, acyclic objects (dicts, lists, strings);
+    every allocation burst makes the collector walk them again, which costs more than the
+    work itself (measured: ~10 ms vs ~3 ms to build the columns of 5000 customers). Reference
+    counting frees pages as soon as they are dropped; the collector is only needed for cycles,
+    which parsed JSON never has, and it runs again as soon as the block ends.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -435,28 +460,61 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-# The page, parsed and with in-page duplicates collapsed to the newest version (the later
-# listing on a tie: it was listed after). Rows whose modifiedOn DuckDB cannot read are left
-# out here and rejected instead.
-_DEDUP_CTE = """
+def _dedup_cte(has_duplicates: bool) -> str:
+    """CTEs ``src`` (the page, timestamps parsed) and ``dedup`` (one row per id).
+
+    In-page duplicates collapse to the newest version (the later listing on a tie: it was
+    listed after). Rows whose modifiedOn DuckDB cannot read are left out here and rejected
+    instead. Pages almost never repeat an id, and the two window functions are a measurable
+    share of a page's cost, so they are only planned when the page does.
+    """
+    src = """
     src AS (
         SELECT id, modified_on_raw, active, payload,
-               TRY_CAST(modified_on_raw AS TIMESTAMPTZ) AS modified_on,
-               row_number() OVER () AS ord
+               TRY_CAST(modified_on_raw AS TIMESTAMPTZ) AS modified_on%s
         FROM _st_page
-    ),
+    )""" % (",\n               row_number() OVER () AS ord" if has_duplicates else "")
+    dedup = """
     dedup AS (
         SELECT id, modified_on_raw, modified_on, active, payload FROM src
-        WHERE modified_on_raw IS NULL OR modified_on IS NOT NULL
+        WHERE modified_on_raw IS NULL OR modified_on IS NOT NULL%s
+    )""" % (
+        """
         QUALIFY row_number() OVER (
-            PARTITION BY id ORDER BY modified_on DESC NULLS LAST, ord DESC) = 1
+            PARTITION BY id ORDER BY modified_on DESC NULLS LAST, ord DESC) = 1"""
+        if has_duplicates
+        else ""
     )
-"""
+    return src + "," + dedup + "\n"
+
 
 # The version rule, written once for the classification (``s`` = incoming, ``t`` = stored).
 _NEWER = """(s.modified_on > t.modified_on OR (
         (s.modified_on IS NULL OR t.modified_on IS NULL)
         AND s.payload <> CAST(t.payload AS VARCHAR)))"""
+
+
+@dataclass(frozen=True)
+class PreparedPage:
+    """A page turned into staging columns (see :func:`prepare_page`): what :func:`write_page`
+    needs, without the parsed records, which can be freed as soon as this exists."""
+
+    table: pa.Table
+    rejects: tuple[tuple[str, str], ...]
+    records: int
+
+
+def prepare_page(records: Sequence[Any]) -> PreparedPage:
+    """Turn a page of parsed records into staging columns (id, modifiedOn, active, payload
+    as JSON text) and the rejected ones. Pure Python + Arrow, no DuckDB: ingestion runs it on
+    the download thread, so that the writing thread spends its time in DuckDB (which releases
+    the GIL) and a queued page is compact Arrow buffers rather than Python objects."""
+    with gc_paused():
+        table = _columns_fast(records)
+        rejects: list[tuple[str, str]] = []
+        if table is None:
+            table, rejects = _columns_checked(records)
+    return PreparedPage(table, tuple(rejects), len(records))
 
 
 def write_page(
@@ -465,7 +523,7 @@ def write_page(
     entity: str,
     tenant_id: int,
     connection_name: str,
-    records: Sequence[Any],
+    records: Sequence[Any] | PreparedPage,
     cursor: str | _Keep | None = KEEP_CURSOR,
     cursor_kind: str = CURSOR_EXPORT_TOKEN,
 ) -> PageCounts:
@@ -476,7 +534,8 @@ def write_page(
         entity: entity name (= raw table name).
         tenant_id: ServiceTitan tenant the records belong to; part of the key.
         connection_name: lineage, written to ``_connection``.
-        records: the page's records as parsed from the API (dicts; anything else is rejected).
+        records: the page's records as parsed from the API (dicts; anything else is rejected),
+            or the same already passed through :func:`prepare_page`.
         cursor: the cursor that covers this page (export continuation token); ``KEEP_CURSOR``
             leaves the stored cursor untouched (list entities mid-pass).
         cursor_kind: what ``cursor`` means, stored next to it.
@@ -485,12 +544,10 @@ def write_page(
         The page's :class:`PageCounts`.
     """
     table_name = _table(entity)
-    counts = PageCounts(records=len(records))
-    with _gc_paused():
-        table = _columns_fast(records)
-    rejects: list[tuple[str, str]] = []
-    if table is None:
-        table, rejects = _columns_checked(records)
+    prepared = records if isinstance(records, PreparedPage) else prepare_page(records)
+    counts = PageCounts(records=prepared.records)
+    table = prepared.table
+    rejects = list(prepared.rejects)
     now = datetime.now(UTC)
 
     conn.execute("BEGIN TRANSACTION")
@@ -498,7 +555,9 @@ def write_page(
         if table.num_rows:
             conn.register("_st_page", table)
             try:
-                _upsert_registered_page(conn, table_name, tenant_id, connection_name, now, counts)
+                _upsert_registered_page(
+                    conn, table, table_name, tenant_id, connection_name, now, counts
+                )
                 if counts._bad_timestamps:
                     bad = conn.execute(
                         "SELECT payload FROM _st_page WHERE modified_on_raw IS NOT NULL "
@@ -534,6 +593,7 @@ def write_page(
 
 def _upsert_registered_page(
     conn: duckdb.DuckDBPyConnection,
+    table: pa.Table,
     table_name: str,
     tenant_id: int,
     connection_name: str,
@@ -542,7 +602,7 @@ def _upsert_registered_page(
 ) -> None:
     """Classify and write the page registered as ``_st_page`` (inside the caller's transaction).
 
-    Two statements, both measured faster than staging a classified temp table:
+    Two statements in the common case, measured faster than staging a classified temp table:
 
     1. one aggregate over the page LEFT JOINed to the stored rows of this tenant, which counts
        new / replaced / deactivated rows with the version rule (only narrow stored columns are
@@ -552,43 +612,44 @@ def _upsert_registered_page(
        the stored row through the primary-key index.
     """
     params = {"tenant": tenant_id}
-    (n_unordered,) = conn.execute(
-        f"""
-        WITH {_DEDUP_CTE}
-        SELECT count(*) FROM dedup s
-        JOIN (SELECT id, modified_on FROM {table_name} WHERE _tenant_id = $tenant) t
-          ON t.id = s.id
-        WHERE s.modified_on IS NULL OR t.modified_on IS NULL
-        """,
-        params,
-    ).fetchall()[0]
-    # With unordered versions in the page the rule compares payloads, which needs the stored
-    # payload column; otherwise timestamps decide and the payload is never read.
-    rule = _NEWER if n_unordered else "s.modified_on > t.modified_on"
-    stored_cols = "id, active, modified_on" + (", payload" if n_unordered else "")
-    row = conn.execute(
-        f"""
-        WITH {_DEDUP_CTE},
-        classified AS (
-            SELECT s.id, s.active, s.modified_on, s.modified_on_raw,
-                   t.id IS NULL AS is_new, t.active AS old_active,
-                   t.id IS NOT NULL AND {rule} AS is_newer
-            FROM dedup s
-            LEFT JOIN (SELECT {stored_cols} FROM {table_name} WHERE _tenant_id = $tenant) t
-              ON t.id = s.id
-        )
-        SELECT count(*) FILTER (WHERE is_new),
-               count(*) FILTER (WHERE is_newer),
-               count(*) FILTER (WHERE is_newer AND old_active AND active IS FALSE),
-               arg_max(modified_on_raw, modified_on),
-               max(modified_on),
-               (SELECT count(*) FROM src WHERE modified_on_raw IS NOT NULL
-                                           AND modified_on IS NULL),
-               count(*)
-        FROM classified
-        """,
-        params,
-    ).fetchall()[0]
+    ids = table.column("id")
+    dedup_cte = _dedup_cte(pc.count_distinct(ids).as_py() != len(ids))
+
+    def classify(rule: str, stored_cols: str) -> tuple:
+        return conn.execute(
+            f"""
+            WITH {dedup_cte},
+            classified AS (
+                SELECT s.id, s.active, s.modified_on, s.modified_on_raw,
+                       t.id IS NULL AS is_new, t.active AS old_active,
+                       t.id IS NOT NULL AND {rule} AS is_newer,
+                       t.id IS NOT NULL
+                           AND (s.modified_on IS NULL OR t.modified_on IS NULL) AS unordered
+                FROM dedup s
+                LEFT JOIN (SELECT {stored_cols} FROM {table_name} WHERE _tenant_id = $tenant) t
+                  ON t.id = s.id
+            )
+            SELECT count(*) FILTER (WHERE is_new),
+                   count(*) FILTER (WHERE is_newer),
+                   count(*) FILTER (WHERE is_newer AND old_active AND active IS FALSE),
+                   arg_max(modified_on_raw, modified_on),
+                   max(modified_on),
+                   (SELECT count(*) FROM src WHERE modified_on_raw IS NOT NULL
+                                               AND modified_on IS NULL),
+                   count(*),
+                   count(*) FILTER (WHERE unordered)
+            FROM classified
+            """,
+            params,
+        ).fetchall()[0]
+
+    # Timestamps decide, reading only narrow stored columns. Only when a version on either
+    # side has no modifiedOn is the page classified again comparing payloads (which needs the
+    # stored payload column, the expensive one).
+    row = classify("s.modified_on > t.modified_on", "id, active, modified_on")
+    n_unordered = row[-1]
+    if n_unordered:
+        row = classify(_NEWER, "id, active, modified_on, payload")
     (
         counts.inserted,
         counts.updated,
@@ -597,6 +658,7 @@ def _upsert_registered_page(
         counts._max_modified_ts,
         counts._bad_timestamps,
         n_distinct,
+        _,
     ) = row
     if not (counts.inserted or counts.updated):
         return
@@ -607,7 +669,7 @@ def _upsert_registered_page(
             f"""
             INSERT INTO {table_name}
                 (_tenant_id, id, modified_on, active, payload, _connection, _loaded_at)
-            WITH {_DEDUP_CTE}
+            WITH {dedup_cte}
             SELECT $tenant, id, modified_on, active, CAST(payload AS JSON), $conn, $now
             FROM dedup
             """,
@@ -625,7 +687,7 @@ def _upsert_registered_page(
         f"""
         INSERT INTO {table_name}
             (_tenant_id, id, modified_on, active, payload, _connection, _loaded_at)
-        WITH {_DEDUP_CTE}
+        WITH {dedup_cte}
         SELECT $tenant, id, modified_on, active, CAST(payload AS JSON), $conn, $now
         FROM dedup
         ON CONFLICT (_tenant_id, id) DO UPDATE SET

@@ -282,10 +282,13 @@ def sync_entity(
             f"cursor of tenant {tenant_id}"
         )
     try:
-        if entity.sync_mode is SyncMode.EXPORT:
-            _sync_export(entity, client, conn, result, log)
-        else:
-            _sync_list(entity, client, conn, result, list_page_size, log)
+        # The collector would otherwise re-walk the (up to two) pages alive on every
+        # allocation burst of the download thread; see warehouse.gc_paused.
+        with warehouse.gc_paused():
+            if entity.sync_mode is SyncMode.EXPORT:
+                _sync_export(entity, client, conn, result, log)
+            else:
+                _sync_list(entity, client, conn, result, list_page_size, log)
     except InvalidResponseError as exc:
         # Keep the evidence (committed on its own), then fail loudly: silently skipping a page
         # would lose records, and retrying forever would hide the problem.
@@ -335,19 +338,23 @@ def _sync_export(
     # No stored cursor: no `from` at all, i.e. the export's beginning (every record).
     token = state.cursor if state else None
     result.cursor = token
-    pages = client.iter_export(entity.export_path(tenant_id), from_token=token)
+    # `resume_from`: the page's continueFrom, or the token it was asked with when the answer
+    # carried none (re-reading a page is harmless, losing a cursor is not). The columns are
+    # built on the download thread (see warehouse.prepare_page); the parsed page is dropped
+    # there.
+    pages = (
+        (warehouse.prepare_page(page.data), page.resume_from)
+        for page in client.iter_export(entity.export_path(tenant_id), from_token=token)
+    )
     with _Prefetcher(pages, name=f"prefetch-{entity.name}") as prefetched:
-        for page in prefetched:
-            # `resume_from`: the page's continueFrom, or the token it was asked with when the
-            # answer carried none (re-reading a page is harmless, losing a cursor is not).
-            cursor = page.resume_from
+        for prepared, cursor in prefetched:
             write_started = time.monotonic()
             counts = warehouse.write_page(
                 conn,
                 entity=entity.name,
                 tenant_id=tenant_id,
                 connection_name=result.connection_name,
-                records=page.data,
+                records=prepared,
                 cursor=cursor,
                 cursor_kind=warehouse.CURSOR_EXPORT_TOKEN,
             )
@@ -397,16 +404,21 @@ def _sync_list(
     if high_water:
         params["modifiedOnOrAfter"] = high_water
     next_high_water = high_water
-    pages = client.iter_list(entity.list_path(tenant_id), params=params, page_size=page_size)
+    pages = (
+        warehouse.prepare_page(page.data)
+        for page in client.iter_list(
+            entity.list_path(tenant_id), params=params, page_size=page_size
+        )
+    )
     with _Prefetcher(pages, name=f"prefetch-{entity.name}") as prefetched:
-        for page in prefetched:
+        for prepared in prefetched:
             write_started = time.monotonic()
             counts = warehouse.write_page(
                 conn,
                 entity=entity.name,
                 tenant_id=tenant_id,
                 connection_name=result.connection_name,
-                records=page.data,
+                records=prepared,
                 cursor=warehouse.KEEP_CURSOR,
             )
             result.write_seconds += time.monotonic() - write_started
