@@ -129,9 +129,9 @@ class SimulatorConfig:
         start: the simulated "now" at start; history is generated over the three years before.
         export_page_size: records per export page (ServiceTitan's export pages hold up to 5000).
         faults: faults injected from the start (none by default).
-        generation_workers: processes that generate the history; ``None``: one per CPU (up to
-            8) for tenants of 20,000 customers or more, else in-process. The data does not
-            depend on it.
+        generation_workers: processes that generate the history; ``None``: one per two CPUs
+            (up to 8) for tenants of 20,000 customers or more, else in-process. The data does
+            not depend on it.
     """
 
     customers: int = 300
