@@ -11,6 +11,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _day_cache: dict[int, str] = {}
 # "HH:MM:SS" of every second of a day (86,400 short strings, built once).
 _HMS = tuple(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400))
+_MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
+_midnight_cache: dict[int, str] = {}
 
 
 def to_ms(value: datetime) -> int:
@@ -35,13 +37,17 @@ def iso(ms: int) -> str:
         prefix = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
         _day_cache[day] = prefix
     seconds, millis = divmod(rest, 1000)
-    return f"{prefix}{_HMS[seconds]}.{millis:03d}Z"
+    return prefix + _HMS[seconds] + _MILLIS[millis]
 
 
 def iso_date(ms: int) -> str:
     """The midnight of a day as a date-time (``2026-11-01T00:00:00Z``), as invoice dates are."""
     day = ms // MS_PER_DAY
-    return (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT00:00:00Z")
+    text = _midnight_cache.get(day)
+    if text is None:
+        text = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT00:00:00Z")
+        _midnight_cache[day] = text
+    return text
 
 
 def parse_client_datetime(text: str) -> int:
