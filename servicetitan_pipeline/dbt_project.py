@@ -8,22 +8,17 @@ them (and Dagster) where the project is without importing any asset.
 
 from __future__ import annotations
 
-import shutil
-import sys
+import os
+import subprocess
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
+from servicetitan_pipeline.settings import dbt_executable
+
 # The package lives next to the dbt project in a repository checkout:
 # <repo>/servicetitan_pipeline/dbt_project.py and <repo>/dbt_project/dbt_project.yml.
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
-
-# The dbt CLI of this environment: the one installed next to the running Python (the .venv the
-# Makefile creates), which is the dbt-core dagster-dbt was installed with. `dbt` on PATH is only
-# a fallback: `.venv/bin/servicetitan-pipeline` runs without the venv activated, and
-# DbtCliResource's default ("dbt" on PATH) would then not be found or be another install.
-_VENV_DBT = Path(sys.executable).parent / "dbt"
-DBT_EXECUTABLE = str(_VENV_DBT) if _VENV_DBT.exists() else (shutil.which("dbt") or "dbt")
 
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,
@@ -31,6 +26,32 @@ dbt_project = DbtProject(
     profiles_dir=DBT_PROJECT_DIR,
 )
 
-# Under `dagster dev` re-parse on load, so edits to models show up without `make prepare`.
-# Elsewhere (tests, CI, `servicetitan-pipeline sync`) the prepared manifest is used as is.
-dbt_project.prepare_if_dev()
+
+def prepare_manifest(project: DbtProject = dbt_project) -> None:
+    """``dbt parse`` the project into ``target/manifest.json`` (the project has no packages).
+
+    Runs the dbt installed beside this Python: dagster-dbt's own ``prepare_if_dev`` runs ``dbt``
+    from PATH, which does not hold the virtualenv when ``.venv/bin/dagster dev`` is started
+    without activating it, and the code location would then fail to load.
+    """
+    subprocess.run(
+        [
+            dbt_executable(),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(project.project_dir),
+            "--profiles-dir",
+            str(project.profiles_dir),
+            "--target-path",
+            str(project.project_dir / project.target_path),
+        ],
+        check=True,
+    )
+
+
+# Under `dagster dev` (which sets DAGSTER_IS_DEV_CLI) re-parse on load, so edits to models show
+# up without `make prepare`. Elsewhere (tests, CI, `servicetitan-pipeline sync`) the prepared
+# manifest is used as is.
+if os.environ.get("DAGSTER_IS_DEV_CLI"):
+    prepare_manifest()

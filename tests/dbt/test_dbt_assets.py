@@ -80,7 +80,8 @@ def test_dbt_tests_are_asset_checks(dbt_assets_def):
 def test_materializing_the_dbt_assets_builds_the_warehouse(dbt_assets_def, tmp_path, monkeypatch):
     from dagster_dbt import DbtCliResource
 
-    from servicetitan_pipeline.dbt_project import DBT_EXECUTABLE, dbt_project
+    from servicetitan_pipeline.dbt_project import dbt_project
+    from servicetitan_pipeline.settings import dbt_executable
 
     database = tmp_path / "warehouse.duckdb"
     create_raw_layer(str(database))
@@ -88,7 +89,7 @@ def test_materializing_the_dbt_assets_builds_the_warehouse(dbt_assets_def, tmp_p
 
     result = dg.materialize(
         [dbt_assets_def],
-        resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
+        resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())},
     )
     assert result.success
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
