@@ -84,6 +84,47 @@ def configure_connection(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("SET TimeZone = 'UTC'")
 
 
+# What one writer needs: two pages in flight plus the primary-key index, which is the only
+# structure that grows with the tenant (tens of bytes per row).
+WRITER_MEMORY_LIMIT_BYTES = 256 * 2**20
+
+_SIZE = re.compile(r"^\s*([0-9.]+)\s*([KMGTP]?i?B|bytes?)\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40, "P": 2**50}
+
+
+def _size_bytes(text: str) -> float | None:
+    """``'18.8 GiB'`` -> bytes (DuckDB prints binary units); ``None`` if not understood."""
+    match = _SIZE.match(text)
+    if not match:
+        return None
+    unit = match.group(2).upper()
+    return float(match.group(1)) * _UNITS[unit[0] if unit[0] in "KMGTP" else ""]
+
+
+@contextlib.contextmanager
+def bounded_memory(
+    conn: duckdb.DuckDBPyConnection, limit_bytes: int = WRITER_MEMORY_LIMIT_BYTES
+) -> Iterator[None]:
+    """Lower DuckDB's memory limit to ``limit_bytes`` for the block (never raise it).
+
+    DuckDB's default limit is 80% of the machine's RAM, and its buffer pool keeps every block
+    it writes cached up to that limit: a 100k-customer sync peaked at 1.7 GB of RSS, growing
+    with the tenant. A writer touches each block once, so the cache buys nothing; with the
+    limit, DuckDB evicts (and, if ever needed, spills to ``<database>.tmp``). The previous
+    setting is restored afterwards, for other users of the same database in this process.
+    """
+    (current,) = conn.execute("SELECT current_setting('memory_limit')").fetchall()[0]
+    current_bytes = _size_bytes(str(current))
+    if current_bytes is not None and current_bytes <= limit_bytes:
+        yield
+        return
+    conn.execute(f"SET memory_limit = '{limit_bytes // 2**20}MiB'")
+    try:
+        yield
+    finally:
+        conn.execute(f"SET memory_limit = '{current}'")
+
+
 def ensure_sync_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the schema, ``_sync_state`` and ``_rejected`` if they do not exist (idempotent)."""
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")

@@ -284,7 +284,7 @@ def sync_entity(
     try:
         # The collector would otherwise re-walk the (up to two) pages alive on every
         # allocation burst of the download thread; see warehouse.gc_paused.
-        with warehouse.gc_paused():
+        with warehouse.gc_paused(), warehouse.bounded_memory(conn):
             if entity.sync_mode is SyncMode.EXPORT:
                 _sync_export(entity, client, conn, result, log)
             else:

@@ -287,3 +287,20 @@ def test_counts_accumulate():
     b.max_modified_on, b._max_modified_ts = "x", datetime(2024, 1, 1, tzinfo=UTC)
     a.add(b)
     assert (a.records, a.inserted, a.updated, a.unchanged, a.max_modified_on) == (5, 1, 1, 3, "x")
+
+
+def test_bounded_memory_lowers_and_restores(conn):
+    def limit():
+        return wh._size_bytes(
+            conn.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        )
+
+    conn.execute("SET memory_limit = '4GiB'")
+    with wh.bounded_memory(conn, 256 * 2**20):
+        assert limit() == 256 * 2**20
+    assert limit() == 4 * 2**30
+    # Never raises a lower limit.
+    conn.execute("SET memory_limit = '100MiB'")
+    with wh.bounded_memory(conn, 256 * 2**20):
+        assert limit() == 100 * 2**20
+    assert wh._size_bytes("18.8 GiB") == 18.8 * 2**30 and wh._size_bytes("junk") is None
