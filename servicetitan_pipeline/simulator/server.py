@@ -9,6 +9,7 @@ pre-serialised record bytes, so serving stays far cheaper than consuming.
 
 from __future__ import annotations
 
+import base64
 import collections
 import email.utils
 import logging
@@ -16,6 +17,7 @@ import random
 import re
 import secrets
 import socket
+import socketserver
 import threading
 import time
 from collections.abc import Iterator
@@ -164,7 +166,8 @@ class Simulator:
                 self._routes[(entity.module, entity.resource, True)] = entity
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
-        self.stats = collections.Counter()
+        # Requests served and faults injected, by kind (best-effort counts across threads).
+        self.stats: collections.Counter[str] = collections.Counter()
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -520,6 +523,15 @@ class _Server(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
 
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn(host): a reverse DNS lookup that can
+        # hang for tens of seconds on machines without a reachable resolver (CI sandboxes,
+        # loopback-only networks). The name is only used for the CGI server; skip it.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = port
+
     @contextmanager
     def tracking(self, conn: socket.socket) -> Iterator[None]:
         with self._connections_lock:
@@ -642,8 +654,6 @@ class _Handler(BaseHTTPRequestHandler):
         basic = None
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Basic "):
-            import base64
-
             try:
                 user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
                 basic = (unquote_plus(user), unquote_plus(password))

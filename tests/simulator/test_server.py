@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import http.client
 import os
-import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -106,19 +106,19 @@ def test_cli_serves_and_prints_how_to_connect() -> None:
     )
     try:
         lines: list[str] = []
-        base_url = None
-        deadline = time.monotonic() + 45
         assert proc.stdout is not None
-        while base_url is None and time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], 1)
-            if ready:
-                line = proc.stdout.readline()
-                lines.append(line)
-                if "API base URL" in line:
-                    base_url = line.split(":", 1)[1].strip()
-        assert base_url, "".join(lines)
-        while not any("Serving" in line for line in lines):
-            lines.append(proc.stdout.readline())
+        # A thread reads the output: select() on a buffered pipe misses lines already read
+        # into the buffer (the banner comes in one write).
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 45
+        while not any("Serving" in line for line in lines) and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        urls = [line.split(":", 1)[1].strip() for line in lines if "API base URL" in line]
+        assert urls and proc.poll() is None, "".join(lines)
+        base_url = urls[0]
         output = "".join(lines)
         assert "cid.demo" in output and "cs1.other" in output and "ak1.demo" in output
         token = httpx.post(
