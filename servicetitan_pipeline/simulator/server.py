@@ -20,7 +20,7 @@ import socket
 import socketserver
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from http import HTTPStatus
@@ -394,7 +394,7 @@ class Simulator:
                     b"true" if page.has_more else b"false",
                     page.continue_from.encode(),
                 )
-                body = _envelope(head, [store.render_export(p) for p in page.positions])
+                body = _envelope(head, store.export_parts, page.positions)
                 self._export_cache.put(key, body)
         return body
 
@@ -436,16 +436,15 @@ class Simulator:
             )
             start = (page - 1) * page_size
             chunk = positions[start : start + page_size]
-            rendered = [store.render_list(pos) for pos in chunk]
-        has_more = start + page_size < len(positions)
-        total = b"%d" % len(positions) if include_total else b"null"
-        head = b'{"page":%d,"pageSize":%d,"hasMore":%s,"totalCount":%s,"data":[' % (
-            page,
-            page_size,
-            b"true" if has_more else b"false",
-            total,
-        )
-        return _envelope(head, rendered)
+            has_more = start + page_size < len(positions)
+            total = b"%d" % len(positions) if include_total else b"null"
+            head = b'{"page":%d,"pageSize":%d,"hasMore":%s,"totalCount":%s,"data":[' % (
+                page,
+                page_size,
+                b"true" if has_more else b"false",
+                total,
+            )
+            return _envelope(head, store.list_parts, chunk)
 
     @staticmethod
     def _active_filter(entity: Entity, query: dict[str, str]) -> str:
@@ -472,13 +471,25 @@ class Simulator:
         return mapping[raw.lower()]
 
 
-def _envelope(head: bytes, records: list[bytes]) -> bytes:
-    """``head + b",".join(records) + b"]}"`` with a single copy of the (multi-MB) page."""
-    if not records:
-        return head + b"]}"
-    records[0] = head + records[0]
-    records[-1] = records[-1] + b"]}"
-    return b",".join(records)
+def _envelope(
+    head: bytes,
+    parts_of: Callable[[int, list[bytes | memoryview]], None],
+    positions: Iterable[int],
+) -> bytes:
+    """``head`` + the records at ``positions``, comma-separated, + ``]}``: one page buffer.
+
+    ``parts_of(pos, out)`` appends a record's pieces (bytes or memoryviews of stored bytes);
+    the single ``b"".join`` is the only copy of the (multi-MB) page.
+    """
+    out: list[bytes | memoryview] = [head]
+    first = True
+    for pos in positions:
+        if not first:
+            out.append(b",")
+        parts_of(pos, out)
+        first = False
+    out.append(b"]}")
+    return b"".join(out)
 
 
 class _OAuthError(Exception):

@@ -266,30 +266,63 @@ class EntityStore:
 
     def render_export(self, pos: int) -> bytes:
         """The record's bytes in the export endpoint's shape."""
-        kind = self.kind
-        blob = self.blobs[pos]
-        if kind == KIND_PLAIN:
-            return blob
-        if kind == KIND_JOB:
-            return blob[:-1] + (b',"active":true}' if self.active[pos] else b',"active":false}')
-        if kind == KIND_INVOICE_ITEM:
-            flag = b"true" if self.active[pos] else b"false"
-            return b'%s,"active":%s,"invoiceId":%d}' % (blob[:-1], flag, self.parent[pos])
-        return self._render_invoice(pos)
+        parts: list[bytes | memoryview] = []
+        self.export_parts(pos, parts)
+        return b"".join(parts)
 
     def render_list(self, pos: int) -> bytes:
         """The record's bytes in the list endpoint's shape."""
-        if self.kind == KIND_INVOICE:
-            return self._render_invoice(pos)
-        return self.blobs[pos]
+        parts: list[bytes | memoryview] = []
+        self.list_parts(pos, parts)
+        return b"".join(parts)
 
-    def _render_invoice(self, pos: int) -> bytes:
+    # Pages are assembled from parts, so that serving a page allocates one page-sized buffer
+    # and no per-record copies: memoryview slices of the stored bytes cost no copy, and a
+    # server thread churning through millions of short-lived multi-KB copies made the heap
+    # grow by hundreds of MB at 100k customers.
+
+    def export_parts(self, pos: int, out: list[bytes | memoryview]) -> None:
+        """Append the pieces of the record's export-shape bytes to ``out``."""
+        kind = self.kind
+        blob = self.blobs[pos]
+        if kind == KIND_PLAIN:
+            out.append(blob)
+        elif kind == KIND_JOB:
+            out.append(memoryview(blob)[:-1])
+            out.append(b',"active":true}' if self.active[pos] else b',"active":false}')
+        elif kind == KIND_INVOICE_ITEM:
+            out.append(memoryview(blob)[:-1])
+            out.append(
+                b',"active":true,"invoiceId":'
+                if self.active[pos]
+                else b',"active":false,"invoiceId":'
+            )
+            out.append(b"%d}" % self.parent[pos])
+        else:
+            self._invoice_parts(pos, out)
+
+    def list_parts(self, pos: int, out: list[bytes | memoryview]) -> None:
+        """Append the pieces of the record's list-shape bytes to ``out``."""
+        if self.kind == KIND_INVOICE:
+            self._invoice_parts(pos, out)
+        else:
+            out.append(self.blobs[pos])
+
+    def _invoice_parts(self, pos: int, out: list[bytes | memoryview]) -> None:
         items = self.tenant.stores["invoice_items"]
         start = self.child_start[pos]
         blobs = items.blobs
         flags = items.active
-        nested = [blobs[i] for i in range(start, start + self.child_count[pos]) if flags[i]]
-        return self.blobs[pos][:-1] + b',"items":[' + b",".join(nested) + b"]}"
+        out.append(memoryview(self.blobs[pos])[:-1])
+        out.append(b',"items":[')
+        first = True
+        for i in range(start, start + self.child_count[pos]):
+            if flags[i]:
+                if not first:
+                    out.append(b",")
+                out.append(blobs[i])
+                first = False
+        out.append(b"]}")
 
     def export_page(
         self, after_seq: int, page_size: int, include_recent: bool, shuffle_seed: int
