@@ -213,11 +213,24 @@ def read_sync_state(
     return SyncState(*rows[0]) if rows else None
 
 
-def _upsert_state_sql() -> str:
+def _sql_literal(value: str | int | None) -> str:
+    """A SQL literal for an int, a string or None (standard SQL quoting: ' doubles)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(f"no SQL literal for {type(value).__name__}")
+    if isinstance(value, int):
+        return str(int(value))
+    if "\x00" in value:
+        raise ValueError("a NUL character cannot be stored in DuckDB text")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _upsert_state_sql(values: str = "?, ?, ?, ?, ?, ?") -> str:
     return (
         f"INSERT INTO {SYNC_STATE_TABLE} "
         "(_tenant_id, entity, cursor, cursor_kind, _connection, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (_tenant_id, entity) DO UPDATE SET "
+        f"VALUES ({values}) ON CONFLICT (_tenant_id, entity) DO UPDATE SET "
         "cursor = EXCLUDED.cursor, cursor_kind = EXCLUDED.cursor_kind, "
         "_connection = EXCLUDED._connection, updated_at = EXCLUDED.updated_at"
     )
@@ -590,26 +603,29 @@ def write_page(
     table = prepared.table
     rejects = list(prepared.rejects)
     now = datetime.now(UTC)
+    params: dict[str, Any] = {"tenant": tenant_id, "conn": connection_name}
 
-    conn.execute("BEGIN TRANSACTION")
+    # Few round trips on purpose: each `execute` releases the GIL while DuckDB works and must
+    # win it back to return, and the download thread holds it for the whole parse of the next
+    # page (~200 ms for 5000 invoices). With six statements per page, the writer waited for the
+    # GIL more than it wrote. So: one call to begin and classify, one to write and commit;
+    # anything else only when the page needs it.
+    if table.num_rows:
+        conn.register("_st_page", table)
     try:
+        write_sql: list[str] = []
         if table.num_rows:
-            conn.register("_st_page", table)
-            try:
-                _upsert_registered_page(
-                    conn, table, table_name, tenant_id, connection_name, now, counts
-                )
-                if counts._bad_timestamps:
-                    bad = conn.execute(
-                        "SELECT payload FROM _st_page WHERE modified_on_raw IS NOT NULL "
-                        "AND TRY_CAST(modified_on_raw AS TIMESTAMPTZ) IS NULL"
-                    ).fetchall()
-                    rejects.extend(("modifiedOn is not a valid timestamp", p) for (p,) in bad)
-            finally:
-                # After a failed statement the transaction is aborted and unregister raises
-                # too; the original error is the one to report (the rollback follows).
-                with contextlib.suppress(duckdb.Error):
-                    conn.unregister("_st_page")
+            insert_sql = _classify_page(conn, table, table_name, params, counts)
+            if insert_sql:
+                write_sql.append(insert_sql)
+            if counts._bad_timestamps:
+                bad = conn.execute(
+                    "SELECT payload FROM _st_page WHERE modified_on_raw IS NOT NULL "
+                    "AND TRY_CAST(modified_on_raw AS TIMESTAMPTZ) IS NULL"
+                ).fetchall()
+                rejects.extend(("modifiedOn is not a valid timestamp", p) for (p,) in bad)
+        else:
+            conn.execute("BEGIN TRANSACTION")
         counts.rejected = len(rejects)
         counts.unchanged = counts.records - counts.rejected - counts.inserted - counts.updated
         _insert_rejects(
@@ -621,44 +637,54 @@ def write_page(
             now=now,
         )
         if not isinstance(cursor, _Keep):
-            conn.execute(
-                _upsert_state_sql(),
-                [tenant_id, entity, cursor, cursor_kind, connection_name, now],
+            write_sql.append(
+                _upsert_state_sql(
+                    values=", ".join(
+                        _sql_literal(v)
+                        for v in (tenant_id, entity, cursor, cursor_kind, connection_name)
+                    )
+                    + ", now()"
+                )
             )
-        conn.execute("COMMIT")
+        write_sql.append("COMMIT")
+        # DuckDB binds parameters only in the last statement of a multi-statement call, so
+        # the few values are inlined as escaped literals (see _sql_literal).
+        conn.execute(";\n".join(write_sql)).fetchall()
     except BaseException:
-        conn.execute("ROLLBACK")
+        # After a failed statement the transaction is aborted; ROLLBACK ends it (and is a
+        # no-op error if the failure came before BEGIN), the original error is what we report.
+        with contextlib.suppress(duckdb.Error):
+            conn.execute("ROLLBACK")
         raise
+    finally:
+        if table.num_rows:
+            with contextlib.suppress(duckdb.Error):
+                conn.unregister("_st_page")
     return counts
 
 
-def _upsert_registered_page(
+def _classify_page(
     conn: duckdb.DuckDBPyConnection,
     table: pa.Table,
     table_name: str,
-    tenant_id: int,
-    connection_name: str,
-    now: datetime,
+    params: dict[str, Any],
     counts: PageCounts,
-) -> None:
-    """Classify and write the page registered as ``_st_page`` (inside the caller's transaction).
+) -> str | None:
+    """Begin the transaction and classify the page registered as ``_st_page``.
 
-    Two statements in the common case, measured faster than staging a classified temp table:
-
-    1. one aggregate over the page LEFT JOINed to the stored rows of this tenant, which counts
-       new / replaced / deactivated rows with the version rule (only narrow stored columns are
-       read unless a version is unordered, i.e. has a null modifiedOn);
-    2. one INSERT: a plain one when every row to write is new (every first sync; cheaper),
-       else ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <same version rule>``, which finds
-       the stored row through the primary-key index.
+    Fills ``counts`` from one aggregate over the page LEFT JOINed to this tenant's stored rows
+    (new / newer / deactivated by the version rule; only narrow stored columns are read unless
+    a version is unordered, i.e. has a null modifiedOn) and returns the INSERT that writes the
+    page -- a plain one when every id is new (every first sync; measurably cheaper), else
+    ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <same version rule>``, which finds the stored
+    row through the primary-key index -- or ``None`` when nothing is to be written.
     """
-    params = {"tenant": tenant_id}
     ids = table.column("id")
     dedup_cte = _dedup_cte(pc.count_distinct(ids).as_py() != len(ids))
+    tenant_only = {"tenant": params["tenant"]}
 
-    def classify(rule: str, stored_cols: str) -> tuple:
-        return conn.execute(
-            f"""
+    def classify_sql(rule: str, stored_cols: str) -> str:
+        return f"""
             WITH {dedup_cte},
             classified AS (
                 SELECT s.id, s.active, s.modified_on, s.modified_on_raw,
@@ -680,17 +706,21 @@ def _upsert_registered_page(
                    count(*),
                    count(*) FILTER (WHERE unordered)
             FROM classified
-            """,
-            params,
-        ).fetchall()[0]
+            """
 
     # Timestamps decide, reading only narrow stored columns. Only when a version on either
     # side has no modifiedOn is the page classified again comparing payloads (which needs the
     # stored payload column, the expensive one).
-    row = classify("s.modified_on > t.modified_on", "id, active, modified_on")
+    row = conn.execute(
+        "BEGIN TRANSACTION;\n"
+        + classify_sql("s.modified_on > t.modified_on", "id, active, modified_on"),
+        tenant_only,
+    ).fetchall()[0]
     n_unordered = row[-1]
     if n_unordered:
-        row = classify(_NEWER, "id, active, modified_on, payload")
+        row = conn.execute(
+            classify_sql(_NEWER, "id, active, modified_on, payload"), tenant_only
+        ).fetchall()[0]
     (
         counts.inserted,
         counts.updated,
@@ -702,21 +732,18 @@ def _upsert_registered_page(
         _,
     ) = row
     if not (counts.inserted or counts.updated):
-        return
-    values = {"tenant": tenant_id, "conn": connection_name, "now": now}
+        return None
+    insert = f"""
+        INSERT INTO {table_name}
+            (_tenant_id, id, modified_on, active, payload, _connection, _loaded_at)
+        WITH {dedup_cte}
+        SELECT {_sql_literal(params["tenant"])}, id, modified_on, active, CAST(payload AS JSON),
+               {_sql_literal(params["conn"])}, now()
+        FROM dedup
+    """
     if counts.inserted == n_distinct:
         # Every id of the page is new: no conflict is possible, so no conflict clause.
-        conn.execute(
-            f"""
-            INSERT INTO {table_name}
-                (_tenant_id, id, modified_on, active, payload, _connection, _loaded_at)
-            WITH {dedup_cte}
-            SELECT $tenant, id, modified_on, active, CAST(payload AS JSON), $conn, $now
-            FROM dedup
-            """,
-            values,
-        ).fetchall()  # DuckDB 2 wants every result consumed before the view is unregistered
-        return
+        return insert
     # DuckDB names the stored row by the table name in DO UPDATE ... WHERE.
     bare = table_name.split(".", 1)[1]
     rule_on_conflict = (
@@ -724,13 +751,7 @@ def _upsert_registered_page(
         if n_unordered
         else f"EXCLUDED.modified_on > {bare}.modified_on"
     )
-    conn.execute(
-        f"""
-        INSERT INTO {table_name}
-            (_tenant_id, id, modified_on, active, payload, _connection, _loaded_at)
-        WITH {dedup_cte}
-        SELECT $tenant, id, modified_on, active, CAST(payload AS JSON), $conn, $now
-        FROM dedup
+    return f"""{insert}
         ON CONFLICT (_tenant_id, id) DO UPDATE SET
             modified_on = EXCLUDED.modified_on,
             active = EXCLUDED.active,
@@ -738,9 +759,7 @@ def _upsert_registered_page(
             _connection = EXCLUDED._connection,
             _loaded_at = EXCLUDED._loaded_at
         WHERE {rule_on_conflict}
-        """,
-        values,
-    ).fetchall()
+    """
 
 
 # --------------------------------------------------------------------------------------------

@@ -282,9 +282,10 @@ def sync_entity(
             f"cursor of tenant {tenant_id}"
         )
     try:
-        # The collector would otherwise re-walk the (up to two) pages alive on every
-        # allocation burst of the download thread; see warehouse.gc_paused.
-        with warehouse.gc_paused(), warehouse.bounded_memory(conn):
+        # The cyclic GC stays on here (it is paused only while a page's columns are built,
+        # in warehouse.prepare_page): httpx leaves reference cycles holding each response's
+        # body, and with the collector off for a whole sync they piled up, ~5 MB per page.
+        with warehouse.bounded_memory(conn):
             if entity.sync_mode is SyncMode.EXPORT:
                 _sync_export(entity, client, conn, result, log)
             else:

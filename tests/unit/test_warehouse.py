@@ -109,12 +109,12 @@ def test_rerun_writes_nothing(conn):
     write(conn, page)
     (loaded_before,) = conn.execute(
         "SELECT max(_loaded_at) FROM raw_servicetitan.customers"
-    ).fetchone()
+    ).fetchall()[0]
     c = write(conn, page)
     assert (c.inserted, c.updated, c.unchanged) == (0, 0, 50)
     (loaded_after,) = conn.execute(
         "SELECT max(_loaded_at) FROM raw_servicetitan.customers"
-    ).fetchone()
+    ).fetchall()[0]
     assert loaded_after == loaded_before
 
 
