@@ -96,3 +96,20 @@ def build_sync_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefi
         raise ScheduleSettingsError(
             f"SERVICETITAN_SYNC_CRON must be a cron expression like '0 * * * *', got {cron!r}"
         ) from None
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a step that failed with ``error`` is worth retrying under the retry policy.
+
+    ServiceTitan errors that another attempt cannot fix (bad settings, a rejected client or app
+    key, a missing API scope, a bad request, an answer that stayed unusable) fail at once: a
+    retry would only add minutes before the same message. What may pass on its own (the client
+    gave up on 429s, 5xx or dropped connections; another run held the warehouse) is retried,
+    and so is anything unforeseen.
+    """
+    from servicetitan_pipeline.client import RetriesExhaustedError, ServiceTitanError
+    from servicetitan_pipeline.locking import WarehouseBusyError
+
+    if isinstance(error, RetriesExhaustedError | WarehouseBusyError):
+        return True
+    return not isinstance(error, ServiceTitanError)

@@ -113,3 +113,21 @@ def test_bad_schedule_settings_name_the_setting(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ScheduleSettingsError, match=name):
         build_sync_schedule(build_sync_job())
+
+
+def test_only_transient_failures_are_worth_a_retry():
+    from servicetitan_pipeline.client import (
+        AuthenticationError,
+        PermissionDeniedError,
+        RetriesExhaustedError,
+        SettingsError,
+    )
+    from servicetitan_pipeline.locking import WarehouseBusyError
+    from servicetitan_pipeline.orchestration import is_transient
+
+    assert is_transient(RetriesExhaustedError("503 x6", attempts=6, waited_seconds=60.0))
+    assert is_transient(WarehouseBusyError("held by run abc"))
+    assert is_transient(OSError("connection reset"))
+    assert not is_transient(AuthenticationError("invalid_client"))
+    assert not is_transient(PermissionDeniedError("403: no Accounting scope"))
+    assert not is_transient(SettingsError("SERVICETITAN_TENANT_ID must be a positive integer"))
