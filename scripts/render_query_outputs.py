@@ -5,10 +5,10 @@ follows it (if any) is replaced by the new result, so the documented answers are
 queries really return on the demo data:
 
     make demo
-    .venv/bin/python scripts/render_query_outputs.py data/demo.duckdb README.md dbt_project/ANALYST_QUERIES.md
+    .venv/bin/python scripts/render_query_outputs.py data/demo.duckdb \
+        README.md dbt_project/ANALYST_QUERIES.md
 
-A block whose query returns several statements' results shows the last one's; a ```sql block
-marked ```sql no-output is left alone.
+A block of several statements shows each statement's result, one after the other.
 """
 
 from __future__ import annotations
