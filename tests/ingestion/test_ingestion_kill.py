@@ -12,7 +12,7 @@ import time
 
 import duckdb
 import pytest
-from helpers import LIST_PAGE_SIZE, assert_equals_truth, sync
+from ingestion_helpers import LIST_PAGE_SIZE, assert_equals_truth, sync
 
 from servicetitan_pipeline.simulator import FaultConfig, SimulatorConfig, start_simulator
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from conftest import EXPORT_PAGE_SIZE
-from helpers import ENTITY_NAMES, assert_equals_truth, metadata, sync
+from ingestion_helpers import ENTITY_NAMES, EXPORT_PAGE_SIZE, assert_equals_truth, metadata, sync
 
 from servicetitan_pipeline import warehouse
 from servicetitan_pipeline.entities import ENTITIES

@@ -20,6 +20,9 @@ from servicetitan_pipeline.resources import ServiceTitanResource
 ENTITY_NAMES = [e.name for e in ENTITIES]
 ASSETS = build_ingestion_assets()
 CHECKS = build_ingestion_checks()
+# Small tenants with small export pages: every large entity spans several pages.
+CUSTOMERS = 60
+EXPORT_PAGE_SIZE = 40
 # Small list pages so that list entities page too (they have tens of records).
 LIST_PAGE_SIZE = 7
 
