@@ -34,10 +34,11 @@ from servicetitan_pipeline.client import (
     DEFAULT_LIST_PAGE_SIZE,
     InvalidResponseError,
     ServiceTitanClient,
+    ServiceTitanError,
 )
 from servicetitan_pipeline.entities import ENTITIES, Entity, SyncMode, get_entity
 from servicetitan_pipeline.locking import warehouse_write_lock
-from servicetitan_pipeline.orchestration import WAREHOUSE_POOL
+from servicetitan_pipeline.orchestration import WAREHOUSE_POOL, is_transient
 from servicetitan_pipeline.resources import ServiceTitanResource
 
 logger = logging.getLogger(__name__)
@@ -512,7 +513,17 @@ def build_ingestion_asset(entity: Entity) -> dg.AssetsDefinition:
                     log=context.log,
                 )
             except IngestionError as exc:
-                raise dg.Failure(description=str(exc)) from exc
+                # An answer that stayed unusable after the client's retries: not transient.
+                raise dg.Failure(
+                    description=str(exc), allow_retries=is_transient(exc.__cause__ or exc)
+                ) from exc
+            except ServiceTitanError as exc:
+                # Bad settings, refused credentials, a missing scope fail at once; a source
+                # that kept answering 429/5xx is worth the job's retry policy (which resumes
+                # from the cursor committed with the last page).
+                raise dg.Failure(
+                    description=f"{entity.name}: {exc}", allow_retries=is_transient(exc)
+                ) from exc
         context.log.info(result.summary())
         return dg.MaterializeResult(metadata=result.metadata())
 
