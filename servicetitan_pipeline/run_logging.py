@@ -46,6 +46,19 @@ class _ConsoleHandler(logging.StreamHandler):
         super().emit(record)
 
 
+class _SkipNoise(logging.Filter):
+    """Drops the engine's one-line-per-skipped-step messages after a failure.
+
+    When an asset fails, Dagster logs a "Dependencies ... failed. Not executing." line at ERROR
+    for every check and model downstream of it; the failure itself is already reported.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        meta = getattr(record, "dagster_meta", None) or {}
+        message = str(meta.get("orig_message") or "")
+        return not (message.startswith("Dependencies for step") and "Not executing" in message)
+
+
 class _CompactFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         meta = getattr(record, "dagster_meta", None) or {}
@@ -71,5 +84,6 @@ def compact_console_logger(init_context: dg.InitLoggerContext) -> logging.Logger
         logger.removeHandler(handler)
     handler = _ConsoleHandler()
     handler.setFormatter(_CompactFormatter())
+    handler.addFilter(_SkipNoise())
     logger.addHandler(handler)
     return logger

@@ -8,6 +8,7 @@ launched from the Dagster UI or the schedule; only the executor is Dagster's in-
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import time
 import uuid
@@ -189,4 +190,6 @@ def _plain(value: Any) -> Any:
 
 def _one_line(message: str) -> str:
     text = " ".join(str(message).split())
+    # "servicetitan_pipeline.client.errors.AuthenticationError: ..." -> "AuthenticationError: ..."
+    text = re.sub(r"^(?:[A-Za-z_][\w]*\.)+(?=[A-Za-z_]\w*: )", "", text)
     return text if len(text) <= 300 else text[:297] + "..."
