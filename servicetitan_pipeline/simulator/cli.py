@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import resource
+import signal
 import sys
 
 from .config import (
@@ -106,8 +107,15 @@ def run(args: argparse.Namespace) -> int:
         "Serving; Ctrl-C to stop.",
         flush=True,
     )
+    # Stop the same way on SIGTERM (a process manager, a test, `kill`) as on Ctrl-C. Installed
+    # explicitly: a process started from a background job may inherit SIGTERM as ignored.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         sim.serve_forever()
     except KeyboardInterrupt:
         print("\nStopped.", file=sys.stderr)
     return 0
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
