@@ -821,7 +821,8 @@ class PageBatchWriter:
                 finish_sql=self._finish() if last else None,
             )
         except BaseException:
-            self._reset()  # _write_page rolled the transaction back
+            # _write_page has rolled back; make sure, whatever raised, no half batch stays open.
+            self.rollback()
             raise
         if last:
             self._reset()

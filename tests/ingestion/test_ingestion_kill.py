@@ -26,8 +26,12 @@ CHILD = textwrap.dedent(
     from servicetitan_pipeline.assets.ingestion import build_ingestion_assets, ingestion_run_config
     from servicetitan_pipeline.entities import ENTITIES
     from servicetitan_pipeline.resources import ServiceTitanResource
+    from servicetitan_pipeline import warehouse
 
-    base_url, tenant, client_id, secret, app_key, database, page_size = sys.argv[1:]
+    base_url, tenant, client_id, secret, app_key, database, page_size, batch_rows = sys.argv[1:]
+    if int(batch_rows):
+        # Pages are committed in batches; small ones make kills land between and inside them.
+        warehouse.BATCH_MAX_ROWS = int(batch_rows)
     config = ingestion_run_config([e.name for e in ENTITIES])
     for op in config["ops"].values():
         op["config"]["list_page_size"] = int(page_size)
@@ -78,7 +82,11 @@ def test_sigkill_at_random_points_then_rerun_equals_truth(tmp_path):
         for attempt in range(6):
             if attempt == 3:
                 sim.advance(hours=48)  # the source changes between interrupted runs
-            child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            # Half the runs with batches of ~3 pages, half with the default (one per entity).
+            batch_rows = rng.choice(["40", "0"])
+            child = subprocess.Popen(
+                [*args, batch_rows], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            )
             assert child.stdout is not None
             assert child.stdout.readline().strip() == b"START"  # imports done
             time.sleep(rng.uniform(0.05, 2.5))

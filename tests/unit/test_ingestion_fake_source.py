@@ -17,7 +17,11 @@ from dagster_duckdb import DuckDBResource
 from servicetitan_pipeline import warehouse as wh
 from servicetitan_pipeline.assets import ingestion
 from servicetitan_pipeline.assets.checks import build_ingestion_checks
-from servicetitan_pipeline.client import ConnectionSettings, ServiceTitanClient
+from servicetitan_pipeline.client import (
+    ConnectionSettings,
+    ServiceTitanClient,
+    ServiceTitanError,
+)
 from servicetitan_pipeline.entities import get_entity
 from servicetitan_pipeline.resources import ServiceTitanResource
 
@@ -168,6 +172,58 @@ def test_invalid_json_is_recorded_then_fails_naming_entity_and_request(conn):
     fake.bad_body_for = None
     sync(fake, conn)
     assert set(stored(conn)) == {1, 2, 3}
+
+
+def test_export_commits_in_batches_and_a_crash_mid_batch_loses_only_that_batch(conn, monkeypatch):
+    # Batches of >= 4 rows: pages of 2 records -> a commit after every second page.
+    monkeypatch.setattr(wh, "BATCH_MAX_ROWS", 4)
+    pages = [[rec(2 * p + 1, 1), rec(2 * p + 2, 1)] for p in range(5)]  # ids 1..10, t0..t4
+    fake = FakeServiceTitan(pages)
+    real = wh._write_page
+    calls = {"n": 0}
+
+    def killed_on_page_4(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt("killed while writing page 4")
+        return real(*a, **k)
+
+    monkeypatch.setattr(wh, "_write_page", killed_on_page_4)
+    with pytest.raises(KeyboardInterrupt):
+        sync(fake, conn)
+    # Pages 1-2 were one committed batch (cursor t2 = the token after page 2); page 3 was
+    # written in the open batch that page 4 would have closed: rolled back with it.
+    assert set(stored(conn)) == {1, 2, 3, 4}
+    assert wh.read_sync_state(conn, entity="customers", tenant_id=TENANT).cursor == "t2"
+
+    monkeypatch.setattr(wh, "_write_page", real)
+    fake.requests.clear()
+    r = sync(fake, conn)
+    assert parse_qs(fake.requests[0].url.query.decode())["from"] == ["t2"]
+    assert set(stored(conn)) == set(range(1, 11))
+    assert (r.pages, r.counts.inserted, r.counts.unchanged) == (3, 6, 0)
+    assert r.cursor == "t5"
+    assert wh.read_sync_state(conn, entity="customers", tenant_id=TENANT).cursor == r.cursor
+
+
+def test_export_api_failure_mid_batch_keeps_the_pages_written(conn, monkeypatch):
+    fake = FakeServiceTitan([[rec(1, 1)], [rec(2, 1)], [rec(3, 1)], [rec(4, 1)]])
+    real_handler = fake.handler
+
+    def failing(request):
+        if "from=t2" in request.url.query.decode():
+            return httpx.Response(503, json={"title": "down"})
+        return real_handler(request)
+
+    fake.handler = failing
+    with pytest.raises(ServiceTitanError):
+        sync(fake, conn)
+    # Pages 1 and 2 were in the open batch when the API gave up: committed with token t2.
+    assert set(stored(conn)) == {1, 2}
+    assert wh.read_sync_state(conn, entity="customers", tenant_id=TENANT).cursor == "t2"
+    fake.handler = real_handler
+    sync(fake, conn)
+    assert set(stored(conn)) == {1, 2, 3, 4}
 
 
 def test_full_refresh_rebuilds(conn):

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from servicetitan_pipeline import warehouse as wh
@@ -304,3 +305,144 @@ def test_bounded_memory_lowers_and_restores(conn):
     with wh.bounded_memory(conn, 256 * 2**20):
         assert limit() == 100 * 2**20
     assert wh._size_bytes("18.8 GiB") == 18.8 * 2**30 and wh._size_bytes("junk") is None
+
+
+# --------------------------------------------------------------------------------------------
+# Several pages per transaction (PageBatchWriter)
+# --------------------------------------------------------------------------------------------
+
+
+def batch_writer(conn, **kw):
+    return wh.PageBatchWriter(conn, entity="customers", tenant_id=T1, connection_name="main", **kw)
+
+
+def cursor(conn, tenant=T1):
+    state = wh.read_sync_state(conn, entity="customers", tenant_id=tenant)
+    return state.cursor if state else None
+
+
+def other_conn(conn):
+    """A second connection to the same database: sees only what is committed."""
+    return conn.cursor()
+
+
+def test_batch_commits_by_rows_with_cursor_of_its_last_page(conn):
+    reader = other_conn(conn)
+    w = batch_writer(conn, max_rows=4, max_bytes=2**40, max_seconds=1e9)
+    w.write([rec(1), rec(2)], "tok-1")
+    # Nothing visible yet: rows and cursor are in one open transaction.
+    assert w.pending_pages == 1 and cursor(reader) is None
+    assert reader.execute("SELECT count(*) FROM raw_servicetitan.customers").fetchall() == [(0,)]
+    w.write([rec(3), rec(4)], "tok-2")  # 4 rows: the batch ends with this page
+    assert w.pending_pages == 0 and w.commits == 1
+    assert cursor(reader) == "tok-2" and set(rows(reader)) == {1, 2, 3, 4}
+    w.write([rec(5)], "tok-3")
+    assert cursor(reader) == "tok-2" and set(rows(reader)) == {1, 2, 3, 4}
+    w.commit()  # the end of a sync: whatever is pending, with its cursor
+    assert cursor(reader) == "tok-3" and set(rows(reader)) == {1, 2, 3, 4, 5}
+    w.commit()  # nothing open: a no-op
+    assert w.commits == 2
+
+
+def test_batch_boundaries_by_bytes_and_by_time(conn):
+    page = wh.prepare_page([rec(i, name="x" * 200) for i in range(10)])
+    w = batch_writer(conn, max_rows=10**9, max_bytes=2 * page.table.nbytes, max_seconds=1e9)
+    w.write(page, "b1")
+    assert w.pending_pages == 1
+    w.write(wh.prepare_page([rec(i, name="y" * 200) for i in range(10, 20)]), "b2")
+    assert w.pending_pages == 0 and cursor(conn) == "b2"
+
+    now = [0.0]
+    w = batch_writer(conn, max_rows=10**9, max_bytes=2**40, max_seconds=30, clock=lambda: now[0])
+    w.write([rec(100)], "s1")
+    now[0] = 29.0
+    w.write([rec(101)], "s2")
+    assert w.pending_pages == 2 and cursor(conn) == "b2"
+    now[0] = 30.0
+    w.write([rec(102)], "s3")  # the first page written 30 s after the batch began ends it
+    assert w.pending_pages == 0 and cursor(conn) == "s3"
+
+
+def test_batch_duplicates_across_pages_collapse_within_one_transaction(conn):
+    w = batch_writer(conn, max_rows=10**9, max_bytes=2**40, max_seconds=1e9)
+    c1 = w.write([rec(1, "2024-05-01T00:00:00Z", name="old"), rec(2)], "t1")
+    c2 = w.write([rec(1, "2024-06-01T00:00:00Z", name="new"), rec(2)], "t2")
+    c3 = w.write([rec(1, "2024-05-15T00:00:00Z", name="older")], "t3")
+    w.commit()
+    assert (c1.inserted, c2.inserted, c2.updated, c2.unchanged) == (2, 0, 1, 1)
+    assert (c3.updated, c3.unchanged) == (0, 1)
+    assert rows(conn)[1][2]["name"] == "new" and cursor(conn) == "t3"
+
+
+def test_crash_between_batches_loses_nothing_and_mid_batch_loses_only_the_batch(conn):
+    w = batch_writer(conn, max_rows=2, max_bytes=2**40, max_seconds=1e9)
+    w.write([rec(1), rec(2)], "t1")  # committed
+    w.write([rec(3)], "t2")  # pending
+    # The process dies here: the pending transaction never commits (closing the connection
+    # is what a SIGKILL leaves on disk: the last commit).
+    path = conn.execute("SELECT path FROM duckdb_databases() WHERE NOT internal").fetchall()
+    conn.close()
+    again = duckdb.connect(path[0][0])
+    wh.configure_connection(again)
+    try:
+        assert cursor(again) == "t1" and set(rows(again)) == {1, 2}
+        # The re-run resumes from t1 and re-reads the lost page: nothing lost, nothing doubled.
+        w = wh.PageBatchWriter(again, entity="customers", tenant_id=T1, connection_name="main")
+        with w:
+            assert w.write([rec(3)], "t2").inserted == 1
+            assert w.write([rec(4)], "t3").inserted == 1
+        assert cursor(again) == "t3" and set(rows(again)) == {1, 2, 3, 4}
+    finally:
+        again.close()
+
+
+def test_batch_failure_inside_a_write_rolls_back_the_whole_batch(conn, monkeypatch):
+    write(conn, [rec(1)], cursor="tok-1")
+    w = batch_writer(conn, max_rows=10**9, max_bytes=2**40, max_seconds=1e9)
+    w.write([rec(2)], "tok-2")
+    real = wh._insert_rejects
+
+    def boom(*a, **k):
+        real(*a, **k)
+        raise RuntimeError("crash between rows and cursor")
+
+    monkeypatch.setattr(wh, "_insert_rejects", boom)
+    with pytest.raises(RuntimeError), w:
+        w.write([rec(3)], "tok-3")
+    monkeypatch.setattr(wh, "_insert_rejects", real)
+    # Both pages of the batch are gone, the cursor is the last committed one.
+    assert set(rows(conn)) == {1} and cursor(conn) == "tok-1"
+    assert w.pending_pages == 0
+    assert write(conn, [rec(2)], cursor="tok-2").inserted == 1
+
+
+def test_batch_error_from_outside_commits_what_was_written(conn):
+    w = batch_writer(conn, max_rows=10**9, max_bytes=2**40, max_seconds=1e9)
+    with pytest.raises(ConnectionError), w:
+        w.write([rec(1)], "tok-1")
+        w.write([rec(2)], "tok-2")
+        raise ConnectionError("the API failed while the next page was downloading")
+    assert set(rows(conn)) == {1, 2} and cursor(conn) == "tok-2"
+
+
+def test_batch_keep_cursor_pages_and_empty_pages(conn):
+    write(conn, [rec(1)], cursor="tok-1")
+    w = batch_writer(conn, max_rows=10**9, max_bytes=2**40, max_seconds=1e9)
+    with w:
+        w.write([rec(2)])  # KEEP_CURSOR
+        w.write([])
+    assert cursor(conn) == "tok-1" and set(rows(conn)) == {1, 2}
+    with batch_writer(conn) as w:
+        w.write([], "end")
+    assert cursor(conn) == "end"
+
+
+def test_payload_column_is_json_and_not_revalidated(conn):
+    page = wh.prepare_page([rec(1, note='é ✓ "quoted"')])
+    assert page.table.schema.field("payload").type == pa.json_(pa.large_string())
+    write(conn, page)
+    (typ, text) = conn.execute(
+        "SELECT typeof(payload), payload->>'$.note' FROM raw_servicetitan.customers"
+    ).fetchall()[0]
+    assert typ == "JSON" and text == 'é ✓ "quoted"'
+    assert rows(conn)[1][2] == rec(1, note='é ✓ "quoted"')
