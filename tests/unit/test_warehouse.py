@@ -446,3 +446,19 @@ def test_payload_column_is_json_and_not_revalidated(conn):
     ).fetchall()[0]
     assert typ == "JSON" and text == 'é ✓ "quoted"'
     assert rows(conn)[1][2] == rec(1, note='é ✓ "quoted"')
+
+
+def test_open_batch_does_not_keep_written_pages_alive(conn):
+    # A page registered as a view stayed referenced by DuckDB's catalog until the transaction
+    # ended, i.e. a batch kept every page it had written in memory.
+    import sys
+
+    w = batch_writer(conn, max_rows=10**9, max_bytes=2**40, max_seconds=1e9)
+    page = wh.prepare_page([rec(1), rec(2)])
+    before = sys.getrefcount(page.table)
+    w.write(page, "t1")
+    w.write([rec(3)], "t2")
+    assert w.pending_pages == 2
+    assert sys.getrefcount(page.table) == before
+    w.commit()
+    assert set(rows(conn)) == {1, 2, 3}
