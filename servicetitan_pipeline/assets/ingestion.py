@@ -291,7 +291,7 @@ def sync_entity(
         # and turned into columns, see _prepared_export_pages and warehouse.prepare_page):
         # httpx leaves reference cycles holding each response's body, and with the collector
         # off for a whole sync they piled up, ~5 MB per page.
-        with warehouse.bounded_memory(conn):
+        with warehouse.bounded_memory(conn), warehouse.writer_threads(conn):
             if entity.sync_mode is SyncMode.EXPORT:
                 _sync_export(entity, client, conn, result, log)
             else:

@@ -462,3 +462,17 @@ def test_open_batch_does_not_keep_written_pages_alive(conn):
     assert w.pending_pages == 2 and after == before
     w.commit()
     assert set(rows(conn)) == {1, 2, 3}
+
+
+def test_writer_threads_lowers_and_restores(conn):
+    def threads():
+        return int(conn.execute("SELECT current_setting('threads')").fetchall()[0][0])
+
+    conn.execute("SET threads = 4")
+    with wh.writer_threads(conn, 1):
+        assert threads() == 1
+    assert threads() == 4
+    conn.execute("SET threads = 1")
+    with wh.writer_threads(conn, 2):
+        assert threads() == 1
+    assert threads() == 1
