@@ -442,39 +442,6 @@ class TenantStore:
     def last_seq(self) -> int:
         return self._seq
 
-    _COLUMNS = (
-        "ids",
-        "blobs",
-        "seq",
-        "modified_ms",
-        "created_ms",
-        "active",
-        "parent",
-        "child_start",
-        "child_count",
-    )
-
-    def columns(self) -> dict[str, Any]:
-        """The record columns (not the change log), to move records between processes."""
-        return {name: getattr(self, name) for name in self._COLUMNS}
-
-    def extend(self, columns: dict[str, Any], child_offset: int = 0) -> None:
-        """Append records built elsewhere (a generation chunk), before ``finish_build``.
-
-        ``child_offset`` shifts invoices' item positions (their items are appended to the
-        items store in the same batch).
-        """
-        if not self.tenant.building:
-            raise RuntimeError("records can only be bulk-appended while building")
-        ids = columns["ids"]
-        if len(ids) and len(self.ids) and ids[0] <= self.ids[-1]:
-            raise ValueError(f"{self.name}: appended ids must follow the existing ones")
-        for name in self._COLUMNS:
-            if name == "child_start" and child_offset and self.kind == KIND_INVOICE:
-                self.child_start.extend(start + child_offset for start in columns[name])
-            else:
-                getattr(self, name).extend(columns[name])
-
     def finish_build(self) -> None:
         """End the bulk load: give every generated record its seq, entity by entity."""
         for store in self.stores.values():
