@@ -57,3 +57,14 @@
 {% macro st_id_list(json_expr) -%}
     cast(from_json({{ json_expr }}, '["BIGINT"]') as bigint[])
 {%- endmacro %}
+
+{#
+    The six text fields of a ServiceTitan address object (street, unit, city, state, zip,
+    country) as `<prefix>_street`, ... columns. `json_path` is the object's path in the payload,
+    e.g. `$.address` or `$.customerAddress`.
+#}
+{% macro st_address(json_path, prefix) -%}
+    {%- for field in ['street', 'unit', 'city', 'state', 'zip', 'country'] %}
+        payload->>'{{ json_path }}.{{ field }}' as {{ prefix }}_{{ field }}{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}

@@ -29,12 +29,7 @@ renamed as (
         payload->>'$.franchiseId' as franchise_id,
 
         -- address
-        payload->>'$.address.street' as address_street,
-        payload->>'$.address.unit' as address_unit,
-        payload->>'$.address.city' as address_city,
-        payload->>'$.address.state' as address_state,
-        payload->>'$.address.zip' as address_zip,
-        payload->>'$.address.country' as address_country,
+        {{ st_address('$.address', 'address') }},
 
         -- flags
         active as is_active,

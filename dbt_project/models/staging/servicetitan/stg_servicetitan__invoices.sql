@@ -51,18 +51,8 @@ renamed as (
         payload->>'$.job.type' as job_type_name,
 
         -- addresses
-        payload->>'$.customerAddress.street' as customer_address_street,
-        payload->>'$.customerAddress.unit' as customer_address_unit,
-        payload->>'$.customerAddress.city' as customer_address_city,
-        payload->>'$.customerAddress.state' as customer_address_state,
-        payload->>'$.customerAddress.zip' as customer_address_zip,
-        payload->>'$.customerAddress.country' as customer_address_country,
-        payload->>'$.locationAddress.street' as location_address_street,
-        payload->>'$.locationAddress.unit' as location_address_unit,
-        payload->>'$.locationAddress.city' as location_address_city,
-        payload->>'$.locationAddress.state' as location_address_state,
-        payload->>'$.locationAddress.zip' as location_address_zip,
-        payload->>'$.locationAddress.country' as location_address_country,
+        {{ st_address('$.customerAddress', 'customer_address') }},
+        {{ st_address('$.locationAddress', 'location_address') }},
 
         -- money, exact from ServiceTitan's strings
         {{ st_money("payload->>'$.subTotal'") }} as subtotal,

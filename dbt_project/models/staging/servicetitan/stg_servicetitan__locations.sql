@@ -22,12 +22,7 @@ renamed as (
         payload->>'$.name' as location_name,
 
         -- address
-        payload->>'$.address.street' as address_street,
-        payload->>'$.address.unit' as address_unit,
-        payload->>'$.address.city' as address_city,
-        payload->>'$.address.state' as address_state,
-        payload->>'$.address.zip' as address_zip,
-        payload->>'$.address.country' as address_country,
+        {{ st_address('$.address', 'address') }},
         cast(payload->>'$.address.latitude' as double) as address_latitude,
         cast(payload->>'$.address.longitude' as double) as address_longitude,
 

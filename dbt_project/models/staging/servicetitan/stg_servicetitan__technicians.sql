@@ -35,12 +35,7 @@ renamed as (
         {{ st_decimal("payload->>'$.soldByRate'") }} as sold_by_rate,
 
         -- home address
-        payload->>'$.home.street' as home_street,
-        payload->>'$.home.unit' as home_unit,
-        payload->>'$.home.city' as home_city,
-        payload->>'$.home.state' as home_state,
-        payload->>'$.home.zip' as home_zip,
-        payload->>'$.home.country' as home_country,
+        {{ st_address('$.home', 'home') }},
 
         -- flags
         active as is_active,
