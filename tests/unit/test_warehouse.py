@@ -173,6 +173,15 @@ def test_null_modified_on_policy(conn):
     assert rows(conn, "invoices")[3][2]["total"] == "1"
 
 
+def test_an_id_beyond_int64_in_an_otherwise_clean_page_is_rejected_not_dropped(conn):
+    # Every id is a Python int, so the page takes the fast column path until the int64
+    # conversion overflows; the record-by-record path must then reject just that record.
+    c = write(conn, [rec(1), {**rec(3), "id": 2**63}, rec(2)], cursor="tok")
+    assert (c.records, c.inserted, c.rejected) == (3, 2, 1)
+    reasons = conn.execute("SELECT reason FROM raw_servicetitan._rejected").fetchall()
+    assert reasons == [("id is not a 64-bit integer",)]
+
+
 def test_rejected_records_recorded_not_dropped(conn):
     page = [
         rec(1),
