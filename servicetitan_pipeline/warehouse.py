@@ -487,7 +487,16 @@ def _columns_fast(records: Sequence[Any]) -> pa.Table | None:
             ],
             schema=_PAGE_SCHEMA,
         )
-    except (KeyError, TypeError, AttributeError, pa.ArrowException, orjson.JSONEncodeError):
+    # OverflowError: an id beyond int64 (pyarrow raises it, not an ArrowException); the
+    # record-by-record path then rejects just that record.
+    except (
+        KeyError,
+        TypeError,
+        AttributeError,
+        OverflowError,
+        pa.ArrowException,
+        orjson.JSONEncodeError,
+    ):
         return None
 
 
