@@ -14,7 +14,15 @@ from servicetitan_pipeline.client.errors import (
     ServiceTitanError,
     SettingsError,
 )
-from servicetitan_pipeline.client.pagination import ExportPage, ListPage
+from servicetitan_pipeline.client.pagination import (
+    BodyNotJsonError,
+    DecodedBody,
+    ExportPage,
+    ListPage,
+    NotAPageError,
+    PageDecoder,
+    decode_json_page,
+)
 from servicetitan_pipeline.client.ratelimit import RateLimiter
 from servicetitan_pipeline.client.settings import ENV_VARS, ConnectionSettings, Environment
 from servicetitan_pipeline.client.transport import ClientStats, RetryPolicy
@@ -24,12 +32,16 @@ __all__ = [
     "ENV_VARS",
     "ApiError",
     "AuthenticationError",
+    "BodyNotJsonError",
     "ClientStats",
     "ConnectionSettings",
+    "DecodedBody",
     "Environment",
     "ExportPage",
     "InvalidResponseError",
     "ListPage",
+    "NotAPageError",
+    "PageDecoder",
     "PaginationError",
     "PermissionDeniedError",
     "RateLimiter",
@@ -38,4 +50,5 @@ __all__ = [
     "ServiceTitanClient",
     "ServiceTitanError",
     "SettingsError",
+    "decode_json_page",
 ]

@@ -19,12 +19,21 @@ from servicetitan_pipeline.client.errors import (
     PermissionDeniedError,
     describe_request,
 )
-from servicetitan_pipeline.client.pagination import ExportPage, ListPage
+from servicetitan_pipeline.client.pagination import (
+    BodyNotJsonError,
+    DecodedBody,
+    ExportPage,
+    ListPage,
+    NotAPageError,
+    PageDecoder,
+    decode_json_page,
+)
 from servicetitan_pipeline.client.ratelimit import RateLimiter
 from servicetitan_pipeline.client.settings import ConnectionSettings
 from servicetitan_pipeline.client.transport import (
     ClientStats,
     Problem,
+    RetryableFailure,
     RetryNow,
     RetryPolicy,
     SecretScrubber,
@@ -44,7 +53,6 @@ if logging.getLogger("httpx").level == logging.NOTSET:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 DEFAULT_LIST_PAGE_SIZE = 5000  # ServiceTitan's practical maximum: fewest requests per record
-_BODY_EXCERPT = 2000
 
 
 class ServiceTitanClient:
@@ -160,6 +168,8 @@ class ServiceTitanClient:
         path: str,
         from_token: str | None = None,
         include_recent_changes: bool = False,
+        *,
+        decode: PageDecoder = decode_json_page,
     ) -> Iterator[ExportPage]:
         """Iterate the pages of an export endpoint, following ``continueFrom`` while ``hasMore``.
 
@@ -172,6 +182,7 @@ class ServiceTitanClient:
             from_token: a ``continueFrom`` token from an earlier sync, a date such as
                 ``"2024-01-01"``, or ``None`` to start from the beginning.
             include_recent_changes: ask for recent changes sooner (may repeat records).
+            decode: turns each body into the page's ``data`` (default: the parsed records).
         """
         token = from_token
         while True:
@@ -180,13 +191,10 @@ class ServiceTitanClient:
                 params["from"] = token
             if include_recent_changes:
                 params["includeRecentChanges"] = "true"
-            body, size = self._get(path, params)
-            data = self._data_of(body, path, params)
-            has_more = body.get("hasMore") is True
-            continue_from = body.get("continueFrom")
-            if continue_from is not None and not isinstance(continue_from, str):
-                continue_from = str(continue_from)
-            yield ExportPage(data, continue_from or None, has_more, size, token)
+            body, size = self._get_page(path, params, decode)
+            has_more, continue_from = body.has_more, body.continue_from
+            yield ExportPage(body.data, continue_from, has_more, size, token)
+            del body  # a generator frame would keep the page alive until the next one
             if not has_more:
                 return
             if not continue_from or continue_from == token:
@@ -209,6 +217,7 @@ class ServiceTitanClient:
         page_size: int = DEFAULT_LIST_PAGE_SIZE,
         *,
         start_page: int = 1,
+        decode: PageDecoder = decode_json_page,
     ) -> Iterator[ListPage]:
         """Iterate the pages of a list endpoint (``page``, ``pageSize``, ``hasMore``).
 
@@ -221,22 +230,20 @@ class ServiceTitanClient:
             params: filters; ``page`` and ``pageSize`` are set by the iterator.
             page_size: records per page (5000, ServiceTitan's practical maximum, by default).
             start_page: first page number (1-based).
+            decode: turns each body into the page's ``data`` (default: the parsed records).
         """
         if page_size < 1:
             raise ValueError(f"page_size must be >= 1, got {page_size}")
         page = start_page
         while True:
             query = {**(params or {}), "page": page, "pageSize": page_size}
-            body, size = self._get(path, query)
-            data = self._data_of(body, path, query)
-            has_more = body.get("hasMore") is True
-            total = body.get("totalCount")
-            yield ListPage(
-                data, page, has_more, size, page_size, total if isinstance(total, int) else None
-            )
+            body, size = self._get_page(path, query, decode)
+            has_more, empty = body.has_more, body.record_count == 0
+            yield ListPage(body.data, page, has_more, size, page_size, body.total_count)
+            del body  # a generator frame would keep the page alive until the next one
             if not has_more:
                 return
-            if not data:
+            if empty:
                 raise PaginationError(
                     f"ServiceTitan {describe_request('GET', path, query)} answered an empty "
                     "page with hasMore=true; stopping instead of paging forever",
@@ -249,22 +256,40 @@ class ServiceTitanClient:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _data_of(self, body: Any, path: str, params: Mapping[str, Any]) -> list[Any]:
-        data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, list):
-            request = describe_request("GET", path, params)
-            text = self._scrubber.scrub(repr(body)[:_BODY_EXCERPT])
-            raise InvalidResponseError(
-                f"ServiceTitan {request} answered JSON without a 'data' list",
-                body=text,
-                method="GET",
-                path=path,
-                query=request.partition("?")[2] or None,
-                status=200,
-            )
-        return data
+    def _get_page(
+        self, path: str, params: Mapping[str, Any], decode: PageDecoder
+    ) -> tuple[DecodedBody, int]:
+        """GET one page and decode it; a body the decoder finds not to be JSON is retried."""
 
-    def _get(self, path: str, params: Mapping[str, Any] | None) -> tuple[Any, int]:
+        def decoded(response: httpx.Response) -> DecodedBody:
+            content = response.content
+            try:
+                return decode(content)
+            except BodyNotJsonError as exc:
+                raise RetryableFailure(
+                    f"invalid JSON in the answer ({exc})",
+                    status=response.status_code,
+                    invalid_body=content,
+                ) from None
+            except NotAPageError as exc:
+                request = describe_request("GET", path, params)
+                raise InvalidResponseError(
+                    f"ServiceTitan {request} answered JSON without a 'data' list",
+                    body=self._scrubber.scrub(exc.excerpt),
+                    method="GET",
+                    path=path,
+                    query=request.partition("?")[2] or None,
+                    status=response.status_code,
+                ) from None
+
+        return self._get(path, params, decoded)
+
+    def _get(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        decode: Callable[[httpx.Response], Any] = parse_json_body,
+    ) -> tuple[Any, int]:
         params = dict(params) if params else None
         used: dict[str, Any] = {"token": None, "refreshed": False}
 
@@ -279,7 +304,7 @@ class ServiceTitanClient:
         def interpret(response: httpx.Response) -> tuple[Any, int]:
             status = response.status_code
             if 200 <= status < 300:
-                return parse_json_body(response), len(response.content)
+                return decode(response), len(response.content)
             if status == 401 and not used["refreshed"]:
                 # The token may have been revoked or expired early: refresh once, then retry.
                 used["refreshed"] = True

@@ -2,14 +2,98 @@
 
 Export endpoints page by continuation token (``from`` -> ``continueFrom`` while ``hasMore``);
 list endpoints by page number (``page``, ``pageSize``, ``hasMore``). The client yields one page
-at a time and never holds a whole result set; the records are left exactly as parsed (no
-per-record work here: ingestion is benchmarked against a bare download-and-parse).
+at a time and never holds a whole result set.
+
+What a page's ``data`` holds is up to its *page decoder* (``bytes -> DecodedBody``): by default
+:func:`decode_json_page`, the records parsed with orjson. A caller that needs something else
+of each body -- ingestion turns the raw bytes straight into Arrow staging columns, without
+building Python objects for every field -- passes its own decoder; the client keeps the paging,
+the retries (a decoder that says the body is not JSON gets the request retried, exactly as an
+invalid body always does) and the error reporting.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
+
+_EXCERPT_CHARS = 2000
+
+
+class BodyNotJsonError(ValueError):
+    """Raised by a page decoder: the body is not valid JSON (truncated, corrupted, not UTF-8).
+
+    The client treats it as a failed attempt and retries the request."""
+
+
+class NotAPageError(ValueError):
+    """Raised by a page decoder: the body is valid JSON but not a page (no ``data`` list).
+
+    Not retried: the client reports it with ``excerpt`` (the start of the body)."""
+
+    def __init__(self, excerpt: str) -> None:
+        super().__init__("the answer is JSON without a 'data' list")
+        self.excerpt = excerpt
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedBody:
+    """A page's body as a page decoder made it.
+
+    Attributes:
+        data: the records, in the decoder's representation (a list of dicts by default).
+        record_count: how many records the page held.
+        has_more: ``hasMore`` is JSON ``true``.
+        continue_from: ``continueFrom`` as text (export pages), ``None`` if absent.
+        total_count: ``totalCount`` when it is an integer (list pages with ``includeTotal``).
+    """
+
+    data: Any
+    record_count: int
+    has_more: bool
+    continue_from: str | None = None
+    total_count: int | None = None
+
+    @classmethod
+    def from_envelope(
+        cls,
+        data: Any,
+        record_count: int,
+        *,
+        has_more: Any,
+        continue_from: Any = None,
+        total_count: Any = None,
+    ) -> DecodedBody:
+        """Build from the envelope's fields as sent; one place interprets their types."""
+        if continue_from is not None and not isinstance(continue_from, str):
+            continue_from = str(continue_from)
+        if isinstance(total_count, bool) or not isinstance(total_count, int):
+            total_count = None
+        return cls(data, record_count, has_more is True, continue_from or None, total_count)
+
+
+PageDecoder = Callable[[bytes], DecodedBody]
+
+
+def decode_json_page(body: bytes) -> DecodedBody:
+    """The default page decoder: the records parsed with orjson, as ServiceTitan sent them."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BodyNotJsonError(str(exc)) from None
+    data = parsed.get("data") if isinstance(parsed, dict) else None
+    if not isinstance(data, list):
+        raise NotAPageError(repr(parsed)[:_EXCERPT_CHARS])
+    return DecodedBody.from_envelope(
+        data,
+        len(data),
+        has_more=parsed.get("hasMore"),
+        continue_from=parsed.get("continueFrom"),
+        total_count=parsed.get("totalCount"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +101,7 @@ class ExportPage:
     """One page of an export endpoint.
 
     Attributes:
-        data: the records, as ServiceTitan sent them.
+        data: the records, as the page decoder returned them (parsed dicts by default).
         continue_from: ``continueFrom`` of this answer: pass it as ``from`` to continue after
             this page (the cursor to store once the page is committed). ``None`` if absent.
         has_more: ``hasMore``: whether ServiceTitan has more pages right now.
@@ -25,7 +109,7 @@ class ExportPage:
         from_token: the ``from`` this page was requested with (``None`` for the beginning).
     """
 
-    data: list[Any]
+    data: Any
     continue_from: str | None
     has_more: bool
     raw_bytes_len: int
@@ -43,7 +127,7 @@ class ListPage:
     """One page of a list endpoint.
 
     Attributes:
-        data: the records, as ServiceTitan sent them.
+        data: the records, as the page decoder returned them (parsed dicts by default).
         page: the page number (from 1).
         has_more: ``hasMore``.
         raw_bytes_len: size of the response body in bytes.
@@ -51,7 +135,7 @@ class ListPage:
         total_count: ``totalCount`` if ServiceTitan sent it (only with ``includeTotal``).
     """
 
-    data: list[Any]
+    data: Any
     page: int
     has_more: bool
     raw_bytes_len: int

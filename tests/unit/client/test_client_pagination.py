@@ -10,10 +10,14 @@ from client_fakes import ok
 
 from servicetitan_pipeline.client import (
     DEFAULT_LIST_PAGE_SIZE,
+    BodyNotJsonError,
+    DecodedBody,
     ExportPage,
     InvalidResponseError,
     ListPage,
+    NotAPageError,
     PaginationError,
+    RetryPolicy,
 )
 
 EXPORT = "/crm/v2/tenant/1234567/export/customers"
@@ -114,6 +118,61 @@ def test_export_without_a_data_list_is_an_invalid_response(fake, body):
     with fake.client() as client, pytest.raises(InvalidResponseError) as info:
         list(client.iter_export(EXPORT))
     assert info.value.path == EXPORT and info.value.body
+
+
+# -- page decoders ---------------------------------------------------------------------------
+
+
+def counting_decoder(body: bytes) -> DecodedBody:
+    """A custom decoder: the page's data is whatever it makes of the raw bytes."""
+    if not body.endswith(b"}"):
+        raise BodyNotJsonError("truncated")
+    if b'"data"' not in body:
+        raise NotAPageError(body.decode()[:50])
+    return DecodedBody.from_envelope(
+        ("bytes", len(body)),
+        body.count(b'"id"'),
+        has_more=b'"hasMore": true' in body or b'"hasMore":true' in body,
+        continue_from="t1" if b'"t1"' in body else None,
+    )
+
+
+def test_export_pages_carry_what_the_decoder_made_of_the_raw_body(fake):
+    fake.api = export_api(
+        {
+            None: {"hasMore": True, "continueFrom": "t1", "data": [{"id": 1}, {"id": 2}]},
+            "t1": {"hasMore": False, "data": []},
+        }
+    )
+    with fake.client() as client:
+        first, last = client.iter_export(EXPORT, decode=counting_decoder)
+    assert first.data[0] == "bytes" and first.data[1] == first.raw_bytes_len
+    assert first.continue_from == "t1" and first.has_more
+    assert last.from_token == "t1" and not last.has_more
+
+
+def test_a_decoder_that_finds_no_json_gets_the_request_retried_then_reported(fake):
+    answers = iter([b'{"data": [{"id": 1}]', b'{"data": [{"id": 1}]}'])
+    fake.api = lambda request: httpx.Response(200, content=next(answers))
+    policy = RetryPolicy(max_attempts=3, backoff_initial_seconds=0)
+    with fake.client(retry_policy=policy, sleep=lambda s: None) as client:
+        (page,) = client.iter_export(EXPORT, decode=counting_decoder)
+        assert client.stats.retries == 1
+    assert page.data == ("bytes", len(b'{"data": [{"id": 1}]}'))
+
+    fake.api = lambda request: httpx.Response(200, content=b'{"data": [')
+    client = fake.client(retry_policy=policy, sleep=lambda s: None)
+    with client, pytest.raises(InvalidResponseError, match="invalid JSON") as info:
+        list(client.iter_export(EXPORT, decode=counting_decoder))
+    assert info.value.body == '{"data": ['
+
+
+def test_a_decoder_that_finds_no_page_fails_at_once_quoting_the_body(fake):
+    fake.api = lambda request: ok({"items": [1, 2]})
+    client = fake.client()
+    with client, pytest.raises(InvalidResponseError, match="without a 'data' list") as info:
+        list(client.iter_list(LIST, decode=counting_decoder))
+    assert len(fake.requests) == 1 and "items" in info.value.body
 
 
 def list_api(total: int, *, expect: dict[str, str] | None = None):
