@@ -26,7 +26,6 @@ keeps a re-run with no change at the source free of writes, and never loses a ch
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import re
 import time
@@ -36,12 +35,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
-import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from servicetitan_pipeline.entities import RAW_SCHEMA
+from servicetitan_pipeline.staging import PreparedPage, prepare_page
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +47,6 @@ SYNC_STATE_TABLE = f"{RAW_SCHEMA}._sync_state"
 REJECTED_TABLE = f"{RAW_SCHEMA}._rejected"
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 # Cursor kinds stored next to the cursor, so a reader knows what the string means.
 CURSOR_EXPORT_TOKEN = "export_continue_from"
@@ -290,16 +287,6 @@ def write_sync_state(
 # --------------------------------------------------------------------------------------------
 
 
-def _dump_for_rejects(value: Any) -> str:
-    """Serialise anything the JSON parser produced, even what orjson refuses (>64-bit ints)."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        import json
-
-        return json.dumps(value, default=repr)
-
-
 def _insert_rejects(
     conn: duckdb.DuckDBPyConnection,
     *,
@@ -423,147 +410,6 @@ class PageCounts:
         return self.inserted + self.updated
 
 
-# The payload column is Arrow's canonical JSON extension type (``arrow.json``) over large
-# strings: DuckDB reads it as its own JSON type as is, whereas a plain string column had to be
-# CAST to JSON, which parses (validates) every payload again inside DuckDB -- ~40% of the cost
-# of an INSERT of invoices, for text that ``orjson.dumps`` has just produced and is valid JSON
-# by construction. The stored column stays ``JSON``.
-_PAYLOAD_TYPE = pa.json_(pa.large_string())
-
-_PAGE_SCHEMA = pa.schema(
-    [
-        ("id", pa.int64()),
-        ("modified_on_raw", pa.string()),
-        ("active", pa.bool_()),
-        ("payload", _PAYLOAD_TYPE),
-    ]
-)
-
-
-def _json_text_array(records: Sequence[Any]) -> pa.Array:
-    """The records as JSON text, one Arrow string per record, with a single buffer.
-
-    Each ``orjson.dumps`` result is appended to one ``bytearray`` and dropped at once. Keeping
-    5000 separate ``bytes`` objects instead cost 3-4x the CPU (each is its own allocation of a
-    generously sized buffer) and ~40 MB of memory per page; ``pa.array(...)`` on them then
-    copied and re-validated everything. ``orjson`` only emits valid UTF-8, so the Arrow array is
-    assembled from the buffer and 64-bit offsets (no page size can overflow them) as is.
-    """
-    data = bytearray()
-    lengths: list[int] = []
-    dumps, append_length = orjson.dumps, lengths.append
-    for record in records:
-        text = dumps(record)
-        data += text
-        append_length(len(text))
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(np.asarray(lengths, dtype=np.int64), out=offsets[1:])
-    storage = pa.Array.from_buffers(
-        pa.large_string(), len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
-    )
-    return pa.ExtensionArray.from_storage(_PAYLOAD_TYPE, storage)
-
-
-def _columns_fast(records: Sequence[Any]) -> pa.Table | None:
-    """Build the staging columns for a page in which every record is well formed.
-
-    This is the only per-record Python work on the hot path: three list comprehensions and one
-    ``orjson.dumps`` per record, then Arrow takes over in C. Returns ``None`` when any record
-    is malformed, in which case :func:`_columns_checked` sorts good from bad one by one.
-    """
-    try:
-        ids = [r["id"] for r in records]
-        # bool is a subclass of int; True is not an id. A set of types is one C-level pass.
-        if {type(i) for i in ids} - {int}:
-            return None
-        mods = [r.get("modifiedOn") for r in records]
-        actives = [r.get("active") for r in records]
-        return pa.Table.from_arrays(
-            [
-                pa.array(ids, pa.int64()),
-                pa.array(mods, pa.string()),
-                pa.array(actives, pa.bool_()),
-                _json_text_array(records),
-            ],
-            schema=_PAGE_SCHEMA,
-        )
-    # OverflowError: an id beyond int64 (pyarrow raises it, not an ArrowException); the
-    # record-by-record path then rejects just that record.
-    except (
-        KeyError,
-        TypeError,
-        AttributeError,
-        OverflowError,
-        pa.ArrowException,
-        orjson.JSONEncodeError,
-    ):
-        return None
-
-
-def _columns_checked(records: Sequence[Any]) -> tuple[pa.Table, list[tuple[str, str]]]:
-    """Slow path: validate each record, returning the good ones' columns and the rejects."""
-    ids: list[int] = []
-    mods: list[str | None] = []
-    actives: list[bool | None] = []
-    payloads: list[str] = []
-    rejects: list[tuple[str, str]] = []
-    for r in records:
-        if not isinstance(r, dict):
-            rejects.append(("record is not a JSON object", _dump_for_rejects(r)))
-            continue
-        if "id" not in r or r["id"] is None:
-            rejects.append(("record has no id", _dump_for_rejects(r)))
-            continue
-        rid = r["id"]
-        if type(rid) is not int or not _INT64_MIN <= rid <= _INT64_MAX:
-            rejects.append(("id is not a 64-bit integer", _dump_for_rejects(r)))
-            continue
-        mod = r.get("modifiedOn")
-        if mod is not None and not isinstance(mod, str):
-            rejects.append(("modifiedOn is not a timestamp string", _dump_for_rejects(r)))
-            continue
-        try:
-            payload = orjson.dumps(r).decode()
-        except orjson.JSONEncodeError as exc:
-            rejects.append((f"record cannot be stored as JSON: {exc}", _dump_for_rejects(r)))
-            continue
-        active = r.get("active")
-        # A non-boolean `active` is kept in the payload; the typed column says "unknown".
-        actives.append(active if isinstance(active, bool) else None)
-        ids.append(rid)
-        mods.append(mod)
-        payloads.append(payload)
-    table = pa.Table.from_arrays(
-        [
-            pa.array(ids, pa.int64()),
-            pa.array(mods, pa.string()),
-            pa.array(actives, pa.bool_()),
-            pa.ExtensionArray.from_storage(_PAYLOAD_TYPE, pa.array(payloads, pa.large_string())),
-        ],
-        schema=_PAGE_SCHEMA,
-    )
-    return table, rejects
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for the duration of the block (re-entrant).
-
-    A page is hundreds of thousands of freshly parsed, acyclic objects (dicts, lists, strings);
-    every allocation burst makes the collector walk them again, which costs more than the
-    work itself (measured: ~10 ms vs ~3 ms to build the columns of 5000 customers). Reference
-    counting frees pages as soon as they are dropped; the collector is only needed for cycles,
-    which parsed JSON never has, and it runs again as soon as the block ends.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _dedup_cte(has_duplicates: bool) -> str:
     """CTEs ``src`` (the page, timestamps parsed) and ``dedup`` (one row per id).
 
@@ -596,29 +442,6 @@ def _dedup_cte(has_duplicates: bool) -> str:
 _NEWER = """(s.modified_on > t.modified_on OR (
         (s.modified_on IS NULL OR t.modified_on IS NULL)
         AND CAST(s.payload AS VARCHAR) <> CAST(t.payload AS VARCHAR)))"""
-
-
-@dataclass(frozen=True)
-class PreparedPage:
-    """A page turned into staging columns (see :func:`prepare_page`): what :func:`write_page`
-    needs, without the parsed records, which can be freed as soon as this exists."""
-
-    table: pa.Table
-    rejects: tuple[tuple[str, str], ...]
-    records: int
-
-
-def prepare_page(records: Sequence[Any]) -> PreparedPage:
-    """Turn a page of parsed records into staging columns (id, modifiedOn, active, payload
-    as JSON text) and the rejected ones. Pure Python + Arrow, no DuckDB: ingestion runs it on
-    the download thread, so that the writing thread spends its time in DuckDB (which releases
-    the GIL) and a queued page is compact Arrow buffers rather than Python objects."""
-    with gc_paused():
-        table = _columns_fast(records)
-        rejects: list[tuple[str, str]] = []
-        if table is None:
-            table, rejects = _columns_checked(records)
-    return PreparedPage(table, tuple(rejects), len(records))
 
 
 def write_page(

@@ -32,7 +32,7 @@ import duckdb as duckdb_lib
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from servicetitan_pipeline import warehouse
+from servicetitan_pipeline import staging, warehouse
 from servicetitan_pipeline.client import (
     DEFAULT_LIST_PAGE_SIZE,
     InvalidResponseError,
@@ -287,8 +287,8 @@ def sync_entity(
             f"cursor of tenant {tenant_id}"
         )
     try:
-        # The cyclic GC stays on here (it is paused only while a page is downloaded, parsed
-        # and turned into columns, see _prepared_export_pages and warehouse.prepare_page):
+        # The cyclic GC stays on here (it is paused only while a page is downloaded and
+        # turned into columns, see _prepared_export_pages):
         # httpx leaves reference cycles holding each response's body, and with the collector
         # off for a whole sync they piled up, ~5 MB per page.
         with warehouse.bounded_memory(conn), warehouse.writer_threads(conn):
@@ -334,29 +334,23 @@ def _page_line(entity: Entity, result: SyncResult, c: warehouse.PageCounts) -> s
 
 def _prepared_export_pages(
     client: ServiceTitanClient, path: str, token: str | None
-) -> Iterator[tuple[warehouse.PreparedPage, str | None]]:
-    """The export's pages as (staging columns, resume token), the parsed page dropped at once.
+) -> Iterator[tuple[staging.PreparedPage, str | None]]:
+    """The export's pages as (staging columns, resume token).
 
-    Runs on the download thread. Python's cyclic collector is paused while a page is
-    downloaded, parsed and turned into columns: parsing allocates hundreds of thousands of
-    acyclic objects, and every allocation burst made the collector walk the page (and the
-    rest of the heap) again -- measured, a fifth of the time of an invoices sync (the bare
-    client of the benchmark spends a third of its invoices time there). It runs again between
-    pages, so the reference cycles httpx leaves behind are still freed (the number of tracked
-    objects stays flat over a 100k-customer sync).
+    Runs on the download thread. Each body goes straight to Arrow staging columns
+    (:func:`staging.decode_page`, the client's page decoder), so no page ever exists as
+    Python objects. Python's cyclic collector is paused while a page is downloaded and decoded
+    (an allocation burst would make it walk the heap for nothing; the careful path still
+    parses whole pages into objects) and runs again between pages, so the reference cycles
+    httpx leaves behind are still freed.
     """
-    pages = client.iter_export(path, from_token=token)
+    pages = client.iter_export(path, from_token=token, decode=staging.decode_page)
     while True:
-        with warehouse.gc_paused():
+        with staging.gc_paused():
             page = next(pages, None)
             if page is None:
                 return
-            item = (warehouse.prepare_page(page.data), page.resume_from)
-            # Free the parsed records now: the client's generator keeps the page's body
-            # referenced until it is asked for the next page, so without this two parsed
-            # pages (~150 MB each for invoices) were alive while the next one was parsed.
-            # The client no longer reads an export page's data once it has yielded it.
-            page.data.clear()
+            item = (page.data, page.resume_from)
             del page
         yield item
 
@@ -376,8 +370,7 @@ def _sync_export(
     result.cursor = token
     # `resume_from`: the page's continueFrom, or the token it was asked with when the answer
     # carried none (re-reading a page is harmless, losing a cursor is not). The columns are
-    # built on the download thread (see warehouse.prepare_page); the parsed page is dropped
-    # there.
+    # built on the download thread (see staging.decode_page).
     pages = _prepared_export_pages(client, entity.export_path(tenant_id), token)
     writer = warehouse.PageBatchWriter(
         conn,
@@ -443,9 +436,12 @@ def _sync_list(
         params["modifiedOnOrAfter"] = high_water
     next_high_water = high_water
     pages = (
-        warehouse.prepare_page(page.data)
+        page.data
         for page in client.iter_list(
-            entity.list_path(tenant_id), params=params, page_size=page_size
+            entity.list_path(tenant_id),
+            params=params,
+            page_size=page_size,
+            decode=staging.decode_page,
         )
     )
     with _Prefetcher(pages, name=f"prefetch-{entity.name}") as prefetched:

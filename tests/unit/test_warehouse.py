@@ -9,6 +9,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from servicetitan_pipeline import staging
 from servicetitan_pipeline import warehouse as wh
 
 T1, T2 = 1001, 2002
@@ -354,11 +355,11 @@ def test_batch_commits_by_rows_with_cursor_of_its_last_page(conn):
 
 
 def test_batch_boundaries_by_bytes_and_by_time(conn):
-    page = wh.prepare_page([rec(i, name="x" * 200) for i in range(10)])
+    page = staging.prepare_page([rec(i, name="x" * 200) for i in range(10)])
     w = batch_writer(conn, max_rows=10**9, max_bytes=2 * page.table.nbytes, max_seconds=1e9)
     w.write(page, "b1")
     assert w.pending_pages == 1
-    w.write(wh.prepare_page([rec(i, name="y" * 200) for i in range(10, 20)]), "b2")
+    w.write(staging.prepare_page([rec(i, name="y" * 200) for i in range(10, 20)]), "b2")
     assert w.pending_pages == 0 and cursor(conn) == "b2"
 
     now = [0.0]
@@ -447,7 +448,7 @@ def test_batch_keep_cursor_pages_and_empty_pages(conn):
 
 
 def test_payload_column_is_json_and_not_revalidated(conn):
-    page = wh.prepare_page([rec(1, note='é ✓ "quoted"')])
+    page = staging.prepare_page([rec(1, note='é ✓ "quoted"')])
     assert page.table.schema.field("payload").type == pa.json_(pa.large_string())
     write(conn, page)
     (typ, text) = conn.execute(
@@ -463,7 +464,7 @@ def test_open_batch_does_not_keep_written_pages_alive(conn):
     import sys
 
     w = batch_writer(conn, max_rows=10**9, max_bytes=2**40, max_seconds=1e9)
-    page = wh.prepare_page([rec(1), rec(2)])
+    page = staging.prepare_page([rec(1), rec(2)])
     before = sys.getrefcount(page.table)
     w.write(page, "t1")
     w.write([rec(3)], "t2")
