@@ -11,7 +11,10 @@ own child process so that both are measured the same way:
 
 By default the order is bare, sync, bare, and the ratio is taken against the mean of the two
 bare runs, so that a change in machine load during the run is visible instead of biasing the
-result. Peak RSS is the child's ``ru_maxrss``. Results go to ``bench/results/`` (gitignored).
+result. A last child, **download only**, fetches the same pages without parsing them (it reads
+``hasMore`` and ``continueFrom`` from the envelope's first bytes): the network's own rate, the
+strictest reference there is, reported beside the target ratio. Peak RSS is the child's
+``ru_maxrss``. Results go to ``bench/results/`` (gitignored).
 
 Usage::
 
@@ -25,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import socket
 import subprocess
@@ -75,10 +79,30 @@ def _loadavg() -> list[float]:
 # --------------------------------------------------------------------------------------------
 
 
-def child_bare(base_url: str, tenant_id: int, client_id: str, secret: str, app_key: str) -> dict:
-    """Download and parse every page of every entity, nothing else."""
+_ENVELOPE_FIELD = re.compile(rb'"(hasMore|continueFrom)"\s*:\s*(true|false|null|"[^"]*")')
+
+
+def _envelope_only(content: bytes) -> dict:
+    """``hasMore`` and ``continueFrom`` of a page without parsing it: ServiceTitan (and the
+    simulator) write them before ``data``. ``data`` is left as the raw bytes."""
+    fields = {k.decode(): v for k, v in _ENVELOPE_FIELD.findall(content[:1024])}
+    token = fields.get("continueFrom", b"null")
+    return {
+        "hasMore": fields.get("hasMore") == b"true",
+        "continueFrom": token[1:-1].decode() if token.startswith(b'"') else None,
+        "data": (),
+    }
+
+
+def child_bare(
+    base_url: str, tenant_id: int, client_id: str, secret: str, app_key: str, parse: bool = True
+) -> dict:
+    """Download and parse every page of every entity, nothing else (``parse=False``: only
+    download them)."""
     import httpx
     import orjson
+
+    decode = orjson.loads if parse else _envelope_only
 
     from servicetitan_pipeline.entities import ENTITIES, SyncMode
 
@@ -101,7 +125,7 @@ def child_bare(base_url: str, tenant_id: int, client_id: str, secret: str, app_k
                 while True:
                     r = http.get(path, params=params, headers=headers)
                     r.raise_for_status()
-                    body = orjson.loads(r.content)
+                    body = decode(r.content)
                     records += len(body["data"])
                     pages += 1
                     nbytes += len(r.content)
@@ -114,7 +138,7 @@ def child_bare(base_url: str, tenant_id: int, client_id: str, secret: str, app_k
                     params = {**entity.list_inactive_params, "page": page, "pageSize": 5000}
                     r = http.get(entity.list_path(tenant_id), params=params, headers=headers)
                     r.raise_for_status()
-                    body = orjson.loads(r.content)
+                    body = decode(r.content)
                     records += len(body["data"])
                     pages += 1
                     nbytes += len(r.content)
@@ -229,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--bare-runs", type=int, default=2, help="bare runs: 2 = before and after the sync"
     )
+    parser.add_argument(
+        "--download-runs", type=int, default=1, help="download-only runs (after the others)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
@@ -243,8 +270,8 @@ def main(argv: list[str] | None = None) -> int:
 
     creds = (DEMO_TENANT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_APP_KEY)
     if args.child:
-        if args.child == "bare":
-            out = child_bare(args.base_url, *creds)
+        if args.child in ("bare", "download"):
+            out = child_bare(args.base_url, *creds, parse=args.child == "bare")
         else:
             out = child_sync(args.base_url, *creds, args.database)
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -276,19 +303,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"simulator ready in {time.perf_counter() - started:.1f}s", flush=True)
         base = ["--base-url", f"http://127.0.0.1:{port}"]
         load_before = _loadavg()
-        bares = []
+        bares, downloads = [], []
         sync = None
         with tempfile.TemporaryDirectory(prefix="st-bench-") as tmp:
             database = str(Path(tmp) / "bench.duckdb")
             order = ["bare", "sync"] + ["bare"] * max(0, args.bare_runs - 1)
+            order += ["download"] * args.download_runs
             for kind in order:
                 print(f"running {kind} ...", flush=True)
-                if kind == "bare":
-                    out = _run_child("bare", base)
-                    bares.append(out)
-                else:
+                if kind == "sync":
                     out = _run_child("sync", [*base, "--database", database])
                     sync = out
+                else:
+                    out = _run_child(kind, base)
+                    (bares if kind == "bare" else downloads).append(out)
+                if kind == "download":  # it does not count records: it reads the same pages
+                    out["records"] = bares[0]["records"]
                 rate = out["records"] / out["seconds"]
                 print(
                     f"  {kind}: {out['records']:,} records in {out['seconds']:.2f}s = "
@@ -300,6 +330,11 @@ def main(argv: list[str] | None = None) -> int:
         bare_rate = sum(b["records"] / b["seconds"] for b in bares) / len(bares)
         sync_rate = sync["records"] / sync["seconds"]
         step_rate = sync["records"] / sync["asset_seconds"]
+        download_rate = (
+            sum(d["records"] / d["seconds"] for d in downloads) / len(downloads)
+            if downloads
+            else None
+        )
         if any(b["records"] != sync["records"] for b in bares):
             print("WARNING: bare and sync read different record counts", flush=True)
         summary = {
@@ -313,12 +348,17 @@ def main(argv: list[str] | None = None) -> int:
             "sync_records_per_second_in_asset_steps": round(step_rate),
             "ratio": round(sync_rate / bare_rate, 3),
             "ratio_in_asset_steps": round(step_rate / bare_rate, 3),
+            "download_only_records_per_second": round(download_rate) if download_rate else None,
+            "ratio_to_download_only": round(sync_rate / download_rate, 3)
+            if download_rate
+            else None,
             "sync_seconds": round(sync["seconds"], 2),
             "sync_asset_seconds": round(sync["asset_seconds"], 2),
             "sync_peak_rss_mib": sync["peak_rss_mib"],
             "bare_peak_rss_mib": [b["peak_rss_mib"] for b in bares],
             "database_mib": round(sync["database_bytes"] / 2**20, 1),
             "bare_cpu_seconds": [b["cpu_seconds"] for b in bares],
+            "download_only_cpu_seconds": [d["cpu_seconds"] for d in downloads],
             "sync_cpu_seconds": sync["cpu_seconds"],
             "cpu_ratio_bare_over_sync": round(
                 (sum(b["cpu_seconds"] for b in bares) / len(bares)) / sync["cpu_seconds"], 3
@@ -342,7 +382,14 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nbare {bare_rate:,.0f} records/s | sync {sync_rate:,.0f} records/s end to end "
         f"({summary['ratio']:.0%} of bare; {summary['ratio_in_asset_steps']:.0%} counting asset "
-        f"steps only) | sync peak RSS {summary['sync_peak_rss_mib']:.0f} MiB | "
+        f"steps only"
+        + (
+            f"; {summary['ratio_to_download_only']:.0%} of download-only, "
+            f"{download_rate:,.0f} records/s"
+            if download_rate
+            else ""
+        )
+        + f") | sync peak RSS {summary['sync_peak_rss_mib']:.0f} MiB | "
         f"{summary['records']:,} records | CPU: sync {summary['sync_cpu_seconds']}s, bare "
         f"{summary['bare_cpu_seconds']}s | load {load_before} -> {summary['loadavg_after']}\n"
         f"written to {path.relative_to(REPO)}"
