@@ -23,9 +23,9 @@ Two ways in:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -190,7 +190,7 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class PreparedPage:
     """A page turned into staging columns (see :func:`prepare_page`): what :func:`write_page`
     needs, without the parsed records, which can be freed as soon as this exists."""
@@ -258,10 +258,7 @@ def decode_page(body: bytes) -> DecodedBody:
             return fast
         # The careful way: parse everything, check record by record.
         page = decode_json_page(body)
-        prepared = prepare_page(page.data)
-        return DecodedBody(
-            prepared, page.record_count, page.has_more, page.continue_from, page.total_count
-        )
+        return dataclasses.replace(page, data=prepare_page(page.data))
 
 
 def _decode_raw(body: bytes) -> DecodedBody | None:

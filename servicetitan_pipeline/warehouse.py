@@ -155,6 +155,24 @@ def writer_threads(
         conn.execute(f"SET threads = {int(current)}")
 
 
+def checkpoint(conn: duckdb.DuckDBPyConnection) -> float:
+    """Checkpoint now (write what the WAL holds, merge partial row groups); returns seconds.
+
+    Call it inside :func:`bounded_memory` and :func:`writer_threads`. DuckDB checkpoints when
+    the last connection to a file closes anyway, but by then the writer's memory limit and
+    thread cap are lifted: merging the partial row groups of a first sync (each batch may end
+    in one) peaked at 1.6 GB of RSS for 347k invoices when left to the close, 406 MiB here.
+    A failure (another transaction still open on the same database, say) is logged and left
+    to the close: the data is committed either way.
+    """
+    started = time.monotonic()
+    try:
+        conn.execute("CHECKPOINT")
+    except duckdb.Error as exc:
+        logger.info("checkpoint deferred to the connection's close: %s", exc)
+    return time.monotonic() - started
+
+
 def ensure_sync_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the schema, ``_sync_state`` and ``_rejected`` if they do not exist (idempotent)."""
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
@@ -595,6 +613,11 @@ BATCH_MAX_BYTES = 512 * 2**20
 BATCH_MAX_SECONDS = 60.0
 
 
+def _distinct_ids(table: pa.Table) -> bool:
+    ids = table.column("id")
+    return pc.count_distinct(ids).as_py() == len(ids)
+
+
 class PageBatchWriter:
     """Write pages in transactions of several pages, each committed with the cursor that
     follows its last page.
@@ -658,8 +681,32 @@ class PageBatchWriter:
     def write(
         self, records: Sequence[Any] | PreparedPage, cursor: str | _Keep | None = KEEP_CURSOR
     ) -> PageCounts:
-        """Write one page; ``cursor`` is what to commit if the transaction ends after it."""
+        """Write one page; ``cursor`` is what to commit if the transaction ends after it.
+
+        A page that would take the transaction past ``max_rows`` is split there: its head
+        ends this transaction (committed with the cursor of the page before it, which the
+        head does not move past), its tail begins the next one with the page's own cursor.
+        Transactions then hold whole DuckDB row groups, each compressed once and written
+        straight to the file; ending them a little past the boundary left a partial row
+        group per batch, which DuckDB merged -- decompressing and compressing them again --
+        at the final checkpoint (5.4 s for 347k invoices). A run killed between the two
+        parts re-reads the page, and the upsert finds the head's rows unchanged. A page that
+        repeats an id is not split (its newest listing must win within the page).
+        """
         prepared = records if isinstance(records, PreparedPage) else prepare_page(records)
+        room = self.max_rows - self._rows if self._open else self.max_rows
+        n = prepared.table.num_rows
+        if 0 < room < n and _distinct_ids(prepared.table):
+            head = PreparedPage(prepared.table.slice(0, room), (), room)
+            tail = PreparedPage(
+                prepared.table.slice(room), prepared.rejects, prepared.records - room
+            )
+            counts = self._write_part(head, KEEP_CURSOR)
+            counts.add(self._write_part(tail, cursor))
+            return counts
+        return self._write_part(prepared, cursor)
+
+    def _write_part(self, prepared: PreparedPage, cursor: str | _Keep | None) -> PageCounts:
         begin = not self._open
         if begin:
             self._began_at = self._clock()

@@ -293,10 +293,15 @@ def sync_entity(
         # httpx leaves reference cycles holding each response's body, and with the collector
         # off for a whole sync they piled up, ~5 MB per page.
         with warehouse.bounded_memory(conn), warehouse.writer_threads(conn):
-            if entity.sync_mode is SyncMode.EXPORT:
-                _sync_export(entity, client, conn, result, log)
-            else:
-                _sync_list(entity, client, conn, result, list_page_size, log)
+            try:
+                if entity.sync_mode is SyncMode.EXPORT:
+                    _sync_export(entity, client, conn, result, log)
+                else:
+                    _sync_list(entity, client, conn, result, list_page_size, log)
+            finally:
+                # Within the writer's memory and thread bounds, whatever happened: what is
+                # committed is checkpointed here rather than, unbounded, at the close.
+                result.write_seconds += warehouse.checkpoint(conn)
     except InvalidResponseError as exc:
         # Keep the evidence (committed on its own), then fail loudly: silently skipping a page
         # would lose records, and retrying forever would hide the problem.

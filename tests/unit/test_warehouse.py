@@ -354,6 +354,71 @@ def test_batch_commits_by_rows_with_cursor_of_its_last_page(conn):
     assert w.commits == 2
 
 
+def test_a_page_crossing_the_row_limit_is_split_at_it(conn):
+    reader = other_conn(conn)
+    w = batch_writer(conn, max_rows=5, max_bytes=2**40, max_seconds=1e9)
+    w.write([rec(1), rec(2), rec(3)], "p1")
+    counts = w.write([rec(4), rec(5), rec(6), {"name": "no id"}], "p2")
+    # Rows 4-5 closed the first transaction, with p1's cursor: p2 is not wholly in it.
+    assert w.commits == 1 and cursor(reader) == "p1"
+    assert set(rows(reader)) == {1, 2, 3, 4, 5}
+    # One page, one set of counts: 3 inserted, 1 rejected, whatever the split.
+    assert (counts.records, counts.inserted, counts.rejected) == (4, 3, 1)
+    w.commit()
+    assert cursor(reader) == "p2" and set(rows(reader)) == {1, 2, 3, 4, 5, 6}
+    assert wh.count_rejected(reader, entity="customers", tenant_id=T1) == 1
+
+
+def test_a_run_killed_between_the_parts_of_a_split_page_rereads_it_exactly(conn, monkeypatch):
+    w = batch_writer(conn, max_rows=4, max_bytes=2**40, max_seconds=1e9)
+    w.write([rec(1), rec(2), rec(3)], "p1")
+    real = wh._write_page
+    calls = {"n": 0}
+
+    def killed_on_the_tail(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed between the two parts")
+        return real(*a, **k)
+
+    monkeypatch.setattr(wh, "_write_page", killed_on_the_tail)
+    with pytest.raises(KeyboardInterrupt):
+        w.write([rec(4), rec(5, name="tail")], "p2")
+    monkeypatch.setattr(wh, "_write_page", real)
+    assert cursor(conn) == "p1" and set(rows(conn)) == {1, 2, 3, 4}
+    # The next run resumes from p1: the head's row is found unchanged, the tail is new.
+    with batch_writer(conn) as again:
+        counts = again.write([rec(4), rec(5, name="tail")], "p2")
+    assert (counts.inserted, counts.unchanged) == (1, 1)
+    assert cursor(conn) == "p2" and set(rows(conn)) == {1, 2, 3, 4, 5}
+
+
+def test_a_page_that_repeats_an_id_is_not_split(conn):
+    # Split, the older listing of id 9 could land first and the newer one be judged "same
+    # version": within a page the later listing must win, so the page stays whole.
+    w = batch_writer(conn, max_rows=3, max_bytes=2**40, max_seconds=1e9)
+    w.write([rec(1), rec(2)], "p1")
+    w.write([rec(9, name="first"), rec(3), rec(9, name="second")], "p2")
+    assert w.commits == 1 and cursor(conn) == "p2"
+    assert rows(conn)[9][2]["name"] == "second"
+
+
+def test_batches_of_a_first_sync_fill_whole_row_groups(conn):
+    # The point of splitting: every committed batch is whole DuckDB row groups, so the final
+    # checkpoint has no partial row groups to merge (decompress and compress again).
+    pages = [[{"id": p * 5000 + i, "active": True} for i in range(5000)] for p in range(50)]
+    with batch_writer(conn) as w:
+        for n, page in enumerate(pages):
+            w.write(page, f"p{n}")
+    wh.checkpoint(conn)
+    sizes = conn.execute(
+        "SELECT row_group_id, max(count) FROM pragma_storage_info('raw_servicetitan.customers') "
+        "GROUP BY ALL ORDER BY 1"
+    ).fetchall()
+    assert [n for _, n in sizes] == [wh.ROW_GROUP_ROWS, wh.ROW_GROUP_ROWS, 250_000 - 245_760]
+    assert w.commits == 3 and cursor(conn) == "p49"
+
+
 def test_batch_boundaries_by_bytes_and_by_time(conn):
     page = staging.prepare_page([rec(i, name="x" * 200) for i in range(10)])
     w = batch_writer(conn, max_rows=10**9, max_bytes=2 * page.table.nbytes, max_seconds=1e9)
