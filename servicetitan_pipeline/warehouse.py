@@ -86,10 +86,10 @@ def configure_connection(conn: duckdb.DuckDBPyConnection) -> None:
 
 # What one writer needs: the pages in flight plus the primary-key index, which is the only
 # structure that grows with the tenant (tens of bytes per row). Uncommitted rows of a batch
-# (PageBatchWriter) beyond it spill to `<database>.tmp`. 160 MiB rather than 256: with
-# batches of a row group, DuckDB's memory outside its buffer pool grows with the batch, and
-# at 100k customers the sync peaked at 938 MiB of RSS with 256 against ~860 with 160, for
-# the same time within noise.
+# (PageBatchWriter) beyond it spill to `<database>.tmp`. 160 MiB rather than 256: at 100k
+# customers the sync peaked at 938 MiB of RSS with 256 against ~860 with 160, for the same
+# time within noise (measured before dead httpx bodies were collected per page, which was
+# most of that RSS; see ingestion._downloaded).
 WRITER_MEMORY_LIMIT_BYTES = 160 * 2**20
 
 _SIZE = re.compile(r"^\s*([0-9.]+)\s*([KMGTP]?i?B|bytes?)\s*$", re.IGNORECASE)
@@ -622,12 +622,13 @@ class PageBatchWriter:
     """Write pages in transactions of several pages, each committed with the cursor that
     follows its last page.
 
-    A transaction ends after the page that brings it to ``max_rows`` staged rows or
-    ``max_bytes`` of staging columns, after the first page written ``max_seconds`` or more
-    after it began, and on :meth:`commit` / leaving the ``with`` block normally. The cursor
-    committed is always the one passed with the last page of the transaction, so rows and
-    cursor stay atomic: a process killed at any instant loses at most the uncommitted pages,
-    which the next run re-reads from the committed cursor.
+    A transaction ends at ``max_rows`` staged rows (the page that crosses it is split, see
+    :meth:`write`), after the page that brings it to ``max_bytes`` of staging columns, after
+    the first page written ``max_seconds`` or more after it began, and on :meth:`commit` /
+    leaving the ``with`` block normally. The cursor committed is always the one passed with
+    the last page wholly in the transaction, so rows and cursor stay atomic: a process killed
+    at any instant loses at most the uncommitted pages, which the next run re-reads from the
+    committed cursor.
 
     Why batches: committing one ~5-20 MB page at a time made DuckDB checkpoint at almost
     every commit, each time re-compressing the whole growing row group (zstd), so the cost of

@@ -1,7 +1,7 @@
 """Ingestion assets: one Dagster asset per entry of ``entities.ENTITIES``.
 
 Each asset reads its entity from ServiceTitan page by page. Export entities commit their
-pages in batches (:class:`warehouse.PageBatchWriter`: about a DuckDB row group, 512 MiB or 60
+pages in batches (:class:`warehouse.PageBatchWriter`: a DuckDB row group, 512 MiB or 60
 seconds per transaction), each batch in ONE DuckDB transaction with the continuation token
 that follows its last page; list entities write page by page (:func:`warehouse.write_page`).
 While a page is being written, the next one is already being downloaded on a background

@@ -82,7 +82,8 @@ def test_sigkill_at_random_points_then_rerun_equals_truth(tmp_path):
         for attempt in range(6):
             if attempt == 3:
                 sim.advance(hours=48)  # the source changes between interrupted runs
-            # Half the runs with batches of ~3 pages, half with the default (one per entity).
+            # Half the runs with batches of ~3 pages (the page crossing 40 rows is split, so
+            # kills also land between the parts of a page), half with the default.
             batch_rows = rng.choice(["40", "0"])
             child = subprocess.Popen(
                 [*args, batch_rows], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
