@@ -33,12 +33,12 @@ from servicetitan_pipeline.client.settings import ConnectionSettings
 from servicetitan_pipeline.client.transport import (
     ClientStats,
     Problem,
-    RetryableFailure,
     RetryNow,
     RetryPolicy,
     SecretScrubber,
     StatsRecorder,
     Transport,
+    invalid_json_failure,
     is_retryable_status,
     parse_json_body,
     retryable_status_failure,
@@ -262,15 +262,10 @@ class ServiceTitanClient:
         """GET one page and decode it; a body the decoder finds not to be JSON is retried."""
 
         def decoded(response: httpx.Response) -> DecodedBody:
-            content = response.content
             try:
-                return decode(content)
+                return decode(response.content)
             except BodyNotJsonError as exc:
-                raise RetryableFailure(
-                    f"invalid JSON in the answer ({exc})",
-                    status=response.status_code,
-                    invalid_body=content,
-                ) from None
+                raise invalid_json_failure(response, exc) from None
             except NotAPageError as exc:
                 request = describe_request("GET", path, params)
                 raise InvalidResponseError(

@@ -256,15 +256,21 @@ def retryable_status_failure(response: httpx.Response) -> RetryableFailure:
     )
 
 
+def invalid_json_failure(response: httpx.Response, detail: object) -> RetryableFailure:
+    """The :class:`RetryableFailure` for a 2xx body that is not valid JSON (e.g. truncated)."""
+    return RetryableFailure(
+        f"invalid JSON in the answer ({detail})",
+        status=response.status_code,
+        invalid_body=response.content,
+    )
+
+
 def parse_json_body(response: httpx.Response) -> Any:
     """Parse a 2xx body with orjson; invalid (e.g. truncated) JSON is a retryable failure."""
-    content = response.content
     try:
-        return orjson.loads(content)
+        return orjson.loads(response.content)
     except orjson.JSONDecodeError as exc:
-        raise RetryableFailure(
-            f"invalid JSON in the answer ({exc})", status=response.status_code, invalid_body=content
-        ) from None
+        raise invalid_json_failure(response, exc) from None
 
 
 class Transport:
