@@ -288,10 +288,9 @@ def sync_entity(
             f"cursor of tenant {tenant_id}"
         )
     try:
-        # The cyclic GC stays on here (it is paused only while a page is downloaded and
-        # turned into columns, see _prepared_export_pages):
-        # httpx leaves reference cycles holding each response's body, and with the collector
-        # off for a whole sync they piled up, ~5 MB per page.
+        # The cyclic GC stays on here; it is paused only while a page is downloaded and
+        # turned into columns (see _downloaded), as httpx leaves a reference cycle holding
+        # each response's body.
         with warehouse.bounded_memory(conn), warehouse.writer_threads(conn):
             try:
                 if entity.sync_mode is SyncMode.EXPORT:
