@@ -162,12 +162,12 @@ def child_sync(
     import dagster as dg
     from dagster_duckdb import DuckDBResource
 
-    from servicetitan_pipeline.assets.ingestion import (
+    from servicetitan_pipeline.defs.ingestion import (
         build_ingestion_assets,
         ingestion_run_config,
     )
+    from servicetitan_pipeline.defs.resources import ServiceTitanResource
     from servicetitan_pipeline.entities import ENTITIES
-    from servicetitan_pipeline.resources import ServiceTitanResource
 
     resources = {
         "servicetitan": ServiceTitanResource(

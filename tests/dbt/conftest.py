@@ -14,7 +14,7 @@ from dbt_test_helpers import DBT, DBT_PROJECT_DIR, MANIFEST, REPO, run_dbt
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
     """dbt_project/target/manifest.json, built with `dbt parse` if missing (what `make prepare`
-    does), so that `servicetitan_pipeline.assets.dbt` can be imported on a fresh clone."""
+    does), so that `servicetitan_pipeline.defs.dbt` can be imported on a fresh clone."""
     if not MANIFEST.exists():
         subprocess.run(
             [

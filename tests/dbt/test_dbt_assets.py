@@ -15,7 +15,7 @@ from servicetitan_pipeline.entities import ENTITIES
 @pytest.fixture(scope="module")
 def dbt_assets_def(dbt_manifest):
     # Imported after the manifest exists: @dbt_assets reads it at import time.
-    from servicetitan_pipeline.assets.dbt import servicetitan_dbt_assets
+    from servicetitan_pipeline.defs.dbt import servicetitan_dbt_assets
 
     return servicetitan_dbt_assets
 
@@ -80,8 +80,8 @@ def test_dbt_tests_are_asset_checks(dbt_assets_def):
 def test_materializing_the_dbt_assets_builds_the_warehouse(dbt_assets_def, tmp_path, monkeypatch):
     from dagster_dbt import DbtCliResource
 
-    from servicetitan_pipeline.dbt_project import dbt_project
-    from servicetitan_pipeline.settings import dbt_executable
+    from servicetitan_pipeline.config import dbt_executable
+    from servicetitan_pipeline.defs.dbt_project import dbt_project
 
     database = tmp_path / "warehouse.duckdb"
     create_raw_layer(str(database))

@@ -20,9 +20,9 @@ import pytest
 from dagster_duckdb import DuckDBResource
 from dbt_test_helpers import run_dbt
 
-from servicetitan_pipeline.assets import ingestion
+from servicetitan_pipeline.defs import ingestion
+from servicetitan_pipeline.defs.resources import ServiceTitanResource
 from servicetitan_pipeline.entities import ENTITIES
-from servicetitan_pipeline.resources import ServiceTitanResource
 from servicetitan_pipeline.simulator import SimulatorConfig, start_simulator
 
 pytestmark = pytest.mark.integration

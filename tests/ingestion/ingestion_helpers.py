@@ -12,10 +12,10 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from servicetitan_pipeline.assets.checks import build_ingestion_checks
-from servicetitan_pipeline.assets.ingestion import build_ingestion_assets, ingestion_run_config
+from servicetitan_pipeline.defs.checks import build_ingestion_checks
+from servicetitan_pipeline.defs.ingestion import build_ingestion_assets, ingestion_run_config
+from servicetitan_pipeline.defs.resources import ServiceTitanResource
 from servicetitan_pipeline.entities import ENTITIES
-from servicetitan_pipeline.resources import ServiceTitanResource
 
 ENTITY_NAMES = [e.name for e in ENTITIES]
 ASSETS = build_ingestion_assets()

@@ -23,9 +23,9 @@ CHILD = textwrap.dedent(
     import sys
     import dagster as dg
     from dagster_duckdb import DuckDBResource
-    from servicetitan_pipeline.assets.ingestion import build_ingestion_assets, ingestion_run_config
+    from servicetitan_pipeline.defs.ingestion import build_ingestion_assets, ingestion_run_config
     from servicetitan_pipeline.entities import ENTITIES
-    from servicetitan_pipeline.resources import ServiceTitanResource
+    from servicetitan_pipeline.defs.resources import ServiceTitanResource
     from servicetitan_pipeline import warehouse
 
     base_url, tenant, client_id, secret, app_key, database, page_size, batch_rows = sys.argv[1:]

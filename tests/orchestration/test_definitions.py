@@ -10,8 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from servicetitan_pipeline.entities import ENTITIES
-from servicetitan_pipeline.orchestration import (
+from servicetitan_pipeline.defs.jobs import (
     SYNC_JOB_NAME,
     SYNC_SCHEDULE_NAME,
     WAREHOUSE_POOL,
@@ -19,13 +18,14 @@ from servicetitan_pipeline.orchestration import (
     build_sync_job,
     build_sync_schedule,
 )
+from servicetitan_pipeline.entities import ENTITIES
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def defs():
-    from servicetitan_pipeline.definitions import defs
+    from servicetitan_pipeline.defs.definitions import defs
 
     return defs
 
@@ -122,8 +122,8 @@ def test_only_transient_failures_are_worth_a_retry():
         RetriesExhaustedError,
         SettingsError,
     )
-    from servicetitan_pipeline.locking import WarehouseBusyError
-    from servicetitan_pipeline.orchestration import is_transient
+    from servicetitan_pipeline.defs.jobs import is_transient
+    from servicetitan_pipeline.warehouse.locking import WarehouseBusyError
 
     assert is_transient(RetriesExhaustedError("503 x6", attempts=6, waited_seconds=60.0))
     assert is_transient(WarehouseBusyError("held by run abc"))

@@ -14,8 +14,7 @@ import orjson
 import pytest
 
 from servicetitan_pipeline import cli
-from servicetitan_pipeline.client import ConnectionSettings, ServiceTitanClient, SettingsError
-from servicetitan_pipeline.connection_check import (
+from servicetitan_pipeline.cli.check import (
     EXIT_BAD_SETTINGS,
     EXIT_FAILED,
     EXIT_OK,
@@ -24,6 +23,7 @@ from servicetitan_pipeline.connection_check import (
     run_check,
     select_entities,
 )
+from servicetitan_pipeline.client import ConnectionSettings, ServiceTitanClient, SettingsError
 from servicetitan_pipeline.entities import ENTITIES, ENTITIES_BY_NAME, SyncMode
 
 SECRET = "cs1.check-test-SECRET-31c8aa"

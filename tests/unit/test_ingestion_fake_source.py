@@ -15,15 +15,15 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 from servicetitan_pipeline import warehouse as wh
-from servicetitan_pipeline.assets import ingestion
-from servicetitan_pipeline.assets.checks import build_ingestion_checks
 from servicetitan_pipeline.client import (
     ConnectionSettings,
     ServiceTitanClient,
     ServiceTitanError,
 )
+from servicetitan_pipeline.defs import ingestion
+from servicetitan_pipeline.defs.checks import build_ingestion_checks
+from servicetitan_pipeline.defs.resources import ServiceTitanResource
 from servicetitan_pipeline.entities import get_entity
-from servicetitan_pipeline.resources import ServiceTitanResource
 
 TENANT = 4242
 CUSTOMERS = get_entity("customers")

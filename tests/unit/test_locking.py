@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from servicetitan_pipeline.locking import WarehouseBusyError, warehouse_write_lock
+from servicetitan_pipeline.warehouse.locking import WarehouseBusyError, warehouse_write_lock
 
 
 def test_second_writer_waits_until_the_first_releases(tmp_path):
@@ -42,7 +42,8 @@ def test_gives_up_with_a_clear_error_naming_the_holder(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from servicetitan_pipeline.locking import warehouse_write_lock\n"
+            "import sys, time\n"
+            "from servicetitan_pipeline.warehouse.locking import warehouse_write_lock\n"
             f"with warehouse_write_lock({str(db)!r}, holder='run abc123'):\n"
             "    print('held', flush=True); time.sleep(30)",
         ],

@@ -14,7 +14,10 @@ from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster._serdes import serialize_value
 
 from servicetitan_pipeline.client import ServiceTitanClient, SettingsError
-from servicetitan_pipeline.resources import ServiceTitanResource, servicetitan_resource_from_env
+from servicetitan_pipeline.defs.resources import (
+    ServiceTitanResource,
+    servicetitan_resource_from_env,
+)
 
 SECRET = "cs1.resource-test-SECRET-9d2f61"
 APP_KEY = "ak1.resource-test-APPKEY-5e7a03"

@@ -7,8 +7,8 @@ import json
 import orjson
 import pytest
 
-from servicetitan_pipeline import staging
 from servicetitan_pipeline.client import BodyNotJsonError, NotAPageError
+from servicetitan_pipeline.sync import pages as staging
 
 
 def rec(i, mod="2024-05-01T10:00:00Z", active=True, **extra):

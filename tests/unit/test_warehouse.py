@@ -9,8 +9,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from servicetitan_pipeline import staging
 from servicetitan_pipeline import warehouse as wh
+from servicetitan_pipeline.sync import pages as staging
 
 T1, T2 = 1001, 2002
 

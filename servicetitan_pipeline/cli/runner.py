@@ -19,7 +19,7 @@ from typing import Any
 
 import dagster as dg
 
-from servicetitan_pipeline import run_logging
+from servicetitan_pipeline.defs import run_logging
 from servicetitan_pipeline.entities import ASSET_KEY_PREFIX, get_entity
 
 
@@ -88,10 +88,10 @@ def run_sync(
         tags: extra run tags.
     """
     # Imported here: loading the definitions imports Dagster, dbt's manifest and the client.
-    from servicetitan_pipeline.assets.ingestion import ingestion_run_config
-    from servicetitan_pipeline.definitions import defs
+    from servicetitan_pipeline.defs.definitions import defs
+    from servicetitan_pipeline.defs.ingestion import ingestion_run_config
+    from servicetitan_pipeline.defs.jobs import SYNC_JOB_NAME
     from servicetitan_pipeline.entities import ENTITIES
-    from servicetitan_pipeline.orchestration import SYNC_JOB_NAME
 
     names = list(entities) if entities else [e.name for e in ENTITIES]
     selection = ingestion_asset_keys(names)
@@ -131,7 +131,7 @@ def run_sync(
 
 def run_log_path(run_id: str) -> Path:
     """Where a CLI run's full output (dbt's log lines included) is kept: next to the warehouse."""
-    from servicetitan_pipeline.settings import duckdb_path
+    from servicetitan_pipeline.config import duckdb_path
 
     directory = Path(duckdb_path()).parent / "logs"
     directory.mkdir(parents=True, exist_ok=True)

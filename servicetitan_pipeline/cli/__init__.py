@@ -14,19 +14,19 @@ import sys
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "check": (
-        "servicetitan_pipeline.connection_check",
+        "servicetitan_pipeline.cli.check",
         "test the ServiceTitan connection: token, then one small request per entity",
     ),
     "sync": (
-        "servicetitan_pipeline.sync_command",
+        "servicetitan_pipeline.cli.sync",
         "sync ServiceTitan into DuckDB and build dbt, through Dagster in-process",
     ),
     "demo": (
-        "servicetitan_pipeline.demo",
+        "servicetitan_pipeline.cli.demo",
         "run the whole pipeline against the embedded simulator and print a summary",
     ),
     "dev": (
-        "servicetitan_pipeline.dev",
+        "servicetitan_pipeline.cli.dev",
         "start the Dagster UI against the embedded simulator",
     ),
     "simulator": (

@@ -52,14 +52,14 @@ def parse_selection(value: str | None) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from servicetitan_pipeline.report import print_sync_outcome
-    from servicetitan_pipeline.settings import load_dotenv_file
+    from servicetitan_pipeline.cli.report import print_sync_outcome
+    from servicetitan_pipeline.config import load_dotenv_file
 
     entities = parse_selection(args.select)
     load_dotenv_file()
     instance = _instance()
     try:
-        from servicetitan_pipeline.runner import run_sync
+        from servicetitan_pipeline.cli.runner import run_sync
 
         outcome = run_sync(
             entities=entities,

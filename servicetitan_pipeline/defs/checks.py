@@ -21,6 +21,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from servicetitan_pipeline import warehouse
+from servicetitan_pipeline.defs.resources import ServiceTitanResource
 from servicetitan_pipeline.entities import (
     ENTITIES,
     ENTITIES_BY_NAME,
@@ -28,7 +29,6 @@ from servicetitan_pipeline.entities import (
     Entity,
     Reference,
 )
-from servicetitan_pipeline.resources import ServiceTitanResource
 
 _SAMPLE = 10
 

@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from servicetitan_pipeline.entities import RAW_SCHEMA
-from servicetitan_pipeline.staging import PreparedPage, prepare_page
+from servicetitan_pipeline.sync.pages import PreparedPage, prepare_page
 
 logger = logging.getLogger(__name__)
 

@@ -108,7 +108,7 @@ def is_transient(error: BaseException) -> bool:
     and so is anything unforeseen.
     """
     from servicetitan_pipeline.client import RetriesExhaustedError, ServiceTitanError
-    from servicetitan_pipeline.locking import WarehouseBusyError
+    from servicetitan_pipeline.warehouse.locking import WarehouseBusyError
 
     if isinstance(error, RetriesExhaustedError | WarehouseBusyError):
         return True

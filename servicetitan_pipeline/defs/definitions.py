@@ -12,14 +12,14 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
-from servicetitan_pipeline.assets.checks import build_ingestion_checks
-from servicetitan_pipeline.assets.dbt import servicetitan_dbt_assets
-from servicetitan_pipeline.assets.ingestion import build_ingestion_assets
-from servicetitan_pipeline.dbt_project import dbt_project
-from servicetitan_pipeline.orchestration import build_sync_job, build_sync_schedule
-from servicetitan_pipeline.resources import servicetitan_resource_from_env
-from servicetitan_pipeline.run_logging import compact_console_logger
-from servicetitan_pipeline.settings import dbt_executable, duckdb_path
+from servicetitan_pipeline.config import dbt_executable, duckdb_path
+from servicetitan_pipeline.defs.checks import build_ingestion_checks
+from servicetitan_pipeline.defs.dbt import servicetitan_dbt_assets
+from servicetitan_pipeline.defs.dbt_project import dbt_project
+from servicetitan_pipeline.defs.ingestion import build_ingestion_assets
+from servicetitan_pipeline.defs.jobs import build_sync_job, build_sync_schedule
+from servicetitan_pipeline.defs.resources import servicetitan_resource_from_env
+from servicetitan_pipeline.defs.run_logging import compact_console_logger
 
 sync_job = build_sync_job()
 

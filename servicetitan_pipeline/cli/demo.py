@@ -108,8 +108,8 @@ def reset_demo_database(database: Path, tenant_id: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from servicetitan_pipeline.report import print_demo_summary, print_sync_outcome
-    from servicetitan_pipeline.runner import run_sync
+    from servicetitan_pipeline.cli.report import print_demo_summary, print_sync_outcome
+    from servicetitan_pipeline.cli.runner import run_sync
     from servicetitan_pipeline.simulator import SimulatorConfig, start_simulator
 
     started = time.monotonic()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from servicetitan_pipeline.runner import SyncOutcome
+from servicetitan_pipeline.cli.runner import SyncOutcome
 
 _ENTITY_HEADER = (
     f"  {'entity':<15} {'rows':>9} {'new':>8} {'updated':>8} {'deactiv.':>8} "

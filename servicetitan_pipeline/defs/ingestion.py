@@ -33,17 +33,18 @@ import duckdb as duckdb_lib
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from servicetitan_pipeline import staging, warehouse
+from servicetitan_pipeline import warehouse
 from servicetitan_pipeline.client import (
     DEFAULT_LIST_PAGE_SIZE,
     InvalidResponseError,
     ServiceTitanClient,
     ServiceTitanError,
 )
+from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL, is_transient
+from servicetitan_pipeline.defs.resources import ServiceTitanResource
 from servicetitan_pipeline.entities import ENTITIES, Entity, SyncMode, get_entity
-from servicetitan_pipeline.locking import warehouse_write_lock
-from servicetitan_pipeline.orchestration import WAREHOUSE_POOL, is_transient
-from servicetitan_pipeline.resources import ServiceTitanResource
+from servicetitan_pipeline.sync import pages as staging
+from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
 
 logger = logging.getLogger(__name__)
 

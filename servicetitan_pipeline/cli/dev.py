@@ -62,7 +62,7 @@ def ensure_dagster_home() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from servicetitan_pipeline.demo import point_environment_at, reset_demo_database
+    from servicetitan_pipeline.cli.demo import point_environment_at, reset_demo_database
     from servicetitan_pipeline.simulator import SimulatorConfig, start_simulator
 
     home = ensure_dagster_home()
@@ -76,15 +76,15 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_seed:
             import dagster as dg
 
-            from servicetitan_pipeline.report import print_sync_outcome
-            from servicetitan_pipeline.runner import run_sync
+            from servicetitan_pipeline.cli.report import print_sync_outcome
+            from servicetitan_pipeline.cli.runner import run_sync
 
             print("Seeding the warehouse with a first sync (recorded in the UI's runs) ...")
             with dg.DagsterInstance.get() as instance:
                 outcome = run_sync(instance=instance, tags={"servicetitan/seed": "dev"})
             print_sync_outcome(outcome, out=sys.stdout)
         dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
-        workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+        workspace = Path(__file__).resolve().parents[2] / "workspace.yaml"
         command = [dagster, "dev", "-w", str(workspace), "-p", str(args.port), "-h", args.host]
         print(f"\nDagster UI: http://{args.host}:{args.port}   (Ctrl-C stops UI and simulator)")
         print(f"DuckDB:     {database}")

@@ -34,8 +34,8 @@ from servicetitan_pipeline.client import (
     SettingsError,
 )
 from servicetitan_pipeline.client.settings import ENV_VARS, REQUIRED_FIELDS
+from servicetitan_pipeline.defs.resources import ServiceTitanResource
 from servicetitan_pipeline.entities import ENTITIES, ENTITIES_BY_NAME, Entity, SyncMode
-from servicetitan_pipeline.resources import ServiceTitanResource
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -226,7 +226,7 @@ def run_check(
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``servicetitan-pipeline check``."""
-    from servicetitan_pipeline.settings import load_dotenv_file
+    from servicetitan_pipeline.config import load_dotenv_file
 
     if args.env_file:
         load_dotenv_file(args.env_file)

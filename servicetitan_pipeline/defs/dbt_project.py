@@ -1,7 +1,7 @@
 """The dbt project (``<repo>/dbt_project``) as dagster-dbt sees it.
 
 Kept in its own module, free of other imports, because ``@dbt_assets`` reads the project's
-``target/manifest.json`` when ``servicetitan_pipeline.assets.dbt`` is imported: the Makefile
+``target/manifest.json`` when ``servicetitan_pipeline.defs.dbt`` is imported: the Makefile
 (``make prepare``), the tests and CI build it with ``dbt parse`` first, and this module tells
 them (and Dagster) where the project is without importing any asset.
 """
@@ -14,11 +14,11 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from servicetitan_pipeline.settings import dbt_executable
+from servicetitan_pipeline.config import dbt_executable
 
 # The package lives next to the dbt project in a repository checkout:
 # <repo>/servicetitan_pipeline/dbt_project.py and <repo>/dbt_project/dbt_project.yml.
-DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,

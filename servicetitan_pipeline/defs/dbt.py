@@ -18,11 +18,11 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from servicetitan_pipeline.dbt_project import dbt_project
+from servicetitan_pipeline.config import DUCKDB_PATH_ENV, duckdb_path
+from servicetitan_pipeline.defs.dbt_project import dbt_project
+from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL
 from servicetitan_pipeline.entities import ENTITIES_BY_NAME
-from servicetitan_pipeline.locking import warehouse_write_lock
-from servicetitan_pipeline.orchestration import WAREHOUSE_POOL
-from servicetitan_pipeline.settings import DUCKDB_PATH_ENV, duckdb_path
+from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
 
 # Dagster inspects the `context` annotation at definition time, so this module does not use
 # `from __future__ import annotations` (it would turn the annotation into a string).

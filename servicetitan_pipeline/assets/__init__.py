@@ -1,1 +1,0 @@
-"""Dagster assets: ingestion (one per ServiceTitan entity), dbt models, asset checks."""

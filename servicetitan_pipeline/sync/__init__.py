@@ -1,0 +1,1 @@
+"""The sync engine, without Dagster: page decoding, prefetch, export and list cursor rules."""
