@@ -1,6 +1,6 @@
 {#
     Typing helpers for ServiceTitan's JSON. Each takes a SQL expression that yields the field's
-    JSON text (e.g. `payload->>'$.total'`) and returns the typed value.
+    JSON text (e.g. `payload ->> '$.total'`) and returns the typed value.
 #}
 
 {#
@@ -65,6 +65,6 @@
 #}
 {% macro st_address(json_path, prefix) -%}
     {%- for field in ['street', 'unit', 'city', 'state', 'zip', 'country'] %}
-        payload->>'{{ json_path }}.{{ field }}' as {{ prefix }}_{{ field }}{{ "," if not loop.last }}
+        payload ->> '{{ json_path }}.{{ field }}' as {{ prefix }}_{{ field }}{{ "," if not loop.last }}
     {%- endfor %}
 {%- endmacro %}
