@@ -7,8 +7,9 @@
 
     ServiceTitan ids are unique only within a tenant, and several tenants can share this
     warehouse: a join on the id alone would match customer 42 of tenant A with customer 42 of
-    tenant B. Every join between two of the project's relations goes through this macro, so the
-    tenant condition is written once and cannot be forgotten. `to_key` defaults to `key`.
+    tenant B. Joins on a key go through this macro, so the tenant condition is written once and
+    cannot be forgotten (the recursive merge chain of int_customers__merge_resolved, which joins
+    one relation under two aliases, spells it out). `to_key` defaults to `key`.
 
     Usage:
         from jobs

@@ -12,11 +12,7 @@ with recursive
 
 customers as (
 
-    select
-        tenant_id,
-        customer_id,
-        merged_to_customer_id
-    from {{ ref('stg_servicetitan__customers') }}
+    select * from {{ ref('stg_servicetitan__customers') }}
 
 ),
 

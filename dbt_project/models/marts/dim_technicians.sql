@@ -8,11 +8,7 @@ technicians as (
 
 business_units as (
 
-    select
-        tenant_id,
-        business_unit_id,
-        business_unit_name
-    from {{ ref('stg_servicetitan__business_units') }}
+    select * from {{ ref('stg_servicetitan__business_units') }}
 
 ),
 

@@ -8,13 +8,7 @@ appointments as (
 
 jobs as (
 
-    select
-        tenant_id,
-        job_id,
-        job_type_id,
-        business_unit_id,
-        location_id
-    from {{ ref('stg_servicetitan__jobs') }}
+    select * from {{ ref('stg_servicetitan__jobs') }}
 
 ),
 

@@ -20,31 +20,19 @@ job_revenue as (
 
 job_types as (
 
-    select
-        tenant_id,
-        job_type_id,
-        job_type_name
-    from {{ ref('stg_servicetitan__job_types') }}
+    select * from {{ ref('stg_servicetitan__job_types') }}
 
 ),
 
 business_units as (
 
-    select
-        tenant_id,
-        business_unit_id,
-        business_unit_name
-    from {{ ref('stg_servicetitan__business_units') }}
+    select * from {{ ref('stg_servicetitan__business_units') }}
 
 ),
 
 campaigns as (
 
-    select
-        tenant_id,
-        campaign_id,
-        campaign_name
-    from {{ ref('stg_servicetitan__campaigns') }}
+    select * from {{ ref('stg_servicetitan__campaigns') }}
 
 ),
 

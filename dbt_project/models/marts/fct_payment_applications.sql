@@ -8,13 +8,7 @@ applications as (
 
 payments as (
 
-    select
-        tenant_id,
-        payment_id,
-        payment_date,
-        customer_id,
-        payment_type
-    from {{ ref('stg_servicetitan__payments') }}
+    select * from {{ ref('stg_servicetitan__payments') }}
 
 ),
 

@@ -28,13 +28,7 @@ invoices as (
 
 customers as (
 
-    select
-        tenant_id,
-        customer_id,
-        customer_name,
-        customer_type,
-        is_active
-    from {{ ref('dim_customers') }}
+    select * from {{ ref('dim_customers') }}
 
 ),
 

@@ -16,11 +16,7 @@ invoices as (
 
 business_units as (
 
-    select
-        tenant_id,
-        business_unit_id,
-        business_unit_name
-    from {{ ref('dim_business_units') }}
+    select * from {{ ref('dim_business_units') }}
 
 ),
 

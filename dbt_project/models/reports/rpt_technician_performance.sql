@@ -23,13 +23,7 @@ jobs as (
 
 technicians as (
 
-    select
-        tenant_id,
-        technician_id,
-        technician_name,
-        business_unit_name,
-        is_active
-    from {{ ref('dim_technicians') }}
+    select * from {{ ref('dim_technicians') }}
 
 ),
 

@@ -31,12 +31,7 @@ renamed as (
         {{ st_timestamp("payload ->> '$.end'") }} as ends_at,
         {{ st_timestamp("payload ->> '$.arrivalWindowStart'") }} as arrival_window_starts_at,
         {{ st_timestamp("payload ->> '$.arrivalWindowEnd'") }} as arrival_window_ends_at,
-        {{ st_timestamp("payload ->> '$.createdOn'") }} as created_at,
-        modified_on as modified_at,
-
-        -- lineage
-        _connection as connection_name,
-        _loaded_at as loaded_at
+        {{ st_record_timestamps_and_lineage() }}
 
     from source
 

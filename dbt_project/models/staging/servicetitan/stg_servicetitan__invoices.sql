@@ -76,13 +76,7 @@ renamed as (
         {{ st_utc_date(st_timestamp("payload ->> '$.dueDate'")) }} as due_date,
         {{ st_timestamp("payload ->> '$.paidOn'") }} as paid_at,
         {{ st_timestamp("payload ->> '$.depositedOn'") }} as deposited_at,
-        {{ st_timestamp("payload ->> '$.createdOn'") }} as created_at,
-        -- invoices may omit modifiedOn; the raw column then is null too.
-        modified_on as modified_at,
-
-        -- lineage
-        _connection as connection_name,
-        _loaded_at as loaded_at
+        {{ st_record_timestamps_and_lineage() }}
 
     from source
 

@@ -34,12 +34,7 @@ renamed as (
         payload -> '$.externalData' as external_data,
 
         -- timestamps (UTC)
-        {{ st_timestamp("payload ->> '$.createdOn'") }} as created_at,
-        modified_on as modified_at,
-
-        -- lineage
-        _connection as connection_name,
-        _loaded_at as loaded_at
+        {{ st_record_timestamps_and_lineage() }}
 
     from source
 

@@ -49,12 +49,7 @@ renamed as (
         -- dates and timestamps (UTC)
         {{ st_timestamp("payload ->> '$.date'") }} as paid_at,
         {{ st_utc_date(st_timestamp("payload ->> '$.date'")) }} as payment_date,
-        {{ st_timestamp("payload ->> '$.createdOn'") }} as created_at,
-        modified_on as modified_at,
-
-        -- lineage
-        _connection as connection_name,
-        _loaded_at as loaded_at
+        {{ st_record_timestamps_and_lineage() }}
 
     from source
 
