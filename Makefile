@@ -45,13 +45,17 @@ check: install
 bench: install prepare
 	$(BIN)/python bench/sync_benchmark.py
 
+# sqlfluff renders the dbt models with its jinja templater (config in .sqlfluff): no dbt
+# compile, no warehouse.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project
 
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+	$(BIN)/sqlfluff fix dbt_project
 
 # Regenerate constraints.txt from a clean resolve of pyproject.toml.
 lock:

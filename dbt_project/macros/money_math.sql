@@ -23,3 +23,15 @@
     case when coalesce({{ whole }}, 0) = 0 then null
     else round(cast({{ part }} as double) / {{ whole }}, 4) end
 {%- endmacro %}
+
+{#
+    The sum of a money column over the rows where `where` holds (all rows when omitted), as
+    DECIMAL(18,2); 0, not NULL, when no row counts: a bucket or a job with nothing in it is
+    worth $0.00.
+#}
+{% macro money_total(amount, where=none) -%}
+    cast(
+        coalesce(sum({{ amount }}){% if where %} filter (where {{ where }}){% endif %}, 0)
+        as decimal(18, 2)
+    )
+{%- endmacro %}

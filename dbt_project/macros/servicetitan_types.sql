@@ -1,6 +1,6 @@
 {#
     Typing helpers for ServiceTitan's JSON. Each takes a SQL expression that yields the field's
-    JSON text (e.g. `payload->>'$.total'`) and returns the typed value.
+    JSON text (e.g. `payload ->> '$.total'`) and returns the typed value.
 #}
 
 {#
@@ -65,6 +65,19 @@
 #}
 {% macro st_address(json_path, prefix) -%}
     {%- for field in ['street', 'unit', 'city', 'state', 'zip', 'country'] %}
-        payload->>'{{ json_path }}.{{ field }}' as {{ prefix }}_{{ field }}{{ "," if not loop.last }}
+        payload ->> '{{ json_path }}.{{ field }}' as {{ prefix }}_{{ field }}{{ "," if not loop.last }}
     {%- endfor %}
+{%- endmacro %}
+
+{#
+    The columns every staging model of a raw table ends with: `created_at` (createdOn),
+    `modified_at` (the raw layer's `modified_on`, the modifiedOn the sync follows; NULL where
+    ServiceTitan omits it, as invoices may), then the lineage of the row: `connection_name` and
+    `loaded_at` (which connection loaded it, and when).
+#}
+{% macro st_record_timestamps_and_lineage() -%}
+    {{ st_timestamp("payload ->> '$.createdOn'") }} as created_at,
+        modified_on as modified_at,
+        _connection as connection_name,
+        _loaded_at as loaded_at
 {%- endmacro %}

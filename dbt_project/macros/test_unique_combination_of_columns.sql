@@ -13,7 +13,7 @@
 #}
 {% test unique_combination_of_columns(model, combination_of_columns) %}
 
-    {%- set columns_csv = combination_of_columns | join(', ') %}
+{%- set columns_csv = combination_of_columns | join(', ') %}
 
     select
         {{ columns_csv }},

@@ -21,7 +21,9 @@ bucket_mismatches as (
 
 expected as (
 
-    select tenant_id, sum(balance) as open_balance
+    select
+        tenant_id,
+        sum(balance) as open_balance
     from {{ ref('fct_invoices') }}
     where is_active
     group by 1
@@ -30,7 +32,9 @@ expected as (
 
 reported as (
 
-    select tenant_id, sum(open_balance) as open_balance
+    select
+        tenant_id,
+        sum(open_balance) as open_balance
     from {{ ref('rpt_ar_aging') }}
     group by 1
 

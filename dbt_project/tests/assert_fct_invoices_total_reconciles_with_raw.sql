@@ -14,8 +14,8 @@ raw_invoices as (
         _tenant_id as tenant_id,
         active as is_active,
         count(*) as invoice_count,
-        sum(cast(payload->>'$.total' as decimal(18, 2))) as total,
-        sum(cast(payload->>'$.balance' as decimal(18, 2))) as balance
+        sum(cast(payload ->> '$.total' as decimal(18, 2))) as total,
+        sum(cast(payload ->> '$.balance' as decimal(18, 2))) as balance
     from {{ source('servicetitan', 'invoices') }}
     group by 1, 2
 

@@ -68,10 +68,8 @@ select
 from reported
 left join expected
     on reported.tenant_id = expected.tenant_id
--- a tenant with invoices but no jobs has KPI rows and no fct_jobs rows: zero expected
-where (reported.completed_jobs is not null
-        and reported.completed_jobs <> coalesce(expected.completed_jobs, 0))
-    or (reported.completed_revenue is not null
-        and reported.completed_revenue <> coalesce(expected.completed_revenue, 0))
-    or (reported.active_jobs is not null
-        and reported.active_jobs <> coalesce(expected.active_jobs, 0))
+-- A tenant with invoices but no jobs has KPI rows and no fct_jobs rows: zero expected. A figure
+-- a report does not carry (NULL) compares as unknown, so it is never a mismatch.
+where reported.completed_jobs <> coalesce(expected.completed_jobs, 0)
+    or reported.completed_revenue <> coalesce(expected.completed_revenue, 0)
+    or reported.active_jobs <> coalesce(expected.active_jobs, 0)

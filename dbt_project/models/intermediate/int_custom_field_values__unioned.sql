@@ -15,43 +15,46 @@
 
 with
 
-{% for entity, model, id_column in sources %}
-{{ entity }} as (
+custom_field_lists as (
 
-    select
-        tenant_id,
-        '{{ entity }}' as entity,
-        {{ id_column }} as record_id,
-        generate_subscripts(fields, 1) as field_position,
-        unnest(fields) as field
-    from (
+    {% for entity, model, id_column in sources %}
         select
             tenant_id,
-            {{ id_column }},
+            '{{ entity }}' as entity,
+            {{ id_column }} as record_id,
             from_json(
                 custom_fields, '[{"typeId": "BIGINT", "name": "VARCHAR", "value": "VARCHAR"}]'
-            ) as fields
+            ) as custom_field_list
         from {{ ref(model) }}
         where custom_fields is not null
-    )
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
-{% endfor %}
+
+unnested as (
+
+    select
+        custom_field_lists.tenant_id,
+        custom_field_lists.entity,
+        custom_field_lists.record_id,
+        generate_subscripts(custom_field_lists.custom_field_list, 1) as field_position,
+        unnest(custom_field_lists.custom_field_list) as custom_field
+    from custom_field_lists
+
+),
 
 unioned as (
 
-    {% for entity, model, id_column in sources %}
     select
-        tenant_id,
-        entity,
-        record_id,
-        field_position,
-        field.typeId as custom_field_type_id,
-        field.name as custom_field_name,
-        field.value as custom_field_value
-    from {{ entity }}
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+        unnested.tenant_id,
+        unnested.entity,
+        unnested.record_id,
+        unnested.field_position,
+        unnested.custom_field.typeId as custom_field_type_id,
+        unnested.custom_field.name as custom_field_name,
+        unnested.custom_field.value as custom_field_value
+    from unnested
 
 )
 

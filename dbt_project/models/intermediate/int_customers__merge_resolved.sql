@@ -12,8 +12,7 @@ with recursive
 
 customers as (
 
-    select tenant_id, customer_id, merged_to_customer_id
-    from {{ ref('stg_servicetitan__customers') }}
+    select * from {{ ref('stg_servicetitan__customers') }}
 
 ),
 
@@ -33,15 +32,15 @@ merge_chain as (
     select
         merge_chain.tenant_id,
         merge_chain.customer_id,
-        target.customer_id as surviving_customer_id,
+        merge_target.customer_id as surviving_customer_id,
         merge_chain.merge_depth + 1 as merge_depth
     from merge_chain
     inner join customers as current_customer
         on merge_chain.tenant_id = current_customer.tenant_id
         and merge_chain.surviving_customer_id = current_customer.customer_id
-    inner join customers as target
-        on current_customer.tenant_id = target.tenant_id
-        and current_customer.merged_to_customer_id = target.customer_id
+    inner join customers as merge_target
+        on current_customer.tenant_id = merge_target.tenant_id
+        and current_customer.merged_to_customer_id = merge_target.customer_id
     where merge_chain.merge_depth < 20
 
 ),
@@ -54,9 +53,8 @@ resolved as (
         surviving_customer_id,
         merge_depth
     from merge_chain
-    qualify row_number() over (
-        partition by tenant_id, customer_id order by merge_depth desc
-    ) = 1
+    qualify
+        row_number() over (partition by tenant_id, customer_id order by merge_depth desc) = 1
 
 )
 

@@ -21,9 +21,22 @@ invoices as (
 
 ),
 
-merges as (
+customer_merges as (
 
     select * from {{ ref('int_customers__merge_resolved') }}
+
+),
+
+-- what an adjustment invoice inherits from the invoice it adjusts
+originals as (
+
+    select
+        invoices.tenant_id,
+        invoices.invoice_id,
+        invoices.job_id,
+        invoices.business_unit_id,
+        invoices.customer_id
+    from invoices
 
 ),
 
@@ -31,14 +44,12 @@ with_original as (
 
     select
         invoices.*,
-        coalesce(invoices.job_id, original.job_id) as attributed_job_id,
-        coalesce(invoices.business_unit_id, original.business_unit_id)
+        coalesce(invoices.job_id, originals.job_id) as attributed_job_id,
+        coalesce(invoices.business_unit_id, originals.business_unit_id)
             as attributed_business_unit_id,
-        coalesce(invoices.customer_id, original.customer_id) as attributed_customer_id
+        coalesce(invoices.customer_id, originals.customer_id) as attributed_customer_id
     from invoices
-    left join invoices as original
-        on invoices.tenant_id = original.tenant_id
-        and invoices.adjustment_to_invoice_id = original.invoice_id
+    {{ join_within_tenant('invoices', 'originals', 'adjustment_to_invoice_id', 'invoice_id') }}
 
 ),
 
@@ -46,16 +57,17 @@ enriched as (
 
     select
         with_original.*,
-        coalesce(merges.surviving_customer_id, with_original.attributed_customer_id)
+        coalesce(customer_merges.surviving_customer_id, with_original.attributed_customer_id)
             as surviving_customer_id,
-        cast(with_original.total - coalesce(with_original.sales_tax, 0) as decimal(18, 2)) as revenue,
+        cast(with_original.total - coalesce(with_original.sales_tax, 0) as decimal(18, 2))
+            as revenue,
         with_original.is_active as is_revenue,
         coalesce(with_original.invoice_date, {{ st_utc_date('with_original.created_at') }})
             as revenue_date
     from with_original
-    left join merges
-        on with_original.tenant_id = merges.tenant_id
-        and with_original.attributed_customer_id = merges.customer_id
+    {{ join_within_tenant(
+        'with_original', 'customer_merges', 'attributed_customer_id', 'customer_id'
+    ) }}
 
 )
 

@@ -17,11 +17,11 @@ job_revenue as (
     select
         tenant_id,
         attributed_job_id as job_id,
-        count(*) filter (where is_revenue and not is_adjustment and total <> 0) as invoice_count,
+        {{ invoice_count() }} as invoice_count,
         count(*) filter (where is_revenue and is_adjustment) as adjustment_count,
-        cast(coalesce(sum(revenue) filter (where is_revenue), 0) as decimal(18, 2)) as revenue,
-        cast(coalesce(sum(total) filter (where is_revenue), 0) as decimal(18, 2)) as total_invoiced,
-        cast(coalesce(sum(balance) filter (where is_revenue), 0) as decimal(18, 2)) as open_balance
+        {{ money_total('revenue', 'is_revenue') }} as revenue,
+        {{ money_total('total', 'is_revenue') }} as total_invoiced,
+        {{ money_total('balance', 'is_revenue') }} as open_balance
     from invoices
     where attributed_job_id is not null
     group by tenant_id, attributed_job_id

@@ -6,7 +6,7 @@ customers as (
 
 ),
 
-merges as (
+customer_merges as (
 
     select * from {{ ref('int_customers__merge_resolved') }}
 
@@ -22,7 +22,7 @@ final as (
         customers.is_active,
         customers.is_merged,
         customers.merged_to_customer_id,
-        merges.surviving_customer_id,
+        customer_merges.surviving_customer_id,
         customers.address_street,
         customers.address_unit,
         customers.address_city,
@@ -44,9 +44,7 @@ final as (
         customers.modified_at,
         customers.loaded_at
     from customers
-    left join merges
-        on customers.tenant_id = merges.tenant_id
-        and customers.customer_id = merges.customer_id
+    {{ join_within_tenant('customers', 'customer_merges', 'customer_id') }}
 
 )
 

@@ -8,8 +8,7 @@ technicians as (
 
 business_units as (
 
-    select tenant_id, business_unit_id, business_unit_name
-    from {{ ref('stg_servicetitan__business_units') }}
+    select * from {{ ref('stg_servicetitan__business_units') }}
 
 ),
 
@@ -44,9 +43,7 @@ final as (
         technicians.modified_at,
         technicians.loaded_at
     from technicians
-    left join business_units
-        on technicians.tenant_id = business_units.tenant_id
-        and technicians.business_unit_id = business_units.business_unit_id
+    {{ join_within_tenant('technicians', 'business_units', 'business_unit_id') }}
 
 )
 

@@ -8,8 +8,7 @@ appointments as (
 
 jobs as (
 
-    select tenant_id, job_id, job_type_id, business_unit_id, location_id
-    from {{ ref('stg_servicetitan__jobs') }}
+    select * from {{ ref('stg_servicetitan__jobs') }}
 
 ),
 
@@ -38,9 +37,7 @@ final as (
         appointments.modified_at,
         appointments.loaded_at
     from appointments
-    left join jobs
-        on appointments.tenant_id = jobs.tenant_id
-        and appointments.job_id = jobs.job_id
+    {{ join_within_tenant('appointments', 'jobs', 'job_id') }}
 
 )
 

@@ -69,9 +69,7 @@ final as (
         items.loaded_at
 
     from items
-    left join invoices
-        on items.tenant_id = invoices.tenant_id
-        and items.invoice_id = invoices.invoice_id
+    {{ join_within_tenant('items', 'invoices', 'invoice_id') }}
 
 )
 

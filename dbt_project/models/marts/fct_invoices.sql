@@ -106,12 +106,8 @@ final as (
         invoices.loaded_at
 
     from invoices
-    left join items
-        on invoices.tenant_id = items.tenant_id
-        and invoices.invoice_id = items.invoice_id
-    left join applications
-        on invoices.tenant_id = applications.tenant_id
-        and invoices.invoice_id = applications.invoice_id
+    {{ join_within_tenant('invoices', 'items', 'invoice_id') }}
+    {{ join_within_tenant('invoices', 'applications', 'invoice_id') }}
 
 )
 

@@ -6,7 +6,7 @@ jobs as (
 
 ),
 
-merges as (
+customer_merges as (
 
     select * from {{ ref('int_customers__merge_resolved') }}
 
@@ -20,22 +20,19 @@ job_revenue as (
 
 job_types as (
 
-    select tenant_id, job_type_id, job_type_name
-    from {{ ref('stg_servicetitan__job_types') }}
+    select * from {{ ref('stg_servicetitan__job_types') }}
 
 ),
 
 business_units as (
 
-    select tenant_id, business_unit_id, business_unit_name
-    from {{ ref('stg_servicetitan__business_units') }}
+    select * from {{ ref('stg_servicetitan__business_units') }}
 
 ),
 
 campaigns as (
 
-    select tenant_id, campaign_id, campaign_name
-    from {{ ref('stg_servicetitan__campaigns') }}
+    select * from {{ ref('stg_servicetitan__campaigns') }}
 
 ),
 
@@ -47,7 +44,7 @@ final as (
         jobs.job_id,
         jobs.job_number,
         jobs.customer_id,
-        coalesce(merges.surviving_customer_id, jobs.customer_id) as surviving_customer_id,
+        coalesce(customer_merges.surviving_customer_id, jobs.customer_id) as surviving_customer_id,
         jobs.location_id,
         jobs.business_unit_id,
         jobs.job_type_id,
@@ -93,21 +90,11 @@ final as (
         jobs.loaded_at
 
     from jobs
-    left join merges
-        on jobs.tenant_id = merges.tenant_id
-        and jobs.customer_id = merges.customer_id
-    left join job_revenue
-        on jobs.tenant_id = job_revenue.tenant_id
-        and jobs.job_id = job_revenue.job_id
-    left join job_types
-        on jobs.tenant_id = job_types.tenant_id
-        and jobs.job_type_id = job_types.job_type_id
-    left join business_units
-        on jobs.tenant_id = business_units.tenant_id
-        and jobs.business_unit_id = business_units.business_unit_id
-    left join campaigns
-        on jobs.tenant_id = campaigns.tenant_id
-        and jobs.campaign_id = campaigns.campaign_id
+    {{ join_within_tenant('jobs', 'customer_merges', 'customer_id') }}
+    {{ join_within_tenant('jobs', 'job_revenue', 'job_id') }}
+    {{ join_within_tenant('jobs', 'job_types', 'job_type_id') }}
+    {{ join_within_tenant('jobs', 'business_units', 'business_unit_id') }}
+    {{ join_within_tenant('jobs', 'campaigns', 'campaign_id') }}
 
 )
 

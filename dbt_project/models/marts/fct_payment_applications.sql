@@ -8,8 +8,7 @@ applications as (
 
 payments as (
 
-    select tenant_id, payment_id, payment_date, customer_id, payment_type
-    from {{ ref('stg_servicetitan__payments') }}
+    select * from {{ ref('stg_servicetitan__payments') }}
 
 ),
 
@@ -31,9 +30,7 @@ final as (
         payments.payment_date,
         applications.loaded_at
     from applications
-    left join payments
-        on applications.tenant_id = payments.tenant_id
-        and applications.payment_id = payments.payment_id
+    {{ join_within_tenant('applications', 'payments', 'payment_id') }}
 
 )
 

@@ -6,7 +6,7 @@ payments as (
 
 ),
 
-merges as (
+customer_merges as (
 
     select * from {{ ref('int_customers__merge_resolved') }}
 
@@ -31,7 +31,8 @@ final as (
         payments.tenant_id,
         payments.payment_id,
         payments.customer_id,
-        coalesce(merges.surviving_customer_id, payments.customer_id) as surviving_customer_id,
+        coalesce(customer_merges.surviving_customer_id, payments.customer_id)
+            as surviving_customer_id,
         payments.business_unit_id,
         payments.refunded_payment_id,
         payments.deposit_id,
@@ -65,12 +66,8 @@ final as (
         payments.loaded_at
 
     from payments
-    left join merges
-        on payments.tenant_id = merges.tenant_id
-        and payments.customer_id = merges.customer_id
-    left join applications
-        on payments.tenant_id = applications.tenant_id
-        and payments.payment_id = applications.payment_id
+    {{ join_within_tenant('payments', 'customer_merges', 'customer_id') }}
+    {{ join_within_tenant('payments', 'applications', 'payment_id') }}
 
 )
 

@@ -28,8 +28,7 @@ invoices as (
 
 customers as (
 
-    select tenant_id, customer_id, customer_name, customer_type, is_active
-    from {{ ref('dim_customers') }}
+    select * from {{ ref('dim_customers') }}
 
 ),
 
@@ -38,9 +37,9 @@ as_of as (
     select
         tenant_id,
         {% if as_of_override -%}
-        cast('{{ as_of_override }}' as date) as as_of_date
+            cast('{{ as_of_override }}' as date) as as_of_date
         {%- else -%}
-        {{ st_utc_date('max(loaded_at)') }} as as_of_date
+            {{ st_utc_date('max(loaded_at)') }} as as_of_date
         {%- endif %}
     from invoices
     group by tenant_id
@@ -75,16 +74,11 @@ per_customer as (
         any_value(invoice_customer_name) as invoice_customer_name,
         count(*) as open_invoice_count,
         cast(sum(balance) as decimal(18, 2)) as open_balance,
-        cast(coalesce(sum(balance) filter (where days_past_due <= 0), 0) as decimal(18, 2))
-            as current_balance,
-        cast(coalesce(sum(balance) filter (where days_past_due between 1 and 30), 0) as decimal(18, 2))
-            as past_due_1_30,
-        cast(coalesce(sum(balance) filter (where days_past_due between 31 and 60), 0) as decimal(18, 2))
-            as past_due_31_60,
-        cast(coalesce(sum(balance) filter (where days_past_due between 61 and 90), 0) as decimal(18, 2))
-            as past_due_61_90,
-        cast(coalesce(sum(balance) filter (where days_past_due > 90), 0) as decimal(18, 2))
-            as past_due_over_90,
+        {{ money_total('balance', 'days_past_due <= 0') }} as current_balance,
+        {{ money_total('balance', 'days_past_due between 1 and 30') }} as past_due_1_30,
+        {{ money_total('balance', 'days_past_due between 31 and 60') }} as past_due_31_60,
+        {{ money_total('balance', 'days_past_due between 61 and 90') }} as past_due_61_90,
+        {{ money_total('balance', 'days_past_due > 90') }} as past_due_over_90,
         min(effective_due_date) as oldest_due_date,
         max(days_past_due) as max_days_past_due
     from open_invoices
@@ -111,9 +105,7 @@ final as (
         per_customer.oldest_due_date,
         greatest(per_customer.max_days_past_due, 0) as max_days_past_due
     from per_customer
-    left join customers
-        on per_customer.tenant_id = customers.tenant_id
-        and per_customer.customer_id = customers.customer_id
+    {{ join_within_tenant('per_customer', 'customers', 'customer_id') }}
 
 )
 

@@ -44,8 +44,7 @@ invoices as (
     select
         tenant_id,
         surviving_customer_id as customer_id,
-        -- ServiceTitan opens an empty invoice with every job: $0 invoices are not counted
-        count(*) filter (where not is_adjustment and total <> 0) as invoice_count,
+        {{ invoice_count() }} as invoice_count,
         cast(sum(revenue) as decimal(18, 2)) as lifetime_revenue,
         cast(sum(total) as decimal(18, 2)) as lifetime_total_invoiced,
         cast(sum(balance) as decimal(18, 2)) as open_balance,
@@ -105,18 +104,10 @@ final as (
         {{ money_divide('jobs.completed_job_revenue', 'jobs.completed_jobs') }} as average_ticket,
         invoices.last_invoice_date - invoices.first_invoice_date as active_span_days
     from survivors
-    left join merged_in
-        on survivors.tenant_id = merged_in.tenant_id
-        and survivors.customer_id = merged_in.customer_id
-    left join invoices
-        on survivors.tenant_id = invoices.tenant_id
-        and survivors.customer_id = invoices.customer_id
-    left join jobs
-        on survivors.tenant_id = jobs.tenant_id
-        and survivors.customer_id = jobs.customer_id
-    left join payments
-        on survivors.tenant_id = payments.tenant_id
-        and survivors.customer_id = payments.customer_id
+    {{ join_within_tenant('survivors', 'merged_in', 'customer_id') }}
+    {{ join_within_tenant('survivors', 'invoices', 'customer_id') }}
+    {{ join_within_tenant('survivors', 'jobs', 'customer_id') }}
+    {{ join_within_tenant('survivors', 'payments', 'customer_id') }}
 
 )
 

@@ -30,8 +30,7 @@ invoiced as (
     select
         tenant_id,
         revenue_date as kpi_date,
-        -- $0 invoices (ServiceTitan opens one with every job) are not counted
-        count(*) filter (where not is_adjustment and total <> 0) as invoices_created,
+        {{ invoice_count() }} as invoices_created,
         cast(sum(revenue) as decimal(18, 2)) as revenue_invoiced,
         cast(sum(total) as decimal(18, 2)) as total_invoiced
     from {{ ref('fct_invoices') }}
@@ -55,11 +54,20 @@ collected as (
 
 activity_days as (
 
-    select tenant_id, kpi_date from completed_jobs
+    select
+        tenant_id,
+        kpi_date
+    from completed_jobs
     union all
-    select tenant_id, kpi_date from invoiced
+    select
+        tenant_id,
+        kpi_date
+    from invoiced
     union all
-    select tenant_id, kpi_date from collected
+    select
+        tenant_id,
+        kpi_date
+    from collected
 
 ),
 
@@ -73,7 +81,7 @@ date_spine as (
             interval 1 day
         )) as date) as kpi_date
     from activity_days
-    group by tenant_id
+    group by 1
 
 ),
 
@@ -92,15 +100,9 @@ final as (
         coalesce(collected.payment_count, 0) as payment_count,
         coalesce(collected.payments_collected, 0) as payments_collected
     from date_spine
-    left join completed_jobs
-        on date_spine.tenant_id = completed_jobs.tenant_id
-        and date_spine.kpi_date = completed_jobs.kpi_date
-    left join invoiced
-        on date_spine.tenant_id = invoiced.tenant_id
-        and date_spine.kpi_date = invoiced.kpi_date
-    left join collected
-        on date_spine.tenant_id = collected.tenant_id
-        and date_spine.kpi_date = collected.kpi_date
+    {{ join_within_tenant('date_spine', 'completed_jobs', 'kpi_date') }}
+    {{ join_within_tenant('date_spine', 'invoiced', 'kpi_date') }}
+    {{ join_within_tenant('date_spine', 'collected', 'kpi_date') }}
 
 )
 

@@ -14,26 +14,15 @@ jobs as (
 
 ),
 
-job_types as (
-
-    select tenant_id, job_type_id, job_type_name
-    from {{ ref('dim_job_types') }}
-
-),
-
-campaigns as (
-
-    select tenant_id, campaign_id, campaign_name
-    from {{ ref('dim_campaigns') }}
-
-),
-
 funnel as (
 
     select
         tenant_id,
         job_type_id,
         campaign_id,
+        -- fct_jobs carries the names of the job's type and campaign (NULL when not loaded)
+        any_value(job_type_name) as job_type_name,
+        any_value(campaign_name) as campaign_name,
         count(*) as total_jobs,
         count(*) filter (where job_status = 'Scheduled') as scheduled_jobs,
         count(*) filter (where job_status = 'Dispatched') as dispatched_jobs,
@@ -41,7 +30,8 @@ funnel as (
         count(*) filter (where job_status = 'Hold') as on_hold_jobs,
         count(*) filter (where job_status = 'Completed') as completed_jobs,
         count(*) filter (where job_status = 'Canceled') as canceled_jobs,
-        cast(sum(revenue) filter (where job_status = 'Completed') as decimal(18, 2)) as completed_revenue
+        cast(sum(revenue) filter (where job_status = 'Completed') as decimal(18, 2))
+            as completed_revenue
     from jobs
     group by 1, 2, 3
 
@@ -50,31 +40,24 @@ funnel as (
 final as (
 
     select
-        funnel.tenant_id,
-        funnel.job_type_id,
-        coalesce(job_types.job_type_name, 'Unknown job type ' || funnel.job_type_id) as job_type_name,
-        funnel.campaign_id,
-        coalesce(campaigns.campaign_name, 'Unknown campaign ' || funnel.campaign_id) as campaign_name,
-        funnel.total_jobs,
-        funnel.scheduled_jobs,
-        funnel.dispatched_jobs,
-        funnel.in_progress_jobs,
-        funnel.on_hold_jobs,
-        funnel.completed_jobs,
-        funnel.canceled_jobs,
-        funnel.total_jobs - funnel.completed_jobs - funnel.canceled_jobs as open_jobs,
-        {{ ratio('funnel.completed_jobs', 'funnel.total_jobs') }} as completion_rate,
-        {{ ratio('funnel.canceled_jobs', 'funnel.total_jobs') }} as cancellation_rate,
-        coalesce(funnel.completed_revenue, 0) as completed_revenue,
-        {{ money_divide('coalesce(funnel.completed_revenue, 0)', 'funnel.completed_jobs') }}
-            as average_ticket
+        tenant_id,
+        job_type_id,
+        coalesce(job_type_name, 'Unknown job type ' || job_type_id) as job_type_name,
+        campaign_id,
+        coalesce(campaign_name, 'Unknown campaign ' || campaign_id) as campaign_name,
+        total_jobs,
+        scheduled_jobs,
+        dispatched_jobs,
+        in_progress_jobs,
+        on_hold_jobs,
+        completed_jobs,
+        canceled_jobs,
+        total_jobs - completed_jobs - canceled_jobs as open_jobs,
+        {{ ratio('completed_jobs', 'total_jobs') }} as completion_rate,
+        {{ ratio('canceled_jobs', 'total_jobs') }} as cancellation_rate,
+        coalesce(completed_revenue, 0) as completed_revenue,
+        {{ money_divide('coalesce(completed_revenue, 0)', 'completed_jobs') }} as average_ticket
     from funnel
-    left join job_types
-        on funnel.tenant_id = job_types.tenant_id
-        and funnel.job_type_id = job_types.job_type_id
-    left join campaigns
-        on funnel.tenant_id = campaigns.tenant_id
-        and funnel.campaign_id = campaigns.campaign_id
 
 )
 

@@ -16,8 +16,7 @@ invoices as (
 
 business_units as (
 
-    select tenant_id, business_unit_id, business_unit_name
-    from {{ ref('dim_business_units') }}
+    select * from {{ ref('dim_business_units') }}
 
 ),
 
@@ -29,11 +28,10 @@ monthly as (
         attributed_business_unit_id as business_unit_id,
         -- the name ServiceTitan printed on the invoice, if the business unit is not loaded
         any_value(business_unit_name) as invoice_business_unit_name,
-        -- $0 invoices (ServiceTitan opens one with every job) are not counted
-        count(*) filter (where not is_adjustment and total <> 0) as invoice_count,
+        {{ invoice_count() }} as invoice_count,
         count(*) filter (where is_adjustment) as adjustment_count,
         cast(sum(revenue) as decimal(18, 2)) as revenue,
-        cast(coalesce(sum(revenue) filter (where is_adjustment), 0) as decimal(18, 2)) as adjustment_revenue,
+        {{ money_total('revenue', 'is_adjustment') }} as adjustment_revenue,
         cast(sum(sales_tax) as decimal(18, 2)) as sales_tax,
         cast(sum(total) as decimal(18, 2)) as total_invoiced
     from invoices
@@ -59,9 +57,7 @@ final as (
         monthly.sales_tax,
         monthly.total_invoiced
     from monthly
-    left join business_units
-        on monthly.tenant_id = business_units.tenant_id
-        and monthly.business_unit_id = business_units.business_unit_id
+    {{ join_within_tenant('monthly', 'business_units', 'business_unit_id') }}
 
 )
 

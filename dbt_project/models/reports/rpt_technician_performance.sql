@@ -23,8 +23,7 @@ jobs as (
 
 technicians as (
 
-    select tenant_id, technician_id, technician_name, business_unit_name, is_active
-    from {{ ref('dim_technicians') }}
+    select * from {{ ref('dim_technicians') }}
 
 ),
 
@@ -51,7 +50,9 @@ final as (
         monthly.completed_month,
         case
             when monthly.technician_id is null then 'Unattributed'
-            else coalesce(technicians.technician_name, 'Unknown technician ' || monthly.technician_id)
+            when technicians.technician_name is null
+                then 'Unknown technician ' || monthly.technician_id
+            else technicians.technician_name
         end as technician_name,
         technicians.business_unit_name as technician_business_unit_name,
         technicians.is_active as is_technician_active,
@@ -61,9 +62,7 @@ final as (
         monthly.total_invoiced,
         {{ money_divide('monthly.revenue', 'monthly.completed_jobs') }} as average_ticket
     from monthly
-    left join technicians
-        on monthly.tenant_id = technicians.tenant_id
-        and monthly.technician_id = technicians.technician_id
+    {{ join_within_tenant('monthly', 'technicians', 'technician_id') }}
 
 )
 

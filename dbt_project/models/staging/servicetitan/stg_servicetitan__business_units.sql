@@ -14,19 +14,19 @@ renamed as (
         id as business_unit_id,
 
         -- attributes
-        payload->>'$.name' as business_unit_name,
-        payload->>'$.officialName' as official_name,
-        payload->>'$.trade.name' as trade_name,
-        {{ st_id("payload->>'$.trade.id'") }} as trade_id,
-        payload->>'$.division.name' as division_name,
-        {{ st_id("payload->>'$.division.id'") }} as division_id,
-        payload->>'$.email' as email,
-        payload->>'$.phoneNumber' as phone_number,
-        payload->>'$.currency' as currency,
-        {{ st_decimal("payload->>'$.defaultTaxRate'") }} as default_tax_rate,
-        payload->>'$.accountCode' as account_code,
-        payload->>'$.quickbooksClass' as quickbooks_class,
-        payload->>'$.franchiseId' as franchise_id,
+        payload ->> '$.name' as business_unit_name,
+        payload ->> '$.officialName' as official_name,
+        payload ->> '$.trade.name' as trade_name,
+        {{ st_id("payload ->> '$.trade.id'") }} as trade_id,
+        payload ->> '$.division.name' as division_name,
+        {{ st_id("payload ->> '$.division.id'") }} as division_id,
+        payload ->> '$.email' as email,
+        payload ->> '$.phoneNumber' as phone_number,
+        payload ->> '$.currency' as currency,
+        {{ st_decimal("payload ->> '$.defaultTaxRate'") }} as default_tax_rate,
+        payload ->> '$.accountCode' as account_code,
+        payload ->> '$.quickbooksClass' as quickbooks_class,
+        payload ->> '$.franchiseId' as franchise_id,
 
         -- address
         {{ st_address('$.address', 'address') }},
@@ -35,16 +35,11 @@ renamed as (
         active as is_active,
 
         -- json kept for the rare analyst who needs more
-        payload->'$.tagTypeIds' as tag_type_ids,
-        payload->'$.externalData' as external_data,
+        payload -> '$.tagTypeIds' as tag_type_ids,
+        payload -> '$.externalData' as external_data,
 
         -- timestamps (UTC)
-        {{ st_timestamp("payload->>'$.createdOn'") }} as created_at,
-        modified_on as modified_at,
-
-        -- lineage
-        _connection as connection_name,
-        _loaded_at as loaded_at
+        {{ st_record_timestamps_and_lineage() }}
 
     from source
 

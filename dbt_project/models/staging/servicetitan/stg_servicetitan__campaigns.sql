@@ -12,32 +12,27 @@ renamed as (
         -- keys
         _tenant_id as tenant_id,
         id as campaign_id,
-        {{ st_id("payload->>'$.category.id'") }} as campaign_category_id,
+        {{ st_id("payload ->> '$.category.id'") }} as campaign_category_id,
 
         -- attributes
-        payload->>'$.name' as campaign_name,
-        payload->>'$.category.name' as campaign_category_name,
-        payload->>'$.source' as campaign_source,
-        payload->>'$.otherSource' as other_source,
-        payload->>'$.medium' as campaign_medium,
-        payload->>'$.otherMedium' as other_medium,
+        payload ->> '$.name' as campaign_name,
+        payload ->> '$.category.name' as campaign_category_name,
+        payload ->> '$.source' as campaign_source,
+        payload ->> '$.otherSource' as other_source,
+        payload ->> '$.medium' as campaign_medium,
+        payload ->> '$.otherMedium' as other_medium,
         -- ServiceTitan sends the business unit of a campaign as a free-text name, not an id.
-        payload->>'$.businessUnit' as business_unit_name,
+        payload ->> '$.businessUnit' as business_unit_name,
 
         -- flags
         active as is_active,
-        coalesce({{ st_bool("payload->>'$.isDefaultCampaign'") }}, false) as is_default_campaign,
+        coalesce({{ st_bool("payload ->> '$.isDefaultCampaign'") }}, false) as is_default_campaign,
 
         -- json
-        payload->'$.campaignPhoneNumbers' as campaign_phone_numbers,
+        payload -> '$.campaignPhoneNumbers' as campaign_phone_numbers,
 
         -- timestamps (UTC)
-        {{ st_timestamp("payload->>'$.createdOn'") }} as created_at,
-        modified_on as modified_at,
-
-        -- lineage
-        _connection as connection_name,
-        _loaded_at as loaded_at
+        {{ st_record_timestamps_and_lineage() }}
 
     from source
 

@@ -14,32 +14,27 @@ renamed as (
         id as job_type_id,
 
         -- attributes
-        payload->>'$.name' as job_type_name,
-        payload->>'$.class' as job_class,
-        payload->>'$.priority' as default_priority,
-        payload->>'$.summary' as summary,
-        {{ st_id("payload->>'$.duration'") }} as duration_seconds,
-        {{ st_money("payload->>'$.soldThreshold'") }} as sold_threshold,
+        payload ->> '$.name' as job_type_name,
+        payload ->> '$.class' as job_class,
+        payload ->> '$.priority' as default_priority,
+        payload ->> '$.summary' as summary,
+        {{ st_id("payload ->> '$.duration'") }} as duration_seconds,
+        {{ st_money("payload ->> '$.soldThreshold'") }} as sold_threshold,
 
         -- flags
         active as is_active,
-        {{ st_bool("payload->>'$.noCharge'") }} as is_no_charge,
-        {{ st_bool("payload->>'$.isSmartDispatched'") }} as is_smart_dispatched,
-        {{ st_bool("payload->>'$.invoiceSignaturesRequired'") }} as invoice_signatures_required,
+        {{ st_bool("payload ->> '$.noCharge'") }} as is_no_charge,
+        {{ st_bool("payload ->> '$.isSmartDispatched'") }} as is_smart_dispatched,
+        {{ st_bool("payload ->> '$.invoiceSignaturesRequired'") }} as invoice_signatures_required,
 
         -- json
-        {{ st_id_list("payload->'$.businessUnitIds'") }} as business_unit_ids,
-        payload->'$.skills' as skills,
-        payload->'$.tagTypeIds' as tag_type_ids,
-        payload->'$.externalData' as external_data,
+        {{ st_id_list("payload -> '$.businessUnitIds'") }} as business_unit_ids,
+        payload -> '$.skills' as skills,
+        payload -> '$.tagTypeIds' as tag_type_ids,
+        payload -> '$.externalData' as external_data,
 
         -- timestamps (UTC)
-        {{ st_timestamp("payload->>'$.createdOn'") }} as created_at,
-        modified_on as modified_at,
-
-        -- lineage
-        _connection as connection_name,
-        _loaded_at as loaded_at
+        {{ st_record_timestamps_and_lineage() }}
 
     from source
 

@@ -12,30 +12,37 @@ source as (
 
 ),
 
+applied_to_lists as (
+
+    select
+        source._tenant_id,
+        source.id as payment_id,
+        source.active as is_payment_active,
+        source._connection,
+        source._loaded_at,
+        from_json(
+            source.payload -> '$.appliedTo',
+            '[{"appliedId": "BIGINT", "appliedTo": "BIGINT", "appliedAmount": "VARCHAR",
+               "appliedOn": "VARCHAR", "appliedBy": "VARCHAR",
+               "appliedToReferenceNumber": "VARCHAR"}]'
+        ) as applied_to
+    from source
+
+),
+
 applications as (
 
     select
-        _tenant_id,
-        id as payment_id,
-        active as is_payment_active,
-        _connection,
-        _loaded_at,
+        applied_to_lists._tenant_id,
+        applied_to_lists.payment_id,
+        applied_to_lists.is_payment_active,
+        applied_to_lists._connection,
+        applied_to_lists._loaded_at,
         -- Position within the array: the key, since nothing in the spec promises appliedId is
         -- unique within a payment.
-        generate_subscripts(applied_to, 1) as application_index,
-        unnest(applied_to) as application
-
-    from (
-        select
-            *,
-            from_json(
-                payload->'$.appliedTo',
-                '[{"appliedId": "BIGINT", "appliedTo": "BIGINT", "appliedAmount": "VARCHAR",
-                   "appliedOn": "VARCHAR", "appliedBy": "VARCHAR",
-                   "appliedToReferenceNumber": "VARCHAR"}]'
-            ) as applied_to
-        from source
-    )
+        generate_subscripts(applied_to_lists.applied_to, 1) as application_index,
+        unnest(applied_to_lists.applied_to) as application
+    from applied_to_lists
 
 ),
 
@@ -43,28 +50,28 @@ renamed as (
 
     select
         -- keys
-        _tenant_id as tenant_id,
-        payment_id,
-        application_index,
-        application.appliedId as applied_id,
-        application.appliedTo as invoice_id,
+        applications._tenant_id as tenant_id,
+        applications.payment_id,
+        applications.application_index,
+        applications.application.appliedId as applied_id,
+        applications.application.appliedTo as invoice_id,
 
         -- attributes
-        application.appliedToReferenceNumber as invoice_reference_number,
-        application.appliedBy as applied_by,
+        applications.application.appliedToReferenceNumber as invoice_reference_number,
+        applications.application.appliedBy as applied_by,
 
         -- money, exact from ServiceTitan's string
-        {{ st_money("application.appliedAmount") }} as applied_amount,
+        {{ st_money("applications.application.appliedAmount") }} as applied_amount,
 
         -- flags
-        is_payment_active,
+        applications.is_payment_active,
 
         -- timestamps (UTC)
-        {{ st_timestamp("application.appliedOn") }} as applied_at,
+        {{ st_timestamp("applications.application.appliedOn") }} as applied_at,
 
         -- lineage
-        _connection as connection_name,
-        _loaded_at as loaded_at
+        applications._connection as connection_name,
+        applications._loaded_at as loaded_at
 
     from applications
 
