@@ -88,8 +88,9 @@ def test_cli_serves_and_prints_how_to_connect() -> None:
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "servicetitan_pipeline.cli",
+            # The console script's entry point (`servicetitan-pipeline simulator ...`).
+            "-c",
+            "import sys; from servicetitan_pipeline.cli import main; sys.exit(main())",
             "simulator",
             "--port",
             "0",
