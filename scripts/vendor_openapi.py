@@ -83,9 +83,9 @@ def _operation(get: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, str] = {}
     for status, response in get.get("responses", {}).items():
         schema = response.get("content", {}).get("application/json", {}).get("schema")
-        (name,) = _refs(schema) or {None}
-        if name is not None:
-            responses[status] = name
+        names = _refs(schema)
+        if len(names) == 1:
+            responses[status] = names.pop()
     return {"parameters": parameters, "responses": responses}
 
 
@@ -114,9 +114,10 @@ def build(spec_dir: Path) -> dict[str, Any]:
             module["operations"][path] = _operation(document["paths"][path]["get"])
         # Every schema the operations reach, with the entity's record schemas.
         components = document["components"]["schemas"]
-        pending = _refs(module["operations"]) | {
-            name for name in (entity.list_schema, entity.export_schema) if name
-        }
+        pending = {name for name in (entity.list_schema, entity.export_schema) if name}
+        for path in paths:
+            operation = module["operations"][path]
+            pending |= _refs(operation["parameters"]) | set(operation["responses"].values())
         while pending:
             name = pending.pop()
             if name in module["schemas"]:
