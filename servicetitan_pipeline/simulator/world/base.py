@@ -153,27 +153,18 @@ def money(value: Decimal) -> str:
     return str(value.quantize(CENT, ROUND_HALF_UP))
 
 
-class BusinessUnitRef(NamedTuple):
+class TradeRef(NamedTuple):
+    """A business unit or a job type, as jobs pick them: id, name, trade, active."""
+
     id: int
     name: str
     trade: str
     active: bool
 
 
-class JobTypeRef(NamedTuple):
-    id: int
-    name: str
-    trade: str
-    active: bool
+class NamedRef(NamedTuple):
+    """A campaign or a technician, as jobs pick them: id, name, active."""
 
-
-class CampaignRef(NamedTuple):
-    id: int
-    name: str
-    active: bool
-
-
-class TechnicianRef(NamedTuple):
     id: int
     name: str
     active: bool
@@ -197,6 +188,20 @@ class CustomerRef:
     name: str
     address: dict[str, Any]
     commercial: bool
+
+
+@dataclass(frozen=True)
+class InvoiceContext:
+    """Who and what an invoice is for: the customer and location, the job and who did it."""
+
+    customer: CustomerRef
+    loc: LocationRef
+    bu_id: int
+    bu_name: str
+    job_id: int
+    job_type: str
+    tech_id: int
+    tech_name: str
 
 
 @dataclass(frozen=True)
@@ -238,15 +243,15 @@ class WorldBase:
     unpaid_set: IndexedSet
     customer_location: array[int]
     # Reference data, as the generation of customers and their work picks from it.
-    business_units: list[BusinessUnitRef]
+    business_units: list[TradeRef]
     active_bu: list[int]
-    job_types: list[JobTypeRef]
+    job_types: list[TradeRef]
     active_job_types: list[int]
-    campaigns: list[CampaignRef]
+    campaigns: list[NamedRef]
     active_campaigns: list[int]
     campaign_weights: list[int]
-    technicians: list[TechnicianRef]
-    active_technicians: list[TechnicianRef]
+    technicians: list[NamedRef]
+    active_technicians: list[NamedRef]
 
     def _init_state(self, rng: FastRandom, block_ids: bool) -> None:
         """Empty stores and bookkeeping, drawing from ``rng``."""

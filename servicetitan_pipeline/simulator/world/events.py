@@ -9,7 +9,15 @@ from typing import TypedDict
 
 from ..store import EntityStore, pack
 from ..timefmt import MS_PER_DAY, MS_PER_HOUR, iso, iso_date
-from .base import APPOINTMENT_STATUS, CENT, OPEN_STATUSES, CustomerRef, LocationRef, money
+from .base import (
+    APPOINTMENT_STATUS,
+    CENT,
+    OPEN_STATUSES,
+    CustomerRef,
+    InvoiceContext,
+    LocationRef,
+    money,
+)
 from .history import History
 
 
@@ -367,18 +375,17 @@ class ChangeEvents(History):
             dict(invoice["locationAddress"], latitude=None, longitude=None),
         )
         tech_id, tech_name, _ = rng.choice(self.active_technicians)
-        self._adjustment_invoice(
+        billed = InvoiceContext(
             customer,
             loc,
             invoice["businessUnit"]["id"],
             invoice["businessUnit"]["name"],
             invoice["job"]["id"],
             invoice["job"]["type"],
-            invoice["id"],
-            at,
             tech_id,
             tech_name,
         )
+        self._adjustment_invoice(billed, invoice["id"], at)
         return True
 
     def _ev_edit_technician(self, at: int) -> bool:

@@ -24,6 +24,7 @@ from .base import (
     OPEN_STATUSES,
     ZERO,
     CustomerRef,
+    InvoiceContext,
     ItemDraft,
     LocationRef,
     PaymentDraft,
@@ -312,21 +313,9 @@ class History(WorldBase):
             "externalData": [],
         }
         job_pos = self.stores["jobs"].add(job_id, pack(job_record), job_modified, created_ms, True)
+        billed = InvoiceContext(customer, loc, bu_id, bu_name, job_id, jt_name, tech_id, tech_name)
         inv_pos = self._add_invoice(
-            invoice_id,
-            customer,
-            loc,
-            bu_id,
-            bu_name,
-            job_id,
-            jt_name,
-            created_ms,
-            invoice_modified,
-            invoice_fields,
-            items,
-            tech_id,
-            tech_name,
-            None,
+            invoice_id, billed, created_ms, invoice_modified, invoice_fields, items, None
         )
         for payment in payments:
             self._add_payment(payment)
@@ -340,18 +329,7 @@ class History(WorldBase):
         if status == "Completed" and history and rng.random() < 0.015:
             assert completed_ms is not None
             credit_at = min(now, completed_ms + rng.randint(1, 10) * MS_PER_DAY)
-            self._adjustment_invoice(
-                customer,
-                loc,
-                bu_id,
-                bu_name,
-                job_id,
-                jt_name,
-                invoice_id,
-                credit_at,
-                tech_id,
-                tech_name,
-            )
+            self._adjustment_invoice(billed, invoice_id, credit_at)
         return owed, max(invoice_modified, job_modified)
 
     def _appointment_record(
@@ -638,20 +616,15 @@ class History(WorldBase):
     def _add_invoice(
         self,
         invoice_id: int,
-        customer: CustomerRef,
-        loc: LocationRef,
-        bu_id: int,
-        bu_name: str,
-        job_id: int,
-        jt_name: str,
+        billed: InvoiceContext,
         created_ms: int,
         modified_ms: int,
         fields: dict[str, Any],
         items: list[ItemDraft],
-        tech_id: int,
-        tech_name: str,
         adjustment_to: int | None,
     ) -> int:
+        customer, loc, bu_id, bu_name = billed.customer, billed.loc, billed.bu_id, billed.bu_name
+        job_id, jt_name = billed.job_id, billed.job_type
         item_store = self.stores["invoice_items"]
         start = len(item_store)
         for item in items:
@@ -698,7 +671,11 @@ class History(WorldBase):
             "job": {"id": job_id, "number": str(job_id), "type": jt_name},
             "projectId": None,
             "royalty": None,
-            "employeeInfo": {"id": tech_id, "name": tech_name, "modifiedOn": iso(created_ms)},
+            "employeeInfo": {
+                "id": billed.tech_id,
+                "name": billed.tech_name,
+                "modifiedOn": iso(created_ms),
+            },
             "commissionEligibilityDate": None,
             "sentStatus": fields["sentStatus"],
             "reviewStatus": fields["reviewStatus"],
@@ -724,19 +701,8 @@ class History(WorldBase):
             child_count=len(items),
         )
 
-    def _adjustment_invoice(
-        self,
-        customer: CustomerRef,
-        loc: LocationRef,
-        bu_id: int,
-        bu_name: str,
-        job_id: int,
-        jt_name: str,
-        original_id: int,
-        at_ms: int,
-        tech_id: int,
-        tech_name: str,
-    ) -> int:
+    def _adjustment_invoice(self, billed: InvoiceContext, original_id: int, at_ms: int) -> int:
+        """A goodwill credit on a job's invoice ``original_id``: a negative adjustment invoice."""
         rng = self.rng
         invoice_id = self._id("invoices")
         credit = -Decimal(rng.choice((25, 50, 75, 100)))
@@ -751,9 +717,9 @@ class History(WorldBase):
             False,
             "0",
             1,
-            bu_id,
-            bu_name,
-            tech_id,
+            billed.bu_id,
+            billed.bu_name,
+            billed.tech_id,
             at_ms,
             at_ms,
         )
@@ -771,19 +737,4 @@ class History(WorldBase):
             "paidOn": None,
             "active": True,
         }
-        return self._add_invoice(
-            invoice_id,
-            customer,
-            loc,
-            bu_id,
-            bu_name,
-            job_id,
-            jt_name,
-            at_ms,
-            at_ms,
-            fields,
-            [item],
-            tech_id,
-            tech_name,
-            original_id,
-        )
+        return self._add_invoice(invoice_id, billed, at_ms, at_ms, fields, [item], original_id)

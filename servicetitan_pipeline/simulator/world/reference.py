@@ -12,7 +12,7 @@ from __future__ import annotations
 from .. import pools
 from ..store import pack
 from ..timefmt import MS_PER_DAY, iso
-from .base import BusinessUnitRef, CampaignRef, JobTypeRef, TechnicianRef, WorldBase
+from .base import NamedRef, TradeRef, WorldBase
 
 
 class ReferenceData(WorldBase):
@@ -75,7 +75,7 @@ class ReferenceData(WorldBase):
                 "externalData": None,
             }
             store.add(bu_id, pack(record), modified, created_ms, active)
-            self.business_units.append(BusinessUnitRef(bu_id, name, trade, active))
+            self.business_units.append(TradeRef(bu_id, name, trade, active))
         self.active_bu = [i for i, bu in enumerate(self.business_units) if bu.active]
 
     def _gen_job_types(self, created_ms: int) -> None:
@@ -109,7 +109,7 @@ class ReferenceData(WorldBase):
                 "isSmartDispatched": klass != "Install",
             }
             store.add(jt_id, pack(record), modified, created_ms, active)
-            self.job_types.append(JobTypeRef(jt_id, name, trade, active))
+            self.job_types.append(TradeRef(jt_id, name, trade, active))
         self.active_job_types = [i for i, jt in enumerate(self.job_types) if jt.active]
 
     def _gen_campaigns(self, created_ms: int) -> None:
@@ -139,7 +139,7 @@ class ReferenceData(WorldBase):
                 "campaignPhoneNumbers": [f"512555{2000 + i:04d}"] if category != "Existing" else [],
             }
             store.add(c_id, pack(record), modified, created_ms, active)
-            self.campaigns.append(CampaignRef(c_id, name, active))
+            self.campaigns.append(NamedRef(c_id, name, active))
         self.active_campaigns = [i for i, c in enumerate(self.campaigns) if c.active]
         # Most work comes from existing customers and Google.
         self.campaign_weights = [
@@ -226,5 +226,5 @@ class ReferenceData(WorldBase):
                 "memo": None,
             }
             store.add(t_id, pack(record), modified, hired, active)
-            self.technicians.append(TechnicianRef(t_id, f"{first} {last}", active))
+            self.technicians.append(NamedRef(t_id, f"{first} {last}", active))
         self.active_technicians = [t for t in self.technicians if t.active]

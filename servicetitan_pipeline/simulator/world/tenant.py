@@ -71,37 +71,14 @@ class World(ChangeEvents, ReferenceData):
             self._next_id[entity] = max(last, ID_BASES[entity] + len(created) * ID_BLOCKS[entity])
 
     def _reference_state(self) -> ReferenceState:
-        return ReferenceState(
-            config=self.config,
-            now_ms=self.now_ms,
-            tax_rate=self.tax_rate,
-            business_units=self.business_units,
-            active_bu=self.active_bu,
-            job_types=self.job_types,
-            active_job_types=self.active_job_types,
-            campaigns=self.campaigns,
-            active_campaigns=self.active_campaigns,
-            campaign_weights=self.campaign_weights,
-            technicians=self.technicians,
-            active_technicians=self.active_technicians,
-        )
+        return ReferenceState(*(getattr(self, name) for name in ReferenceState._fields))
 
     @classmethod
     def _chunk_builder(cls, reference: ReferenceState, chunk: int) -> World:
         """A World that generates one chunk of customers into its own stores."""
         world = cls.__new__(cls)
-        world.config = reference.config
-        world.now_ms = reference.now_ms
-        world.tax_rate = reference.tax_rate
-        world.business_units = reference.business_units
-        world.active_bu = reference.active_bu
-        world.job_types = reference.job_types
-        world.active_job_types = reference.active_job_types
-        world.campaigns = reference.campaigns
-        world.active_campaigns = reference.active_campaigns
-        world.campaign_weights = reference.campaign_weights
-        world.technicians = reference.technicians
-        world.active_technicians = reference.active_technicians
+        for name, value in zip(ReferenceState._fields, reference, strict=True):
+            setattr(world, name, value)
         world._init_state(FastRandom(f"{reference.config.seed}:chunk:{chunk}"), block_ids=True)
         return world
 

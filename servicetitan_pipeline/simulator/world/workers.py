@@ -22,7 +22,7 @@ from typing import NamedTuple, TypedDict
 
 from ..config import SimulatorConfig
 from ..store import StoreColumns
-from .base import BusinessUnitRef, CampaignRef, JobTypeRef, TechnicianRef
+from .base import NamedRef, TradeRef
 
 CHUNK_CUSTOMERS = 2500
 PARALLEL_MIN_CUSTOMERS = 20_000
@@ -35,15 +35,15 @@ class ReferenceState(NamedTuple):
     config: SimulatorConfig
     now_ms: int
     tax_rate: Decimal
-    business_units: list[BusinessUnitRef]
+    business_units: list[TradeRef]
     active_bu: list[int]
-    job_types: list[JobTypeRef]
+    job_types: list[TradeRef]
     active_job_types: list[int]
-    campaigns: list[CampaignRef]
+    campaigns: list[NamedRef]
     active_campaigns: list[int]
     campaign_weights: list[int]
-    technicians: list[TechnicianRef]
-    active_technicians: list[TechnicianRef]
+    technicians: list[NamedRef]
+    active_technicians: list[NamedRef]
 
 
 class ChunkJob(NamedTuple):
