@@ -244,3 +244,15 @@ def test_error_bodies_match_the_official_schema(api: Api) -> None:
     for answer in answers:
         problems += violations("crm", "ApiErrorResponse", answer.json(), answer.url.path)
     assert problems == []
+
+
+def test_status_tables_follow_the_spec_enums() -> None:
+    """The job -> appointment status table covers the spec's job statuses with its own values."""
+    from servicetitan_pipeline.simulator.world.base import APPOINTMENT_STATUS, OPEN_STATUSES
+
+    jpm = openapi.module("jpm")
+    job_statuses = jpm.schema("Jpm.V2.JobStatus")["enum"]
+    appointment_statuses = jpm.schema("Jpm.V2.Base.AppointmentStatus")["enum"]
+    assert sorted(APPOINTMENT_STATUS) == sorted(job_statuses)
+    assert set(APPOINTMENT_STATUS.values()) <= set(appointment_statuses)
+    assert set(OPEN_STATUSES) < set(job_statuses)
