@@ -5,7 +5,8 @@
 - :mod:`.history`: customers and their work (locations, jobs, appointments, invoices, items,
   payments), for the generated history and for new work;
 - :mod:`.events`: ``advance(hours)``, the changes as the clock moves;
-- :mod:`.workers`: the history generated in chunks, by worker processes on large tenants;
+- :mod:`.workers`: the history generated in chunks, by worker processes on large tenants
+  (:mod:`.chunk_worker` is their entry point);
 - :mod:`.tenant`: :class:`World`, all of it as one object.
 """
 

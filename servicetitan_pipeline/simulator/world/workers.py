@@ -2,7 +2,7 @@
 
 History is generated in chunks of ``CHUNK_CUSTOMERS`` customers, each from its own seeded RNG
 and its own block of ids, so the data is the same whether the chunks are built in-process or
-here. The children are plain ``python -m servicetitan_pipeline.simulator.world.workers``
+here. The children are plain ``python -m servicetitan_pipeline.simulator.world.chunk_worker``
 processes fed with pickles, not multiprocessing: its spawn mode re-imports the caller's
 ``__main__`` (and fails on scripts without a ``__main__`` guard), and fork is unsafe in the
 threaded processes the simulator usually starts in.
@@ -26,7 +26,8 @@ from .base import NamedRef, TradeRef
 
 CHUNK_CUSTOMERS = 2500
 PARALLEL_MIN_CUSTOMERS = 20_000
-_MODULE = "servicetitan_pipeline.simulator.world.workers"
+# The worker's entry point: a module nothing imports, so that -m does not load it twice.
+_WORKER_MODULE = "servicetitan_pipeline.simulator.world.chunk_worker"
 
 
 class ReferenceState(NamedTuple):
@@ -94,7 +95,7 @@ def build_in_workers(jobs: list[ChunkJob], workers: int) -> list[ChunkResult]:
 
     def run(share: list[ChunkJob]) -> None:
         proc = subprocess.Popen(
-            [sys.executable, "-m", _MODULE],
+            [sys.executable, "-m", _WORKER_MODULE],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -122,19 +123,3 @@ def build_in_workers(jobs: list[ChunkJob], workers: int) -> list[ChunkResult]:
     if errors or len(results) != len(jobs):
         raise RuntimeError("generation worker failed: " + " | ".join(errors))
     return [results[k] for k in range(len(jobs))]
-
-
-def _worker_main() -> None:
-    """Child process: read a pickled list of chunk jobs, write one pickled result per job."""
-    # Imported here: the tenant module imports this one to start the workers.
-    from .tenant import build_chunk
-
-    jobs: list[ChunkJob] = pickle.load(sys.stdin.buffer)
-    out = sys.stdout.buffer
-    for job in jobs:
-        pickle.dump(build_chunk(job), out, protocol=pickle.HIGHEST_PROTOCOL)
-        out.flush()
-
-
-if __name__ == "__main__":
-    _worker_main()
