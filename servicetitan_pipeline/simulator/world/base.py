@@ -15,7 +15,7 @@ import itertools
 import random
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -224,6 +224,25 @@ class PaymentDraft:
     modified_ms: int
 
 
+@dataclass
+class Catalog:
+    """The reference data, as the generation of customers and their work picks from it.
+
+    ``active_*`` lists hold positions in their list (technicians: the records themselves);
+    ``campaign_weights`` weighs ``active_campaigns``.
+    """
+
+    business_units: list[TradeRef] = field(default_factory=list)
+    active_bu: list[int] = field(default_factory=list)
+    job_types: list[TradeRef] = field(default_factory=list)
+    active_job_types: list[int] = field(default_factory=list)
+    campaigns: list[NamedRef] = field(default_factory=list)
+    active_campaigns: list[int] = field(default_factory=list)
+    campaign_weights: list[int] = field(default_factory=list)
+    technicians: list[NamedRef] = field(default_factory=list)
+    active_technicians: list[NamedRef] = field(default_factory=list)
+
+
 class WorldBase:
     """The state of the simulated tenant that generation and change events share."""
 
@@ -242,16 +261,7 @@ class WorldBase:
     unpaid: dict[int, int]  # invoice pos -> customer pos
     unpaid_set: IndexedSet
     customer_location: array[int]
-    # Reference data, as the generation of customers and their work picks from it.
-    business_units: list[TradeRef]
-    active_bu: list[int]
-    job_types: list[TradeRef]
-    active_job_types: list[int]
-    campaigns: list[NamedRef]
-    active_campaigns: list[int]
-    campaign_weights: list[int]
-    technicians: list[NamedRef]
-    active_technicians: list[NamedRef]
+    catalog: Catalog
 
     def _init_state(self, rng: FastRandom, block_ids: bool) -> None:
         """Empty stores and bookkeeping, drawing from ``rng``."""

@@ -224,12 +224,12 @@ class ChangeEvents(History):
         invoice = invoices.record(inv_pos)
         c_pos = self.stores["customers"].position(job["customerId"])
         if new_status == "Completed":
-            tech_id, tech_name, _ = rng.choice(self.active_technicians)
+            tech_id, tech_name, _ = rng.choice(self.catalog.active_technicians)
             job["completedOn"] = iso(at)
             job["soldById"] = tech_id
-            trade = next(jt.trade for jt in self.job_types if jt.id == job["jobTypeId"])
+            trade = next(jt.trade for jt in self.catalog.job_types if jt.id == job["jobTypeId"])
             bu_id = job["businessUnitId"]
-            bu_name = next(bu.name for bu in self.business_units if bu.id == bu_id)
+            bu_name = next(bu.name for bu in self.catalog.business_units if bu.id == bu_id)
             items, sub_total, sales_tax = self._invoice_items(
                 trade, bu_id, bu_name, tech_id, at, at, rng.random() < 0.2
             )
@@ -374,7 +374,7 @@ class ChangeEvents(History):
             invoice["location"]["name"],
             dict(invoice["locationAddress"], latitude=None, longitude=None),
         )
-        tech_id, tech_name, _ = rng.choice(self.active_technicians)
+        tech_id, tech_name, _ = rng.choice(self.catalog.active_technicians)
         billed = InvoiceContext(
             customer,
             loc,

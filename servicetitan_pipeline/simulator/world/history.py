@@ -167,18 +167,18 @@ class History(WorldBase):
         rng = self.rng
         now = self.now_ms
         status = self._pick_status(created_ms) if history else "Scheduled"
-        jt_id, jt_name, trade, _ = self.job_types[rng.choice(self.active_job_types)]
-        bu_candidates = [i for i in self.active_bu if self.business_units[i].trade == trade]
+        catalog = self.catalog
+        jt_id, jt_name, trade, _ = catalog.job_types[rng.choice(catalog.active_job_types)]
+        bu_candidates = [i for i in catalog.active_bu if catalog.business_units[i].trade == trade]
         if customer.commercial and trade == "HVAC":
             bu_candidates = [
-                i for i in bu_candidates if "Commercial" in self.business_units[i].name
+                i for i in bu_candidates if "Commercial" in catalog.business_units[i].name
             ]
-        bu_idx = rng.choice(bu_candidates or self.active_bu)
-        bu_id, bu_name = self.business_units[bu_idx].id, self.business_units[bu_idx].name
-        campaign_id = self.campaigns[rng.choices(self.active_campaigns, self.campaign_weights)[0]][
-            0
-        ]
-        tech_id, tech_name, _ = rng.choice(self.active_technicians)
+        bu_idx = rng.choice(bu_candidates or catalog.active_bu)
+        bu_id, bu_name, _, _ = catalog.business_units[bu_idx]
+        campaign_idx = rng.choices(catalog.active_campaigns, catalog.campaign_weights)[0]
+        campaign_id = catalog.campaigns[campaign_idx].id
+        tech_id, tech_name, _ = rng.choice(catalog.active_technicians)
         job_id = self._id("jobs")
         invoice_id = self._id("invoices")
         n_appts = 2 if rng.random() < 0.1 else 1

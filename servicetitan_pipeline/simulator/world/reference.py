@@ -19,8 +19,8 @@ class ReferenceData(WorldBase):
     """Generates the tenant's reference data."""
 
     def _gen_business_units(self, created_ms: int) -> None:
+        catalog = self.catalog
         store = self.stores["business_units"]
-        self.business_units = []
         for i, (name, trade, division) in enumerate(pools.BUSINESS_UNITS):
             bu_id = self._id("business_units")
             active = trade != "Pools"
@@ -75,14 +75,14 @@ class ReferenceData(WorldBase):
                 "externalData": None,
             }
             store.add(bu_id, pack(record), modified, created_ms, active)
-            self.business_units.append(TradeRef(bu_id, name, trade, active))
-        self.active_bu = [i for i, bu in enumerate(self.business_units) if bu.active]
+            catalog.business_units.append(TradeRef(bu_id, name, trade, active))
+        catalog.active_bu = [i for i, bu in enumerate(catalog.business_units) if bu.active]
 
     def _gen_job_types(self, created_ms: int) -> None:
+        catalog = self.catalog
         store = self.stores["job_types"]
-        self.job_types = []
         bu_by_trade: dict[str, list[int]] = {}
-        for bu in self.business_units:
+        for bu in catalog.business_units:
             bu_by_trade.setdefault(bu.trade, []).append(bu.id)
         for name, trade, duration, klass, priority in pools.JOB_TYPES:
             jt_id = self._id("job_types")
@@ -109,12 +109,12 @@ class ReferenceData(WorldBase):
                 "isSmartDispatched": klass != "Install",
             }
             store.add(jt_id, pack(record), modified, created_ms, active)
-            self.job_types.append(TradeRef(jt_id, name, trade, active))
-        self.active_job_types = [i for i, jt in enumerate(self.job_types) if jt.active]
+            catalog.job_types.append(TradeRef(jt_id, name, trade, active))
+        catalog.active_job_types = [i for i, jt in enumerate(catalog.job_types) if jt.active]
 
     def _gen_campaigns(self, created_ms: int) -> None:
+        catalog = self.catalog
         store = self.stores["campaigns"]
-        self.campaigns = []
         for i, (category, name, source, medium) in enumerate(pools.CAMPAIGNS):
             c_id = self._id("campaigns")
             active = not name.endswith(("2023", "2024"))
@@ -139,29 +139,29 @@ class ReferenceData(WorldBase):
                 "campaignPhoneNumbers": [f"512555{2000 + i:04d}"] if category != "Existing" else [],
             }
             store.add(c_id, pack(record), modified, created_ms, active)
-            self.campaigns.append(NamedRef(c_id, name, active))
-        self.active_campaigns = [i for i, c in enumerate(self.campaigns) if c.active]
+            catalog.campaigns.append(NamedRef(c_id, name, active))
+        catalog.active_campaigns = [i for i, c in enumerate(catalog.campaigns) if c.active]
         # Most work comes from existing customers and Google.
-        self.campaign_weights = [
+        catalog.campaign_weights = [
             8
-            if "Existing" in self.campaigns[i].name
+            if "Existing" in catalog.campaigns[i].name
             else 3
-            if "Google" in self.campaigns[i].name
+            if "Google" in catalog.campaigns[i].name
             else 1
-            for i in self.active_campaigns
+            for i in catalog.active_campaigns
         ]
 
     def _gen_technicians(self, created_ms: int, count: int) -> None:
+        catalog = self.catalog
         store = self.stores["technicians"]
         rng = self.rng
-        self.technicians = []
         positions = ("Service", "Installer", "Maintenance", "Sales", "Helper")
         for i in range(count):
             t_id = self._id("technicians")
             first = rng.choice(pools.FIRST_NAMES)
             last = rng.choice(pools.LAST_NAMES)
             active = rng.random() > 0.08
-            bu_id = self.business_units[rng.choice(self.active_bu)].id
+            bu_id = catalog.business_units[rng.choice(catalog.active_bu)].id
             hired = self._between(created_ms, self.now_ms - 30 * MS_PER_DAY)
             modified = self._between(hired, self.now_ms - MS_PER_DAY)
             login = f"{first[0]}{last}".lower().replace("'", "").replace(" ", "")
@@ -226,5 +226,5 @@ class ReferenceData(WorldBase):
                 "memo": None,
             }
             store.add(t_id, pack(record), modified, hired, active)
-            self.technicians.append(NamedRef(t_id, f"{first} {last}", active))
-        self.active_technicians = [t for t in self.technicians if t.active]
+            catalog.technicians.append(NamedRef(t_id, f"{first} {last}", active))
+        catalog.active_technicians = [t for t in catalog.technicians if t.active]

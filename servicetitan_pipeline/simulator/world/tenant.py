@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from .. import pools
 from ..config import SimulatorConfig
 from ..timefmt import MS_PER_DAY, MS_PER_HOUR, to_ms
-from .base import HISTORY_DAYS, ID_BASES, ID_BLOCKS, FastRandom
+from .base import HISTORY_DAYS, ID_BASES, ID_BLOCKS, Catalog, FastRandom
 from .events import ChangeEvents
 from .reference import ReferenceData
 from .workers import (
@@ -38,6 +38,7 @@ class World(ChangeEvents, ReferenceData):
         self._init_state(FastRandom(config.seed), block_ids=False)
         self.now_ms = to_ms(config.start)
         self.tax_rate = pools.SALES_TAX_RATE
+        self.catalog = Catalog()
         self._generate()
         self.tenant.finish_build()
 
@@ -71,14 +72,16 @@ class World(ChangeEvents, ReferenceData):
             self._next_id[entity] = max(last, ID_BASES[entity] + len(created) * ID_BLOCKS[entity])
 
     def _reference_state(self) -> ReferenceState:
-        return ReferenceState(*(getattr(self, name) for name in ReferenceState._fields))
+        return ReferenceState(self.config, self.now_ms, self.tax_rate, self.catalog)
 
     @classmethod
     def _chunk_builder(cls, reference: ReferenceState, chunk: int) -> World:
         """A World that generates one chunk of customers into its own stores."""
         world = cls.__new__(cls)
-        for name, value in zip(ReferenceState._fields, reference, strict=True):
-            setattr(world, name, value)
+        world.config = reference.config
+        world.now_ms = reference.now_ms
+        world.tax_rate = reference.tax_rate
+        world.catalog = reference.catalog
         world._init_state(FastRandom(f"{reference.config.seed}:chunk:{chunk}"), block_ids=True)
         return world
 

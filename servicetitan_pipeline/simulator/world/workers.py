@@ -22,7 +22,7 @@ from typing import NamedTuple, TypedDict
 
 from ..config import SimulatorConfig
 from ..store import StoreColumns
-from .base import NamedRef, TradeRef
+from .base import Catalog
 
 CHUNK_CUSTOMERS = 2500
 PARALLEL_MIN_CUSTOMERS = 20_000
@@ -36,15 +36,7 @@ class ReferenceState(NamedTuple):
     config: SimulatorConfig
     now_ms: int
     tax_rate: Decimal
-    business_units: list[TradeRef]
-    active_bu: list[int]
-    job_types: list[TradeRef]
-    active_job_types: list[int]
-    campaigns: list[NamedRef]
-    active_campaigns: list[int]
-    campaign_weights: list[int]
-    technicians: list[NamedRef]
-    active_technicians: list[NamedRef]
+    catalog: Catalog
 
 
 class ChunkJob(NamedTuple):
