@@ -21,9 +21,9 @@ import threading
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypedDict, TypeVar
 
 import orjson
 
@@ -83,22 +83,25 @@ class ExportPage:
     has_more: bool
 
 
-class _LRU:
+V = TypeVar("V")
+
+
+class LRU(Generic[V]):
     """A small LRU bounded by entry count and, for bytes values, total size (callers lock)."""
 
     def __init__(self, size: int, max_bytes: int | None = None) -> None:
         self.size = size
         self.max_bytes = max_bytes
         self.nbytes = 0
-        self.data: OrderedDict[Hashable, Any] = OrderedDict()
+        self.data: OrderedDict[Hashable, V] = OrderedDict()
 
-    def get(self, key: Hashable) -> Any:
+    def get(self, key: Hashable) -> V | None:
         value = self.data.get(key)
         if value is not None:
             self.data.move_to_end(key)
         return value
 
-    def put(self, key: Hashable, value: Any) -> None:
+    def put(self, key: Hashable, value: V) -> None:
         if key in self.data:
             self.nbytes -= self._weight(self.data.pop(key))
         self.data[key] = value
@@ -114,8 +117,22 @@ class _LRU:
         self.nbytes = 0
 
     @staticmethod
-    def _weight(value: Any) -> int:
+    def _weight(value: object) -> int:
         return len(value) if isinstance(value, bytes | bytearray) else 0
+
+
+class StoreColumns(TypedDict):
+    """An entity store's record columns (not its change log), as moved between processes."""
+
+    ids: array[int]
+    blobs: list[bytes]
+    seq: array[int]
+    modified_ms: array[int]
+    created_ms: array[int]
+    active: bytearray
+    parent: array[int]
+    child_start: array[int]
+    child_count: array[int]
 
 
 class EntityStore:
@@ -142,7 +159,7 @@ class EntityStore:
         self.log_pos = array("q")
         self.log_modified_ms = array("q")
         self.version = 0
-        self._list_cache = _LRU(32)
+        self._list_cache: LRU[array[int]] = LRU(32)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -185,10 +202,6 @@ class EntityStore:
             self.active[pos] = 1 if record["active"] else 0
         self._stamp(pos)
 
-    def set_active(self, pos: int, active: bool) -> None:
-        """Set the active flag of a record whose stored bytes do not carry it (jobs, items)."""
-        self.active[pos] = 1 if active else 0
-
     def touch(self, pos: int, modified_ms: int) -> None:
         """Stamp a new seq on a record whose rendering changed without its own bytes changing
         (an invoice whose items changed)."""
@@ -203,23 +216,21 @@ class EntityStore:
         self.log_modified_ms.append(self.modified_ms[pos])
         self.version += 1
 
-    _COLUMNS = (
-        "ids",
-        "blobs",
-        "seq",
-        "modified_ms",
-        "created_ms",
-        "active",
-        "parent",
-        "child_start",
-        "child_count",
-    )
-
-    def columns(self) -> dict[str, Any]:
+    def columns(self) -> StoreColumns:
         """The record columns (not the change log), to move records between processes."""
-        return {name: getattr(self, name) for name in self._COLUMNS}
+        return StoreColumns(
+            ids=self.ids,
+            blobs=self.blobs,
+            seq=self.seq,
+            modified_ms=self.modified_ms,
+            created_ms=self.created_ms,
+            active=self.active,
+            parent=self.parent,
+            child_start=self.child_start,
+            child_count=self.child_count,
+        )
 
-    def extend(self, columns: dict[str, Any], child_offset: int = 0) -> None:
+    def extend(self, columns: StoreColumns, child_offset: int = 0) -> None:
         """Append records built elsewhere (a generation chunk), before ``finish_build``.
 
         ``child_offset`` shifts invoices' item positions (their items are appended to the
@@ -230,11 +241,18 @@ class EntityStore:
         ids = columns["ids"]
         if len(ids) and len(self.ids) and ids[0] <= self.ids[-1]:
             raise ValueError(f"{self.name}: appended ids must follow the existing ones")
-        for name in self._COLUMNS:
-            if name == "child_start" and child_offset and self.kind == KIND_INVOICE:
-                self.child_start.extend(start + child_offset for start in columns[name])
-            else:
-                getattr(self, name).extend(columns[name])
+        self.ids.extend(ids)
+        self.blobs.extend(columns["blobs"])
+        self.seq.extend(columns["seq"])
+        self.modified_ms.extend(columns["modified_ms"])
+        self.created_ms.extend(columns["created_ms"])
+        self.active.extend(columns["active"])
+        self.parent.extend(columns["parent"])
+        if child_offset and self.kind == KIND_INVOICE:
+            self.child_start.extend(start + child_offset for start in columns["child_start"])
+        else:
+            self.child_start.extend(columns["child_start"])
+        self.child_count.extend(columns["child_count"])
 
     def finish_build(self) -> None:
         """Stamp the generated records in modifiedOn order, so seq order is modification order."""
@@ -262,7 +280,8 @@ class EntityStore:
 
     def record(self, pos: int) -> dict[str, Any]:
         """The stored record as a dict (list shape for jobs, nested shape for items)."""
-        return orjson.loads(self.blobs[pos])
+        record: dict[str, Any] = orjson.loads(self.blobs[pos])
+        return record
 
     def render_export(self, pos: int) -> bytes:
         """The record's bytes in the export endpoint's shape."""
@@ -378,7 +397,7 @@ class EntityStore:
         created_from: int | None,
         created_before: int | None,
         ids: frozenset[int] | None,
-    ) -> array:
+    ) -> array[int]:
         """Positions (in id order) of the records a list query matches; cached per data version.
 
         ``active`` is ``"true"``, ``"false"`` or ``"any"``.
@@ -390,11 +409,11 @@ class EntityStore:
                 return cached
         flags, mod, created = self.active, self.modified_ms, self.created_ms
         want = None if active == "any" else (1 if active == "true" else 0)
-        candidates: Iterator[int] | list[int]
+        candidates: Iterable[int]
         if ids is not None:
             candidates = sorted(p for p in (self._maybe_position(i) for i in ids) if p >= 0)
         else:
-            candidates = range(len(self.ids))  # type: ignore[assignment]
+            candidates = range(len(self.ids))
         out = array("q")
         for pos in candidates:
             if want is not None and flags[pos] != want:
@@ -447,7 +466,3 @@ class TenantStore:
         for store in self.stores.values():
             store.finish_build()
         self.building = False
-
-    def with_lock(self, fn: Callable[[], Any]) -> Any:
-        with self.lock:
-            return fn()

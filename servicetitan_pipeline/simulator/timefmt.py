@@ -20,11 +20,6 @@ def to_ms(value: datetime) -> int:
     return (value - _EPOCH) // timedelta(milliseconds=1)
 
 
-def from_ms(ms: int) -> datetime:
-    """The aware UTC datetime of an epoch-milliseconds value."""
-    return _EPOCH + timedelta(milliseconds=ms)
-
-
 def iso(ms: int) -> str:
     """``2026-11-01T12:00:00.000Z`` for an epoch-milliseconds value.
 

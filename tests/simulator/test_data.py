@@ -179,7 +179,7 @@ def test_modified_on_never_precedes_created_on(world: Simulator) -> None:
 
 def test_parallel_generation_gives_the_same_data() -> None:
     """History is built in chunks with their own RNGs: worker processes change nothing."""
-    from servicetitan_pipeline.simulator.generator import CHUNK_CUSTOMERS
+    from servicetitan_pipeline.simulator.world.workers import CHUNK_CUSTOMERS
 
     config = SimulatorConfig(customers=CHUNK_CUSTOMERS + 100, seed=9)
     inline = Simulator(replace(config, generation_workers=1))

@@ -1,29 +1,24 @@
 """Every served endpoint's real answers validate against ServiceTitan's official OpenAPI schemas.
 
-The validator is built from the spec's ``components/schemas``: OpenAPI 3.0's ``nullable: true``
+The schemas are the project's bundled copy (``servicetitan_pipeline.openapi``, which
+``test_openapi_bundle.py`` keeps equal to the official documents), so this runs in any clone.
+The validator is built from the schemas: OpenAPI 3.0's ``nullable: true``
 becomes a JSON-Schema union with ``null``, ``required`` and ``additionalProperties: false`` are
 kept, ``$ref``s resolve inside the spec, and ``date-time`` strings must be RFC 3339.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 from sim_helpers import Api
 
+from servicetitan_pipeline import openapi
 from servicetitan_pipeline.entities import ENTITIES, Entity
 
-REPO = Path(__file__).resolve().parents[2]
-SPEC_DIR = Path(
-    os.environ.get("SERVICETITAN_OPENAPI_DIR", REPO.parent / "shared" / "servicetitan-openapi")
-)
 _SCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs")
 _SCHEMA_LISTS = ("oneOf", "anyOf", "allOf", "prefixItems")
 _SCHEMA_SINGLE = ("items", "additionalProperties", "not", "contains")
@@ -75,34 +70,30 @@ def _format_checker() -> jsonschema.FormatChecker:
 
 
 @cache
-def spec_document(spec_file: str) -> dict[str, Any]:
-    raw = json.loads((SPEC_DIR / spec_file).read_text())
-    schemas = raw["components"]["schemas"]
+def spec_document(module: str) -> dict[str, Any]:
+    schemas = openapi.module(module).schemas
     return {"components": {"schemas": {n: openapi_to_json_schema(s) for n, s in schemas.items()}}}
 
 
 @cache
-def validator(spec_file: str, schema_name: str) -> jsonschema.Draft202012Validator:
-    doc = spec_document(spec_file)
-    assert schema_name in doc["components"]["schemas"], f"{schema_name} not in {spec_file}"
+def validator(module: str, schema_name: str) -> jsonschema.Draft202012Validator:
+    doc = spec_document(module)
+    assert schema_name in doc["components"]["schemas"], f"{schema_name} not bundled for {module}"
     schema = {"$ref": f"#/components/schemas/{schema_name}", **doc}
     return jsonschema.Draft202012Validator(schema, format_checker=_format_checker())
 
 
-def violations(spec_file: str, schema_name: str, instance: Any, where: str) -> list[str]:
+def violations(module: str, schema_name: str, instance: Any, where: str) -> list[str]:
     return [
         f"{where}: {'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
-        for e in validator(spec_file, schema_name).iter_errors(instance)
+        for e in validator(module, schema_name).iter_errors(instance)
     ]
 
 
-@pytest.fixture(autouse=True)
-def _spec_dir_exists() -> None:
-    # Fail, not skip: a schema test that silently does not run proves nothing.
-    assert SPEC_DIR.is_dir(), (
-        f"ServiceTitan OpenAPI specs not found at {SPEC_DIR}; put shared/servicetitan-openapi "
-        "beside the repository or set SERVICETITAN_OPENAPI_DIR"
-    )
+def _response_schema(entity: Entity, path: str) -> str:
+    """The bundled 200 response schema of an entity's endpoint (its envelope)."""
+    spec = openapi.module(entity.module)
+    return spec.operations[path].responses["200"]
 
 
 def test_validator_catches_violations() -> None:
@@ -136,7 +127,7 @@ def test_validator_catches_violations() -> None:
         "mergedToId": None,
         "externalData": [],
     }
-    assert violations("crm-v2.json", name, good, "good") == []
+    assert violations("crm", name, good, "good") == []
     for bad in (
         {**good, "unexpected": 1},  # additionalProperties: false
         {k: v for k, v in good.items() if k != "createdById"},  # required
@@ -146,9 +137,9 @@ def test_validator_catches_violations() -> None:
         {**good, "modifiedOn": "yesterday"},  # date-time
         {**good, "address": None},  # oneOf $ref without nullable
     ):
-        assert violations("crm-v2.json", name, bad, "bad"), bad
+        assert violations("crm", name, bad, "bad"), bad
     invoice = "Accounting.V2.ExportInvoiceResponse"
-    assert violations("accounting-v2.json", invoice, {"id": 1}, "x")  # required fields missing
+    assert violations("accounting", invoice, {"id": 1}, "x")  # required fields missing
     inv_ok = {
         "id": 1,
         "active": True,
@@ -159,14 +150,15 @@ def test_validator_catches_violations() -> None:
         "total": None,
         "customer": None,
     }
-    assert violations("accounting-v2.json", invoice, inv_ok, "ok") == []
-    assert violations("accounting-v2.json", invoice, {**inv_ok, "total": 12.5}, "x")
+    assert violations("accounting", invoice, inv_ok, "ok") == []
+    assert violations("accounting", invoice, {**inv_ok, "total": 12.5}, "x")
 
 
 def _check_list(api: Api, entity: Entity, problems: list[str]) -> int:
     tenant = api.sim.config.tenant_id
     path = entity.list_path(tenant)
-    envelope = f"PaginatedResponse_Of_{entity.list_schema}"
+    envelope = _response_schema(entity, f"/tenant/{{tenant}}/{entity.resource}")
+    assert envelope == f"PaginatedResponse_Of_{entity.list_schema}"
     requests: list[dict[str, Any]] = [
         {},
         {"pageSize": 7, "page": 2, "includeTotal": "true"},
@@ -184,14 +176,15 @@ def _check_list(api: Api, entity: Entity, problems: list[str]) -> int:
         assert response.status_code == 200, (path, params, response.text)
         body = response.json()
         records += len(body["data"])
-        problems += violations(entity.spec_file, envelope, body, f"GET {path} {params}")
+        problems += violations(entity.module, envelope, body, f"GET {path} {params}")
     return records
 
 
 def _check_export(api: Api, entity: Entity, problems: list[str]) -> tuple[int, str]:
     tenant = api.sim.config.tenant_id
     path = entity.export_path(tenant)
-    envelope = f"ExportResponse_Of_{entity.export_schema}"
+    envelope = _response_schema(entity, f"/tenant/{{tenant}}/export/{entity.resource}")
+    assert envelope == f"ExportResponse_Of_{entity.export_schema}"
     records = 0
     token = None
     pages = 0
@@ -200,14 +193,14 @@ def _check_export(api: Api, entity: Entity, problems: list[str]) -> tuple[int, s
         if pages == 1:
             params["includeRecentChanges"] = "true"
         body = api.get(path, **params).json()
-        problems += violations(entity.spec_file, envelope, body, f"GET {path} page {pages}")
+        problems += violations(entity.module, envelope, body, f"GET {path} page {pages}")
         records += len(body["data"])
         token = body["continueFrom"]
         pages += 1
         if not body["hasMore"]:
             break
     body = api.get(path, **{"from": "2026-06-01"}).json()
-    problems += violations(entity.spec_file, envelope, body, f"GET {path} from a date")
+    problems += violations(entity.module, envelope, body, f"GET {path} from a date")
     return records, token
 
 
@@ -229,7 +222,7 @@ def test_every_endpoint_matches_the_official_schemas(fresh_api: Api) -> None:
             path = entity.export_path(fresh_api.sim.config.tenant_id)
             body = fresh_api.get(path, **{"from": tokens[entity.name]}).json()
             envelope = f"ExportResponse_Of_{entity.export_schema}"
-            problems += violations(entity.spec_file, envelope, body, f"GET {path} after advance")
+            problems += violations(entity.module, envelope, body, f"GET {path} after advance")
         if entity.has_list:
             _check_list(fresh_api, entity, problems)
     assert problems == [], "\n".join(problems[:30]) + f"\n({len(problems)} violations)"
@@ -249,5 +242,17 @@ def test_error_bodies_match_the_official_schema(api: Api) -> None:
     ]
     assert [a.status_code for a in answers] == [401, 403, 404, 400, 400]
     for answer in answers:
-        problems += violations("crm-v2.json", "ApiErrorResponse", answer.json(), answer.url.path)
+        problems += violations("crm", "ApiErrorResponse", answer.json(), answer.url.path)
     assert problems == []
+
+
+def test_status_tables_follow_the_spec_enums() -> None:
+    """The job -> appointment status table covers the spec's job statuses with its own values."""
+    from servicetitan_pipeline.simulator.world.base import APPOINTMENT_STATUS, OPEN_STATUSES
+
+    jpm = openapi.module("jpm")
+    job_statuses = jpm.schema("Jpm.V2.JobStatus")["enum"]
+    appointment_statuses = jpm.schema("Jpm.V2.Base.AppointmentStatus")["enum"]
+    assert sorted(APPOINTMENT_STATUS) == sorted(job_statuses)
+    assert set(APPOINTMENT_STATUS.values()) <= set(appointment_statuses)
+    assert set(OPEN_STATUSES) < set(job_statuses)

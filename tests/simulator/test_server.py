@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import http.client
 import os
 import socket
@@ -10,6 +11,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -88,8 +90,9 @@ def test_cli_serves_and_prints_how_to_connect() -> None:
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "servicetitan_pipeline.cli",
+            # The console script's entry point (`servicetitan-pipeline simulator ...`).
+            "-c",
+            "import sys; from servicetitan_pipeline.cli import main; sys.exit(main())",
             "simulator",
             "--port",
             "0",
@@ -141,3 +144,22 @@ def test_cli_serves_and_prints_how_to_connect() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_date_header_carries_the_simulated_clock(fresh_api: Api) -> None:
+    """A real server's Date is its own now; the simulator's is the simulated now."""
+    sim = fresh_api.sim
+    tenant = sim.config.tenant_id
+
+    def server_date(response: httpx.Response) -> datetime:
+        return email.utils.parsedate_to_datetime(response.headers["Date"])
+
+    clock = datetime.fromisoformat(sim.clock.replace("Z", "+00:00"))
+    answer = fresh_api.get(f"/crm/v2/tenant/{tenant}/customers")
+    assert server_date(answer) == clock.replace(microsecond=0)
+    # Every answer carries it: errors, the token endpoint and the controls too.
+    assert server_date(fresh_api.http.get(f"/crm/v2/tenant/{tenant}/customers")) == clock
+    sim.advance(hours=30)
+    later = fresh_api.http.get("/_simulator/status")
+    assert server_date(later) == clock + timedelta(hours=30)
+    assert later.json()["clock"] == sim.clock
