@@ -4,7 +4,8 @@ Everything that is per-entity is driven from ``ENTITIES``: the ingestion assets 
 entry), the raw tables, the simulator's routes and the ``check`` command. Adding an entity is
 one entry here plus its dbt staging model.
 
-Paths follow ServiceTitan's V2 tenant APIs (see ../shared/servicetitan-openapi):
+Paths follow ServiceTitan's V2 tenant APIs (bundled in servicetitan_pipeline/openapi/ from the
+official documents by scripts/vendor_openapi.py):
 ``/{module}/v2/tenant/{tenant}/{resource}`` for list endpoints and
 ``/{module}/v2/tenant/{tenant}/export/{resource}`` for export endpoints.
 """
@@ -48,7 +49,7 @@ class Entity:
     resource: str  # URL segment after /tenant/{tenant}/ (and after /export/)
     sync_mode: SyncMode
     description: str
-    spec_file: str  # OpenAPI document in ../shared/servicetitan-openapi
+    spec_file: str  # official OpenAPI document (bundled in servicetitan_pipeline/openapi/)
     list_schema: str | None  # component schema of one list-endpoint record; None: no list endpoint
     export_schema: str | None  # component schema of one export record; None: no export endpoint
     # Query parameters that make the list endpoint return inactive records too (list endpoints
