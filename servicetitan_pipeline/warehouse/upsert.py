@@ -184,8 +184,9 @@ def write_in_transaction(
 
     # Few round trips on purpose: each `execute` releases the GIL while DuckDB works and must
     # win it back to return, and the download thread holds it for the whole decode of the next
-    # page. With six statements per page, the writer waited for the GIL more than it wrote. So: one call to (begin and) classify, one to write (and commit);
-    # anything else only when the page needs it.
+    # page. With six statements per page, the writer waited for the GIL more than it wrote.
+    # So: one call to (begin and) classify, one to write (and commit); anything else only when
+    # the page needs it.
     # The SQL names the page `_st_page`: DuckDB finds it as this Python local (a "replacement
     # scan"). Not `conn.register`: a registered view is a catalog entry, and DuckDB keeps a
     # dropped one -- with its Arrow table -- until the transaction ends, so a batch of pages
