@@ -37,19 +37,24 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeAlias
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 PYTHON = sys.executable
 
+# What a child reports (and the summary written to bench/results/): plain JSON.
+Report: TypeAlias = dict[str, Any]
+
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
-def _wait_until_serving(port: int, proc: subprocess.Popen, timeout: float) -> None:
+def _wait_until_serving(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -82,7 +87,7 @@ def _loadavg() -> list[float]:
 _ENVELOPE_FIELD = re.compile(rb'"(hasMore|continueFrom)"\s*:\s*(true|false|null|"[^"]*")')
 
 
-def _envelope_only(content: bytes) -> dict:
+def _envelope_only(content: bytes) -> Report:
     """``hasMore`` and ``continueFrom`` of a page without parsing it: ServiceTitan (and the
     simulator) write them before ``data``. ``data`` is left as the raw bytes."""
     fields = {k.decode(): v for k, v in _ENVELOPE_FIELD.findall(content[:1024])}
@@ -96,7 +101,7 @@ def _envelope_only(content: bytes) -> dict:
 
 def child_bare(
     base_url: str, tenant_id: int, client_id: str, secret: str, app_key: str, parse: bool = True
-) -> dict:
+) -> Report:
     """Download and parse every page of every entity, nothing else (``parse=False``: only
     download them)."""
     import httpx
@@ -121,7 +126,8 @@ def child_bare(
         headers = {"Authorization": f"Bearer {token}", "ST-App-Key": app_key}
         for entity in ENTITIES:
             if entity.sync_mode is SyncMode.EXPORT:
-                path, params = entity.export_path(tenant_id), {}
+                path = entity.export_path(tenant_id)
+                params: dict[str, str | int] = {}
                 while True:
                     r = http.get(path, params=params, headers=headers)
                     r.raise_for_status()
@@ -157,7 +163,7 @@ def child_bare(
 
 def child_sync(
     base_url: str, tenant_id: int, client_id: str, secret: str, app_key: str, database: str
-) -> dict:
+) -> Report:
     """``dagster.materialize`` of every ingestion asset into a fresh DuckDB file."""
     import dagster as dg
     from dagster_duckdb import DuckDBResource
@@ -196,12 +202,13 @@ def child_sync(
         instance=instance,
     )
     elapsed = time.perf_counter() - started
-    per_asset = {}
+    per_asset: Report = {}
     records = pages = 0
     step_seconds = 0.0
     for event in result.get_asset_materialization_events():
-        md = {k: v.value for k, v in event.materialization.metadata.items()}
-        name = event.asset_key.path[-1]
+        # The asset's metadata as plain values (ints and floats, see defs.ingestion).
+        md: Report = {k: v.value for k, v in event.materialization.metadata.items()}
+        name = event.materialization.asset_key.path[-1]
         per_asset[name] = {
             "records": md["records_read"],
             "rows": md["dagster/row_count"],
@@ -224,7 +231,7 @@ def child_sync(
     }
 
 
-def _run_child(kind: str, args: list[str]) -> dict:
+def _run_child(kind: str, args: list[str]) -> Report:
     """Run a child, return its JSON result plus its peak RSS (from getrusage of children)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     proc = subprocess.run(
@@ -240,7 +247,7 @@ def _run_child(kind: str, args: list[str]) -> dict:
     # Linux); each child is larger than the previous max or the max is unchanged, so report
     # the child's own figure only when it raised the max -- otherwise read it from the child.
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result: Report = json.loads(proc.stdout.strip().splitlines()[-1])
     result["peak_rss_mib_children_max"] = round(max(before, after) / 1024, 1)
     return result
 
@@ -303,8 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"simulator ready in {time.perf_counter() - started:.1f}s", flush=True)
         base = ["--base-url", f"http://127.0.0.1:{port}"]
         load_before = _loadavg()
-        bares, downloads = [], []
-        sync = None
+        bares: list[Report] = []
+        downloads: list[Report] = []
+        sync: Report | None = None
         with tempfile.TemporaryDirectory(prefix="st-bench-") as tmp:
             database = str(Path(tmp) / "bench.duckdb")
             order = ["bare", "sync"] + ["bare"] * max(0, args.bare_runs - 1)

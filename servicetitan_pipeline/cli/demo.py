@@ -84,13 +84,15 @@ def reset_demo_database(database: Path, tenant_id: int) -> None:
     """
     import duckdb
 
+    from servicetitan_pipeline.warehouse.schema import SYNC_STATE_TABLE, TENANT_ID
+
     if database.exists():
         try:
             with duckdb.connect(str(database), read_only=True) as con:
                 tenants = {
                     row[0]
                     for row in con.execute(
-                        "select distinct _tenant_id from raw_servicetitan._sync_state"
+                        f"select distinct {TENANT_ID} from {SYNC_STATE_TABLE}"
                     ).fetchall()
                 }
         except duckdb.Error:

@@ -6,7 +6,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import httpx
 
@@ -23,6 +23,7 @@ from servicetitan_pipeline.client.pagination import (
     BodyNotJsonError,
     DecodedBody,
     ExportPage,
+    JsonRecords,
     ListPage,
     NotAPageError,
     PageDecoder,
@@ -53,6 +54,8 @@ if logging.getLogger("httpx").level == logging.NOTSET:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 DEFAULT_LIST_PAGE_SIZE = 5000  # ServiceTitan's practical maximum: fewest requests per record
+
+T = TypeVar("T")
 
 
 class ServiceTitanClient:
@@ -161,7 +164,22 @@ class ServiceTitanClient:
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET ``path`` (e.g. ``/crm/v2/tenant/1/customers``) and return the parsed JSON body."""
-        return self._get(path, params)[0]
+        return self._get(path, params, parse_json_body)[0]
+
+    @overload
+    def iter_export(
+        self, path: str, from_token: str | None = None, include_recent_changes: bool = False
+    ) -> Iterator[ExportPage[JsonRecords]]: ...
+
+    @overload
+    def iter_export(
+        self,
+        path: str,
+        from_token: str | None = None,
+        include_recent_changes: bool = False,
+        *,
+        decode: PageDecoder[T],
+    ) -> Iterator[ExportPage[T]]: ...
 
     def iter_export(
         self,
@@ -169,8 +187,8 @@ class ServiceTitanClient:
         from_token: str | None = None,
         include_recent_changes: bool = False,
         *,
-        decode: PageDecoder = decode_json_page,
-    ) -> Iterator[ExportPage]:
+        decode: PageDecoder[object] = decode_json_page,
+    ) -> Iterator[ExportPage[object]]:
         """Iterate the pages of an export endpoint, following ``continueFrom`` while ``hasMore``.
 
         Every page is yielded, empty ones included (an empty page still moves the cursor, and
@@ -210,6 +228,7 @@ class ServiceTitanClient:
                 )
             token = continue_from
 
+    @overload
     def iter_list(
         self,
         path: str,
@@ -217,8 +236,28 @@ class ServiceTitanClient:
         page_size: int = DEFAULT_LIST_PAGE_SIZE,
         *,
         start_page: int = 1,
-        decode: PageDecoder = decode_json_page,
-    ) -> Iterator[ListPage]:
+    ) -> Iterator[ListPage[JsonRecords]]: ...
+
+    @overload
+    def iter_list(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        page_size: int = DEFAULT_LIST_PAGE_SIZE,
+        *,
+        start_page: int = 1,
+        decode: PageDecoder[T],
+    ) -> Iterator[ListPage[T]]: ...
+
+    def iter_list(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        page_size: int = DEFAULT_LIST_PAGE_SIZE,
+        *,
+        start_page: int = 1,
+        decode: PageDecoder[object] = decode_json_page,
+    ) -> Iterator[ListPage[object]]:
         """Iterate the pages of a list endpoint (``page``, ``pageSize``, ``hasMore``).
 
         List endpoints hide inactive records unless asked: pass the entity's
@@ -257,11 +296,11 @@ class ServiceTitanClient:
     # -- internals ---------------------------------------------------------------------------
 
     def _get_page(
-        self, path: str, params: Mapping[str, Any], decode: PageDecoder
-    ) -> tuple[DecodedBody, int]:
+        self, path: str, params: Mapping[str, Any], decode: PageDecoder[T]
+    ) -> tuple[DecodedBody[T], int]:
         """GET one page and decode it; a body the decoder finds not to be JSON is retried."""
 
-        def decoded(response: httpx.Response) -> DecodedBody:
+        def decoded(response: httpx.Response) -> DecodedBody[T]:
             try:
                 return decode(response.content)
             except BodyNotJsonError as exc:
@@ -283,8 +322,8 @@ class ServiceTitanClient:
         self,
         path: str,
         params: Mapping[str, Any] | None,
-        decode: Callable[[httpx.Response], Any] = parse_json_body,
-    ) -> tuple[Any, int]:
+        decode: Callable[[httpx.Response], T],
+    ) -> tuple[T, int]:
         params = dict(params) if params else None
         used: dict[str, Any] = {"token": None, "refreshed": False}
 
@@ -296,7 +335,7 @@ class ServiceTitanClient:
                 "Accept": "application/json",
             }
 
-        def interpret(response: httpx.Response) -> tuple[Any, int]:
+        def interpret(response: httpx.Response) -> tuple[T, int]:
             status = response.status_code
             if 200 <= status < 300:
                 return decode(response), len(response.content)

@@ -4,11 +4,12 @@ Export endpoints page by continuation token (``from`` -> ``continueFrom`` while 
 list endpoints by page number (``page``, ``pageSize``, ``hasMore``). The client yields one page
 at a time and never holds a whole result set.
 
-What a page's ``data`` holds is up to its *page decoder* (``bytes -> DecodedBody``): by default
-:func:`decode_json_page`, the records parsed with orjson. A caller that needs something else
-of each body -- ingestion turns the raw bytes straight into Arrow staging columns, without
-building Python objects for every field -- passes its own decoder; the client keeps the paging,
-the retries (a decoder that says the body is not JSON gets the request retried, exactly as an
+What a page's ``data`` holds is up to its *page decoder* (``bytes -> DecodedBody[T]``): by
+default :func:`decode_json_page`, the records parsed with orjson (``T`` = ``list[Any]``). A
+caller that needs something else of each body -- the sync engine turns the raw bytes straight
+into Arrow staging columns, without building Python objects for every field -- passes its own
+decoder, and the pages it gets carry that decoder's ``T``; the client keeps the paging, the
+retries (a decoder that says the body is not JSON gets the request retried, exactly as an
 invalid body always does) and the error reporting.
 """
 
@@ -16,9 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import orjson
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+# What the default decoder makes of a page: the records as orjson parsed them (JSON values).
+JsonRecords: TypeAlias = list[Any]
 
 _EXCERPT_CHARS = 2000
 
@@ -40,7 +47,7 @@ class NotAPageError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class DecodedBody:
+class DecodedBody(Generic[T_co]):
     """A page's body as a page decoder made it.
 
     Attributes:
@@ -51,34 +58,36 @@ class DecodedBody:
         total_count: ``totalCount`` when it is an integer (list pages with ``includeTotal``).
     """
 
-    data: Any
+    data: T_co
     record_count: int
     has_more: bool
     continue_from: str | None = None
     total_count: int | None = None
 
-    @classmethod
+    @staticmethod
     def from_envelope(
-        cls,
-        data: Any,
+        data: T,
         record_count: int,
         *,
-        has_more: Any,
-        continue_from: Any = None,
-        total_count: Any = None,
-    ) -> DecodedBody:
+        has_more: object,
+        continue_from: object = None,
+        total_count: object = None,
+    ) -> DecodedBody[T]:
         """Build from the envelope's fields as sent; one place interprets their types."""
-        if continue_from is not None and not isinstance(continue_from, str):
-            continue_from = str(continue_from)
-        if isinstance(total_count, bool) or not isinstance(total_count, int):
-            total_count = None
-        return cls(data, record_count, has_more is True, continue_from or None, total_count)
+        token = None if continue_from is None else str(continue_from)
+        total = (
+            None
+            if isinstance(total_count, bool) or not isinstance(total_count, int)
+            else total_count
+        )
+        return DecodedBody(data, record_count, has_more is True, token or None, total)
 
 
-PageDecoder = Callable[[bytes], DecodedBody]
+# A page decoder: a response body -> what a page's ``data`` holds, and the envelope's fields.
+PageDecoder: TypeAlias = Callable[[bytes], DecodedBody[T]]
 
 
-def decode_json_page(body: bytes) -> DecodedBody:
+def decode_json_page(body: bytes) -> DecodedBody[JsonRecords]:
     """The default page decoder: the records parsed with orjson, as ServiceTitan sent them."""
     try:
         parsed = orjson.loads(body)
@@ -97,7 +106,7 @@ def decode_json_page(body: bytes) -> DecodedBody:
 
 
 @dataclass(frozen=True, slots=True)
-class ExportPage:
+class ExportPage(Generic[T_co]):
     """One page of an export endpoint.
 
     Attributes:
@@ -109,7 +118,7 @@ class ExportPage:
         from_token: the ``from`` this page was requested with (``None`` for the beginning).
     """
 
-    data: Any
+    data: T_co
     continue_from: str | None
     has_more: bool
     raw_bytes_len: int
@@ -123,7 +132,7 @@ class ExportPage:
 
 
 @dataclass(frozen=True, slots=True)
-class ListPage:
+class ListPage(Generic[T_co]):
     """One page of a list endpoint.
 
     Attributes:
@@ -135,7 +144,7 @@ class ListPage:
         total_count: ``totalCount`` if ServiceTitan sent it (only with ``includeTotal``).
     """
 
-    data: Any
+    data: T_co
     page: int
     has_more: bool
     raw_bytes_len: int

@@ -18,27 +18,28 @@ import re
 from collections.abc import Sequence
 
 import dagster as dg
+import duckdb as duckdb_lib
 from dagster_duckdb import DuckDBResource
 
-from servicetitan_pipeline import warehouse
 from servicetitan_pipeline.defs.resources import ServiceTitanResource
-from servicetitan_pipeline.entities import (
-    ENTITIES,
-    ENTITIES_BY_NAME,
+from servicetitan_pipeline.entities import ENTITIES, ENTITIES_BY_NAME, Entity, Reference
+from servicetitan_pipeline.warehouse.schema import (
     RAW_SCHEMA,
-    Entity,
-    Reference,
+    REJECTED_TABLE,
+    REJECTED_TABLE_NAME,
+    TENANT_ID,
+    raw_table,
 )
 
 _SAMPLE = 10
 
 
-def _table_exists(conn, name: str) -> bool:
+def _table_exists(conn: duckdb_lib.DuckDBPyConnection, name: str) -> bool:
     (n,) = conn.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
         [RAW_SCHEMA, name],
     ).fetchall()[0]
-    return n > 0
+    return bool(n > 0)
 
 
 def _json_path(dotted: str) -> str:
@@ -74,7 +75,7 @@ def _build_id_check(entity: Entity) -> dg.AssetChecksDefinition:
                 return _not_loaded(entity)
             rows, null_ids, duplicate_ids, sample = conn.execute(
                 f"""
-                WITH t AS (SELECT id FROM {entity.raw_table} WHERE _tenant_id = ?),
+                WITH t AS (SELECT id FROM {raw_table(entity.name)} WHERE {TENANT_ID} = ?),
                 dup AS (SELECT id FROM t WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1)
                 SELECT (SELECT count(*) FROM t),
                        (SELECT count(*) FROM t WHERE id IS NULL),
@@ -109,20 +110,20 @@ def _build_rejected_check(entity: Entity) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey(entity.asset_key_path),
         name="no_rejected_records",
-        description=f"Nothing from {entity.name} is waiting in {warehouse.REJECTED_TABLE} "
+        description=f"Nothing from {entity.name} is waiting in {REJECTED_TABLE} "
         "(records without a usable id or timestamp, or answers that were not valid JSON). "
         "Inspect them there; a full refresh clears them once the source is fixed.",
     )
     def _check(servicetitan: ServiceTitanResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
         tenant_id = int(servicetitan.get_settings().tenant_id)
         with duckdb.get_connection() as conn:
-            if not _table_exists(conn, "_rejected"):
+            if not _table_exists(conn, REJECTED_TABLE_NAME):
                 return dg.AssetCheckResult(
                     passed=True, description="no rejected records", metadata={"rejected": 0}
                 )
             rows = conn.execute(
-                f"SELECT reason, count(*) FROM {warehouse.REJECTED_TABLE} "
-                "WHERE _tenant_id = ? AND entity = ? GROUP BY reason ORDER BY 2 DESC",
+                f"SELECT reason, count(*) FROM {REJECTED_TABLE} "
+                f"WHERE {TENANT_ID} = ? AND entity = ? GROUP BY reason ORDER BY 2 DESC",
                 [tenant_id, entity.name],
             ).fetchall()
         total = sum(n for _, n in rows)
@@ -135,7 +136,7 @@ def _build_rejected_check(entity: Entity) -> dg.AssetChecksDefinition:
                 else f"{total} {entity.name} records/answers could not be loaded for tenant "
                 f"{tenant_id}: "
                 + "; ".join(f"{n} x {reason}" for reason, n in rows)
-                + f" (see {warehouse.REJECTED_TABLE})"
+                + f" (see {REJECTED_TABLE})"
             ),
             metadata={"rejected": total, "tenant_id": tenant_id},
         )
@@ -169,14 +170,14 @@ def _build_reference_check(entity: Entity, ref: Reference) -> dg.AssetChecksDefi
                 f"""
                 WITH refs AS (
                     SELECT c.id, TRY_CAST(c.payload ->> '{path}' AS BIGINT) AS ref
-                    FROM {entity.raw_table} c
-                    WHERE c._tenant_id = $tenant AND c.payload ->> '{path}' IS NOT NULL
+                    FROM {raw_table(entity.name)} c
+                    WHERE c.{TENANT_ID} = $tenant AND c.payload ->> '{path}' IS NOT NULL
                 ),
                 orphans AS (
                     SELECT r.id, r.ref FROM refs r
                     WHERE r.ref IS NULL OR NOT EXISTS (
-                        SELECT 1 FROM {target.raw_table} p
-                        WHERE p._tenant_id = $tenant AND p.id = r.ref)
+                        SELECT 1 FROM {raw_table(target.name)} p
+                        WHERE p.{TENANT_ID} = $tenant AND p.id = r.ref)
                 )
                 SELECT (SELECT count(*) FROM refs), (SELECT count(*) FROM orphans),
                        (SELECT list(struct_pack(id := id, ref := ref) ORDER BY id)[1:{_SAMPLE}]

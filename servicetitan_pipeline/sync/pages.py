@@ -1,9 +1,10 @@
-"""Pages -> Arrow staging columns: what the raw layer writer (``warehouse``) upserts.
+"""Pages -> Arrow staging columns: the :class:`PreparedPage` the raw layer writer upserts.
 
-A page becomes a :class:`PreparedPage`: an Arrow table ``(id, modified_on_raw, active,
-payload)`` of the records that can be loaded, plus the rejected ones with a reason. It is built
-on the download thread, so the writing thread spends its time in DuckDB (which releases the
-GIL) and a queued page is compact Arrow buffers rather than Python objects.
+A page becomes a ``PreparedPage`` (defined with the raw layer's contract, in
+``warehouse.schema``): an Arrow table ``(id, modified_on_raw, active, payload)`` of the records
+that can be loaded, plus the rejected ones with a reason. It is built on the download thread,
+so the writing thread spends its time in DuckDB (which releases the GIL) and a queued page is
+compact Arrow buffers rather than Python objects.
 
 Two ways in:
 
@@ -11,8 +12,8 @@ Two ways in:
   (``client.iter_export(..., decode=decode_page)``): straight from the response body. msgspec
   validates the whole body as JSON and hands back each record's bytes *as the API sent them*
   (no Python object per field, no re-serialisation), plus just the three fields the raw layer
-  types; Arrow checks the records' UTF-8. For 5,000 invoices (17.8 MB) that is ~35 ms against
-  ~210 ms for ``orjson.loads`` + building the columns from the parsed records. Any page with
+  types; Arrow checks the records' UTF-8. Several times faster than ``orjson.loads`` + building
+  the columns from the parsed records (figures in bench/README.md). Any page with
   something unusual in it (a record that is not an object, has no id or a non-integer one, an
   ``active`` that is not a boolean, invalid UTF-8, ...) is decoded again the careful way below,
   so both ways load and reject exactly the same records.
@@ -23,7 +24,6 @@ Two ways in:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -31,9 +31,10 @@ from typing import Any
 import msgspec
 import numpy as np
 import orjson
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type information
 
 from servicetitan_pipeline.client.pagination import DecodedBody, decode_json_page
+from servicetitan_pipeline.warehouse.schema import PAGE_SCHEMA, PAYLOAD_TYPE, PreparedPage
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
@@ -46,24 +47,6 @@ def _dump_for_rejects(value: Any) -> str:
         import json
 
         return json.dumps(value, default=repr)
-
-
-# The payload column is Arrow's canonical JSON extension type (``arrow.json``) over large
-# strings: DuckDB reads it as its own JSON type as is, whereas a plain string column had to be
-# CAST to JSON, which parses (validates) every payload again inside DuckDB -- ~40% of the cost
-# of an INSERT of invoices, for text that is valid JSON by construction (the API's own bytes,
-# validated by msgspec and Arrow, or what ``orjson.dumps`` produced). The stored column stays
-# ``JSON``.
-_PAYLOAD_TYPE = pa.json_(pa.large_string())
-
-_PAGE_SCHEMA = pa.schema(
-    [
-        ("id", pa.int64()),
-        ("modified_on_raw", pa.string()),
-        ("active", pa.bool_()),
-        ("payload", _PAYLOAD_TYPE),
-    ]
-)
 
 
 def _json_text_array(records: Sequence[Any]) -> pa.Array:
@@ -87,7 +70,7 @@ def _json_text_array(records: Sequence[Any]) -> pa.Array:
     storage = pa.Array.from_buffers(
         pa.large_string(), len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
     )
-    return pa.ExtensionArray.from_storage(_PAYLOAD_TYPE, storage)
+    return pa.ExtensionArray.from_storage(PAYLOAD_TYPE, storage)
 
 
 def _columns_fast(records: Sequence[Any]) -> pa.Table | None:
@@ -111,7 +94,7 @@ def _columns_fast(records: Sequence[Any]) -> pa.Table | None:
                 pa.array(actives, pa.bool_()),
                 _json_text_array(records),
             ],
-            schema=_PAGE_SCHEMA,
+            schema=PAGE_SCHEMA,
         )
     # OverflowError: an id beyond int64 (pyarrow raises it, not an ArrowException); the
     # record-by-record path then rejects just that record.
@@ -164,9 +147,9 @@ def _columns_checked(records: Sequence[Any]) -> tuple[pa.Table, list[tuple[str, 
             pa.array(ids, pa.int64()),
             pa.array(mods, pa.string()),
             pa.array(actives, pa.bool_()),
-            pa.ExtensionArray.from_storage(_PAYLOAD_TYPE, pa.array(payloads, pa.large_string())),
+            pa.ExtensionArray.from_storage(PAYLOAD_TYPE, pa.array(payloads, pa.large_string())),
         ],
-        schema=_PAGE_SCHEMA,
+        schema=PAGE_SCHEMA,
     )
     return table, rejects
 
@@ -177,7 +160,7 @@ def gc_paused() -> Iterator[None]:
 
     A page is hundreds of thousands of freshly parsed, acyclic objects (dicts, lists, strings);
     every allocation burst makes the collector walk them again, which costs more than the
-    work itself (measured: ~10 ms vs ~3 ms to build the columns of 5000 customers). Reference
+    work itself (several times the cost of building the columns). Reference
     counting frees pages as soon as they are dropped; the collector is only needed for cycles,
     which parsed JSON never has, and it runs again as soon as the block ends.
     """
@@ -190,19 +173,9 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-@dataclasses.dataclass(frozen=True)
-class PreparedPage:
-    """A page turned into staging columns (see :func:`prepare_page`): what :func:`write_page`
-    needs, without the parsed records, which can be freed as soon as this exists."""
-
-    table: pa.Table
-    rejects: tuple[tuple[str, str], ...]
-    records: int
-
-
 def prepare_page(records: Sequence[Any]) -> PreparedPage:
     """Turn a page of parsed records into staging columns (id, modifiedOn, active, payload
-    as JSON text) and the rejected ones. Pure Python + Arrow, no DuckDB: ingestion runs it on
+    as JSON text) and the rejected ones. Pure Python + Arrow, no DuckDB: the sync runs it on
     the download thread, so that the writing thread spends its time in DuckDB (which releases
     the GIL) and a queued page is compact Arrow buffers rather than Python objects."""
     with gc_paused():
@@ -245,7 +218,7 @@ _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _HEADS = msgspec.json.Decoder(_Heads)
 
 
-def decode_page(body: bytes) -> DecodedBody:
+def decode_page(body: bytes) -> DecodedBody[PreparedPage]:
     """Page decoder for the client: a response body -> ``DecodedBody`` whose ``data`` is the
     page's :class:`PreparedPage` (see the module docstring).
 
@@ -258,10 +231,16 @@ def decode_page(body: bytes) -> DecodedBody:
             return fast
         # The careful way: parse everything, check record by record.
         page = decode_json_page(body)
-        return dataclasses.replace(page, data=prepare_page(page.data))
+        return DecodedBody(
+            prepare_page(page.data),
+            page.record_count,
+            page.has_more,
+            page.continue_from,
+            page.total_count,
+        )
 
 
-def _decode_raw(body: bytes) -> DecodedBody | None:
+def _decode_raw(body: bytes) -> DecodedBody[PreparedPage] | None:
     """The fast way, or ``None`` when the page needs the careful one."""
     try:
         envelope = _ENVELOPE.decode(body)
@@ -307,7 +286,7 @@ def _columns_raw(raws: Sequence[msgspec.Raw], heads: Sequence[_Head]) -> pa.Tabl
             ids,
             pa.array([h.modifiedOn for h in heads], pa.string()),
             pa.array([h.active for h in heads], pa.bool_()),
-            pa.ExtensionArray.from_storage(_PAYLOAD_TYPE, storage),
+            pa.ExtensionArray.from_storage(PAYLOAD_TYPE, storage),
         ],
-        schema=_PAGE_SCHEMA,
+        schema=PAGE_SCHEMA,
     )

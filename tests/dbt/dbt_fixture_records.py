@@ -26,6 +26,8 @@ from typing import Any
 import duckdb
 import orjson
 
+from servicetitan_pipeline.warehouse.schema import ENTITY_COLUMNS, ensure_entity_table, raw_table
+
 TENANT = 1000001
 OTHER_TENANT = 2000002
 CONNECTION = "fixture"
@@ -736,27 +738,17 @@ def other_tenant_records() -> dict[str, list[dict[str, Any]]]:
 
 
 def create_raw_layer(database: str) -> None:
-    """Create the raw layer (architecture.md contract) in ``database`` and load both tenants."""
+    """Create the raw layer (the writer's own DDL, ``warehouse.schema``) in ``database`` and
+    load both tenants."""
+    columns = ", ".join(name for name, _ in ENTITY_COLUMNS)
+    placeholders = ", ".join("?" for _ in ENTITY_COLUMNS)
     with duckdb.connect(database) as con:
-        con.execute("CREATE SCHEMA IF NOT EXISTS raw_servicetitan")
         for entity in ENTITIES:
-            con.execute(
-                f"""
-                CREATE TABLE raw_servicetitan.{entity} (
-                    _tenant_id  BIGINT      NOT NULL,
-                    id          BIGINT      NOT NULL,
-                    modified_on TIMESTAMPTZ,
-                    active      BOOLEAN,
-                    payload     JSON        NOT NULL,
-                    _connection VARCHAR     NOT NULL,
-                    _loaded_at  TIMESTAMPTZ NOT NULL,
-                    PRIMARY KEY (_tenant_id, id)
-                )"""
-            )
+            ensure_entity_table(con, entity)
         for tenant, records in ((TENANT, tenant_records()), (OTHER_TENANT, other_tenant_records())):
             for entity, rows in records.items():
                 con.executemany(
-                    f"INSERT INTO raw_servicetitan.{entity} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO {raw_table(entity)} ({columns}) VALUES ({placeholders})",
                     [
                         (
                             tenant,

@@ -26,12 +26,12 @@ CHILD = textwrap.dedent(
     from servicetitan_pipeline.defs.ingestion import build_ingestion_assets, ingestion_run_config
     from servicetitan_pipeline.entities import ENTITIES
     from servicetitan_pipeline.defs.resources import ServiceTitanResource
-    from servicetitan_pipeline import warehouse
+    from servicetitan_pipeline.warehouse import batch
 
     base_url, tenant, client_id, secret, app_key, database, page_size, batch_rows = sys.argv[1:]
     if int(batch_rows):
         # Pages are committed in batches; small ones make kills land between and inside them.
-        warehouse.BATCH_MAX_ROWS = int(batch_rows)
+        batch.BATCH_MAX_ROWS = int(batch_rows)
     config = ingestion_run_config([e.name for e in ENTITIES])
     for op in config["ops"].values():
         op["config"]["list_page_size"] = int(page_size)

@@ -6,9 +6,9 @@ import duckdb
 import pytest
 from ingestion_helpers import ENTITY_NAMES, EXPORT_PAGE_SIZE, assert_equals_truth, metadata, sync
 
-from servicetitan_pipeline import warehouse
 from servicetitan_pipeline.entities import ENTITIES
 from servicetitan_pipeline.simulator import FaultConfig, SimulatorConfig, start_simulator
+from servicetitan_pipeline.warehouse.schema import SYNC_STATE_TABLE
 
 pytestmark = pytest.mark.integration
 
@@ -167,7 +167,6 @@ def test_two_tenants_share_one_file_and_full_refresh_is_per_tenant(tmp_path):
         assert_equals_truth(a, db)
         with duckdb.connect(str(db), read_only=True) as conn:
             states = conn.execute(
-                f"SELECT _tenant_id, count(*) FROM {warehouse.SYNC_STATE_TABLE} GROUP BY 1 "
-                "ORDER BY 1"
+                f"SELECT _tenant_id, count(*) FROM {SYNC_STATE_TABLE} GROUP BY 1 ORDER BY 1"
             ).fetchall()
         assert states == [(111, len(ENTITIES)), (222, len(ENTITIES))]

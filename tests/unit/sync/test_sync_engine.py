@@ -1,4 +1,4 @@
-"""Ingestion against a small fake ServiceTitan (httpx.MockTransport): the page shapes the
+"""The sync engine against a small fake ServiceTitan (httpx.MockTransport): the page shapes the
 simulator does not produce -- duplicates across pages, shuffled pages, an empty final page, a
 never-seen field, a record without an id, a body that is not JSON -- and the list-entity cursor.
 """
@@ -14,7 +14,6 @@ import httpx
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from servicetitan_pipeline import warehouse as wh
 from servicetitan_pipeline.client import (
     ConnectionSettings,
     ServiceTitanClient,
@@ -24,6 +23,9 @@ from servicetitan_pipeline.defs import ingestion
 from servicetitan_pipeline.defs.checks import build_ingestion_checks
 from servicetitan_pipeline.defs.resources import ServiceTitanResource
 from servicetitan_pipeline.entities import get_entity
+from servicetitan_pipeline.sync import engine
+from servicetitan_pipeline.warehouse import batch, upsert
+from servicetitan_pipeline.warehouse.state import CURSOR_MODIFIED_ON, read_sync_state
 
 TENANT = 4242
 CUSTOMERS = get_entity("customers")
@@ -121,7 +123,7 @@ def stored(conn, entity="customers"):
 
 def sync(fake, conn, entity=CUSTOMERS, **kw):
     with make_client(fake) as client:
-        return ingestion.sync_entity(entity, client, conn, connection_name="fake", **kw)
+        return engine.sync_entity(entity, client, conn, connection_name="fake", **kw)
 
 
 def test_duplicates_shuffled_pages_empty_final_page_new_field_and_missing_id(conn):
@@ -158,11 +160,11 @@ def test_duplicates_shuffled_pages_empty_final_page_new_field_and_missing_id(con
 def test_invalid_json_is_recorded_then_fails_naming_entity_and_request(conn):
     fake = FakeServiceTitan([[rec(1, 1)], [rec(2, 1)], [rec(3, 1)]])
     fake.bad_body_for = "t1"
-    with pytest.raises(ingestion.IngestionError, match=r"customers: .*export/customers\?from=t1"):
+    with pytest.raises(engine.SyncError, match=r"customers: .*export/customers\?from=t1"):
         sync(fake, conn)
     # The page before the bad one is committed with its cursor.
     assert set(stored(conn)) == {1}
-    assert wh.read_sync_state(conn, entity="customers", tenant_id=TENANT).cursor == "t1"
+    assert read_sync_state(conn, entity="customers", tenant_id=TENANT).cursor == "t1"
     (reason, payload, request) = conn.execute(
         "SELECT reason, payload, request FROM raw_servicetitan._rejected"
     ).fetchone()
@@ -176,10 +178,10 @@ def test_invalid_json_is_recorded_then_fails_naming_entity_and_request(conn):
 
 def test_export_commits_in_batches_and_a_crash_mid_batch_loses_only_that_batch(conn, monkeypatch):
     # Batches of >= 4 rows: pages of 2 records -> a commit after every second page.
-    monkeypatch.setattr(wh, "BATCH_MAX_ROWS", 4)
+    monkeypatch.setattr(batch, "BATCH_MAX_ROWS", 4)
     pages = [[rec(2 * p + 1, 1), rec(2 * p + 2, 1)] for p in range(5)]  # ids 1..10, t0..t4
     fake = FakeServiceTitan(pages)
-    real = wh._write_page
+    real = batch.write_in_transaction
     calls = {"n": 0}
 
     def killed_on_page_4(*a, **k):
@@ -188,28 +190,28 @@ def test_export_commits_in_batches_and_a_crash_mid_batch_loses_only_that_batch(c
             raise KeyboardInterrupt("killed while writing page 4")
         return real(*a, **k)
 
-    monkeypatch.setattr(wh, "_write_page", killed_on_page_4)
+    monkeypatch.setattr(batch, "write_in_transaction", killed_on_page_4)
     with pytest.raises(KeyboardInterrupt):
         sync(fake, conn)
     # Pages 1-2 were one committed batch (cursor t2 = the token after page 2); page 3 was
     # written in the open batch that page 4 would have closed: rolled back with it.
     assert set(stored(conn)) == {1, 2, 3, 4}
-    assert wh.read_sync_state(conn, entity="customers", tenant_id=TENANT).cursor == "t2"
+    assert read_sync_state(conn, entity="customers", tenant_id=TENANT).cursor == "t2"
 
-    monkeypatch.setattr(wh, "_write_page", real)
+    monkeypatch.setattr(batch, "write_in_transaction", real)
     fake.requests.clear()
     r = sync(fake, conn)
     assert parse_qs(fake.requests[0].url.query.decode())["from"] == ["t2"]
     assert set(stored(conn)) == set(range(1, 11))
     assert (r.pages, r.counts.inserted, r.counts.unchanged) == (3, 6, 0)
     assert r.cursor == "t5"
-    assert wh.read_sync_state(conn, entity="customers", tenant_id=TENANT).cursor == r.cursor
+    assert read_sync_state(conn, entity="customers", tenant_id=TENANT).cursor == r.cursor
 
 
 def test_dead_responses_do_not_pile_up_while_a_batch_is_written(conn, monkeypatch):
     # Every httpx response is a reference cycle holding its body (18 MB for a page of
     # invoices); the page decoder allocates too few tracked objects for the collector's own
-    # thresholds to free them, so ingestion collects the young generation after each page.
+    # thresholds to free them, so the sync collects the young generation after each page.
     # Counted with weakref callbacks: holding the responses to count them would keep them.
     import gc
     import weakref
@@ -228,19 +230,19 @@ def test_dead_responses_do_not_pile_up_while_a_batch_is_written(conn, monkeypatc
         return response
 
     live: list[int] = []
-    real = wh._write_page
+    real = batch.write_in_transaction
 
     def counting(*a, **k):
         live.append(alive["n"])
         return real(*a, **k)
 
-    monkeypatch.setattr(wh, "_write_page", counting)
+    monkeypatch.setattr(batch, "write_in_transaction", counting)
     gc.collect()
     client = ServiceTitanClient(
         settings(), transport=httpx.MockTransport(handler), sleep=lambda s: None
     )
     with client:
-        ingestion.sync_entity(CUSTOMERS, client, conn, connection_name="fake")
+        engine.sync_entity(CUSTOMERS, client, conn, connection_name="fake")
     # At most the token's and the one being downloaded: never the history of the batch.
     assert len(live) == 40 and max(live) <= 3, live
 
@@ -259,7 +261,7 @@ def test_export_api_failure_mid_batch_keeps_the_pages_written(conn, monkeypatch)
         sync(fake, conn)
     # Pages 1 and 2 were in the open batch when the API gave up: committed with token t2.
     assert set(stored(conn)) == {1, 2}
-    assert wh.read_sync_state(conn, entity="customers", tenant_id=TENANT).cursor == "t2"
+    assert read_sync_state(conn, entity="customers", tenant_id=TENANT).cursor == "t2"
     fake.handler = real_handler
     sync(fake, conn)
     assert set(stored(conn)) == {1, 2, 3, 4}
@@ -290,8 +292,8 @@ def test_list_entity_high_water_and_inactive_params(conn):
     # High-water: the newest modifiedOn of the FIRST page (see _sync_list), not of the pass.
     first_page_max = max(x["modifiedOn"] for x in records[:3])
     assert r.cursor == first_page_max
-    state = wh.read_sync_state(conn, entity="job_types", tenant_id=TENANT)
-    assert (state.cursor, state.cursor_kind) == (first_page_max, wh.CURSOR_MODIFIED_ON)
+    state = read_sync_state(conn, entity="job_types", tenant_id=TENANT)
+    assert (state.cursor, state.cursor_kind) == (first_page_max, CURSOR_MODIFIED_ON)
 
     # Next run filters from it (inclusive); one record changed since.
     fake.list_records[0] = rec(1, 9, name="changed")
@@ -307,7 +309,7 @@ def test_list_entity_high_water_and_inactive_params(conn):
 def test_list_pass_interrupted_keeps_old_high_water(conn, monkeypatch):
     records = [rec(i, 1 + i % 3) for i in range(1, 8)]
     fake = FakeServiceTitan([], records)
-    real = wh.write_page
+    real = upsert.write_page
     calls = {"n": 0}
 
     def crash_on_second_page(*a, **k):
@@ -316,11 +318,11 @@ def test_list_pass_interrupted_keeps_old_high_water(conn, monkeypatch):
             raise KeyboardInterrupt("killed")
         return real(*a, **k)
 
-    monkeypatch.setattr(wh, "write_page", crash_on_second_page)
+    monkeypatch.setattr(upsert, "write_page", crash_on_second_page)
     with pytest.raises(KeyboardInterrupt):
         sync(fake, conn, entity=JOB_TYPES, list_page_size=3)
-    assert wh.read_sync_state(conn, entity="job_types", tenant_id=TENANT) is None
-    monkeypatch.setattr(wh, "write_page", real)
+    assert read_sync_state(conn, entity="job_types", tenant_id=TENANT) is None
+    monkeypatch.setattr(upsert, "write_page", real)
     sync(fake, conn, entity=JOB_TYPES, list_page_size=3)
     assert stored(conn, "job_types") == {r["id"]: r for r in records}
 

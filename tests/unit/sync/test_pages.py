@@ -1,4 +1,4 @@
-"""Unit tests for page -> staging columns: the raw-bytes decoder against the careful path."""
+"""Page -> staging columns (sync.pages): the raw-bytes decoder against the careful path."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import orjson
 import pytest
 
 from servicetitan_pipeline.client import BodyNotJsonError, NotAPageError
-from servicetitan_pipeline.sync import pages as staging
+from servicetitan_pipeline.sync import pages
+from servicetitan_pipeline.warehouse.schema import PreparedPage
 
 
 def rec(i, mod="2024-05-01T10:00:00Z", active=True, **extra):
@@ -23,19 +24,19 @@ def body_of(records, **envelope) -> bytes:
     return json.dumps(envelope, ensure_ascii=False).encode()
 
 
-def careful(body: bytes) -> staging.PreparedPage:
+def careful(body: bytes) -> PreparedPage:
     """What the page becomes the careful way: parse everything (orjson, as the default
     decoder does), check record by record."""
-    return staging.prepare_page(orjson.loads(body)["data"])
+    return pages.prepare_page(orjson.loads(body)["data"])
 
 
-def payload_texts(page: staging.PreparedPage) -> list[str]:
+def payload_texts(page: PreparedPage) -> list[str]:
     return [
         text for chunk in page.table.column("payload").chunks for text in chunk.storage.to_pylist()
     ]
 
 
-def rows(page: staging.PreparedPage) -> list[tuple]:
+def rows(page: PreparedPage) -> list[tuple]:
     """The staged rows with payloads parsed, so that two ways of writing JSON compare equal."""
     t = page.table
     return list(
@@ -62,10 +63,10 @@ NORMAL_PAGE = [
 
 def test_a_normal_page_takes_the_fast_path_and_stages_what_the_careful_path_stages():
     body = body_of(NORMAL_PAGE)
-    assert staging._decode_raw(body) is not None  # the fast path really is taken
-    decoded = staging.decode_page(body)
+    assert pages._decode_raw(body) is not None  # the fast path really is taken
+    decoded = pages.decode_page(body)
     page = decoded.data
-    assert isinstance(page, staging.PreparedPage)
+    assert isinstance(page, PreparedPage)
     assert rows(page) == rows(careful(body))
     assert page.rejects == () and page.records == len(NORMAL_PAGE)
     assert (decoded.record_count, decoded.has_more, decoded.continue_from) == (7, False, "tok")
@@ -79,7 +80,7 @@ def test_the_payload_is_each_record_exactly_as_the_api_wrote_it():
         b'{ "id" : 2 , "modifiedOn" : "2024-05-01T10:00:00.1234567Z", "x" : [ 1 , 2 ] }',
     ]
     body = b'{"hasMore":true,"continueFrom":"t9","data":[' + b",".join(records) + b"]}"
-    decoded = staging.decode_page(body)
+    decoded = pages.decode_page(body)
     assert [p.encode() for p in payload_texts(decoded.data)] == records
     assert decoded.has_more and decoded.continue_from == "t9"
 
@@ -101,8 +102,8 @@ def test_the_payload_is_each_record_exactly_as_the_api_wrote_it():
 )
 def test_an_odd_record_sends_the_page_down_the_careful_path_with_the_same_outcome(odd):
     body = body_of(odd)
-    assert staging._decode_raw(body) is None
-    page = staging.decode_page(body).data
+    assert pages._decode_raw(body) is None
+    page = pages.decode_page(body).data
     expected = careful(body)
     assert rows(page) == rows(expected)
     assert page.rejects == expected.rejects and page.records == len(odd)
@@ -113,7 +114,7 @@ def test_invalid_utf8_inside_a_record_is_not_json():
     # msgspec checks the grammar of the bytes it skips but not their encoding; Arrow does.
     body = b'{"hasMore":false,"data":[{"id":1,"name":"\xff\xfe"}]}'
     with pytest.raises(BodyNotJsonError):
-        staging.decode_page(body)
+        pages.decode_page(body)
 
 
 @pytest.mark.parametrize(
@@ -127,13 +128,13 @@ def test_invalid_utf8_inside_a_record_is_not_json():
 )
 def test_a_body_that_is_not_json_says_so_so_that_the_client_retries(body):
     with pytest.raises(BodyNotJsonError):
-        staging.decode_page(body)
+        pages.decode_page(body)
 
 
 @pytest.mark.parametrize("body", [b'{"items":[]}', b"[]", b'{"data":{"id":1}}', b"null"])
 def test_json_without_a_data_list_is_not_a_page(body):
     with pytest.raises(NotAPageError):
-        staging.decode_page(body)
+        pages.decode_page(body)
 
 
 def test_envelope_fields_mean_the_same_as_with_the_default_decoder():
@@ -146,7 +147,7 @@ def test_envelope_fields_mean_the_same_as_with_the_default_decoder():
         {},
     ):
         body = orjson.dumps({**envelope, "data": [rec(1)]})
-        fast, default = staging.decode_page(body), decode_json_page(body)
+        fast, default = pages.decode_page(body), decode_json_page(body)
         assert (fast.has_more, fast.continue_from, fast.total_count, fast.record_count) == (
             default.has_more,
             default.continue_from,
@@ -156,7 +157,7 @@ def test_envelope_fields_mean_the_same_as_with_the_default_decoder():
 
 
 def test_an_empty_page_is_an_empty_table():
-    decoded = staging.decode_page(b'{"hasMore":false,"continueFrom":"t","data":[]}')
+    decoded = pages.decode_page(b'{"hasMore":false,"continueFrom":"t","data":[]}')
     assert decoded.data.table.num_rows == 0 and decoded.record_count == 0
 
 
@@ -167,6 +168,6 @@ def test_deeply_nested_records_are_handled_like_the_default_decoder():
         orjson.loads(body)
     except orjson.JSONDecodeError:
         with pytest.raises(BodyNotJsonError):
-            staging.decode_page(body)
+            pages.decode_page(body)
     else:  # pragma: no cover - depends on orjson's depth limit
-        assert staging.decode_page(body).data.records == 1
+        assert pages.decode_page(body).data.records == 1

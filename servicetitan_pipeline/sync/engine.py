@@ -1,0 +1,310 @@
+"""The sync of one entity: ServiceTitan pages -> the raw layer, resumable at any instant.
+
+:func:`sync_entity` brings ``raw_servicetitan.<entity>`` up to date for the client's tenant:
+
+* **export** entities follow ServiceTitan's continuation tokens from the stored one and commit
+  their pages in batches (``warehouse.batch.PageBatchWriter``: a DuckDB row group, 512 MiB or
+  60 seconds per transaction), each batch in ONE DuckDB transaction with the token that
+  follows its last page (:func:`_sync_export`);
+* **list** entities re-read from the stored high-water ``modifiedOn`` (inclusive), commit
+  rows per page and the new high-water only once a pass has completed (:func:`_sync_list`,
+  which explains which high-water is safe);
+* a **full refresh** first forgets the tenant's rows, cursor and rejects of the entity.
+
+While a page is being written, the next one is already being downloaded on a background
+thread (``sync.prefetch``), so the network and DuckDB overlap; at most three pages are in
+memory at any time (one being written, one queued, one arriving), whatever the tenant's size,
+and DuckDB keeps the uncommitted rows of a batch within its memory limit. Everything the sync
+asks of DuckDB goes through one ``warehouse.writer.EntityWriter``.
+
+No Dagster here: ``defs.ingestion`` wraps this in assets, and anything else may call it.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+import duckdb
+
+from servicetitan_pipeline.client import (
+    DEFAULT_LIST_PAGE_SIZE,
+    InvalidResponseError,
+    ServiceTitanClient,
+)
+from servicetitan_pipeline.entities import Entity, SyncMode
+from servicetitan_pipeline.sync.pages import decode_page, gc_paused
+from servicetitan_pipeline.sync.prefetch import Prefetcher
+from servicetitan_pipeline.warehouse.schema import PreparedPage
+from servicetitan_pipeline.warehouse.upsert import PageCounts
+from servicetitan_pipeline.warehouse.writer import EntityWriter
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class SyncLog(Protocol):
+    """Where a sync reports: a ``logging.Logger``, or Dagster's ``context.log``."""
+
+    def info(self, msg: str, /) -> None: ...
+
+    def debug(self, msg: str, /) -> None: ...
+
+
+class SyncError(Exception):
+    """A sync that cannot continue; the message names the entity and the request."""
+
+
+@dataclass
+class SyncResult:
+    """What one sync of one entity did."""
+
+    entity: str
+    tenant_id: int
+    connection_name: str
+    sync_mode: str
+    full_refresh: bool
+    counts: PageCounts = field(default_factory=PageCounts)
+    pages: int = 0
+    requests: int = 0
+    retries: int = 0
+    wait_seconds: float = 0.0
+    bytes_received: int = 0
+    duration_seconds: float = 0.0
+    # Where the time went: writing DuckDB vs blocked on the API (the rest overlapped).
+    write_seconds: float = 0.0
+    api_wait_seconds: float = 0.0
+    cursor: str | None = None
+    row_count: int = 0
+    deleted_by_full_refresh: int = 0
+
+    def summary(self) -> str:
+        """One log line."""
+        c = self.counts
+        return (
+            f"{self.entity}: {c.records} records in {self.pages} pages "
+            f"({self.requests} requests, {self.retries} retries, {self.wait_seconds:.1f}s waited) "
+            f"-> {c.inserted} inserted, {c.updated} updated ({c.deactivated} deactivated), "
+            f"{c.unchanged} unchanged, {c.rejected} rejected; {self.row_count} rows for tenant "
+            f"{self.tenant_id}; {self.duration_seconds:.2f}s"
+        )
+
+
+def sync_entity(
+    entity: Entity,
+    client: ServiceTitanClient,
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    connection_name: str,
+    full_refresh: bool = False,
+    list_page_size: int = DEFAULT_LIST_PAGE_SIZE,
+    log: SyncLog = logger,
+) -> SyncResult:
+    """Bring ``raw_servicetitan.<entity>`` up to date for the client's tenant.
+
+    Either way (export or list, see the module docstring) a crash at any instant leaves the
+    table consistent with its cursor, and the next run ends with exactly the source's records.
+
+    Raises:
+        SyncError: the API answered something unusable (recorded in ``_rejected`` first).
+        ServiceTitanError: anything else the client could not recover from.
+    """
+    started = time.monotonic()
+    tenant_id = client.tenant_id
+    stats_before = client.stats
+    result = SyncResult(
+        entity=entity.name,
+        tenant_id=tenant_id,
+        connection_name=connection_name,
+        sync_mode=str(entity.sync_mode),
+        full_refresh=full_refresh,
+    )
+    writer = EntityWriter(
+        conn, entity=entity.name, tenant_id=tenant_id, connection_name=connection_name
+    )
+    if full_refresh:
+        result.deleted_by_full_refresh = writer.reset()
+        log.info(
+            f"{entity.name}: full refresh: deleted {result.deleted_by_full_refresh} rows and the "
+            f"cursor of tenant {tenant_id}"
+        )
+    try:
+        # The cyclic GC stays on here; it is paused only while a page is downloaded and
+        # turned into columns (see _downloaded), as httpx leaves a reference cycle holding
+        # each response's body.
+        with writer.bounded():
+            try:
+                if entity.sync_mode is SyncMode.EXPORT:
+                    _sync_export(entity, client, writer, result, log)
+                else:
+                    _sync_list(entity, client, writer, result, list_page_size, log)
+            finally:
+                # Within the writer's memory and thread bounds, whatever happened: what is
+                # committed is checkpointed here rather than, unbounded, at the close.
+                result.write_seconds += writer.checkpoint()
+    except InvalidResponseError as exc:
+        # Keep the evidence (committed on its own), then fail loudly: silently skipping a page
+        # would lose records, and retrying forever would hide the problem.
+        writer.record_rejected_response(
+            reason=f"invalid response: {exc}", body=exc.body, request=exc.request
+        )
+        raise SyncError(
+            f"{entity.name}: ServiceTitan answered {exc.request} with a body that is not the "
+            f"expected JSON, even after retries; the body is recorded in "
+            f"{writer.rejected_table}. Pages before it are committed and the next run resumes "
+            f"from there. Cause: {exc}"
+        ) from exc
+    finally:
+        delta = client.stats - stats_before
+        result.requests = delta.requests
+        result.retries = delta.retries
+        result.wait_seconds = delta.total_wait_seconds
+        result.bytes_received = delta.bytes_received
+        result.duration_seconds = time.monotonic() - started
+    result.row_count = writer.row_count()
+    return result
+
+
+def _page_line(entity: Entity, result: SyncResult, c: PageCounts) -> str:
+    return (
+        f"{entity.name}: page {result.pages}: {c.records} records -> {c.inserted} inserted, "
+        f"{c.updated} updated, {c.unchanged} unchanged, {c.rejected} rejected"
+    )
+
+
+def _downloaded(pages: Iterator[T]) -> Iterator[T]:
+    """``pages``, each downloaded and decoded with Python's cyclic collector paused, and the
+    young garbage it left collected at once.
+
+    Runs on the download thread. Pausing: an allocation burst (the careful path still parses
+    whole pages into objects) would make the collector walk the heap for nothing. Collecting
+    the youngest generation after each page: every httpx response is a reference cycle
+    (response -> stream -> response) holding its body -- 18 MB for a page of invoices -- and
+    the fast decoder allocates so few tracked objects that the collector's own thresholds
+    are rarely reached, so dead bodies would pile up until a full collection. The response
+    was born in this page, so generation 0 has it; that collection walks only the objects of
+    one page.
+    """
+    while True:
+        with gc_paused():
+            page = next(pages, None)
+        gc.collect(0)
+        if page is None:
+            return
+        yield page
+
+
+def _prepared_export_pages(
+    client: ServiceTitanClient, path: str, token: str | None
+) -> Iterator[tuple[PreparedPage, str | None]]:
+    """The export's pages as (staging columns, resume token).
+
+    Each body goes straight to Arrow staging columns (``sync.pages.decode_page``, the client's
+    page decoder), so a page never exists as Python objects. ``resume_from``: the page's
+    continueFrom, or the token it was asked with when the answer carried none (re-reading a
+    page is harmless, losing a cursor is not).
+    """
+    pages = client.iter_export(path, from_token=token, decode=decode_page)
+    for page in _downloaded(pages):
+        yield page.data, page.resume_from
+
+
+def _sync_export(
+    entity: Entity,
+    client: ServiceTitanClient,
+    writer: EntityWriter,
+    result: SyncResult,
+    log: SyncLog,
+) -> None:
+    """Follow the export's continuation tokens from the stored one; commit in batches."""
+    # No stored cursor: no `from` at all, i.e. the export's beginning (every record).
+    token = writer.stored_cursor()
+    result.cursor = token
+    # The columns are built on the download thread (see sync.pages.decode_page).
+    pages = _prepared_export_pages(client, entity.export_path(client.tenant_id), token)
+    batches = writer.export_batches()
+    # Pages are committed in batches (see warehouse.batch.PageBatchWriter), each with the
+    # token that follows its last page; leaving the block -- normally or because the API
+    # failed -- commits the pages written so far with their token.
+    with Prefetcher(pages, name=f"prefetch-{entity.name}") as prefetched, batches:
+        for prepared, cursor in prefetched:
+            write_started = time.monotonic()
+            counts = batches.write(prepared, cursor)
+            result.write_seconds += time.monotonic() - write_started
+            result.pages += 1
+            result.counts.add(counts)
+            result.cursor = cursor
+            log.debug(_page_line(entity, result, counts))
+        write_started = time.monotonic()
+        batches.commit()
+        result.write_seconds += time.monotonic() - write_started
+    result.api_wait_seconds = prefetched.wait_seconds
+
+
+def _sync_list(
+    entity: Entity,
+    client: ServiceTitanClient,
+    writer: EntityWriter,
+    result: SyncResult,
+    page_size: int,
+    log: SyncLog,
+) -> None:
+    """One pass over the list endpoint from the stored high-water ``modifiedOn``.
+
+    Rows are committed per page, but the new high-water only after the pass completes: list
+    endpoints page by *number* over a set that can change while we read it, so a page's
+    position is no promise about what earlier pages held. A crash mid-pass therefore re-runs
+    the whole pass from the old high-water (re-read rows are recognised as unchanged); for
+    these small dimensions that is one or two requests.
+
+    Which high-water is safe? Not the greatest ``modifiedOn`` seen in the pass: a record on
+    page 1 edited after we read page 1 gets a ``modifiedOn`` *below* that of a record edited
+    even later and read on page 3, and would never be read again. What is safe is a
+    timestamp that precedes every edit we may have missed. Such an edit happened after we
+    fetched its page, hence after we fetched page 1, hence it carries a ``modifiedOn`` at or
+    after the newest ``modifiedOn`` that page 1 showed (the server cannot have stamped a
+    record in the future). So the next pass starts at the newest ``modifiedOn`` of page 1,
+    inclusive (equal timestamps are re-read and the upsert finds them unchanged). This holds
+    for any ordering in which records do not move to an earlier page than one already read
+    (by id, or by modifiedOn in either direction: edited records move to the end or the
+    start); ServiceTitan never hard-deletes, so nothing leaves the filtered set. When the
+    whole entity fits in one page -- the usual case for job types and campaigns -- it is simply
+    the newest ``modifiedOn`` there is.
+    """
+    high_water = writer.stored_cursor()
+    result.cursor = high_water
+    params: dict[str, str] = dict(entity.list_inactive_params)
+    if high_water:
+        params["modifiedOnOrAfter"] = high_water
+    next_high_water = high_water
+    pages = (
+        page.data
+        for page in _downloaded(
+            client.iter_list(
+                entity.list_path(client.tenant_id),
+                params=params,
+                page_size=page_size,
+                decode=decode_page,
+            )
+        )
+    )
+    with Prefetcher(pages, name=f"prefetch-{entity.name}") as prefetched:
+        for prepared in prefetched:
+            write_started = time.monotonic()
+            counts = writer.write_page_keeping_cursor(prepared)
+            result.write_seconds += time.monotonic() - write_started
+            result.pages += 1
+            result.counts.add(counts)
+            if result.pages == 1 and counts.max_modified_on is not None:
+                # Every record on page 1 matched modifiedOnOrAfter >= high_water, so this
+                # never moves the high-water backwards.
+                next_high_water = counts.max_modified_on
+            log.debug(_page_line(entity, result, counts))
+    result.api_wait_seconds = prefetched.wait_seconds
+    writer.commit_high_water(next_high_water)
+    result.cursor = next_high_water

@@ -1,0 +1,205 @@
+"""Several pages per transaction: :class:`PageBatchWriter`, what export syncs write with."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+import duckdb
+import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type information
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+from servicetitan_pipeline.warehouse.schema import PreparedPage, raw_table
+from servicetitan_pipeline.warehouse.state import (
+    CURSOR_EXPORT_TOKEN,
+    KEEP_CURSOR,
+    CursorUpdate,
+    finish_sql,
+)
+from servicetitan_pipeline.warehouse.upsert import PageCounts, write_in_transaction
+
+# DuckDB's row group: an append of at least this many rows in one transaction is written
+# straight to the database file as compressed row groups ("optimistic writes"); a smaller one
+# goes to the WAL and is compressed again at every checkpoint of a growing row group.
+ROW_GROUP_ROWS = 122_880
+# Defaults of PageBatchWriter (module attributes so that tests and callers may change them).
+BATCH_MAX_ROWS = ROW_GROUP_ROWS
+BATCH_MAX_BYTES = 512 * 2**20
+BATCH_MAX_SECONDS = 60.0
+
+
+def _distinct_ids(table: pa.Table) -> bool:
+    ids = table.column("id")
+    return bool(pc.count_distinct(ids).as_py() == len(ids))
+
+
+class PageBatchWriter:
+    """Write pages in transactions of several pages, each committed with the cursor that
+    follows its last page.
+
+    A transaction ends at ``max_rows`` staged rows (the page that crosses it is split, see
+    :meth:`write`), after the page that brings it to ``max_bytes`` of staging columns, after
+    the first page written ``max_seconds`` or more after it began, and on :meth:`commit` /
+    leaving the ``with`` block normally. The cursor committed is always the one passed with
+    the last page wholly in the transaction, so rows and cursor stay atomic: a process killed
+    at any instant loses at most the uncommitted pages, which the next run re-reads from the
+    committed cursor.
+
+    Why batches: committing one ~5-20 MB page at a time makes DuckDB checkpoint at almost
+    every commit, each time re-compressing the whole growing row group (zstd), so the cost of
+    a page grows with the table. An append of a whole row group in one transaction is
+    compressed once and written straight to the file. Memory stays bounded: the Python side
+    holds one page at a time, and DuckDB keeps uncommitted rows within its memory limit
+    (``session.bounded_memory``), spilling to ``<database>.tmp`` if needed.
+
+    Leaving the ``with`` block on an exception raised *outside* the writer (the API failed,
+    the run was interrupted) commits the pages written so far with their cursor -- they are
+    complete and consistent, and the next run resumes after them; a failure *inside* a write
+    has already rolled the whole transaction back.
+    """
+
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        *,
+        entity: str,
+        tenant_id: int,
+        connection_name: str,
+        cursor_kind: str = CURSOR_EXPORT_TOKEN,
+        max_rows: int | None = None,
+        max_bytes: int | None = None,
+        max_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        raw_table(entity)  # validate the name up front
+        self._conn = conn
+        self._entity = entity
+        self._tenant_id = tenant_id
+        self._connection_name = connection_name
+        self._cursor_kind = cursor_kind
+        self.max_rows = BATCH_MAX_ROWS if max_rows is None else max_rows
+        self.max_bytes = BATCH_MAX_BYTES if max_bytes is None else max_bytes
+        self.max_seconds = BATCH_MAX_SECONDS if max_seconds is None else max_seconds
+        self._clock = clock
+        self._open = False
+        self._began_at = 0.0
+        self._rows = 0
+        self._bytes = 0
+        self._cursor: CursorUpdate = KEEP_CURSOR
+        self.commits = 0  # transactions committed so far
+
+    def write(self, prepared: PreparedPage, cursor: CursorUpdate = KEEP_CURSOR) -> PageCounts:
+        """Write one page; ``cursor`` is what to commit if the transaction ends after it.
+
+        A page that would take the transaction past ``max_rows`` is split there: its head
+        ends this transaction (committed with the cursor of the page before it, which the
+        head does not move past), its tail begins the next one with the page's own cursor.
+        Transactions then hold whole DuckDB row groups, each compressed once and written
+        straight to the file; ending them a little past the boundary left a partial row
+        group per batch, which DuckDB merged -- decompressing and compressing them again --
+        at the final checkpoint. A run killed between the two
+        parts re-reads the page, and the upsert finds the head's rows unchanged. A page that
+        repeats an id is not split (its newest listing must win within the page).
+        """
+        room = self.max_rows - self._rows if self._open else self.max_rows
+        n = prepared.table.num_rows
+        if 0 < room < n and _distinct_ids(prepared.table):
+            head = PreparedPage(prepared.table.slice(0, room), (), room)
+            tail = PreparedPage(
+                prepared.table.slice(room), prepared.rejects, prepared.records - room
+            )
+            counts = self._write_part(head, KEEP_CURSOR)
+            counts.add(self._write_part(tail, cursor))
+            return counts
+        return self._write_part(prepared, cursor)
+
+    def _write_part(self, prepared: PreparedPage, cursor: CursorUpdate) -> PageCounts:
+        begin = not self._open
+        if begin:
+            self._began_at = self._clock()
+            self._rows = self._bytes = 0
+        if cursor is not KEEP_CURSOR:
+            self._cursor = cursor
+        self._rows += prepared.table.num_rows
+        self._bytes += prepared.table.nbytes
+        last = (
+            self._rows >= self.max_rows
+            or self._bytes >= self.max_bytes
+            or self._clock() - self._began_at >= self.max_seconds
+        )
+        self._open = True
+        try:
+            counts = write_in_transaction(
+                self._conn,
+                prepared,
+                entity=self._entity,
+                tenant_id=self._tenant_id,
+                connection_name=self._connection_name,
+                begin=begin,
+                commit_sql=self._finish() if last else None,
+            )
+        except BaseException:
+            # write_in_transaction has rolled back; make sure, whatever raised, no half batch
+            # stays open.
+            self.rollback()
+            raise
+        if last:
+            self._reset()
+            self.commits += 1
+        return counts
+
+    def _finish(self) -> list[str]:
+        return finish_sql(
+            tenant_id=self._tenant_id,
+            entity=self._entity,
+            connection_name=self._connection_name,
+            cursor=self._cursor,
+            cursor_kind=self._cursor_kind,
+        )
+
+    def _reset(self) -> None:
+        self._open = False
+        self._rows = self._bytes = 0
+        self._cursor = KEEP_CURSOR
+
+    def commit(self) -> None:
+        """Commit the open transaction (rows and the last cursor), if any."""
+        if not self._open:
+            return
+        try:
+            self._conn.execute(";\n".join(self._finish())).fetchall()
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                self._conn.execute("ROLLBACK")
+            self._reset()
+            raise
+        self._reset()
+        self.commits += 1
+
+    def rollback(self) -> None:
+        """Abandon the open transaction, if any."""
+        if self._open:
+            with contextlib.suppress(duckdb.Error):
+                self._conn.execute("ROLLBACK")
+            self._reset()
+
+    def __enter__(self) -> PageBatchWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.commit()
+            return
+        # The error came from outside the writer: what was written is consistent with its
+        # cursor, so keep it. If even that fails, roll back and let the original error win.
+        try:
+            self.commit()
+        except BaseException:
+            self.rollback()

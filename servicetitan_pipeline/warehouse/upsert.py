@@ -1,0 +1,376 @@
+"""Upsert of pages into ``raw_servicetitan.<entity>``, full refresh and row counts.
+
+Version rule (the upsert): a record replaces the stored row only when its ``modifiedOn`` is
+strictly newer; the same or an older ``modifiedOn`` writes nothing (re-reads and out-of-order
+replays are harmless). ``modifiedOn`` is nullable on some entities (invoices); when either
+side's ``modifiedOn`` is unknown the versions cannot be ordered, so the incoming record --
+what the source says *now* -- replaces the stored row exactly when its content differs. That
+keeps a re-run with no change at the source free of writes, and never loses a change.
+
+A page is written inside a transaction that the caller may keep open for further pages
+(``batch.PageBatchWriter``); the transaction ends with the cursor that covers its rows
+(``state.finish_sql``), so rows and cursor are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type information
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+from servicetitan_pipeline.warehouse.rejects import insert_rejects
+from servicetitan_pipeline.warehouse.schema import (
+    REJECTED_TABLE,
+    SYNC_STATE_TABLE,
+    PreparedPage,
+    ensure_entity_table,
+    raw_table,
+    sql_literal,
+)
+from servicetitan_pipeline.warehouse.state import (
+    CURSOR_EXPORT_TOKEN,
+    KEEP_CURSOR,
+    CursorUpdate,
+    finish_sql,
+)
+
+
+@dataclass
+class PageCounts:
+    """What writing one page (or, summed, a whole run) did.
+
+    ``inserted``: ids new for this tenant; ``updated``: stored rows replaced by a newer version
+    (``deactivated`` counts the subset whose ``active`` went from true to false);
+    ``unchanged``: records already stored at the same or a newer version (and in-page
+    duplicates that collapsed); ``rejected``: records that could not be loaded.
+    ``max_modified_on``: the page's greatest ``modifiedOn``, exactly as the API wrote it.
+    """
+
+    records: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deactivated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    max_modified_on: str | None = None
+    _max_modified_ts: datetime | None = None
+    _bad_timestamps: int = 0
+
+    def add(self, other: PageCounts) -> None:
+        """Accumulate another page's counts into this one (in place)."""
+        for f in fields(self):
+            if f.name in ("max_modified_on", "_max_modified_ts", "_bad_timestamps"):
+                continue
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        if other._max_modified_ts is not None and (
+            self._max_modified_ts is None or other._max_modified_ts > self._max_modified_ts
+        ):
+            self._max_modified_ts = other._max_modified_ts
+            self.max_modified_on = other.max_modified_on
+
+    @property
+    def written(self) -> int:
+        """Rows inserted or updated."""
+        return self.inserted + self.updated
+
+
+def _dedup_cte(has_duplicates: bool) -> str:
+    """CTEs ``src`` (the page, timestamps parsed) and ``dedup`` (one row per id).
+
+    In-page duplicates collapse to the newest version (the later listing on a tie: it was
+    listed after). Rows whose modifiedOn DuckDB cannot read are left out here and rejected
+    instead. Pages almost never repeat an id, and the two window functions are a measurable
+    share of a page's cost, so they are only planned when the page does.
+    """
+    src = """
+    src AS (
+        SELECT id, modified_on_raw, active, payload,
+               TRY_CAST(modified_on_raw AS TIMESTAMPTZ) AS modified_on%s
+        FROM _st_page
+    )""" % (",\n               row_number() OVER () AS ord" if has_duplicates else "")
+    dedup = """
+    dedup AS (
+        SELECT id, modified_on_raw, modified_on, active, payload FROM src
+        WHERE modified_on_raw IS NULL OR modified_on IS NOT NULL%s
+    )""" % (
+        """
+        QUALIFY row_number() OVER (
+            PARTITION BY id ORDER BY modified_on DESC NULLS LAST, ord DESC) = 1"""
+        if has_duplicates
+        else ""
+    )
+    return src + "," + dedup + "\n"
+
+
+# The version rule, written once for the classification (``s`` = incoming, ``t`` = stored).
+_NEWER = """(s.modified_on > t.modified_on OR (
+        (s.modified_on IS NULL OR t.modified_on IS NULL)
+        AND CAST(s.payload AS VARCHAR) <> CAST(t.payload AS VARCHAR)))"""
+
+
+def write_page(
+    conn: duckdb.DuckDBPyConnection,
+    page: PreparedPage,
+    *,
+    entity: str,
+    tenant_id: int,
+    connection_name: str,
+    cursor: CursorUpdate = KEEP_CURSOR,
+    cursor_kind: str = CURSOR_EXPORT_TOKEN,
+) -> PageCounts:
+    """Upsert one page and (optionally) store the cursor, in ONE transaction.
+
+    Args:
+        conn: an open DuckDB connection (the raw tables must exist: ``ensure_entity_table``).
+        page: the page's staging columns (``sync.pages`` makes them).
+        entity: entity name (= raw table name).
+        tenant_id: ServiceTitan tenant the records belong to; part of the key.
+        connection_name: lineage, written to ``_connection``.
+        cursor: the cursor that covers this page; ``KEEP_CURSOR`` leaves the stored cursor
+            untouched (list entities mid-pass; see ``state``).
+        cursor_kind: what ``cursor`` means, stored next to it.
+
+    Returns:
+        The page's :class:`PageCounts`.
+
+    This is a batch of one page; ``batch.PageBatchWriter`` commits several pages (and the
+    cursor after the last of them) per transaction.
+    """
+    return write_in_transaction(
+        conn,
+        page,
+        entity=entity,
+        tenant_id=tenant_id,
+        connection_name=connection_name,
+        begin=True,
+        commit_sql=finish_sql(
+            tenant_id=tenant_id,
+            entity=entity,
+            connection_name=connection_name,
+            cursor=cursor,
+            cursor_kind=cursor_kind,
+        ),
+    )
+
+
+def write_in_transaction(
+    conn: duckdb.DuckDBPyConnection,
+    prepared: PreparedPage,
+    *,
+    entity: str,
+    tenant_id: int,
+    connection_name: str,
+    begin: bool,
+    commit_sql: list[str] | None,
+) -> PageCounts:
+    """Write one page inside a transaction: open it first when ``begin``, end it with
+    ``commit_sql`` (cursor + COMMIT, ``state.finish_sql``) when given, else leave it open for
+    the next page.
+
+    On any failure the transaction -- with every page written in it so far -- is rolled
+    back and the error re-raised.
+    """
+    table_name = raw_table(entity)
+    counts = PageCounts(records=prepared.records)
+    table = prepared.table
+    rejects = list(prepared.rejects)
+    now = datetime.now(UTC)
+    params: dict[str, Any] = {"tenant": tenant_id, "conn": connection_name}
+
+    # Few round trips on purpose: each `execute` releases the GIL while DuckDB works and must
+    # win it back to return, and the download thread holds it for the whole decode of the next
+    # page. With six statements per page, the writer waited for the GIL more than it wrote.
+    # So: one call to (begin and) classify, one to write (and commit); anything else only when
+    # the page needs it.
+    # The SQL names the page `_st_page`: DuckDB finds it as this Python local (a "replacement
+    # scan"). Not `conn.register`: a registered view is a catalog entry, and DuckDB keeps a
+    # dropped one -- with its Arrow table -- until the transaction ends, so a batch of pages
+    # kept every page of the batch alive (~17 MB each for invoices).
+    _st_page = table  # read by DuckDB (see above)
+    try:
+        write_sql: list[str] = []
+        if table.num_rows:
+            insert_sql = _classify_page(conn, table, table_name, params, counts, begin=begin)
+            if insert_sql:
+                write_sql.append(insert_sql)
+            if counts._bad_timestamps:
+                bad = conn.execute(
+                    "SELECT payload FROM _st_page WHERE modified_on_raw IS NOT NULL "
+                    "AND TRY_CAST(modified_on_raw AS TIMESTAMPTZ) IS NULL"
+                ).fetchall()
+                rejects.extend(("modifiedOn is not a valid timestamp", p) for (p,) in bad)
+        elif begin:
+            conn.execute("BEGIN TRANSACTION")
+        counts.rejected = len(rejects)
+        counts.unchanged = counts.records - counts.rejected - counts.inserted - counts.updated
+        insert_rejects(
+            conn,
+            entity=entity,
+            tenant_id=tenant_id,
+            connection_name=connection_name,
+            rejects=rejects,
+            now=now,
+        )
+        if commit_sql:
+            write_sql.extend(commit_sql)
+        if write_sql:
+            conn.execute(";\n".join(write_sql)).fetchall()
+    except BaseException:
+        # After a failed statement the transaction is aborted; ROLLBACK ends it (and is a
+        # no-op error if the failure came before BEGIN), the original error is what we report.
+        with contextlib.suppress(duckdb.Error):
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        del _st_page
+    return counts
+
+
+def _classify_page(
+    conn: duckdb.DuckDBPyConnection,
+    table: pa.Table,
+    table_name: str,
+    params: dict[str, Any],
+    counts: PageCounts,
+    *,
+    begin: bool = True,
+) -> str | None:
+    """(Begin the transaction when ``begin``, then) classify the page ``table``
+    (named ``_st_page`` in the SQL).
+
+    Fills ``counts`` from one aggregate over the page LEFT JOINed to this tenant's stored rows
+    (new / newer / deactivated by the version rule; only narrow stored columns are read unless
+    a version is unordered, i.e. has a null modifiedOn) and returns the INSERT that writes the
+    page -- a plain one when every id is new (every first sync; measurably cheaper), else
+    ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <same version rule>``, which finds the stored
+    row through the primary-key index -- or ``None`` when nothing is to be written.
+    """
+    _st_page = table  # read by DuckDB as a replacement scan (see write_in_transaction)
+    ids = table.column("id")
+    dedup_cte = _dedup_cte(pc.count_distinct(ids).as_py() != len(ids))
+    tenant_only = {"tenant": params["tenant"]}
+
+    def classify_sql(rule: str, stored_cols: str) -> str:
+        return f"""
+            WITH {dedup_cte},
+            classified AS (
+                SELECT s.id, s.active, s.modified_on, s.modified_on_raw,
+                       t.id IS NULL AS is_new, t.active AS old_active,
+                       t.id IS NOT NULL AND {rule} AS is_newer,
+                       t.id IS NOT NULL
+                           AND (s.modified_on IS NULL OR t.modified_on IS NULL) AS unordered
+                FROM dedup s
+                LEFT JOIN (SELECT {stored_cols} FROM {table_name} WHERE _tenant_id = $tenant) t
+                  ON t.id = s.id
+            )
+            SELECT count(*) FILTER (WHERE is_new),
+                   count(*) FILTER (WHERE is_newer),
+                   count(*) FILTER (WHERE is_newer AND old_active AND active IS FALSE),
+                   arg_max(modified_on_raw, modified_on),
+                   max(modified_on),
+                   (SELECT count(*) FROM src WHERE modified_on_raw IS NOT NULL
+                                               AND modified_on IS NULL),
+                   count(*),
+                   count(*) FILTER (WHERE unordered)
+            FROM classified
+            """
+
+    # Timestamps decide, reading only narrow stored columns. Only when a version on either
+    # side has no modifiedOn is the page classified again comparing payloads (which needs the
+    # stored payload column, the expensive one).
+    row = conn.execute(
+        ("BEGIN TRANSACTION;\n" if begin else "")
+        + classify_sql("s.modified_on > t.modified_on", "id, active, modified_on"),
+        tenant_only,
+    ).fetchall()[0]
+    n_unordered = row[-1]
+    if n_unordered:
+        row = conn.execute(
+            classify_sql(_NEWER, "id, active, modified_on, payload"), tenant_only
+        ).fetchall()[0]
+    (
+        counts.inserted,
+        counts.updated,
+        counts.deactivated,
+        counts.max_modified_on,
+        counts._max_modified_ts,
+        counts._bad_timestamps,
+        n_distinct,
+        _,
+    ) = row
+    if not (counts.inserted or counts.updated):
+        return None
+    insert = f"""
+        INSERT INTO {table_name}
+            (_tenant_id, id, modified_on, active, payload, _connection, _loaded_at)
+        WITH {dedup_cte}
+        SELECT {sql_literal(params["tenant"])}, id, modified_on, active, payload,
+               {sql_literal(params["conn"])}, now()
+        FROM dedup
+    """
+    if counts.inserted == n_distinct:
+        # Every id of the page is new: no conflict is possible, so no conflict clause.
+        return insert
+    # DuckDB names the stored row by the table name in DO UPDATE ... WHERE.
+    bare = table_name.split(".", 1)[1]
+    rule_on_conflict = (
+        _NEWER.replace("s.", "EXCLUDED.").replace("t.", f"{bare}.")
+        if n_unordered
+        else f"EXCLUDED.modified_on > {bare}.modified_on"
+    )
+    return f"""{insert}
+        ON CONFLICT (_tenant_id, id) DO UPDATE SET
+            modified_on = EXCLUDED.modified_on,
+            active = EXCLUDED.active,
+            payload = EXCLUDED.payload,
+            _connection = EXCLUDED._connection,
+            _loaded_at = EXCLUDED._loaded_at
+        WHERE {rule_on_conflict}
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Full refresh and inspection
+# --------------------------------------------------------------------------------------------
+
+
+def reset_entity(conn: duckdb.DuckDBPyConnection, *, entity: str, tenant_id: int) -> int:
+    """Forget one entity for one tenant: its rows, its cursor and its rejected records, in one
+    transaction. Other tenants sharing the file are untouched. Returns the rows deleted.
+
+    Rejected records go too: a full refresh re-reads everything, and whatever is still bad at
+    the source is rejected again, so the rejects afterwards describe the current source.
+    """
+    ensure_entity_table(conn, entity)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        (deleted,) = conn.execute(
+            f"SELECT count(*) FROM {raw_table(entity)} WHERE _tenant_id = ?", [tenant_id]
+        ).fetchall()[0]
+        conn.execute(f"DELETE FROM {raw_table(entity)} WHERE _tenant_id = ?", [tenant_id])
+        conn.execute(
+            f"DELETE FROM {SYNC_STATE_TABLE} WHERE _tenant_id = ? AND entity = ?",
+            [tenant_id, entity],
+        )
+        conn.execute(
+            f"DELETE FROM {REJECTED_TABLE} WHERE _tenant_id = ? AND entity = ?",
+            [tenant_id, entity],
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return int(deleted)
+
+
+def count_rows(conn: duckdb.DuckDBPyConnection, *, entity: str, tenant_id: int) -> int:
+    """Rows stored for one entity and tenant."""
+    (n,) = conn.execute(
+        f"SELECT count(*) FROM {raw_table(entity)} WHERE _tenant_id = ?", [tenant_id]
+    ).fetchall()[0]
+    return int(n)

@@ -1,0 +1,124 @@
+"""The raw layer as one entity sync sees it: :class:`EntityWriter`, the engine's one interface.
+
+It ties the other modules together for one ``(tenant, entity)`` -- the session settings, the
+table, the cursor, the pages and the rejects -- so that the sync engine asks the warehouse for
+what a sync needs (resume from here, write these pages, commit this cursor) and never for
+SQL-level steps. It lives in its own module because it uses all the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import duckdb
+
+from servicetitan_pipeline.warehouse import rejects, session, upsert
+from servicetitan_pipeline.warehouse.batch import PageBatchWriter
+from servicetitan_pipeline.warehouse.schema import REJECTED_TABLE, PreparedPage, ensure_entity_table
+from servicetitan_pipeline.warehouse.state import (
+    CURSOR_EXPORT_TOKEN,
+    CURSOR_MODIFIED_ON,
+    KEEP_CURSOR,
+    read_sync_state,
+    write_sync_state,
+)
+from servicetitan_pipeline.warehouse.upsert import PageCounts
+
+
+class EntityWriter:
+    """Writes one entity of one tenant: ``raw_servicetitan.<entity>``, its cursor, its rejects.
+
+    Creating it pins the session's time zone and creates the tables if missing. Pages are
+    written inside :meth:`bounded` (DuckDB's memory and thread caps for a writer).
+
+    Attributes:
+        rejected_table: where rejected records and response bodies go (for messages).
+    """
+
+    rejected_table = REJECTED_TABLE
+
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        *,
+        entity: str,
+        tenant_id: int,
+        connection_name: str,
+    ) -> None:
+        self._conn = conn
+        self.entity = entity
+        self.tenant_id = tenant_id
+        self.connection_name = connection_name
+        session.configure_connection(conn)
+        ensure_entity_table(conn, entity)
+
+    def reset(self) -> int:
+        """Full refresh: forget this tenant's rows, cursor and rejects of the entity, in one
+        transaction; returns the rows deleted (see ``upsert.reset_entity``)."""
+        return upsert.reset_entity(self._conn, entity=self.entity, tenant_id=self.tenant_id)
+
+    def stored_cursor(self) -> str | None:
+        """The committed cursor, or ``None`` when never synced (or reset)."""
+        state = read_sync_state(self._conn, entity=self.entity, tenant_id=self.tenant_id)
+        return state.cursor if state else None
+
+    @contextlib.contextmanager
+    def bounded(self) -> Iterator[None]:
+        """DuckDB's writer bounds for the block: lower memory limit, one worker thread
+        (``session.bounded_memory``, ``session.writer_threads``); restored afterwards."""
+        with session.bounded_memory(self._conn), session.writer_threads(self._conn):
+            yield
+
+    def checkpoint(self) -> float:
+        """Checkpoint what is committed (call it inside :meth:`bounded`); returns seconds."""
+        return session.checkpoint(self._conn)
+
+    def export_batches(self) -> PageBatchWriter:
+        """A writer of export pages in batches, each committed with the continuation token
+        passed with its last page (see ``batch.PageBatchWriter``)."""
+        return PageBatchWriter(
+            self._conn,
+            entity=self.entity,
+            tenant_id=self.tenant_id,
+            connection_name=self.connection_name,
+            cursor_kind=CURSOR_EXPORT_TOKEN,
+        )
+
+    def write_page_keeping_cursor(self, page: PreparedPage) -> PageCounts:
+        """Commit one page's rows without moving the cursor (a list pass, mid-way)."""
+        return upsert.write_page(
+            self._conn,
+            page,
+            entity=self.entity,
+            tenant_id=self.tenant_id,
+            connection_name=self.connection_name,
+            cursor=KEEP_CURSOR,
+        )
+
+    def commit_high_water(self, high_water: str | None) -> None:
+        """Store a list entity's high-water ``modifiedOn`` (once its pass has completed)."""
+        write_sync_state(
+            self._conn,
+            entity=self.entity,
+            tenant_id=self.tenant_id,
+            connection_name=self.connection_name,
+            cursor=high_water,
+            cursor_kind=CURSOR_MODIFIED_ON,
+        )
+
+    def record_rejected_response(self, *, reason: str, body: str | None, request: str) -> None:
+        """Record (and commit) a response body that could not be used."""
+        rejects.record_rejected_response(
+            self._conn,
+            entity=self.entity,
+            tenant_id=self.tenant_id,
+            connection_name=self.connection_name,
+            reason=reason,
+            body=body,
+            request=request,
+        )
+
+    def row_count(self) -> int:
+        """Rows stored for this entity and tenant."""
+        return upsert.count_rows(self._conn, entity=self.entity, tenant_id=self.tenant_id)
