@@ -2,8 +2,9 @@
 
 What is retried, and how long to wait:
 
-* 429: as ``Retry-After`` says (seconds or an HTTP date); without it, the "N seconds" in the RFC
-  7807 body's ``title`` ("Rate limit exceeded. Try again in 3 seconds."); else backoff.
+* 429: as ``Retry-After`` says (seconds, or an HTTP date read against the answer's ``Date``);
+  without it, the "N seconds" in the RFC 7807 body's ``title`` ("Rate limit exceeded. Try
+  again in 3 seconds."); else backoff.
 * 408, 5xx (but 501/505, which will not change), connection errors, dropped connections and
   timeouts: ``Retry-After`` if a 503 sends one, else capped exponential backoff with jitter.
 * a 2xx whose body is not valid JSON (truncated by a proxy or a dropped connection): backoff.
@@ -289,7 +290,10 @@ class RetryNow(Exception):
 def retryable_status_failure(response: httpx.Response) -> RetryableFailure:
     """A :class:`RetryableFailure` for a 408/429/5xx answer, with the wait it asks for."""
     problem = Problem.from_response(response)
-    wait = retry_after_seconds(response.headers.get("Retry-After"))
+    # A Retry-After date is on the server's clock: measure it from the answer's own Date.
+    wait = retry_after_seconds(
+        response.headers.get("Retry-After"), now=parse_http_date(response.headers.get("Date"))
+    )
     if wait is None and response.status_code == 429:
         wait = seconds_from_title(problem.title)
     return RetryableFailure(

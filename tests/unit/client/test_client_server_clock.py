@@ -7,7 +7,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from servicetitan_pipeline.client.transport import ServerClock, parse_http_date
+from servicetitan_pipeline.client.transport import (
+    ServerClock,
+    parse_http_date,
+    retryable_status_failure,
+)
 
 
 @pytest.mark.parametrize(
@@ -58,3 +62,15 @@ def test_without_any_date_now_is_the_fallback():
     local = datetime(2030, 1, 2, tzinfo=UTC)
     assert clock.now(lambda: local) == local
     assert abs((clock.now() - datetime.now(UTC)).total_seconds()) < 60
+
+
+def test_a_retry_after_date_is_measured_on_the_servers_clock():
+    # The server's clock is years away from this machine's: only the difference counts.
+    response = httpx.Response(
+        503,
+        headers={
+            "Date": "Tue, 14 Nov 2028 10:00:00 GMT",
+            "Retry-After": "Tue, 14 Nov 2028 10:00:05 GMT",
+        },
+    )
+    assert retryable_status_failure(response).wait_hint == 5.0
