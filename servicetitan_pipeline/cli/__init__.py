@@ -2,7 +2,11 @@
 
 Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
 ``run(args) -> int``; modules are imported only when their subcommand runs, so
-``servicetitan-pipeline simulator`` does not pay for importing Dagster and dbt.
+``servicetitan-pipeline simulator`` does not pay for importing Dagster and dbt. What several
+commands share lives beside them, never in a command's module: ``common`` (``--select``,
+``--env-file``, the local Dagster instance), ``simulated`` (running against the embedded
+simulator: ``demo``, ``dev``), ``runner`` (the sync job in-process: ``sync``, ``demo``, ``dev``)
+and ``report`` (what a run did, as text).
 """
 
 from __future__ import annotations

@@ -16,13 +16,20 @@ import dataclasses
 import os
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import httpx
 
+from servicetitan_pipeline.cli.common import (
+    add_env_file_argument,
+    add_select_argument,
+    load_env_file,
+    selected_entities,
+)
 from servicetitan_pipeline.client import (
     ApiError,
     ConnectionSettings,
@@ -33,13 +40,17 @@ from servicetitan_pipeline.client import (
     ServiceTitanError,
     SettingsError,
 )
-from servicetitan_pipeline.client.settings import ENV_VARS, REQUIRED_FIELDS
+from servicetitan_pipeline.client.transport import ServerClock
+from servicetitan_pipeline.config import CONNECTION_ENV_VARS, REQUIRED_CONNECTION_FIELDS
 from servicetitan_pipeline.defs.resources import ServiceTitanResource
-from servicetitan_pipeline.entities import ENTITIES, ENTITIES_BY_NAME, Entity, SyncMode
+from servicetitan_pipeline.entities import Entity, SyncMode
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_SETTINGS = 2
+
+# How `check` builds its client: the settings, and the transport that records the server's Date.
+ClientFactory = Callable[[ConnectionSettings, httpx.BaseTransport], ServiceTitanClient]
 
 # Non-secret settings that may be given on the command line: option -> resource field.
 _OVERRIDES = {
@@ -53,26 +64,18 @@ _OVERRIDES = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``servicetitan-pipeline check``."""
+    env = CONNECTION_ENV_VARS
     parser.add_argument(
-        "--connection-name", help=f"overrides {ENV_VARS['name']} (secrets: environment only)"
+        "--connection-name", help=f"overrides {env['name']} (secrets: environment only)"
     )
     parser.add_argument(
-        "--environment",
-        help=f"integration or production; overrides {ENV_VARS['environment']}",
+        "--environment", help=f"integration or production; overrides {env['environment']}"
     )
-    parser.add_argument("--tenant-id", help=f"overrides {ENV_VARS['tenant_id']}")
-    parser.add_argument("--api-base-url", help=f"overrides {ENV_VARS['api_base_url']}")
-    parser.add_argument("--auth-url", help=f"overrides {ENV_VARS['auth_url']}")
-    parser.add_argument(
-        "--select",
-        metavar="ENTITIES",
-        help="comma-separated entities to check (default: all): " + ",".join(ENTITIES_BY_NAME),
-    )
-    parser.add_argument(
-        "--env-file",
-        default=".env",
-        help="file of KEY=value settings for variables not already set (default: .env)",
-    )
+    parser.add_argument("--tenant-id", help=f"overrides {env['tenant_id']}")
+    parser.add_argument("--api-base-url", help=f"overrides {env['api_base_url']}")
+    parser.add_argument("--auth-url", help=f"overrides {env['auth_url']}")
+    add_select_argument(parser, verb="check")
+    add_env_file_argument(parser)
 
 
 @dataclass(frozen=True)
@@ -94,9 +97,9 @@ def probe_request(entity: Entity, tenant_id: int, today: str) -> tuple[str, str,
     * Entities synced from their export endpoint are checked on that very endpoint: the sync
       needs that endpoint and its API scope, and an app can be granted a module's list scope
       without its export scope, so a list request could pass while the sync would fail.
-      Export endpoints have no page size; ``from=<today, UTC>`` keeps the answer to at most one
+      Export endpoints have no page size; ``from=<today>`` keeps the answer to at most one
       page of today's changes (usually a handful), where no ``from`` would start the full
-      history. Only the first page is read.
+      history. Only the first page is read. "Today" is the server's (see :func:`run_check`).
     * Entities without an export endpoint (job types, campaigns) are synced from the list
       endpoint, checked with ``page=1&pageSize=1``: the smallest answer it can give.
     """
@@ -156,12 +159,12 @@ def resource_from_environment(
         SettingsError: naming every missing required variable at once.
     """
     values: dict[str, Any] = {}
-    for field_name, env_name in ENV_VARS.items():
+    for field_name, env_name in CONNECTION_ENV_VARS.items():
         value = (environ.get(env_name) or "").strip()
         if value:
             values[field_name] = value
     values.update({k: v for k, v in overrides.items() if v})
-    missing = [ENV_VARS[f] for f in REQUIRED_FIELDS if not values.get(f)]
+    missing = [CONNECTION_ENV_VARS[f] for f in REQUIRED_CONNECTION_FIELDS if not values.get(f)]
     if missing:
         raise SettingsError(
             "missing ServiceTitan settings: " + ", ".join(missing) + " (set them in the "
@@ -175,11 +178,24 @@ def run_check(
     entities: Sequence[Entity],
     out: TextIO,
     *,
-    client_factory: Callable[[ConnectionSettings], ServiceTitanClient] = ServiceTitanClient,
+    transport: httpx.BaseTransport | None = None,
+    client_factory: ClientFactory = ServiceTitanClient,
     today: str | None = None,
 ) -> int:
-    """Get a token, probe each entity, print a report to ``out``; returns the exit code."""
-    today = today or datetime.now(UTC).strftime("%Y-%m-%d")
+    """Get a token, probe each entity, print a report to ``out``; returns the exit code.
+
+    The export probes ask for today's changes, and "today" is the server's: the date of the
+    token answer's ``Date`` header (every server stamps its answers with its own now), or this
+    machine's date, in UTC, when the header is missing or unparseable. A machine whose clock is
+    off, or a simulated tenant living at another date, would otherwise probe a day without
+    changes. ``today`` (YYYY-MM-DD) fixes the date instead.
+
+    Args:
+        transport: what sends the requests (default: the network; ``httpx.MockTransport`` in
+            tests).
+        client_factory: builds the client from the settings and the transport.
+    """
+    clock = ServerClock(transport or _network_transport(settings))
     print("ServiceTitan connection check", file=out)
     for label, value in (
         ("connection", settings.name),
@@ -190,7 +206,7 @@ def run_check(
     ):
         print(f"  {label:<12} {value}", file=out)
 
-    with client_factory(settings) as client:
+    with client_factory(settings, clock) as client:
         started = time.monotonic()
         try:
             client.get_token()
@@ -199,6 +215,10 @@ def run_check(
             print("No entity was checked: without a token no request can succeed.", file=out)
             return EXIT_FAILED
         print(f"  {'token':<12} OK ({time.monotonic() - started:.2f}s)", file=out)
+        if today is None:
+            today = clock.now().strftime("%Y-%m-%d")
+            source = "the server's date" if clock.server_date else "this machine's date (UTC)"
+            print(f"  {'changes of':<12} {today} ({source})", file=out)
         print(file=out)
 
         width = max(len(e.name) for e in entities)
@@ -226,12 +246,9 @@ def run_check(
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``servicetitan-pipeline check``."""
-    from servicetitan_pipeline.config import load_dotenv_file
-
-    if args.env_file:
-        load_dotenv_file(args.env_file)
     try:
-        entities = select_entities(args.select)
+        load_env_file(args.env_file)
+        entities = selected_entities(args.select)
         resource = resource_from_environment(
             os.environ, {field: getattr(args, opt) for opt, field in _OVERRIDES.items()}
         )
@@ -245,15 +262,13 @@ def run(args: argparse.Namespace) -> int:
     return run_check(settings, entities, sys.stdout)
 
 
-def select_entities(value: str | None) -> list[Entity]:
-    """Entities named in ``--select`` (all by default); unknown names are a settings error."""
-    if not value:
-        return list(ENTITIES)
-    names = [n.strip() for n in value.split(",") if n.strip()]
-    unknown = [n for n in names if n not in ENTITIES_BY_NAME]
-    if unknown:
-        raise SettingsError(
-            f"unknown entity {', '.join(map(repr, unknown))} in --select; known entities: "
-            + ", ".join(ENTITIES_BY_NAME)
-        )
-    return [ENTITIES_BY_NAME[n] for n in names]
+def _network_transport(settings: ConnectionSettings) -> httpx.HTTPTransport:
+    """A transport to ServiceTitan through the proxy of the environment, if one is set.
+
+    httpx applies ``HTTPS_PROXY``/``NO_PROXY`` only to transports it creates itself; this one
+    is created here so that :class:`ServerClock` can wrap it.
+    """
+    parts = urlsplit(settings.api_base_url)
+    bypass = bool(urllib.request.proxy_bypass(parts.hostname or ""))
+    proxy = None if bypass else urllib.request.getproxies_environment().get(parts.scheme)
+    return httpx.HTTPTransport(proxy=proxy)

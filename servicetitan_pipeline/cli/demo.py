@@ -15,7 +15,6 @@ The demo writes its own DuckDB file (``data/demo.duckdb`` by default), never the
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ DEFAULT_DEMO_DUCKDB = "data/demo.duckdb"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``servicetitan-pipeline demo``."""
     parser.add_argument(
         "--customers", type=int, default=2000, help="simulated tenant size (default: 2000)"
     )
@@ -44,105 +44,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def point_environment_at(sim, database: Path, *, connection_name: str) -> None:
-    """Set the SERVICETITAN_* variables (read by the Dagster resources) to the simulator."""
-    os.environ.update(
-        {
-            "SERVICETITAN_CONNECTION_NAME": connection_name,
-            "SERVICETITAN_ENVIRONMENT": "integration",
-            "SERVICETITAN_TENANT_ID": str(sim.config.tenant_id),
-            "SERVICETITAN_CLIENT_ID": sim.config.client_id,
-            "SERVICETITAN_CLIENT_SECRET": sim.config.client_secret,
-            "SERVICETITAN_APP_KEY": sim.config.app_key,
-            "SERVICETITAN_API_BASE_URL": sim.base_url,
-            "SERVICETITAN_AUTH_URL": sim.auth_url,
-            "SERVICETITAN_DUCKDB_PATH": str(database),
-        }
-    )
-    follow_simulated_clock(sim)
-
-
-def follow_simulated_clock(sim) -> None:
-    """Age receivables as of the simulator's "now", not the wall clock.
-
-    The simulated tenant lives at its own date (it starts on a fixed day so that a seed always
-    gives the same data); AR aging defaults to the load date, which would age every invoice
-    by however long ago that fixed day was.
-    """
-    os.environ["SERVICETITAN_AR_AS_OF_DATE"] = sim.clock[:10]
-
-
-class DemoDatabaseError(RuntimeError):
-    """The demo's DuckDB file holds data the demo must not delete."""
-
-
-def reset_demo_database(database: Path, tenant_id: int) -> None:
-    """Delete the demo's previous DuckDB file, unless it holds another tenant's data.
-
-    A simulator restarts from its seed, so a warehouse synced from an earlier simulator (whose
-    clock has moved) cannot be continued incrementally: the demo always starts afresh.
-    """
-    import duckdb
-
-    from servicetitan_pipeline.warehouse.schema import SYNC_STATE_TABLE, TENANT_ID
-
-    if database.exists():
-        try:
-            with duckdb.connect(str(database), read_only=True) as con:
-                tenants = {
-                    row[0]
-                    for row in con.execute(
-                        f"select distinct {TENANT_ID} from {SYNC_STATE_TABLE}"
-                    ).fetchall()
-                }
-        except duckdb.Error:
-            tenants = set()
-        others = tenants - {tenant_id}
-        if others:
-            raise DemoDatabaseError(
-                f"{database} holds data of tenant(s) {sorted(others)}, not the simulator's: "
-                "the demo will not delete it. Pass --duckdb-path with another file."
-            )
-        database.unlink()
-    for sidecar in (Path(f"{database}.wal"), Path(f"{database}.lock")):
-        sidecar.unlink(missing_ok=True)
-    database.parent.mkdir(parents=True, exist_ok=True)
-
-
 def run(args: argparse.Namespace) -> int:
+    """Entry point of ``servicetitan-pipeline demo``."""
     from servicetitan_pipeline.cli.report import print_demo_summary, print_sync_outcome
     from servicetitan_pipeline.cli.runner import run_sync
-    from servicetitan_pipeline.simulator import SimulatorConfig, start_simulator
+    from servicetitan_pipeline.cli.simulated import (
+        DemoDatabaseError,
+        follow_simulated_clock,
+        simulated_tenant,
+    )
+    from servicetitan_pipeline.simulator import SimulatorConfig
 
     started = time.monotonic()
     database = Path(args.duckdb_path).resolve()
     print(f"servicetitan-pipeline demo: a simulated tenant of {args.customers:,} customers")
-    sim_started = time.monotonic()
-    with start_simulator(SimulatorConfig(customers=args.customers, seed=args.seed)) as sim:
-        print(
-            f"  simulator ready at {sim.base_url} in {time.monotonic() - sim_started:.1f}s "
-            f"(tenant {sim.config.tenant_id})"
-        )
-        point_environment_at(sim, database, connection_name="simulator-demo")
-        try:
-            reset_demo_database(database, sim.config.tenant_id)
-        except DemoDatabaseError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    config = SimulatorConfig(customers=args.customers, seed=args.seed)
+    try:
+        with simulated_tenant(config, database, connection_name="simulator-demo") as sim:
+            print(
+                f"  simulator ready at {sim.base_url} in {time.monotonic() - started:.1f}s "
+                f"(tenant {sim.config.tenant_id})"
+            )
+            print("\n[1/2] First sync of every entity, then dbt build")
+            first = run_sync(log_level=args.log_level)
+            print_sync_outcome(first, out=sys.stdout)
+            if not first.success:
+                return 1
 
-        print("\n[1/2] First sync of every entity, then dbt build")
-        first = run_sync(log_level=args.log_level)
-        print_sync_outcome(first, out=sys.stdout)
-        if not first.success:
-            return 1
-
-        changes = sim.advance(hours=args.hours)
-        follow_simulated_clock(sim)
-        print(
-            f"\n[2/2] Clock moved {args.hours:g}h ({_describe_changes(changes)}); incremental sync"
-        )
-        second = run_sync(log_level=args.log_level)
-        print_sync_outcome(second, out=sys.stdout)
+            changes = sim.advance(hours=args.hours)
+            follow_simulated_clock(sim)
+            print(
+                f"\n[2/2] Clock moved {args.hours:g}h ({_describe_changes(changes)}); "
+                "incremental sync"
+            )
+            second = run_sync(log_level=args.log_level)
+            print_sync_outcome(second, out=sys.stdout)
+    except DemoDatabaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     print_demo_summary(
         first=first,

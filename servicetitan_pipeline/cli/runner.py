@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import dagster as dg
 
@@ -111,22 +111,36 @@ def run_sync(
     run_id = str(uuid.uuid4())
     log_path = run_log_path(run_id)
     started = time.monotonic()
-    with (
-        open(log_path, "w", encoding="utf-8") as log_file,
-        run_logging.console_stream(sys.stdout),
-        contextlib.redirect_stdout(log_file),
-    ):
-        result = job.execute_in_process(
-            run_config=run_config,
-            instance=instance,
-            asset_selection=selection,
-            raise_on_error=False,
-            tags=tags,
-            run_id=run_id,
-        )
+    with open(log_path, "w", encoding="utf-8") as log_file:
+        with (
+            run_logging.console_stream(sys.stdout, log_file=log_file),
+            contextlib.redirect_stdout(log_file),
+        ):
+            result = job.execute_in_process(
+                run_config=run_config,
+                instance=instance,
+                asset_selection=selection,
+                raise_on_error=False,
+                tags=tags,
+                run_id=run_id,
+            )
+        write_failure_details(result, log_file)
     outcome = summarise(result, time.monotonic() - started)
-    outcome.log_path = str(log_path)
+    # The file has the run's log lines and dbt's output; point at it only when it says something.
+    if log_path.stat().st_size:
+        outcome.log_path = str(log_path)
+    else:
+        log_path.unlink()
     return outcome
+
+
+def write_failure_details(result: dg.ExecuteInProcessResult, out: TextIO) -> None:
+    """Each failed step's full error, causes and stack included (the summary has one line)."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error is not None:
+            print(
+                f"\n{event.step_key} failed:\n{event.step_failure_data.error.to_string()}", file=out
+            )
 
 
 def run_log_path(run_id: str) -> Path:

@@ -2,25 +2,31 @@
 
 Same code path as a run launched from the Dagster UI (the job in ``definitions.defs``), with
 the connection taken from the ``SERVICETITAN_*`` environment variables (and a ``.env`` file in
-the current directory, for variables not already set). Exits non-zero when any step failed or
-any ERROR-severity check failed, with one line per failure.
+the current directory, or ``--env-file``, for variables not already set). Exits non-zero when
+any step failed or any ERROR-severity check failed, with one line per failure; 2 when
+``--select`` or ``--env-file`` is wrong.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from servicetitan_pipeline.entities import ENTITIES_BY_NAME
+from servicetitan_pipeline.cli.common import (
+    add_env_file_argument,
+    add_select_argument,
+    load_env_file,
+    local_dagster_instance,
+    selected_entities,
+)
+from servicetitan_pipeline.client import SettingsError
+
+EXIT_BAD_ARGUMENTS = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--select",
-        metavar="ENTITIES",
-        help="comma-separated entities to sync (default: all): " + ",".join(ENTITIES_BY_NAME),
-    )
+    """Options of ``servicetitan-pipeline sync``."""
+    add_select_argument(parser, verb="sync")
     parser.add_argument(
         "--full-refresh",
         action="store_true",
@@ -35,32 +41,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="level of Dagster's run log printed while the run goes (default: WARNING)",
     )
-
-
-def parse_selection(value: str | None) -> list[str] | None:
-    """Entity names from ``--select``, validated (an unknown name is a clear error)."""
-    if not value:
-        return None
-    names = [n.strip() for n in value.split(",") if n.strip()]
-    unknown = [n for n in names if n not in ENTITIES_BY_NAME]
-    if unknown:
-        raise SystemExit(
-            f"servicetitan-pipeline sync: unknown entity {', '.join(map(repr, unknown))} in "
-            f"--select; known entities: {', '.join(ENTITIES_BY_NAME)}"
-        )
-    return names
+    add_env_file_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Entry point of ``servicetitan-pipeline sync``."""
     from servicetitan_pipeline.cli.report import print_sync_outcome
-    from servicetitan_pipeline.config import load_dotenv_file
+    from servicetitan_pipeline.cli.runner import run_sync
 
-    entities = parse_selection(args.select)
-    load_dotenv_file()
-    instance = _instance()
     try:
-        from servicetitan_pipeline.cli.runner import run_sync
-
+        entities = [e.name for e in selected_entities(args.select)] if args.select else None
+        load_env_file(args.env_file)
+    except SettingsError as exc:
+        print(f"servicetitan-pipeline sync: {exc}", file=sys.stderr)
+        return EXIT_BAD_ARGUMENTS
+    instance = local_dagster_instance()
+    try:
         outcome = run_sync(
             entities=entities,
             full_refresh=args.full_refresh,
@@ -73,13 +69,3 @@ def run(args: argparse.Namespace) -> int:
             instance.dispose()
     print_sync_outcome(outcome, out=sys.stdout)
     return 0 if outcome.success and not outcome.failed_checks("ERROR") else 1
-
-
-def _instance():
-    """The Dagster instance of DAGSTER_HOME when set (runs then show in the UI), else ephemeral."""
-    import dagster as dg
-
-    if os.environ.get("DAGSTER_HOME"):
-        os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
-        return dg.DagsterInstance.get()
-    return None

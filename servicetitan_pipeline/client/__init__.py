@@ -25,12 +25,11 @@ from servicetitan_pipeline.client.pagination import (
     decode_json_page,
 )
 from servicetitan_pipeline.client.ratelimit import RateLimiter
-from servicetitan_pipeline.client.settings import ENV_VARS, ConnectionSettings, Environment
+from servicetitan_pipeline.client.settings import ConnectionSettings, Environment
 from servicetitan_pipeline.client.transport import ClientStats, RetryPolicy
 
 __all__ = [
     "DEFAULT_LIST_PAGE_SIZE",
-    "ENV_VARS",
     "ApiError",
     "AuthenticationError",
     "BodyNotJsonError",

@@ -18,6 +18,7 @@ from servicetitan_pipeline.client.transport import (
     parse_json_body,
     retryable_status_failure,
 )
+from servicetitan_pipeline.config import connection_label
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +116,8 @@ class TokenProvider:
                 message = (
                     f"ServiceTitan rejected the client ID/secret {where} (HTTP {status}"
                     f"{', ' + problem.error_code if problem.error_code else ''}). Check "
-                    "SERVICETITAN_CLIENT_ID / client_id and SERVICETITAN_CLIENT_SECRET / "
-                    "client_secret, and that they belong to this environment and tenant."
+                    f"{connection_label('client_id')} and {connection_label('client_secret')}, "
+                    "and that they belong to this environment and tenant."
                 )
             else:
                 title = problem.title or problem.error_code or "no details"

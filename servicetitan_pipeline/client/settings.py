@@ -4,7 +4,8 @@ The settings mirror other ServiceTitan integration tools: a connection name, the
 (integration or production), the tenant ID, the OAuth 2.0 client (client ID + secret) and the app
 key, with optional URL overrides for proxies, the simulator and tests. Every validation error
 names the setting twice, as the environment variable and as the resource field
-(``SERVICETITAN_TENANT_ID / tenant_id``), because users meet it through either.
+(``SERVICETITAN_TENANT_ID / tenant_id``), because users meet it through either. The variable
+names and the defaults come from :mod:`servicetitan_pipeline.config`; this module only validates.
 """
 
 from __future__ import annotations
@@ -16,6 +17,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from servicetitan_pipeline.client.errors import SettingsError
+from servicetitan_pipeline.config import (
+    DEFAULT_API_BASE_URLS,
+    DEFAULT_AUTH_URLS,
+    DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_TOTAL_WAIT_SECONDS,
+    DEFAULT_RATE_LIMIT_PER_SECOND,
+    DEFAULT_READ_TIMEOUT_SECONDS,
+    connection_label,
+)
 
 
 class Environment(StrEnum):
@@ -25,40 +36,10 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
-DEFAULT_API_BASE_URLS: dict[Environment, str] = {
-    Environment.INTEGRATION: "https://api-integration.servicetitan.io",
-    Environment.PRODUCTION: "https://api.servicetitan.io",
-}
-DEFAULT_AUTH_URLS: dict[Environment, str] = {
-    Environment.INTEGRATION: "https://auth-integration.servicetitan.io/connect/token",
-    Environment.PRODUCTION: "https://auth.servicetitan.io/connect/token",
-}
-
-# field name -> environment variable; one table so errors, the resource and `check` agree.
-ENV_VARS: dict[str, str] = {
-    "name": "SERVICETITAN_CONNECTION_NAME",
-    "environment": "SERVICETITAN_ENVIRONMENT",
-    "tenant_id": "SERVICETITAN_TENANT_ID",
-    "client_id": "SERVICETITAN_CLIENT_ID",
-    "client_secret": "SERVICETITAN_CLIENT_SECRET",
-    "app_key": "SERVICETITAN_APP_KEY",
-    "api_base_url": "SERVICETITAN_API_BASE_URL",
-    "auth_url": "SERVICETITAN_AUTH_URL",
-}
-REQUIRED_FIELDS = ("name", "environment", "tenant_id", "client_id", "client_secret", "app_key")
-SECRET_FIELDS = ("client_secret", "app_key")
-
-
-def setting_label(field_name: str) -> str:
-    """``SERVICETITAN_TENANT_ID / tenant_id`` for env-backed fields, else the field name."""
-    env = ENV_VARS.get(field_name)
-    return f"{env} / {field_name}" if env else field_name
-
-
 def _required_text(field_name: str, value: Any) -> str:
     text = "" if value is None else str(value).strip()
     if not text:
-        raise SettingsError(f"{setting_label(field_name)} must not be empty")
+        raise SettingsError(f"{connection_label(field_name)} must not be empty")
     return text
 
 
@@ -67,19 +48,19 @@ def _url(field_name: str, value: str) -> str:
     if "@" in parts.netloc:
         # Credentials in a URL would end up in logs and errors; never echo them.
         raise SettingsError(
-            f"{setting_label(field_name)} must not contain credentials (user:password@host)"
+            f"{connection_label(field_name)} must not contain credentials (user:password@host)"
         )
     # Query strings and fragments would be silently mangled when paths are appended.
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise SettingsError(
-            f"{setting_label(field_name)} must be an absolute http(s) URL such as "
+            f"{connection_label(field_name)} must be an absolute http(s) URL such as "
             f"'https://api.servicetitan.io', got {value!r}"
         )
     try:
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
         raise SettingsError(
-            f"{setting_label(field_name)} has an invalid port, got {value!r}"
+            f"{connection_label(field_name)} has an invalid port, got {value!r}"
         ) from None
     return value.rstrip("/")
 
@@ -89,9 +70,11 @@ def _positive_number(field_name: str, value: Any, *, integer: bool = False) -> A
     try:
         number = int(value) if integer else float(value)
     except (TypeError, ValueError):
-        raise SettingsError(f"{setting_label(field_name)} must be {kind}, got {value!r}") from None
+        raise SettingsError(
+            f"{connection_label(field_name)} must be {kind}, got {value!r}"
+        ) from None
     if number <= 0 or (not integer and not math.isfinite(number)):
-        raise SettingsError(f"{setting_label(field_name)} must be {kind}, got {value!r}")
+        raise SettingsError(f"{connection_label(field_name)} must be {kind}, got {value!r}")
     return number
 
 
@@ -110,8 +93,8 @@ class ConnectionSettings:
         client_id: OAuth 2.0 client ID.
         client_secret: OAuth 2.0 client secret.
         app_key: the app key, sent as ``ST-App-Key``.
-        api_base_url: API root; defaults by environment. No trailing slash.
-        auth_url: token endpoint; defaults by environment.
+        api_base_url: API root; empty means the environment's. No trailing slash.
+        auth_url: token endpoint; empty means the environment's.
         rate_limit_per_second: client-side limit for all requests of this connection
             (ServiceTitan allows 60 per app per tenant); ``None`` disables the limiter.
         max_attempts: how many times one request is sent at most (1 = no retries).
@@ -126,13 +109,14 @@ class ConnectionSettings:
     client_id: str
     client_secret: str
     app_key: str
-    api_base_url: str | None = None
-    auth_url: str | None = None
-    rate_limit_per_second: float | None = 60.0
-    max_attempts: int = 6
-    max_total_wait_seconds: float = 300.0
-    connect_timeout_seconds: float = 10.0
-    read_timeout_seconds: float = 120.0
+    # Empty (the default) means the environment's URL.
+    api_base_url: str = ""
+    auth_url: str = ""
+    rate_limit_per_second: float | None = DEFAULT_RATE_LIMIT_PER_SECOND
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    max_total_wait_seconds: float = DEFAULT_MAX_TOTAL_WAIT_SECONDS
+    connect_timeout_seconds: float = DEFAULT_CONNECT_TIMEOUT_SECONDS
+    read_timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS
 
     def __post_init__(self) -> None:
         try:
@@ -161,7 +145,7 @@ class ConnectionSettings:
             environment = Environment(env_text)
         except ValueError:
             raise SettingsError(
-                f"{setting_label('environment')} must be 'integration' or 'production', "
+                f"{connection_label('environment')} must be 'integration' or 'production', "
                 f"got {self.environment!r}"
             ) from None
         put("environment", environment)
@@ -172,7 +156,7 @@ class ConnectionSettings:
         ):
             # Only plain digits: int() would also accept "+5", " 1_000 " or floats.
             raise SettingsError(
-                f"{setting_label('tenant_id')} must be a positive integer, got {tenant!r}"
+                f"{connection_label('tenant_id')} must be a positive integer, got {tenant!r}"
             )
         put("tenant_id", _positive_number("tenant_id", tenant, integer=True))
 

@@ -2,8 +2,9 @@
 
 What is retried, and how long to wait:
 
-* 429: as ``Retry-After`` says (seconds or an HTTP date); without it, the "N seconds" in the RFC
-  7807 body's ``title`` ("Rate limit exceeded. Try again in 3 seconds."); else backoff.
+* 429: as ``Retry-After`` says (seconds, or an HTTP date read against the answer's ``Date``);
+  without it, the "N seconds" in the RFC 7807 body's ``title`` ("Rate limit exceeded. Try
+  again in 3 seconds."); else backoff.
 * 408, 5xx (but 501/505, which will not change), connection errors, dropped connections and
   timeouts: ``Retry-After`` if a 503 sends one, else capped exponential backoff with jitter.
 * a 2xx whose body is not valid JSON (truncated by a proxy or a dropped connection): backoff.
@@ -67,18 +68,59 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     try:
         seconds = float(value)
     except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
+        when = parse_http_date(value)
         if when is None:
             return None
-        if when.tzinfo is None:  # HTTP dates are GMT by definition
-            when = when.replace(tzinfo=UTC)
         seconds = (when - (now or datetime.now(UTC))).total_seconds()
     if seconds != seconds:  # NaN
         return None
     return max(0.0, seconds)
+
+
+def parse_http_date(value: str | None) -> datetime | None:
+    """An HTTP date (``Date``, ``Retry-After``: ``Sun, 06 Nov 1994 08:49:37 GMT``) as aware UTC.
+
+    ``None`` when absent or unparseable.
+    """
+    if not value or not value.strip():
+        return None
+    try:
+        when = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # HTTP dates are GMT by definition
+        return when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
+
+
+class ServerClock(httpx.BaseTransport):
+    """Wraps an ``httpx`` transport and remembers the server's ``Date`` of its latest answer.
+
+    A server stamps every answer with its own "now" (RFC 9110, ``Date``). Requests that ask for
+    "what changed today" should use that day, not this machine's: the two may disagree (a
+    clock set wrong, a time zone around midnight, a simulated tenant living on another date).
+
+    Args:
+        inner: the transport that sends the requests.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+        self.server_date: datetime | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        date = parse_http_date(response.headers.get("Date"))
+        if date is not None:
+            self.server_date = date
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def now(self, fallback: Callable[[], datetime] = lambda: datetime.now(UTC)) -> datetime:
+        """The server's latest ``Date``, else ``fallback()`` (this machine's clock, in UTC)."""
+        return self.server_date or fallback()
 
 
 def seconds_from_title(title: str | None) -> float | None:
@@ -141,7 +183,7 @@ class RetryPolicy:
         processes that failed together.
         """
         ceiling = min(
-            self.backoff_max_seconds, self.backoff_initial_seconds * 2 ** max(0, retry_number - 1)
+            self.backoff_max_seconds, self.backoff_initial_seconds * 2.0 ** max(0, retry_number - 1)
         )
         return ceiling / 2 + rng() * ceiling / 2
 
@@ -248,7 +290,10 @@ class RetryNow(Exception):
 def retryable_status_failure(response: httpx.Response) -> RetryableFailure:
     """A :class:`RetryableFailure` for a 408/429/5xx answer, with the wait it asks for."""
     problem = Problem.from_response(response)
-    wait = retry_after_seconds(response.headers.get("Retry-After"))
+    # A Retry-After date is on the server's clock: measure it from the answer's own Date.
+    wait = retry_after_seconds(
+        response.headers.get("Retry-After"), now=parse_http_date(response.headers.get("Date"))
+    )
     if wait is None and response.status_code == 429:
         wait = seconds_from_title(problem.title)
     return RetryableFailure(

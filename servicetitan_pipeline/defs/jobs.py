@@ -1,20 +1,31 @@
 """The sync job, its schedule, and the rules that keep runs from stepping on each other.
 
-Settings (environment variables, read when the code location loads):
-
-- ``SERVICETITAN_SYNC_CRON``: cron expression of the sync schedule (default ``0 * * * *``,
-  hourly at minute 0).
-- ``SERVICETITAN_SYNC_TIMEZONE``: IANA timezone the cron is read in (default ``UTC``).
-- ``SERVICETITAN_SYNC_SCHEDULE``: ``running`` (default) or ``stopped``: whether the schedule is
-  on when the code location first loads (it can always be toggled in the UI).
+The schedule is configured by ``SERVICETITAN_SYNC_CRON``, ``SERVICETITAN_SYNC_TIMEZONE`` and
+``SERVICETITAN_SYNC_SCHEDULE`` (read when the code location loads; see
+:class:`servicetitan_pipeline.config.ScheduleSettings` for their defaults).
 """
 
 from __future__ import annotations
 
-import os
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 import dagster as dg
+
+from servicetitan_pipeline.config import (
+    SYNC_CRON_ENV,
+    SYNC_TIMEZONE_ENV,
+    ScheduleSettings,
+    ScheduleSettingsError,
+)
+
+__all__ = [
+    "SYNC_JOB_NAME",
+    "SYNC_SCHEDULE_NAME",
+    "TRANSIENT_RETRY_POLICY",
+    "WAREHOUSE_POOL",
+    "ScheduleSettingsError",
+    "build_sync_job",
+    "build_sync_schedule",
+    "is_transient",
+]
 
 SYNC_JOB_NAME = "servicetitan_sync"
 SYNC_SCHEDULE_NAME = "servicetitan_sync_schedule"
@@ -26,37 +37,13 @@ SYNC_SCHEDULE_NAME = "servicetitan_sync_schedule"
 WAREHOUSE_POOL = "servicetitan_duckdb"
 
 # Transient failures (a ServiceTitan outage longer than the client's own retries, the
-# warehouse lock held past its timeout) are retried a few times with growing delays. Each retry
-# resumes from the cursor committed with the last page, so nothing is fetched or written twice.
-TRANSIENT_RETRY_POLICY = dg.RetryPolicy(
-    max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
-
-DEFAULT_CRON = "0 * * * *"
-DEFAULT_TIMEZONE = "UTC"
-
-
-class ScheduleSettingsError(ValueError):
-    """A schedule setting from the environment is not valid."""
-
-
-def schedule_settings() -> tuple[str, str, dg.DefaultScheduleStatus]:
-    """Cron, timezone and default status of the sync schedule, validated."""
-    cron = os.environ.get("SERVICETITAN_SYNC_CRON", "").strip() or DEFAULT_CRON
-    timezone = os.environ.get("SERVICETITAN_SYNC_TIMEZONE", "").strip() or DEFAULT_TIMEZONE
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ScheduleSettingsError(
-            "SERVICETITAN_SYNC_TIMEZONE must be an IANA timezone like 'America/Chicago', "
-            f"got {timezone!r}"
-        ) from None
-    status = os.environ.get("SERVICETITAN_SYNC_SCHEDULE", "").strip().lower() or "running"
-    if status not in {"running", "stopped"}:
-        raise ScheduleSettingsError(
-            f"SERVICETITAN_SYNC_SCHEDULE must be 'running' or 'stopped', got {status!r}"
-        )
-    return cron, timezone, dg.DefaultScheduleStatus[status.upper()]
+# warehouse lock held past its timeout) are retried twice, 30 s and then 60 s after the failure.
+# Each retry resumes from the cursor committed with the last page, so nothing is fetched or
+# written twice. Linear and without jitter: Dagster waits `delay * n` for retry n, while its
+# EXPONENTIAL backoff waits `(2**n - 1) * delay` (30 s, 90 s) and PLUS_MINUS jitter adds up to
+# `delay` either way (0-60 s, 60-120 s). Jitter spreads out many runs that failed together;
+# here one run at a time holds the warehouse, so there is nothing to spread.
+TRANSIENT_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.LINEAR)
 
 
 def build_sync_job() -> dg.UnresolvedAssetJobDefinition:
@@ -79,22 +66,27 @@ def build_sync_job() -> dg.UnresolvedAssetJobDefinition:
 
 
 def build_sync_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
-    cron, timezone, status = schedule_settings()
+    """The schedule of ``job``, as configured in the environment (see :class:`ScheduleSettings`)."""
+    settings = ScheduleSettings.from_env()
     try:
         return dg.ScheduleDefinition(
             name=SYNC_SCHEDULE_NAME,
             job=job,
-            cron_schedule=cron,
-            execution_timezone=timezone,
-            default_status=status,
+            cron_schedule=settings.cron,
+            execution_timezone=settings.timezone,
+            default_status=(
+                dg.DefaultScheduleStatus.RUNNING
+                if settings.running
+                else dg.DefaultScheduleStatus.STOPPED
+            ),
             description=(
-                f"Runs {SYNC_JOB_NAME} on '{cron}' ({timezone}). Change with "
-                "SERVICETITAN_SYNC_CRON and SERVICETITAN_SYNC_TIMEZONE."
+                f"Runs {SYNC_JOB_NAME} on '{settings.cron}' ({settings.timezone}). Change with "
+                f"{SYNC_CRON_ENV} and {SYNC_TIMEZONE_ENV}."
             ),
         )
     except dg.DagsterInvalidDefinitionError:
         raise ScheduleSettingsError(
-            f"SERVICETITAN_SYNC_CRON must be a cron expression like '0 * * * *', got {cron!r}"
+            f"{SYNC_CRON_ENV} must be a cron expression like '0 * * * *', got {settings.cron!r}"
         ) from None
 
 

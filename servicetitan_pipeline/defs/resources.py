@@ -18,12 +18,22 @@ import dagster as dg
 from pydantic import Field, PrivateAttr, field_validator
 
 from servicetitan_pipeline.client import ConnectionSettings, ServiceTitanClient
-from servicetitan_pipeline.client.settings import ENV_VARS, REQUIRED_FIELDS
+from servicetitan_pipeline.config import (
+    CONNECTION_ENV_VARS,
+    DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_TOTAL_WAIT_SECONDS,
+    DEFAULT_RATE_LIMIT_PER_SECOND,
+    DEFAULT_READ_TIMEOUT_SECONDS,
+    REQUIRED_CONNECTION_FIELDS,
+)
 
 __all__ = ["ServiceTitanResource", "servicetitan_resource_from_env"]
 
 
-class ServiceTitanResource(dg.ConfigurableResource):
+# Dagster's ConfigurableResource is generic in the value it provides, which for it is the resource
+# itself; Dagster's own resources subclass it unparametrised, as here.
+class ServiceTitanResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """The connection to one ServiceTitan tenant, configured as in other integration tools.
 
     In a run, :meth:`get_client` returns one :class:`ServiceTitanClient` shared by every asset
@@ -42,49 +52,59 @@ class ServiceTitanResource(dg.ConfigurableResource):
 
     name: str = Field(
         description="Connection name, shown in run metadata and stored in the raw tables' "
-        "_connection column (SERVICETITAN_CONNECTION_NAME)."
+        f"_connection column ({CONNECTION_ENV_VARS['name']})."
     )
     environment: str = Field(
         description="'integration' (api-integration.servicetitan.io) or 'production' "
-        "(api.servicetitan.io) (SERVICETITAN_ENVIRONMENT)."
+        f"(api.servicetitan.io) ({CONNECTION_ENV_VARS['environment']})."
     )
     # A string: EnvVar always delivers strings; validated as a positive integer.
-    tenant_id: str = Field(description="ServiceTitan tenant ID (SERVICETITAN_TENANT_ID).")
-    client_id: str = Field(description="OAuth 2.0 client ID (SERVICETITAN_CLIENT_ID).")
+    tenant_id: str = Field(
+        description=f"ServiceTitan tenant ID ({CONNECTION_ENV_VARS['tenant_id']})."
+    )
+    client_id: str = Field(description=f"OAuth 2.0 client ID ({CONNECTION_ENV_VARS['client_id']}).")
     client_secret: str = Field(
-        description="OAuth 2.0 client secret (SERVICETITAN_CLIENT_SECRET); pass an EnvVar."
+        description=f"OAuth 2.0 client secret ({CONNECTION_ENV_VARS['client_secret']}); "
+        "pass an EnvVar."
     )
     app_key: str = Field(
-        description="App key, sent as the ST-App-Key header (SERVICETITAN_APP_KEY); pass an EnvVar."
+        description="App key, sent as the ST-App-Key header "
+        f"({CONNECTION_ENV_VARS['app_key']}); pass an EnvVar."
     )
     api_base_url: str | None = Field(
         default=None,
-        description="API root override, for a proxy or the simulator (SERVICETITAN_API_BASE_URL). "
-        "Default: decided by the environment.",
+        description="API root override, for a proxy or the simulator "
+        f"({CONNECTION_ENV_VARS['api_base_url']}). Default: decided by the environment.",
     )
     auth_url: str | None = Field(
         default=None,
-        description="OAuth token endpoint override (SERVICETITAN_AUTH_URL). "
+        description=f"OAuth token endpoint override ({CONNECTION_ENV_VARS['auth_url']}). "
         "Default: decided by the environment.",
     )
     rate_limit_per_second: float | None = Field(
-        default=60.0,
+        default=DEFAULT_RATE_LIMIT_PER_SECOND,
         description="Client-side request rate limit for this connection (ServiceTitan allows 60 "
         "per app per tenant). Null disables it.",
     )
     max_attempts: int = Field(
-        default=6, description="Sends of one request at most (1 = no retries)."
+        default=DEFAULT_MAX_ATTEMPTS, description="Sends of one request at most (1 = no retries)."
     )
     max_total_wait_seconds: float = Field(
-        default=300.0, description="The most one request may wait between its retries."
+        default=DEFAULT_MAX_TOTAL_WAIT_SECONDS,
+        description="The most one request may wait between its retries.",
     )
-    connect_timeout_seconds: float = Field(default=10.0, description="Connect timeout.")
+    connect_timeout_seconds: float = Field(
+        default=DEFAULT_CONNECT_TIMEOUT_SECONDS, description="Connect timeout."
+    )
     read_timeout_seconds: float = Field(
-        default=120.0, description="Read timeout (time between bytes of an answer)."
+        default=DEFAULT_READ_TIMEOUT_SECONDS,
+        description="Read timeout (time between bytes of an answer).",
     )
 
+    # Validated once per resource instance (that is, once per run) and shared by every asset.
+    _settings: ConnectionSettings | None = PrivateAttr(default=None)
     _client: ServiceTitanClient | None = PrivateAttr(default=None)
-    _client_lock: Any = PrivateAttr(default_factory=threading.Lock)
+    _client_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @field_validator("tenant_id", mode="before")
     @classmethod
@@ -105,7 +125,16 @@ class ServiceTitanResource(dg.ConfigurableResource):
     __str__ = __repr__
 
     def get_settings(self) -> ConnectionSettings:
-        """Validate the fields into :class:`ConnectionSettings` (raises ``SettingsError``)."""
+        """The fields validated into :class:`ConnectionSettings` (raises ``SettingsError``).
+
+        Validated on first call and kept: the run's assets and checks all get the same object.
+        """
+        with self._client_lock:
+            if self._settings is None:
+                self._settings = self._validated_settings()
+            return self._settings
+
+    def _validated_settings(self) -> ConnectionSettings:
         return ConnectionSettings(
             name=self.name,
             environment=self.environment,
@@ -113,8 +142,8 @@ class ServiceTitanResource(dg.ConfigurableResource):
             client_id=self.client_id,
             client_secret=self.client_secret,
             app_key=self.app_key,
-            api_base_url=self.api_base_url,
-            auth_url=self.auth_url,
+            api_base_url=self.api_base_url or "",
+            auth_url=self.auth_url or "",
             rate_limit_per_second=self.rate_limit_per_second,
             max_attempts=self.max_attempts,
             max_total_wait_seconds=self.max_total_wait_seconds,
@@ -128,9 +157,10 @@ class ServiceTitanResource(dg.ConfigurableResource):
         Do not close it yourself inside a run; Dagster tears the resource down (and closes it)
         at the end. Outside Dagster, call :meth:`close` or use the resource as a context manager.
         """
+        settings = self.get_settings()
         with self._client_lock:
             if self._client is None:
-                self._client = ServiceTitanClient(self.get_settings())
+                self._client = ServiceTitanClient(settings)
             return self._client
 
     def close(self) -> None:
@@ -178,8 +208,8 @@ def servicetitan_resource_from_env(
     """
     environ = os.environ if environ is None else environ
     fields: dict[str, Any] = {}
-    for field_name, env_name in ENV_VARS.items():
-        if field_name in REQUIRED_FIELDS or (environ.get(env_name) or "").strip():
+    for field_name, env_name in CONNECTION_ENV_VARS.items():
+        if field_name in REQUIRED_CONNECTION_FIELDS or (environ.get(env_name) or "").strip():
             fields[field_name] = dg.EnvVar(env_name)
     fields.update(overrides)
     return ServiceTitanResource(**fields)

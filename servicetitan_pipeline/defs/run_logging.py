@@ -22,20 +22,25 @@ _LOGGER_NAME = "servicetitan_pipeline.run"
 # run worker's compute log, pytest's capture). The CLI pins it to the terminal while it sends
 # the rest of stdout (dbt's echoed log lines) to a file.
 _console: TextIO | None = None
+# A run's log file (the CLI's), which gets every line at INFO and above whatever the console's
+# level, so that the file a failure message points to tells the whole story.
+_log_file: TextIO | None = None
+LOG_FILE_LEVEL = logging.INFO
 
 
 @contextlib.contextmanager
-def console_stream(stream: TextIO) -> Iterator[None]:
-    """Make run log lines go to ``stream`` for the duration of the block."""
-    global _console
-    previous, _console = _console, stream
+def console_stream(stream: TextIO, *, log_file: TextIO | None = None) -> Iterator[None]:
+    """Make run log lines go to ``stream`` (and all INFO lines to ``log_file``) in the block."""
+    global _console, _log_file
+    previous = _console, _log_file
+    _console, _log_file = stream, log_file
     try:
         yield
     finally:
-        _console = previous
+        _console, _log_file = previous
 
 
-class _ConsoleHandler(logging.StreamHandler):
+class _ConsoleHandler(logging.StreamHandler[TextIO]):
     """A stream handler that looks up its stream on every record."""
 
     def __init__(self) -> None:
@@ -43,6 +48,19 @@ class _ConsoleHandler(logging.StreamHandler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.stream = _console or sys.stdout
+        super().emit(record)
+
+
+class _LogFileHandler(logging.StreamHandler[TextIO]):
+    """Writes to the run's log file while one is set; drops records otherwise."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _log_file is None:
+            return
+        self.stream = _log_file
         super().emit(record)
 
 
@@ -75,15 +93,23 @@ class _CompactFormatter(logging.Formatter):
     description="One short line per log message (time, level, step, message) on stdout.",
 )
 def compact_console_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
-    level = init_context.logger_config["log_level"].upper()
+    name = str(init_context.logger_config["log_level"]).upper()
+    levels = logging.getLevelNamesMapping()
+    if name not in levels:
+        raise ValueError(f"unknown log level {name!r}; use one of {', '.join(levels)}")
+    level = levels[name]
     logger = logging.getLogger(_LOGGER_NAME)
     logger.propagate = False
-    logger.setLevel(level)
-    # The logger object is process-wide; replace our handler rather than stacking one per run.
+    logger.setLevel(min(level, LOG_FILE_LEVEL))
+    # The logger object is process-wide; replace our handlers rather than stacking them per run.
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
-    handler = _ConsoleHandler()
-    handler.setFormatter(_CompactFormatter())
-    handler.addFilter(_SkipNoise())
-    logger.addHandler(handler)
+    console = _ConsoleHandler()
+    console.setLevel(level)
+    log_file = _LogFileHandler()
+    log_file.setLevel(LOG_FILE_LEVEL)
+    for handler in (console, log_file):
+        handler.setFormatter(_CompactFormatter())
+        handler.addFilter(_SkipNoise())
+        logger.addHandler(handler)
     return logger

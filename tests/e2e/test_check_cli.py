@@ -37,3 +37,22 @@ def test_check_names_a_bad_setting(simulator_env, tmp_path, run_cli):
     result = run_cli("check", env=env, cwd=tmp_path, timeout=120)
     assert result.returncode != 0
     assert "SERVICETITAN_TENANT_ID" in result.stdout + result.stderr
+
+
+def test_check_probes_the_changes_of_the_servers_day(simulator_env, tmp_path, run_cli):
+    """The simulator's clock is not the wall clock: check must ask for the simulated day."""
+    import re
+
+    import httpx
+
+    from servicetitan_pipeline.client.transport import parse_http_date
+
+    sim, env = simulator_env
+    served = parse_http_date(httpx.get(sim.base_url + "/").headers.get("Date"))
+    if served is None or served.strftime("%Y-%m-%d") != sim.clock[:10]:
+        pytest.skip("this simulator does not send its simulated clock in the Date header")
+    result = run_cli("check", env=env, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"changes of   {sim.clock[:10]} (the server's date)" in result.stdout
+    samples = [int(n) for n in re.findall(r"export endpoint .*\((\d+) record", result.stdout)]
+    assert samples and sum(samples) > 0, result.stdout

@@ -78,6 +78,11 @@ def test_sync_fails_with_one_line_per_failed_asset_and_no_secret(
     assert any("customers" in line for line in failed_lines), output
     assert any("jobs" in line for line in failed_lines), output
     assert canary_secret not in output
+    # The log the failure points to tells the story (dbt never ran, so none of it is dbt's).
+    (log_line,) = [line for line in output.splitlines() if "full output:" in line]
+    log = Path(log_line.split("full output:", 1)[1].strip()).read_text()
+    assert "rejected the client" in log and "servicetitan__customers" in log, log
+    assert canary_secret not in log
 
 
 def test_sync_rejects_an_unknown_entity_by_name(simulator_env, tmp_path, run_cli):

@@ -13,6 +13,7 @@ import pytest
 from servicetitan_pipeline.defs.jobs import (
     SYNC_JOB_NAME,
     SYNC_SCHEDULE_NAME,
+    TRANSIENT_RETRY_POLICY,
     WAREHOUSE_POOL,
     ScheduleSettingsError,
     build_sync_job,
@@ -131,3 +132,13 @@ def test_only_transient_failures_are_worth_a_retry():
     assert not is_transient(AuthenticationError("invalid_client"))
     assert not is_transient(PermissionDeniedError("403: no Accounting scope"))
     assert not is_transient(SettingsError("SERVICETITAN_TENANT_ID must be a positive integer"))
+
+
+def test_transient_failures_are_retried_after_30_then_60_seconds():
+    # What README.md promises. Dagster asks the policy for the wait before retry n as
+    # calculate_delay(n) (execution/plan/utils.py: previous_attempt_count + 1); no jitter, so
+    # these are the exact waits.
+    policy = TRANSIENT_RETRY_POLICY
+    assert policy.max_retries == 2
+    assert [policy.calculate_delay(n) for n in (1, 2)] == [30, 60]
+    assert build_sync_job().op_retry_policy is policy

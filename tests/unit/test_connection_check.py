@@ -6,6 +6,7 @@ import io
 import json
 import os
 import threading
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,9 +22,8 @@ from servicetitan_pipeline.cli.check import (
     probe_request,
     resource_from_environment,
     run_check,
-    select_entities,
 )
-from servicetitan_pipeline.client import ConnectionSettings, ServiceTitanClient, SettingsError
+from servicetitan_pipeline.client import ConnectionSettings, SettingsError
 from servicetitan_pipeline.entities import ENTITIES, ENTITIES_BY_NAME, SyncMode
 
 SECRET = "cs1.check-test-SECRET-31c8aa"
@@ -78,7 +78,7 @@ def fake_servicetitan(*, denied=(), token_error=None, requests=None):
 
 
 def factory(handler):
-    return lambda s: ServiceTitanClient(s, httpx.MockTransport(handler))
+    return httpx.MockTransport(handler)
 
 
 def test_probe_uses_the_endpoint_each_entity_is_synced_from():
@@ -105,7 +105,7 @@ def test_all_ok_reports_the_connection_and_every_entity():
         settings(),
         ENTITIES,
         out,
-        client_factory=factory(fake_servicetitan(requests=requests)),
+        transport=factory(fake_servicetitan(requests=requests)),
         today=TODAY,
     )
     text = out.getvalue()
@@ -124,7 +124,7 @@ def test_all_ok_reports_the_connection_and_every_entity():
 def test_a_missing_scope_fails_that_entity_and_the_exit_code():
     out = io.StringIO()
     handler = fake_servicetitan(denied={"invoice_items", "campaigns"})
-    code = run_check(settings(), ENTITIES, out, client_factory=factory(handler), today=TODAY)
+    code = run_check(settings(), ENTITIES, out, transport=factory(handler), today=TODAY)
     text = out.getvalue()
     assert code == EXIT_FAILED
     lines = text.splitlines()
@@ -144,7 +144,7 @@ def test_rejected_credentials_stop_before_the_entities():
     out = io.StringIO()
     requests: list[httpx.Request] = []
     handler = fake_servicetitan(token_error="invalid_client", requests=requests)
-    code = run_check(settings(), ENTITIES, out, client_factory=factory(handler), today=TODAY)
+    code = run_check(settings(), ENTITIES, out, transport=factory(handler), today=TODAY)
     text = out.getvalue()
     assert code == EXIT_FAILED
     assert "rejected the client ID/secret" in text and "integration" in text
@@ -183,11 +183,58 @@ def test_all_missing_settings_are_named_at_once():
     assert "SERVICETITAN_TENANT_ID" not in message
 
 
-def test_select_entities():
-    assert select_entities(None) == list(ENTITIES)
-    assert [e.name for e in select_entities("jobs, customers")] == ["jobs", "customers"]
-    with pytest.raises(SettingsError, match="'nope'"):
-        select_entities("jobs,nope")
+def _token_answer_dated(date: str | None):
+    """A fake ServiceTitan whose answers carry ``Date: date`` (none when ``None``)."""
+    inner = fake_servicetitan()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = inner(request)
+        if date is not None:
+            response.headers["Date"] = date
+        return response
+
+    return handler
+
+
+def _export_froms(handler) -> tuple[str, set[str]]:
+    seen: list[httpx.Request] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return handler(request)
+
+    out = io.StringIO()
+    assert run_check(settings(), ENTITIES, out, transport=httpx.MockTransport(recording)) == EXIT_OK
+    froms = {r.url.params["from"] for r in seen if "from" in r.url.params}
+    return out.getvalue(), froms
+
+
+def test_export_probes_ask_for_the_servers_today():
+    # The server lives on another day than this machine (a simulated tenant, a wrong clock).
+    text, froms = _export_froms(_token_answer_dated("Tue, 14 Nov 2028 23:59:58 GMT"))
+    assert froms == {"2028-11-14"}
+    assert "2028-11-14 (the server's date)" in text
+
+
+@pytest.mark.parametrize("date", [None, "", "the day after tomorrow"])
+def test_export_probes_fall_back_to_this_machines_date(date):
+    before = datetime.now(UTC).strftime("%Y-%m-%d")
+    text, froms = _export_froms(_token_answer_dated(date))
+    after = datetime.now(UTC).strftime("%Y-%m-%d")
+    assert froms <= {before, after} and len(froms) == 1
+    assert "this machine's date (UTC)" in text
+
+
+def test_an_explicit_today_wins_over_the_servers_date():
+    handler = _token_answer_dated("Tue, 14 Nov 2028 10:00:00 GMT")
+    requests: list[httpx.Request] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return handler(request)
+
+    run_check(settings(), ENTITIES, io.StringIO(), transport=factory(recording), today=TODAY)
+    assert {r.url.params["from"] for r in requests if "from" in r.url.params} == {TODAY}
 
 
 # -- through the real command line -------------------------------------------------------------

@@ -145,6 +145,7 @@ def test_a_run_resolves_env_vars_and_stores_no_secret(env):
     @dg.asset(deps=[first])
     def second(servicetitan: ServiceTitanResource) -> None:
         seen["clients"].append(servicetitan.get_client())
+        seen["second settings"] = servicetitan.get_settings()
 
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
@@ -163,6 +164,8 @@ def test_a_run_resolves_env_vars_and_stores_no_secret(env):
     first_client, second_client = seen["clients"]
     assert isinstance(first_client, ServiceTitanClient)
     assert first_client is second_client  # one client (token, rate limiter) per run
+    # ...and one validation of the settings: every asset and the client share the object.
+    assert seen["second settings"] is settings and first_client.settings is settings
     assert first_client._http.is_closed  # closed at teardown
 
     # ...but stored nowhere: not in the run's config nor in any event.
@@ -217,3 +220,19 @@ def test_tuning_fields_reach_the_settings():
     assert settings.rate_limit_per_second is None
     assert (settings.max_attempts, settings.max_total_wait_seconds) == (2, 5.0)
     assert (settings.connect_timeout_seconds, settings.read_timeout_seconds) == (1.5, 9.0)
+
+
+def test_settings_are_validated_once_per_resource(monkeypatch):
+    calls = []
+    validate = ServiceTitanResource._validated_settings
+
+    def counting(self: ServiceTitanResource) -> object:
+        calls.append(self)
+        return validate(self)
+
+    monkeypatch.setattr(ServiceTitanResource, "_validated_settings", counting)
+    with plain(api_base_url="http://127.0.0.1:1") as resource:
+        settings = resource.get_settings()
+        assert resource.get_client().settings is settings
+        assert resource.get_settings() is settings
+    assert len(calls) == 1
