@@ -44,6 +44,7 @@ from servicetitan_pipeline.client.transport import (
     parse_json_body,
     retryable_status_failure,
 )
+from servicetitan_pipeline.config import connection_label
 
 logger = logging.getLogger(__name__)
 
@@ -371,7 +372,7 @@ class ServiceTitanClient:
             error_type = AuthenticationError
             hint = (
                 "ServiceTitan refused the access token even after a refresh: check "
-                "SERVICETITAN_APP_KEY / app_key and that the app is connected to tenant "
+                f"{connection_label('app_key')} and that the app is connected to tenant "
                 f"{self.settings.tenant_id}."
             )
         elif status == 403:
@@ -383,8 +384,8 @@ class ServiceTitanClient:
             )
         elif status == 404:
             hint = (
-                f"Check SERVICETITAN_TENANT_ID / tenant_id ({self.settings.tenant_id}) and "
-                f"SERVICETITAN_API_BASE_URL / api_base_url ({self.settings.api_base_url})."
+                f"Check {connection_label('tenant_id')} ({self.settings.tenant_id}) and "
+                f"{connection_label('api_base_url')} ({self.settings.api_base_url})."
             )
         elif 300 <= status < 400:
             hint = f"Redirects are not followed (Location: {response.headers.get('location')})."

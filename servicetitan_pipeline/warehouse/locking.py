@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from servicetitan_pipeline.config import DUCKDB_PATH_ENV
+
 DEFAULT_LOCK_TIMEOUT_SECONDS = 30 * 60.0
 
 logger = logging.getLogger(__name__)
@@ -80,7 +82,7 @@ def warehouse_write_lock(
                         f"gave up after {timeout:.0f}s waiting for the DuckDB write lock on "
                         f"{database}; it is held by {current or 'another process'}. Only one run "
                         "may write the warehouse at a time: wait for that run to finish, or "
-                        "point SERVICETITAN_DUCKDB_PATH at another file."
+                        f"point {DUCKDB_PATH_ENV} at another file."
                     ) from None
                 time.sleep(poll_interval)
         os.ftruncate(fd, 0)
