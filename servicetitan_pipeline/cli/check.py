@@ -16,11 +16,10 @@ import dataclasses
 import os
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -40,7 +39,6 @@ from servicetitan_pipeline.client import (
     ServiceTitanError,
     SettingsError,
 )
-from servicetitan_pipeline.client.transport import ServerClock
 from servicetitan_pipeline.config import CONNECTION_ENV_VARS, REQUIRED_CONNECTION_FIELDS
 from servicetitan_pipeline.defs.resources import ServiceTitanResource
 from servicetitan_pipeline.entities import Entity, SyncMode
@@ -49,8 +47,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_SETTINGS = 2
 
-# How `check` builds its client: the settings, and the transport that records the server's Date.
-ClientFactory = Callable[[ConnectionSettings, httpx.BaseTransport], ServiceTitanClient]
+# How `check` builds its client: the settings and a transport (None: the network).
+ClientFactory = Callable[[ConnectionSettings, httpx.BaseTransport | None], ServiceTitanClient]
 
 # Non-secret settings that may be given on the command line: option -> resource field.
 _OVERRIDES = {
@@ -195,7 +193,6 @@ def run_check(
             tests).
         client_factory: builds the client from the settings and the transport.
     """
-    clock = ServerClock(transport or _network_transport(settings))
     print("ServiceTitan connection check", file=out)
     for label, value in (
         ("connection", settings.name),
@@ -206,7 +203,7 @@ def run_check(
     ):
         print(f"  {label:<12} {value}", file=out)
 
-    with client_factory(settings, clock) as client:
+    with client_factory(settings, transport) as client:
         started = time.monotonic()
         try:
             client.get_token()
@@ -216,8 +213,8 @@ def run_check(
             return EXIT_FAILED
         print(f"  {'token':<12} OK ({time.monotonic() - started:.2f}s)", file=out)
         if today is None:
-            today = clock.now().strftime("%Y-%m-%d")
-            source = "the server's date" if clock.server_date else "this machine's date (UTC)"
+            today = (client.server_date or datetime.now(UTC)).strftime("%Y-%m-%d")
+            source = "the server's date" if client.server_date else "this machine's date (UTC)"
             print(f"  {'changes of':<12} {today} ({source})", file=out)
         print(file=out)
 
@@ -260,15 +257,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"servicetitan-pipeline check: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
     return run_check(settings, entities, sys.stdout)
-
-
-def _network_transport(settings: ConnectionSettings) -> httpx.HTTPTransport:
-    """A transport to ServiceTitan through the proxy of the environment, if one is set.
-
-    httpx applies ``HTTPS_PROXY``/``NO_PROXY`` only to transports it creates itself; this one
-    is created here so that :class:`ServerClock` can wrap it.
-    """
-    parts = urlsplit(settings.api_base_url)
-    bypass = bool(urllib.request.proxy_bypass(parts.hostname or ""))
-    proxy = None if bypass else urllib.request.getproxies_environment().get(parts.scheme)
-    return httpx.HTTPTransport(proxy=proxy)

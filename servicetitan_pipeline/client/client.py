@@ -6,6 +6,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from typing import Any, TypeVar, overload
 
 import httpx
@@ -148,6 +149,11 @@ class ServiceTitanClient:
     def close(self) -> None:
         """Close the pooled connections."""
         self._http.close()
+
+    @property
+    def server_date(self) -> datetime | None:
+        """The ``Date`` of ServiceTitan's latest answer that had one (token answers included)."""
+        return self._transport.server_date
 
     @property
     def stats(self) -> ClientStats:

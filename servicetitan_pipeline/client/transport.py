@@ -93,36 +93,6 @@ def parse_http_date(value: str | None) -> datetime | None:
     return when.astimezone(UTC)
 
 
-class ServerClock(httpx.BaseTransport):
-    """Wraps an ``httpx`` transport and remembers the server's ``Date`` of its latest answer.
-
-    A server stamps every answer with its own "now" (RFC 9110, ``Date``). Requests that ask for
-    "what changed today" should use that day, not this machine's: the two may disagree (a
-    clock set wrong, a time zone around midnight, a simulated tenant living on another date).
-
-    Args:
-        inner: the transport that sends the requests.
-    """
-
-    def __init__(self, inner: httpx.BaseTransport) -> None:
-        self._inner = inner
-        self.server_date: datetime | None = None
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self._inner.handle_request(request)
-        date = parse_http_date(response.headers.get("Date"))
-        if date is not None:
-            self.server_date = date
-        return response
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def now(self, fallback: Callable[[], datetime] = lambda: datetime.now(UTC)) -> datetime:
-        """The server's latest ``Date``, else ``fallback()`` (this machine's clock, in UTC)."""
-        return self.server_date or fallback()
-
-
 def seconds_from_title(title: str | None) -> float | None:
     """The "N seconds" of a problem title such as "Rate limit exceeded. Try again in 3 seconds."."""
     if not title:
@@ -352,6 +322,10 @@ class Transport:
         self._sleep = sleep
         self._rng = rng
         self._clock = clock
+        # The server's "now" (the Date of its latest answer that had one): requests about
+        # "today" should use the server's day, not this machine's (a clock set wrong, a time
+        # zone around midnight, a simulated tenant living at another date).
+        self.server_date: datetime | None = None
 
     def send(
         self,
@@ -401,6 +375,7 @@ class Transport:
                 failure = RetryableFailure(f"{type(exc).__name__}: {exc}".rstrip(": "))
                 logger.debug("%s -> %s after %.3fs", shown, failure.reason, self._elapsed(started))
             else:
+                self.server_date = parse_http_date(response.headers.get("Date")) or self.server_date
                 logger.debug(
                     "%s -> %s (%d bytes, %.3fs)",
                     shown,
