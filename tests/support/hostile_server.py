@@ -37,6 +37,7 @@ import contextlib
 import json
 import re
 import socket
+import socketserver
 import struct
 import threading
 import time
@@ -742,6 +743,11 @@ class _Listener(ThreadingHTTPServer):
         self.owner = owner
         super().__init__((LOOPBACK, 0), _Handler)
 
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind would look the address up in DNS (getfqdn) for nothing.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = LOOPBACK, int(self.server_address[1])
+
     def process_request(self, request: Any, client_address: Any) -> None:
         thread = threading.Thread(
             target=self.process_request_thread,
@@ -843,7 +849,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
         number = owner._append(entry)
 
-        if number > owner.max_requests:
+        if number > owner.max_requests or owner.stopping.is_set():
+            # Hang up too: a client looping on one keep-alive connection must end as well.
+            self.close_connection = True
             reply = problem(410, f"hostile server: more than {owner.max_requests} requests")
         elif kind == "other":
             reply = problem(404, f"no such ServiceTitan route: {self.command} {path}")
