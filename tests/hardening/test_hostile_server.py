@@ -302,11 +302,14 @@ def test_stop_cuts_a_stream_at_once(hostile_server: Start, api_for: Callable[...
     assert isinstance(outcome[0], httpx.RemoteProtocolError | httpx.ReadError)
 
 
-@pytest.mark.parametrize("fill", ["records", "spaces"])
+@pytest.mark.parametrize(
+    "bomb",
+    [GzipBomb(size=8 << 20, fill="records"), GzipBomb(size=8 << 20, fill="spaces")],
+    ids=["records", "spaces"],
+)
 def test_5_gzip_bomb_is_a_valid_page_sent_compressed(
-    fill: str, hostile_server: Start, api_for: Callable[..., Api]
+    bomb: GzipBomb, hostile_server: Start, api_for: Callable[..., Api]
 ) -> None:
-    bomb = GzipBomb(size=8 << 20, fill=fill)  # type: ignore[arg-type]
     server = hostile_server({"customers": bomb})
     api = api_for(server)
     answer = api.get(CUSTOMERS, **{"from": "t1"})
@@ -459,7 +462,12 @@ def test_11_a_record_repeats_its_key(hostile_server: Start, api_for: Callable[..
     api = api_for(hostile_server({"customers": DuplicateKey()}))
     raw = api.get(CUSTOMERS, **{"from": "t1"}).content
     pairs: list[list[tuple[str, Any]]] = []
-    json.loads(raw, object_pairs_hook=lambda p: pairs.append(p) or dict(p))
+
+    def keep_pairs(object_pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        pairs.append(object_pairs)
+        return dict(object_pairs)
+
+    json.loads(raw, object_pairs_hook=keep_pairs)
     first_record = pairs[0]
     assert [v for k, v in first_record if k == "id"] == [4, 5]
     assert [r["id"] for r in json.loads(raw)["data"]] == [5, 6]  # last one wins in Python
@@ -499,3 +507,17 @@ def test_raw_socket_sees_one_byte_per_interval(hostile_server: Start) -> None:
         started = time.monotonic()
         body = b"".join(conn.recv(100) for _ in range(4))
         assert len(body) == 4 and 0.8 < time.monotonic() - started < 1.5
+
+
+def test_a_well_behaved_route_is_one_the_pipeline_client_reads() -> None:
+    """Not a behaviour test: the foundation check that the server speaks the client's dialect
+    (token, headers, paging), so that a hardening test's failure is about the misbehaviour."""
+    from servicetitan_pipeline.client import ServiceTitanClient
+
+    with HostileServer() as server, ServiceTitanClient(server.connection_settings()) as client:
+        pages = list(client.iter_export(server.export_path("customers")))
+        assert [[r["id"] for r in p.data] for p in pages] == [[1, 2, 3], [4, 5, 6]]
+        listed = list(client.iter_list(server.list_path("job_types"), {"active": "Any"}))
+        assert [r["id"] for r in listed[0].data] == [1, 2, 3]
+    assert [r.kind for r in server.requests] == ["token", "export", "export", "list"]
+    assert all(r.authorized for r in server.api_requests())
