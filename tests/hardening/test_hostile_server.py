@@ -521,3 +521,18 @@ def test_a_well_behaved_route_is_one_the_pipeline_client_reads() -> None:
         assert [r["id"] for r in listed[0].data] == [1, 2, 3]
     assert [r.kind for r in server.requests] == ["token", "export", "export", "list"]
     assert all(r.authorized for r in server.api_requests())
+
+
+def test_the_token_route_takes_behaviours_too(hostile_server: Start) -> None:
+    server = hostile_server(token=HtmlErrors(count=1))
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": server.client_id,
+        "client_secret": server.client_secret,
+    }
+    assert httpx.post(server.auth_url, data=form).status_code == 503
+    assert httpx.post(server.auth_url, data=form).json()["access_token"] == ACCESS_TOKEN
+    slow = hostile_server(token=Slowloris(byte_interval=0.01))
+    started = time.monotonic()
+    assert httpx.post(slow.auth_url, data=form).json()["access_token"] == ACCESS_TOKEN
+    assert time.monotonic() - started > 0.5  # ~90 bytes, 10 ms apart

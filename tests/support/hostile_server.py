@@ -296,13 +296,12 @@ class Slowloris(Behaviour):
     """4. The next page's headers at once, then its body one byte per ``byte_interval`` seconds.
 
     Every read returns within the interval, so a per-read timeout never fires; the server cuts
-    the body after ``stream_limit_seconds``."""
+    the body after ``stream_limit_seconds``. On the ``token`` route the token answer trickles."""
 
     byte_interval: float = 1.0
 
     def answer(self, call: Call) -> Reply:
-        normal = NORMAL.answer(call)
-        return replace(normal, byte_interval=self.byte_interval) if call.kind != "token" else normal
+        return replace(NORMAL.answer(call), byte_interval=self.byte_interval)
 
 
 GIB = 1 << 30
