@@ -211,8 +211,8 @@ def servicetitan_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource)
     with warehouse_write_lock(database, holder=holder, on_wait=context.log.info):
         exclude, observations = _skip_unbuildable_models(context, database)
         yield from observations
-        if len(observations) == len(context.selected_asset_keys):
-            return
+        if observations and len(observations) == len(context.selected_asset_keys):
+            return  # every selected model skipped: nothing for dbt to build
         target_path = invocation_target_path(
             dbt_project, op_name=context.op_execution_context.op.name, run_id=context.run.run_id
         )
