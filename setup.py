@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from setuptools import setup
-from setuptools.command.build_py import build_py
+# setuptools ships no type information (types-setuptools is not a dev dependency).
+from setuptools import setup  # type: ignore[import-untyped]
+from setuptools.command.build_py import build_py  # type: ignore[import-untyped]
 
 DBT_PROJECT = Path(__file__).resolve().parent / "dbt_project"
 PACKAGED_AS = Path("servicetitan_pipeline", "dbt_project")
@@ -21,7 +22,7 @@ PACKAGED_AS = Path("servicetitan_pipeline", "dbt_project")
 NON_SOURCE_DIRS = {"target", "logs", "dbt_packages"}
 
 
-class BuildPyWithDbtProject(build_py):
+class BuildPyWithDbtProject(build_py):  # type: ignore[misc]  # build_py is untyped, above
     """``build_py`` that also copies the dbt project's sources into the built package."""
 
     def run(self) -> None:

@@ -137,6 +137,13 @@ def test_a_pip_installed_wheel_runs_the_demo_from_any_directory(workspace, venv,
     assert _package_files(venv) == shipped
     assert list(cache.glob("servicetitan-pipeline/*/target/manifest.json")), output
 
+    # every command starts; `dev` loads the module (a wheel has no workspace.yaml)
+    for command in ("check", "sync", "demo", "dev", "simulator"):
+        assert "usage:" in _run([cli, command, "--help"], cwd=elsewhere, env=env)
+    dagster = str(venv / "bin" / "dagster")
+    module = "servicetitan_pipeline.defs.definitions"
+    _run([dagster, "definitions", "validate", "-m", module], cwd=elsewhere, env=env)
+
 
 def test_an_editable_install_syncs_without_a_prepare_step(
     workspace, venv, clean_env, simulator_env
