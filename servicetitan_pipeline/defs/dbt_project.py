@@ -76,14 +76,17 @@ def target_dir_for(project_dir: Path) -> Path:
     # One folder per installed project (two virtualenvs with different versions must not
     # rebuild each other's manifest back and forth).
     name = "dbt-" + hashlib.sha256(str(project_dir).encode()).hexdigest()[:12]
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    # ~ expands to itself when the user has no home directory (a container's nobody).
+    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    tried = []
     for base in (Path(cache_home), Path(tempfile.gettempdir()) / f"cache-{os.getuid()}"):
         directory = base / "servicetitan-pipeline" / name / "target"
+        tried.append(str(directory))
         with contextlib.suppress(OSError):
             directory.mkdir(parents=True, exist_ok=True)
-            if os.access(directory, os.W_OK):
+            if directory.is_absolute() and os.access(directory, os.W_OK):
                 return directory
-    raise OSError(f"no writable cache directory for dbt's artifacts (tried {cache_home})")
+    raise OSError(f"no writable folder for dbt's artifacts; tried {', '.join(tried)}")
 
 
 def source_files(project_dir: Path) -> list[Path]:
