@@ -4,45 +4,49 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-MANIFEST := dbt_project/target/manifest.json
-DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.yaml' \) -print 2>/dev/null)
 
 # Keep dbt from phoning home (there is no network to phone to in CI anyway).
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 
-.PHONY: install prepare test test-fast demo dev lint format bench check clean lock
+.PHONY: install prepare test test-fast test-install demo dev lint format bench check clean lock
 
 install: $(STAMP)
 
 # Re-installs only when the dependency pins change, so `make install` is quick when nothing did.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-# dagster-dbt's @dbt_assets reads manifest.json at import time: build it before anything
-# imports the definitions.
-prepare: $(MANIFEST)
+# Optional: every command parses the dbt project by itself when its manifest is missing or
+# older than the models (servicetitan_pipeline/defs/dbt_project.py). This only does it ahead.
+prepare: install
+	$(BIN)/python -m servicetitan_pipeline.defs.dbt_project
 
-$(MANIFEST): $(STAMP) $(DBT_SOURCES)
-	$(BIN)/dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project
-	@touch $(MANIFEST)
-
-test: install prepare
+# The whole suite, the slow install tests (a fresh virtualenv, a few minutes) included.
+test: install
 	$(BIN)/python -m pytest
 
-demo: install prepare
+# Everything but the install tests.
+test-fast: install
+	$(BIN)/python -m pytest -m "not install"
+
+# Only the install tests: `pip install .` and an editable install into fresh virtualenvs.
+test-install: install
+	$(BIN)/python -m pytest -m install
+
+demo: install
 	$(BIN)/servicetitan-pipeline demo
 
 # Dagster's state (run history, schedules) lives in ./.dagster_home unless DAGSTER_HOME is set.
-dev: install prepare
+dev: install
 	$(BIN)/servicetitan-pipeline dev
 
 check: install
 	$(BIN)/servicetitan-pipeline check
 
-bench: install prepare
+bench: install
 	$(BIN)/python bench/sync_benchmark.py
 
 # sqlfluff renders the dbt models with its jinja templater (config in .sqlfluff): no dbt
@@ -66,4 +70,5 @@ lock:
 	  /tmp/st-lock/bin/pip freeze --exclude-editable ) > constraints.txt
 
 clean:
-	rm -rf $(VENV) data dbt_project/target dbt_project/logs .dagster_home .pytest_cache .ruff_cache
+	rm -rf $(VENV) data dbt_project/target dbt_project/logs .dagster_home .pytest_cache .ruff_cache \
+	  build *.egg-info

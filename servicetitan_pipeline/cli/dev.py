@@ -134,8 +134,14 @@ def run(args: argparse.Namespace) -> int:
                 outcome = run_sync(instance=instance, tags={"servicetitan/seed": "dev"})
             print_sync_outcome(outcome, out=sys.stdout)
         dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
+        # A checkout's workspace.yaml; an installed package has none: name the module instead.
         workspace = Path(__file__).resolve().parents[2] / "workspace.yaml"
-        command = [dagster, "dev", "-w", str(workspace), "-p", str(args.ui_port), "-h", args.host]
+        location = (
+            ["-w", str(workspace)]
+            if workspace.is_file()
+            else ["-m", "servicetitan_pipeline.defs.definitions"]
+        )
+        command = [dagster, "dev", *location, "-p", str(args.ui_port), "-h", args.host]
         shown_file = _relative(settings_file)
         print(f"\nDagster UI: http://{args.host}:{args.ui_port}   (Ctrl-C stops UI and simulator)")
         print(f"DuckDB:     {database}")

@@ -28,13 +28,23 @@ def print_sync_outcome(outcome: SyncOutcome, *, out: TextIO) -> None:
             f"{m.get('retries', 0):>7,} {float(m.get('duration_seconds', 0.0)):>8.2f}",
             file=out,
         )
-    models = [a for a in outcome.assets if a not in ingested]
+    models = [a for a in outcome.assets if a not in ingested and a.status == "materialized"]
     dbt_checks = [c for c in outcome.checks if not c.asset_key.startswith("servicetitan/")]
     if models:
         failed = [c for c in dbt_checks if not c.passed]
         print(
             f"  dbt build: {len(models)} models built, {len(dbt_checks) - len(failed)}/"
             f"{len(dbt_checks)} tests passed",
+            file=out,
+        )
+    skipped = [a for a in outcome.assets if a.status == "skipped"]
+    if skipped:
+        from servicetitan_pipeline.defs.dbt import MISSING_UPSTREAM_KEY
+
+        missing = sorted({t for a in skipped for t in a.metadata.get(MISSING_UPSTREAM_KEY, [])})
+        print(
+            f"  dbt build: {len(skipped)} models skipped, they read tables that do not exist yet: "
+            f"{', '.join(missing)}",
             file=out,
         )
     for check in outcome.failed_checks():

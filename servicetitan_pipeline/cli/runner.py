@@ -164,6 +164,19 @@ def summarise(result: dg.ExecuteInProcessResult, elapsed: float) -> SyncOutcome:
             metadata={k: _plain(v) for k, v in mat.metadata.items()},
         )
 
+    # dbt models left out of the build because tables they read do not exist yet.
+    from servicetitan_pipeline.defs.dbt import MISSING_UPSTREAM_KEY
+
+    for event in result.get_asset_observation_events():
+        observation = event.asset_observation_data.asset_observation
+        if MISSING_UPSTREAM_KEY in observation.metadata:
+            key = observation.asset_key.to_user_string()
+            assets[key] = AssetOutcome(
+                key=key,
+                status="skipped",
+                metadata={k: _plain(v) for k, v in observation.metadata.items()},
+            )
+
     failures: list[str] = []
     for event in result.all_events:
         if event.is_step_failure:

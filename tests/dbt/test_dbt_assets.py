@@ -110,3 +110,136 @@ def test_materializing_the_dbt_assets_builds_the_warehouse(dbt_assets_def, tmp_p
         ).fetchall()
     # 75.50 + 49.00 + 100.30 + 250.01 + 1500.00 - 200.00
     assert str(revenue) == "1774.81"
+
+
+def _all_raw_tables(manifest: dict) -> set[str]:
+    return {f"{s['schema']}.{s['identifier']}" for s in manifest["sources"].values()}
+
+
+def _models(manifest: dict) -> dict[str, str]:
+    return {n["name"]: uid for uid, n in manifest["nodes"].items() if n["resource_type"] == "model"}
+
+
+def test_a_model_is_unbuildable_when_a_raw_table_it_reads_is_missing(dbt_manifest):
+    from servicetitan_pipeline.defs.dbt import missing_upstream_tables
+
+    manifest = _manifest(dbt_manifest)
+    every_model = set(_models(manifest).values())
+    raw_tables = _all_raw_tables(manifest)
+    assert missing_upstream_tables(manifest, existing=raw_tables, building=every_model) == {}
+
+    existing = raw_tables - {"raw_servicetitan.locations"}
+    unbuildable = missing_upstream_tables(manifest, existing=existing, building=every_model)
+    names = {manifest["nodes"][uid]["name"] for uid in unbuildable}
+    # read directly, and through a staging view
+    assert {"stg_servicetitan__locations", "dim_locations"} <= names
+    # fct_jobs reads no location data, but its relationship test reaches dim_locations
+    assert "fct_jobs" not in names
+    assert any(n.startswith("relationships_within_tenant_fct_jobs_location_id") for n in names)
+    assert all(tables == ["raw_servicetitan.locations"] for tables in unbuildable.values())
+
+
+def test_a_model_is_unbuildable_when_a_model_it_reads_was_never_built(dbt_manifest):
+    from servicetitan_pipeline.defs.dbt import missing_upstream_tables
+
+    manifest = _manifest(dbt_manifest)
+    models = _models(manifest)
+    # every raw table synced, but only the appointments mart selected: its staging view was
+    # never built (a sync with --no-dbt), fct_jobs (which it reads too) was
+    unbuildable = missing_upstream_tables(
+        manifest,
+        existing=_all_raw_tables(manifest) | {"main.fct_jobs", "main.dim_customers"},
+        building={models["fct_appointments"]},
+    )
+    assert "staging.stg_servicetitan__appointments" in unbuildable[models["fct_appointments"]]
+    assert "main.fct_jobs" not in unbuildable[models["fct_appointments"]]
+    # only what this build creates (and tests) is reported
+    assert models["stg_servicetitan__appointments"] not in unbuildable
+
+
+@pytest.mark.integration
+def test_models_whose_raw_tables_are_missing_are_skipped_not_failed(
+    dbt_assets_def, tmp_path, monkeypatch
+):
+    from dagster_dbt import DbtCliResource
+
+    from servicetitan_pipeline.config import dbt_executable
+    from servicetitan_pipeline.defs.dbt import MISSING_UPSTREAM_KEY
+    from servicetitan_pipeline.defs.dbt_project import dbt_project
+
+    database = tmp_path / "warehouse.duckdb"
+    create_raw_layer(str(database))
+    with duckdb.connect(str(database)) as con:
+        # as if only some entities had ever been synced
+        for entity in ("locations", "appointments", "payments"):
+            con.execute(f"drop table raw_servicetitan.{entity}")
+    monkeypatch.setenv("SERVICETITAN_DUCKDB_PATH", str(database))
+
+    result = dg.materialize(
+        [dbt_assets_def],
+        resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())},
+    )
+    assert result.success
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    observed = {
+        e.asset_observation_data.asset_observation.asset_key: (
+            e.asset_observation_data.asset_observation.metadata[MISSING_UPSTREAM_KEY].value
+        )
+        for e in result.get_asset_observation_events()
+    }
+    assert dg.AssetKey(["fct_jobs"]) in materialized
+    assert dg.AssetKey(["rpt_technician_performance"]) in materialized
+    assert observed[dg.AssetKey(["dim_locations"])] == ["raw_servicetitan.locations"]
+    assert observed[dg.AssetKey(["staging", "stg_servicetitan__payments"])] == [
+        "raw_servicetitan.payments"
+    ]
+    assert not materialized & set(observed)
+    # every model is either built or skipped with its reason
+    assert materialized | set(observed) == set(dbt_assets_def.keys)
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+
+
+@pytest.mark.integration
+def test_the_manifest_is_parsed_again_only_when_the_sources_change(tmp_path, monkeypatch):
+    import shutil
+
+    from dagster_dbt import DbtProject
+
+    from servicetitan_pipeline.defs import dbt_project as module
+
+    project_dir = tmp_path / "dbt_project"
+    shutil.copytree(
+        module.DBT_PROJECT_DIR, project_dir, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    project = DbtProject(project_dir, target_path=tmp_path / "target", profiles_dir=project_dir)
+    monkeypatch.setenv("SERVICETITAN_DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
+    parses = []
+    real_prepare = module.prepare_manifest
+    monkeypatch.setattr(module, "prepare_manifest", lambda p: (parses.append(p), real_prepare(p)))
+
+    module.ensure_fresh_manifest(project)
+    module.ensure_fresh_manifest(project)
+    assert len(parses) == 1 and module.manifest_is_fresh(project)
+
+    model = project_dir / "models" / "marts" / "dim_campaigns.sql"
+    model.write_text(model.read_text() + "\n-- edited\n")
+    assert not module.manifest_is_fresh(project)
+    module.ensure_fresh_manifest(project)
+    assert len(parses) == 2
+    nodes = json.loads(project.manifest_path.read_text())["nodes"]
+    assert "-- edited" in nodes["model.servicetitan.dim_campaigns"]["raw_code"]
+    # dbt wrote nothing into the project folder: its logs went to the target folder too
+    assert sorted(p.name for p in project_dir.iterdir()) == sorted(
+        p.name for p in module.DBT_PROJECT_DIR.iterdir() if p.name not in {"target", "logs"}
+    )
+
+
+def test_an_installed_package_keeps_dbt_artifacts_in_the_user_cache(tmp_path, monkeypatch):
+    from servicetitan_pipeline.defs import dbt_project as module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    target = module.target_dir_for(module.PACKAGED_PROJECT_DIR)
+    assert target.is_dir() and target.is_relative_to(tmp_path / "cache" / "servicetitan-pipeline")
+    assert module.target_dir_for(module.CHECKOUT_PROJECT_DIR) == (
+        module.CHECKOUT_PROJECT_DIR / "target"
+    )
