@@ -49,11 +49,13 @@ check: install
 bench: install
 	$(BIN)/python bench/sync_benchmark.py
 
+# Python: ruff, and mypy in strict mode over the package (config in pyproject.toml). SQL:
 # sqlfluff renders the dbt models with its jinja templater (config in .sqlfluff): no dbt
 # compile, no warehouse.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/sqlfluff lint dbt_project
 
 format: install

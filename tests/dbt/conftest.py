@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from dbt_test_helpers import DBT, DBT_PROJECT_DIR, MANIFEST, REPO, run_dbt
+from dbt_test_helpers import run_dbt
 
 
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
-    """dbt_project/target/manifest.json, built with `dbt parse` if missing (what `make prepare`
-    does), so that `servicetitan_pipeline.defs.dbt` can be imported on a fresh clone."""
-    if not MANIFEST.exists():
-        subprocess.run(
-            [
-                str(DBT),
-                "parse",
-                "--quiet",
-                "--project-dir",
-                str(DBT_PROJECT_DIR),
-                "--profiles-dir",
-                str(DBT_PROJECT_DIR),
-            ],
-            cwd=REPO,
-            env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"},
-            check=True,
-        )
-    return MANIFEST
+    """The fresh manifest, as the definitions see it: importing the project module parses the
+    dbt project when its manifest is missing or stale (what every command does)."""
+    from servicetitan_pipeline.defs.dbt_project import dbt_project
+
+    return dbt_project.manifest_path
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO / "dbt_project"
-MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 DBT = Path(sys.executable).parent / "dbt"
 
 
