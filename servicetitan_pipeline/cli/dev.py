@@ -29,6 +29,8 @@ from servicetitan_pipeline.config import (
     DEFAULT_DEV_UI_PORT,
     DEV_SIMULATOR_PORT_ENV,
     DEV_UI_PORT_ENV,
+    ConfigError,
+    apply_file_mode,
     port_from_env,
 )
 
@@ -115,6 +117,11 @@ def run(args: argparse.Namespace) -> int:
     from servicetitan_pipeline.cli.simulated import simulated_tenant, write_settings_file
     from servicetitan_pipeline.simulator import SimulatorConfig
 
+    try:
+        apply_file_mode()  # before DAGSTER_HOME and the warehouse exist: both owner-only
+    except ConfigError as exc:
+        print(f"servicetitan-pipeline dev: {exc}", file=sys.stderr)
+        return 2
     home = ensure_dagster_home()
     database = Path(args.duckdb_path).resolve()
     config = SimulatorConfig(customers=args.customers, seed=args.seed, port=args.simulator_port)
