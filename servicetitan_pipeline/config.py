@@ -340,10 +340,12 @@ def load_dotenv_file(
       and reported, so a file can configure the pipeline but not run code in dbt or Dagster;
     * the real environment wins: the file only fills variables that are unset or empty;
     * a file may not point the API or the token endpoint elsewhere while the credentials come
-      from the environment: that would send them to a host their owner never chose.
+      from the environment: that would send them to a host their owner never chose;
+    * a file anyone may write, or that another user owns, is not read: someone else could
+      have planted it.
 
     Raises:
-        ConfigError: the last rule was broken (nothing is loaded then).
+        ConfigError: one of the last two rules was broken (nothing is loaded then).
     """
     from dotenv import dotenv_values
 
@@ -353,6 +355,7 @@ def load_dotenv_file(
     sources = {k: "the environment" for k in present}
     if not file.is_file():
         return SettingsFile(path=None, sources=sources)
+    _refuse_planted_file(file)
     values = {k: (v or "").strip() for k, v in dotenv_values(file).items()}
     ignored = tuple(sorted(k for k in values if k not in DOCUMENTED_SETTINGS))
     given = {k: v for k, v in values.items() if k in DOCUMENTED_SETTINGS and v}
@@ -367,6 +370,20 @@ def load_dotenv_file(
         ignored=ignored,
         sources=sources,
     )
+
+
+def _refuse_planted_file(file: Path) -> None:
+    status = file.stat()
+    if status.st_mode & 0o002:
+        raise ConfigError(
+            f"settings file {file} is writable by every user of this machine, so anyone could "
+            f"have changed it; make it yours only (chmod 600 {file})"
+        )
+    if hasattr(os, "getuid") and status.st_uid not in (os.getuid(), 0):
+        raise ConfigError(
+            f"settings file {file} belongs to another user (uid {status.st_uid}), who could "
+            "have planted it; use your own copy"
+        )
 
 
 def _refuse_redirected_credentials(

@@ -1,10 +1,12 @@
 """``servicetitan-pipeline check``: the "test connection" of ServiceTitan integration tools.
 
 Reads the connection from the ``SERVICETITAN_*`` environment variables (and a ``.env`` file for
-variables not already set; non-secret settings can be overridden on the command line), gets an
-access token, then makes one small request per entity the pipeline syncs, and prints per entity
-``OK`` or why not (e.g. a missing API scope). Exits 0 when everything is OK, 1 when the token or
-any entity failed, 2 when the settings themselves are missing or invalid. Prints no secret:
+variables not already set; non-secret settings can be overridden on the command line) and
+validates it before any request (:func:`servicetitan_pipeline.cli.common.prepare_settings`),
+gets an access token, then makes one small request per entity the pipeline syncs, and prints
+per entity ``OK`` or why not (e.g. a missing API scope). Exits 0 when everything is OK, 1 when
+the token or any entity failed, 2, with one line naming it, when a setting is missing or
+invalid. Prints no secret:
 secrets are read only from the environment (never from arguments, which would land in shell
 history and process lists) and the client scrubs them from every error message.
 """

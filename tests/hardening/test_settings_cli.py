@@ -243,7 +243,7 @@ def test_the_file_mode_setting_decides_the_umask(shell, setting, umask):
     assert os.umask(0o022) == 0o077
 
 
-def test_the_warehouse_directory_and_run_logs_are_created_owner_only(shell, hostile_server):
+def test_the_warehouse_directory_and_run_logs_are_created_owner_only(shell):
     from servicetitan_pipeline.config import apply_file_mode, run_logs_directory
 
     apply_file_mode()

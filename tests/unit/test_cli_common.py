@@ -90,3 +90,14 @@ def test_a_settings_file_holding_the_credentials_may_point_them_anywhere(tmp_pat
     environ = {"SERVICETITAN_AUTH_URL": "https://auth.servicetitan.io/connect/token"}
     load_dotenv_file(file, environ)
     assert environ["SERVICETITAN_AUTH_URL"] == "https://auth.servicetitan.io/connect/token"
+
+
+def test_a_settings_file_anyone_may_write_is_not_read(tmp_path):
+    from servicetitan_pipeline.config import ConfigError, load_dotenv_file
+
+    file = _write(tmp_path / ".env", {"SERVICETITAN_TENANT_ID": "3"})
+    file.chmod(0o666)
+    environ: dict[str, str] = {}
+    with pytest.raises(ConfigError, match=r"writable by every user .*chmod 600"):
+        load_dotenv_file(file, environ)
+    assert environ == {}
