@@ -7,9 +7,11 @@ or the HTTP client, so every layer can use it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, MutableMapping
@@ -128,6 +130,9 @@ def check_warehouse_location() -> Path:
     database = Path(duckdb_path())
     if database.exists() and not database.is_file():
         raise ConfigError(f"{DUCKDB_PATH_ENV}: {database} exists and is not a file")
+    # A warehouse made before SERVICETITAN_FILE_MODE existed (or under another) is narrowed too.
+    sidecars = [Path(f"{database}{suffix}") for suffix in (".wal", ".lock", ".tmp")]
+    restrict_to_file_mode(database, *sidecars, run_logs_directory())
     for directory, what in ((database.parent, "the warehouse"), (run_logs_directory(), "run logs")):
         try:
             with tempfile.TemporaryFile(dir=directory, prefix=".write-test-"):
@@ -284,6 +289,20 @@ def apply_file_mode(environ: Mapping[str, str] | None = None) -> None:
     wanted = file_mode_umask(environ)
     current = os.umask(wanted)
     os.umask(current | wanted)
+
+
+def restrict_to_file_mode(*paths: Path, environ: Mapping[str, str] | None = None) -> None:
+    """Take from existing ``paths`` the permissions ``SERVICETITAN_FILE_MODE`` does not allow.
+
+    The umask covers what is created from now on; this covers what an earlier run created.
+    Paths that do not exist, or that this user may not change, are left alone.
+    """
+    umask = file_mode_umask(environ)
+    for path in paths:
+        with contextlib.suppress(OSError):
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & umask:
+                path.chmod(mode & ~umask)
 
 
 # --- the settings file (.env) ----------------------------------------------------------------

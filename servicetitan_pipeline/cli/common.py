@@ -22,6 +22,7 @@ from servicetitan_pipeline.config import (
     ar_as_of_date,
     check_warehouse_location,
     load_dotenv_file,
+    restrict_to_file_mode,
 )
 from servicetitan_pipeline.entities import ENTITIES, ENTITIES_BY_NAME, Entity
 
@@ -188,4 +189,5 @@ def local_dagster_instance() -> dg.DagsterInstance | None:
         raise ConfigError(
             f"{DAGSTER_HOME_ENV}: cannot create {home} ({exc.strerror or type(exc).__name__})"
         ) from None
+    restrict_to_file_mode(Path(home))
     return dg.DagsterInstance.get()

@@ -32,6 +32,7 @@ from servicetitan_pipeline.config import (
     ConfigError,
     apply_file_mode,
     port_from_env,
+    restrict_to_file_mode,
 )
 
 DEFAULT_DEV_DUCKDB = "data/dev.duckdb"
@@ -92,6 +93,7 @@ def ensure_dagster_home() -> Path:
     """DAGSTER_HOME (default ./.dagster_home), created, with a dagster.yaml if it has none."""
     home = Path(os.environ.get(DAGSTER_HOME_ENV) or DEFAULT_DAGSTER_HOME).resolve()
     home.mkdir(parents=True, exist_ok=True)
+    restrict_to_file_mode(home)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(DAGSTER_YAML)

@@ -252,6 +252,21 @@ def test_the_warehouse_directory_and_run_logs_are_created_owner_only(shell):
     assert stat.S_IMODE(logs.parent.stat().st_mode) == 0o700
 
 
+def test_a_warehouse_made_before_is_narrowed_to_the_file_mode(shell, tmp_path):
+    from servicetitan_pipeline.config import apply_file_mode, check_warehouse_location
+
+    warehouse = tmp_path / "warehouse"
+    (warehouse / "logs").mkdir(parents=True, mode=0o755)
+    for name in ("st.duckdb", "st.duckdb.wal"):
+        (warehouse / name).write_bytes(b"customers' phone numbers")
+        (warehouse / name).chmod(0o664)
+    shell["SERVICETITAN_FILE_MODE"] = "group"
+    apply_file_mode()
+    check_warehouse_location()
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in warehouse.iterdir()}
+    assert modes == {"st.duckdb": 0o640, "st.duckdb.wal": 0o640, "logs": 0o750}
+
+
 # --- case 17: every setting validated up front, one line naming it, before any request ------
 
 _BAD_SETTINGS: dict[str, tuple[dict[str, str | None], str]] = {
