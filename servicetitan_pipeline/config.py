@@ -391,6 +391,30 @@ def load_dotenv_file(
     )
 
 
+def refuse_credentials_redirected_by(
+    path: str | os.PathLike[str] = DEFAULT_ENV_FILE, environ: Mapping[str, str] | None = None
+) -> None:
+    """The redirect rule of :func:`load_dotenv_file`, for a file someone else already loaded.
+
+    ``dagster dev`` loads the ``.env`` of its working directory itself (every variable, over
+    the environment) before the definitions are imported; this is the check that can still be
+    made then: a file that sets the URLs must hold the credentials too.
+
+    Raises:
+        ConfigError: the file sets the URLs while the credentials come from the environment.
+    """
+    from dotenv import dotenv_values
+
+    environ = os.environ if environ is None else environ
+    file = Path(path)
+    if not file.is_file():
+        return
+    values = {k: (v or "").strip() for k, v in dotenv_values(file).items()}
+    endpoints = [k for k in ENDPOINT_SETTINGS if values.get(k)]
+    credentials = [k for k in CREDENTIAL_SETTINGS if not values.get(k) and environ.get(k)]
+    _refuse_redirected_credentials(file, endpoints, credentials)
+
+
 def _refuse_planted_file(file: Path) -> None:
     status = file.stat()
     if status.st_mode & 0o002:

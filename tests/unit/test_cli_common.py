@@ -101,3 +101,15 @@ def test_a_settings_file_anyone_may_write_is_not_read(tmp_path):
     with pytest.raises(ConfigError, match=r"writable by every user .*chmod 600"):
         load_dotenv_file(file, environ)
     assert environ == {}
+
+
+def test_a_dotenv_loaded_by_dagster_dev_may_not_redirect_the_environments_credentials(tmp_path):
+    """`dagster dev` loads ./.env itself; the definitions refuse what load_dotenv_file would."""
+    from servicetitan_pipeline.config import ConfigError, refuse_credentials_redirected_by
+
+    file = _write(tmp_path / ".env", {"SERVICETITAN_AUTH_URL": "https://elsewhere.example/t"})
+    with pytest.raises(ConfigError, match="SERVICETITAN_AUTH_URL would come from"):
+        refuse_credentials_redirected_by(file, {**CREDENTIALS, "SERVICETITAN_AUTH_URL": "x"})
+    _write(file, {"SERVICETITAN_AUTH_URL": "https://elsewhere.example/t", **CREDENTIALS})
+    refuse_credentials_redirected_by(file, CREDENTIALS)  # the file holds its own credentials
+    refuse_credentials_redirected_by(tmp_path / "none.env", CREDENTIALS)
