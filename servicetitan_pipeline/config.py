@@ -7,14 +7,29 @@ or the HTTP client, so every layer can use it.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import os
 import shutil
+import stat
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(ValueError):
+    """A setting is not valid; the message names the setting (never a secret's value)."""
+
+
+def shown_value(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a pasted megabyte must not fill the screen."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + "...'"
+
 
 # --- the ServiceTitan connection -------------------------------------------------------------
 
@@ -81,12 +96,84 @@ def duckdb_path() -> str:
 
     Read from ``SERVICETITAN_DUCKDB_PATH`` (default ``data/servicetitan.duckdb``) and made
     absolute, so that Dagster (run from the repository) and dbt (run from ``dbt_project/``)
-    open the same file. The parent directory is created if missing.
+    open the same file. The parent directory is created if missing (owner-only by default,
+    see :func:`apply_file_mode`).
+
+    Raises:
+        ConfigError: naming ``SERVICETITAN_DUCKDB_PATH`` when its directory cannot be created.
     """
     raw = os.environ.get(DUCKDB_PATH_ENV, "").strip() or DEFAULT_DUCKDB_PATH
     path = Path(raw).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_directory(path.parent, DUCKDB_PATH_ENV)
     return str(path)
+
+
+RUN_LOGS_DIRECTORY: Final = "logs"
+
+
+def run_logs_directory() -> Path:
+    """Where the CLI keeps each run's full log: ``logs/`` next to the warehouse, created."""
+    directory = Path(duckdb_path()).parent / RUN_LOGS_DIRECTORY
+    _make_directory(directory, DUCKDB_PATH_ENV, what="run logs")
+    return directory
+
+
+def check_warehouse_location() -> Path:
+    """Validate ``SERVICETITAN_DUCKDB_PATH`` before a run: directory, logs, a file can be made.
+
+    A path under ``/proc``, a read-only directory or a ``logs`` that is a file would otherwise
+    fail deep inside the run, in a traceback that does not name the setting.
+
+    Raises:
+        ConfigError: naming ``SERVICETITAN_DUCKDB_PATH`` and what failed.
+    """
+    database = Path(duckdb_path())
+    if database.exists() and not database.is_file():
+        raise ConfigError(f"{DUCKDB_PATH_ENV}: {database} exists and is not a file")
+    # A warehouse made before SERVICETITAN_FILE_MODE existed (or under another) is narrowed too.
+    sidecars = [Path(f"{database}{suffix}") for suffix in (".wal", ".lock", ".tmp")]
+    restrict_to_file_mode(database, *sidecars, run_logs_directory())
+    for directory, what in ((database.parent, "the warehouse"), (run_logs_directory(), "run logs")):
+        try:
+            with tempfile.TemporaryFile(dir=directory, prefix=".write-test-"):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"{DUCKDB_PATH_ENV}: cannot write {what} in {directory} "
+                f"({exc.strerror or type(exc).__name__})"
+            ) from None
+    return database
+
+
+def _make_directory(directory: Path, setting: str, *, what: str = "the warehouse") -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{setting}: cannot create the directory of {what}, {directory} "
+            f"({exc.strerror or type(exc).__name__})"
+        ) from None
+    if not directory.is_dir():
+        raise ConfigError(f"{setting}: {directory} (for {what}) is not a directory")
+
+
+def ar_as_of_date(environ: Mapping[str, str] | None = None) -> str | None:
+    """``SERVICETITAN_AR_AS_OF_DATE`` as ``YYYY-MM-DD``, or ``None`` (the load date).
+
+    Raises:
+        ConfigError: naming the setting when the value is not a date.
+    """
+    environ = os.environ if environ is None else environ
+    raw = environ.get(AR_AS_OF_DATE_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        # fromisoformat alone would also take "20241231" and "2024-W01-1".
+        if len(raw) == len("YYYY-MM-DD"):
+            return dt.date.fromisoformat(raw).isoformat()
+    except ValueError:
+        pass
+    raise ConfigError(f"{AR_AS_OF_DATE_ENV} must be a date like 2024-12-31, got {shown_value(raw)}")
 
 
 def dbt_executable() -> str:
@@ -111,7 +198,7 @@ DEFAULT_SYNC_TIMEZONE: Final = "UTC"
 SCHEDULE_STATES: Final = ("running", "stopped")
 
 
-class ScheduleSettingsError(ValueError):
+class ScheduleSettingsError(ConfigError):
     """A schedule setting from the environment is not valid."""
 
 
@@ -133,15 +220,15 @@ class ScheduleSettings:
         timezone = environ.get(SYNC_TIMEZONE_ENV, "").strip() or DEFAULT_SYNC_TIMEZONE
         try:
             ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ScheduleSettingsError(
                 f"{SYNC_TIMEZONE_ENV} must be an IANA timezone like 'America/Chicago', "
-                f"got {timezone!r}"
+                f"got {shown_value(timezone)}"
             ) from None
         state = environ.get(SYNC_SCHEDULE_ENV, "").strip().lower() or SCHEDULE_STATES[0]
         if state not in SCHEDULE_STATES:
             raise ScheduleSettingsError(
-                f"{SYNC_SCHEDULE_ENV} must be 'running' or 'stopped', got {state!r}"
+                f"{SYNC_SCHEDULE_ENV} must be 'running' or 'stopped', got {shown_value(state)}"
             )
         return cls(cron=cron, timezone=timezone, running=state == "running")
 
@@ -163,29 +250,194 @@ def port_from_env(name: str, default: int, environ: Mapping[str, str] | None = N
     if not raw:
         return default
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise ValueError(f"{name} must be a TCP port (1-65535), got {raw!r}")
+        raise ConfigError(f"{name} must be a TCP port (1-65535), got {shown_value(raw)}")
     return int(raw)
 
 
-# --- the .env file ---------------------------------------------------------------------------
+# --- who may read what the pipeline writes ---------------------------------------------------
+
+# The warehouse holds customers' names, addresses and phone numbers, and the run logs and the
+# Dagster storage quote them: by default every file the pipeline (and dbt, and Dagster, which
+# inherit the process's umask) creates is readable by its owner only.
+FILE_MODE_ENV: Final = "SERVICETITAN_FILE_MODE"
+# Setting -> umask: "owner" makes files 0600 and directories 0700; "group" 0640 and 0750.
+FILE_MODE_UMASKS: Final[Mapping[str, int]] = {"owner": 0o077, "group": 0o027}
+DEFAULT_FILE_MODE: Final = "owner"
+
+
+def file_mode_umask(environ: Mapping[str, str] | None = None) -> int:
+    """The umask of ``SERVICETITAN_FILE_MODE`` (``owner``, the default, or ``group``).
+
+    Raises:
+        ConfigError: naming the setting when the value is neither.
+    """
+    environ = os.environ if environ is None else environ
+    mode = environ.get(FILE_MODE_ENV, "").strip().lower() or DEFAULT_FILE_MODE
+    if mode not in FILE_MODE_UMASKS:
+        raise ConfigError(
+            f"{FILE_MODE_ENV} must be 'owner' (files 0600, the default) or 'group' "
+            f"(files 0640), got {shown_value(mode)}"
+        )
+    return FILE_MODE_UMASKS[mode]
+
+
+def apply_file_mode(environ: Mapping[str, str] | None = None) -> None:
+    """Make every file this process and its children create private, as ``SERVICETITAN_FILE_MODE``.
+
+    The umask only ever narrows: a umask the user set stricter than the setting is kept.
+    """
+    wanted = file_mode_umask(environ)
+    current = os.umask(wanted)
+    os.umask(current | wanted)
+
+
+def restrict_to_file_mode(*paths: Path, environ: Mapping[str, str] | None = None) -> None:
+    """Take from existing ``paths`` the permissions ``SERVICETITAN_FILE_MODE`` does not allow.
+
+    The umask covers what is created from now on; this covers what an earlier run created.
+    Paths that do not exist, or that this user may not change, are left alone.
+    """
+    umask = file_mode_umask(environ)
+    for path in paths:
+        with contextlib.suppress(OSError):
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & umask:
+                path.chmod(mode & ~umask)
+
+
+# --- the settings file (.env) ----------------------------------------------------------------
 
 DEFAULT_ENV_FILE: Final = ".env"
 
+# Every variable a settings file may set: the pipeline's own, and nothing else. A .env that sets
+# PYTHONPATH, DAGSTER_HOME (whose dagster.yaml names classes to import) or any other variable
+# would run code in this process's children (dbt, Dagster), so other names are ignored.
+DOCUMENTED_SETTINGS: Final = frozenset(
+    {
+        *CONNECTION_ENV_VARS.values(),
+        DUCKDB_PATH_ENV,
+        AR_AS_OF_DATE_ENV,
+        SYNC_CRON_ENV,
+        SYNC_TIMEZONE_ENV,
+        SYNC_SCHEDULE_ENV,
+        DEV_SIMULATOR_PORT_ENV,
+        DEV_UI_PORT_ENV,
+        FILE_MODE_ENV,
+    }
+)
+# Where requests go, and what they carry: a file may move the first only with the second.
+ENDPOINT_SETTINGS: Final = (CONNECTION_ENV_VARS["api_base_url"], CONNECTION_ENV_VARS["auth_url"])
+CREDENTIAL_SETTINGS: Final = tuple(
+    CONNECTION_ENV_VARS[f] for f in ("client_id", "client_secret", "app_key")
+)
 
-def load_dotenv_file(path: str | os.PathLike[str] = DEFAULT_ENV_FILE) -> list[str]:
-    """Load ``KEY=value`` settings from a ``.env`` file into the environment.
 
-    Variables already set in the environment win, so a one-off ``SERVICETITAN_TENANT_ID=...``
-    on the command line overrides the file. Returns the names loaded (never the values).
+@dataclass(frozen=True)
+class SettingsFile:
+    """What a settings file contributed: variable names only, never a value."""
+
+    path: Path | None  # None: there was no file
+    loaded: tuple[str, ...] = ()  # set from the file
+    shadowed: tuple[str, ...] = ()  # in the file, but the environment's value was kept
+    ignored: tuple[str, ...] = ()  # in the file, not a servicetitan-pipeline setting
+    sources: Mapping[str, str] = field(default_factory=dict)  # variable -> where it came from
+
+    def source(self, name: str) -> str:
+        """``'.env'`` (the file's path) or ``'the environment'`` (or ``'unset'``)."""
+        return self.sources.get(name, "unset")
+
+
+def load_dotenv_file(
+    path: str | os.PathLike[str] = DEFAULT_ENV_FILE,
+    environ: MutableMapping[str, str] | None = None,
+) -> SettingsFile:
+    """Load the pipeline's settings from a ``KEY=value`` file into ``environ`` (``os.environ``).
+
+    The rules, in order:
+
+    * only :data:`DOCUMENTED_SETTINGS` are read; any other name (``PYTHONPATH``...) is ignored
+      and reported, so a file can configure the pipeline but not run code in dbt or Dagster;
+    * the real environment wins: the file only fills variables that are unset or empty;
+    * a file may not point the API or the token endpoint elsewhere while the credentials come
+      from the environment: that would send them to a host their owner never chose;
+    * a file anyone may write, or that another user owns, is not read: someone else could
+      have planted it.
+
+    Raises:
+        ConfigError: one of the last two rules was broken (nothing is loaded then).
     """
     from dotenv import dotenv_values
 
+    environ = os.environ if environ is None else environ
+    file = Path(path)
+    present = {k for k in DOCUMENTED_SETTINGS if (environ.get(k) or "").strip()}
+    sources = {k: "the environment" for k in present}
+    if not file.is_file():
+        return SettingsFile(path=None, sources=sources)
+    _refuse_planted_file(file)
+    values = {k: (v or "").strip() for k, v in dotenv_values(file).items()}
+    ignored = tuple(sorted(k for k in values if k not in DOCUMENTED_SETTINGS))
+    given = {k: v for k, v in values.items() if k in DOCUMENTED_SETTINGS and v}
+    loaded = {k: v for k, v in given.items() if k not in present}
+    _refuse_redirected_credentials(file, loaded, present)
+    environ.update(loaded)
+    sources.update({k: str(file) for k in loaded})
+    return SettingsFile(
+        path=file,
+        loaded=tuple(sorted(loaded)),
+        shadowed=tuple(sorted(set(given) & present)),
+        ignored=ignored,
+        sources=sources,
+    )
+
+
+def refuse_credentials_redirected_by(
+    path: str | os.PathLike[str] = DEFAULT_ENV_FILE, environ: Mapping[str, str] | None = None
+) -> None:
+    """The redirect rule of :func:`load_dotenv_file`, for a file someone else already loaded.
+
+    ``dagster dev`` loads the ``.env`` of its working directory itself (every variable, over
+    the environment) before the definitions are imported; this is the check that can still be
+    made then: a file that sets the URLs must hold the credentials too.
+
+    Raises:
+        ConfigError: the file sets the URLs while the credentials come from the environment.
+    """
+    from dotenv import dotenv_values
+
+    environ = os.environ if environ is None else environ
     file = Path(path)
     if not file.is_file():
-        return []
-    loaded = []
-    for key, value in dotenv_values(file).items():
-        if value is not None and value != "" and key not in os.environ:
-            os.environ[key] = value
-            loaded.append(key)
-    return loaded
+        return
+    values = {k: (v or "").strip() for k, v in dotenv_values(file).items()}
+    endpoints = [k for k in ENDPOINT_SETTINGS if values.get(k)]
+    credentials = [k for k in CREDENTIAL_SETTINGS if not values.get(k) and environ.get(k)]
+    _refuse_redirected_credentials(file, endpoints, credentials)
+
+
+def _refuse_planted_file(file: Path) -> None:
+    status = file.stat()
+    if status.st_mode & 0o002:
+        raise ConfigError(
+            f"settings file {file} is writable by every user of this machine, so anyone could "
+            f"have changed it; make it yours only (chmod 600 {file})"
+        )
+    if hasattr(os, "getuid") and status.st_uid not in (os.getuid(), 0):
+        raise ConfigError(
+            f"settings file {file} belongs to another user (uid {status.st_uid}), who could "
+            "have planted it; use your own copy"
+        )
+
+
+def _refuse_redirected_credentials(
+    file: Path, loaded: Iterable[str], from_environment: Iterable[str]
+) -> None:
+    endpoints = [k for k in ENDPOINT_SETTINGS if k in set(loaded)]
+    credentials = [k for k in CREDENTIAL_SETTINGS if k in set(from_environment)]
+    if endpoints and credentials:
+        raise ConfigError(
+            f"{' and '.join(endpoints)} would come from {file} while {', '.join(credentials)} "
+            "come from the environment: a settings file may not send credentials it does not "
+            f"hold to another server. Set {' and '.join(endpoints)} in the environment too, or "
+            f"move the credentials into {file}."
+        )

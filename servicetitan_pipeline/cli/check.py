@@ -1,10 +1,12 @@
 """``servicetitan-pipeline check``: the "test connection" of ServiceTitan integration tools.
 
 Reads the connection from the ``SERVICETITAN_*`` environment variables (and a ``.env`` file for
-variables not already set; non-secret settings can be overridden on the command line), gets an
-access token, then makes one small request per entity the pipeline syncs, and prints per entity
-``OK`` or why not (e.g. a missing API scope). Exits 0 when everything is OK, 1 when the token or
-any entity failed, 2 when the settings themselves are missing or invalid. Prints no secret:
+variables not already set; non-secret settings can be overridden on the command line) and
+validates it before any request (:func:`servicetitan_pipeline.cli.common.prepare_settings`),
+gets an access token, then makes one small request per entity the pipeline syncs, and prints
+per entity ``OK`` or why not (e.g. a missing API scope). Exits 0 when everything is OK, 1 when
+the token or any entity failed, 2, with one line naming it, when a setting is missing or
+invalid. Prints no secret:
 secrets are read only from the environment (never from arguments, which would land in shell
 history and process lists) and the client scrubs them from every error message.
 """
@@ -13,10 +15,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -24,9 +25,12 @@ from typing import Any, TextIO
 import httpx
 
 from servicetitan_pipeline.cli.common import (
+    EXIT_BAD_SETTINGS,
+    SETTINGS_ERRORS,
     add_env_file_argument,
     add_select_argument,
-    load_env_file,
+    prepare_settings,
+    resource_from_environment,
     selected_entities,
 )
 from servicetitan_pipeline.client import (
@@ -37,15 +41,13 @@ from servicetitan_pipeline.client import (
     RetriesExhaustedError,
     ServiceTitanClient,
     ServiceTitanError,
-    SettingsError,
 )
-from servicetitan_pipeline.config import CONNECTION_ENV_VARS, REQUIRED_CONNECTION_FIELDS
-from servicetitan_pipeline.defs.resources import ServiceTitanResource
+from servicetitan_pipeline.config import CONNECTION_ENV_VARS
 from servicetitan_pipeline.entities import Entity, SyncMode
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_BAD_SETTINGS = 2
+__all__ = ["EXIT_BAD_SETTINGS", "resource_from_environment", "run", "run_check"]
 
 # How `check` builds its client: the settings and a transport (None: the network).
 ClientFactory = Callable[[ConnectionSettings, httpx.BaseTransport | None], ServiceTitanClient]
@@ -148,29 +150,6 @@ def short_reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def resource_from_environment(
-    environ: Mapping[str, str], overrides: Mapping[str, str | None]
-) -> ServiceTitanResource:
-    """Build the resource from plain values of ``environ`` and command-line ``overrides``.
-
-    Raises:
-        SettingsError: naming every missing required variable at once.
-    """
-    values: dict[str, Any] = {}
-    for field_name, env_name in CONNECTION_ENV_VARS.items():
-        value = (environ.get(env_name) or "").strip()
-        if value:
-            values[field_name] = value
-    values.update({k: v for k, v in overrides.items() if v})
-    missing = [CONNECTION_ENV_VARS[f] for f in REQUIRED_CONNECTION_FIELDS if not values.get(f)]
-    if missing:
-        raise SettingsError(
-            "missing ServiceTitan settings: " + ", ".join(missing) + " (set them in the "
-            "environment or in .env; see .env.example)"
-        )
-    return ServiceTitanResource(**values)
-
-
 def run_check(
     settings: ConnectionSettings,
     entities: Sequence[Entity],
@@ -244,16 +223,15 @@ def run_check(
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``servicetitan-pipeline check``."""
     try:
-        load_env_file(args.env_file)
         entities = selected_entities(args.select)
-        resource = resource_from_environment(
-            os.environ, {field: getattr(args, opt) for opt, field in _OVERRIDES.items()}
+        settings = prepare_settings(
+            args.env_file,
+            warehouse=False,
+            overrides={field: getattr(args, opt) for opt, field in _OVERRIDES.items()},
         )
         # A check should answer in seconds, not wait out a long outage like a sync would.
-        settings = dataclasses.replace(
-            resource.get_settings(), max_attempts=3, max_total_wait_seconds=30.0
-        )
-    except SettingsError as exc:
+        settings = dataclasses.replace(settings, max_attempts=3, max_total_wait_seconds=30.0)
+    except SETTINGS_ERRORS as exc:
         print(f"servicetitan-pipeline check: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
     return run_check(settings, entities, sys.stdout)

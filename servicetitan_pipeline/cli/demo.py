@@ -53,8 +53,14 @@ def run(args: argparse.Namespace) -> int:
         follow_simulated_clock,
         simulated_tenant,
     )
+    from servicetitan_pipeline.config import ConfigError, apply_file_mode
     from servicetitan_pipeline.simulator import SimulatorConfig
 
+    try:
+        apply_file_mode()  # the demo's warehouse and logs are owner-only too
+    except ConfigError as exc:
+        print(f"servicetitan-pipeline demo: {exc}", file=sys.stderr)
+        return 2
     started = time.monotonic()
     database = Path(args.duckdb_path).resolve()
     print(f"servicetitan-pipeline demo: a simulated tenant of {args.customers:,} customers")

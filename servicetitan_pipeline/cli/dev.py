@@ -29,7 +29,10 @@ from servicetitan_pipeline.config import (
     DEFAULT_DEV_UI_PORT,
     DEV_SIMULATOR_PORT_ENV,
     DEV_UI_PORT_ENV,
+    ConfigError,
+    apply_file_mode,
     port_from_env,
+    restrict_to_file_mode,
 )
 
 DEFAULT_DEV_DUCKDB = "data/dev.duckdb"
@@ -90,6 +93,7 @@ def ensure_dagster_home() -> Path:
     """DAGSTER_HOME (default ./.dagster_home), created, with a dagster.yaml if it has none."""
     home = Path(os.environ.get(DAGSTER_HOME_ENV) or DEFAULT_DAGSTER_HOME).resolve()
     home.mkdir(parents=True, exist_ok=True)
+    restrict_to_file_mode(home)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(DAGSTER_YAML)
@@ -115,6 +119,11 @@ def run(args: argparse.Namespace) -> int:
     from servicetitan_pipeline.cli.simulated import simulated_tenant, write_settings_file
     from servicetitan_pipeline.simulator import SimulatorConfig
 
+    try:
+        apply_file_mode()  # before DAGSTER_HOME and the warehouse exist: both owner-only
+    except ConfigError as exc:
+        print(f"servicetitan-pipeline dev: {exc}", file=sys.stderr)
+        return 2
     home = ensure_dagster_home()
     database = Path(args.duckdb_path).resolve()
     config = SimulatorConfig(customers=args.customers, seed=args.seed, port=args.simulator_port)

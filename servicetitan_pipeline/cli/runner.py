@@ -134,22 +134,34 @@ def run_sync(
     return outcome
 
 
-def write_failure_details(result: dg.ExecuteInProcessResult, out: TextIO) -> None:
-    """Each failed step's full error, causes and stack included (the summary has one line)."""
+def failed_parts(result: dg.ExecuteInProcessResult) -> list[tuple[str, Any]]:
+    """``(step key or "run", error)`` for each failed step, and for the run when it failed itself.
+
+    A run fails itself, with no step failed, when its resources could not be initialised: its
+    error is the only place that says why (Dagster's console line says only which resources).
+    """
+    parts: list[tuple[str, Any]] = []
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error is not None:
-            print(
-                f"\n{event.step_key} failed:\n{event.step_failure_data.error.to_string()}", file=out
-            )
+            parts.append((str(event.step_key), event.step_failure_data.error))
+        elif event.is_run_failure:
+            error = getattr(event.event_specific_data, "error", None)
+            if error is not None:
+                parts.append(("run", error))
+    return parts
+
+
+def write_failure_details(result: dg.ExecuteInProcessResult, out: TextIO) -> None:
+    """Each failure's full error, causes and stack included (the summary has one line)."""
+    for label, error in failed_parts(result):
+        print(f"\n{label} failed:\n{error.to_string()}", file=out)
 
 
 def run_log_path(run_id: str) -> Path:
     """Where a CLI run's full output (dbt's log lines included) is kept: next to the warehouse."""
-    from servicetitan_pipeline.config import duckdb_path
+    from servicetitan_pipeline.config import run_logs_directory
 
-    directory = Path(duckdb_path()).parent / "logs"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory / f"run-{run_id[:8]}.log"
+    return run_logs_directory() / f"run-{run_id[:8]}.log"
 
 
 def summarise(result: dg.ExecuteInProcessResult, elapsed: float) -> SyncOutcome:
@@ -178,17 +190,16 @@ def summarise(result: dg.ExecuteInProcessResult, elapsed: float) -> SyncOutcome:
             )
 
     failures: list[str] = []
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            reason = _one_line(error.message if error else "failed")
-            # The cause carries the real reason when Dagster wraps a user error.
-            cause = error.cause if error else None
-            while cause is not None and cause.cause is not None:
-                cause = cause.cause
-            if cause is not None:
-                reason = _one_line(cause.message)
-            failures.append(f"{event.step_key}: {reason}")
+    for label, error in failed_parts(result):
+        # The innermost cause carries the real reason when Dagster wraps a user error.
+        while error.cause is not None:
+            error = error.cause
+        failures.append(f"{label}: {_one_line(error.message)}")
+    failures += [
+        f"{event.step_key}: failed"
+        for event in result.all_events
+        if event.is_step_failure and event.step_failure_data.error is None
+    ]
 
     checks = [
         CheckOutcome(

@@ -2,9 +2,10 @@
 
 Same code path as a run launched from the Dagster UI (the job in ``definitions.defs``), with
 the connection taken from the ``SERVICETITAN_*`` environment variables (and a ``.env`` file in
-the current directory, or ``--env-file``, for variables not already set). Exits non-zero when
-any step failed or any ERROR-severity check failed, with one line per failure; 2 when
-``--select`` or ``--env-file`` is wrong.
+the current directory, or ``--env-file``, for variables not already set). Every setting is
+validated before Dagster starts the run. Exits non-zero when any step failed or any
+ERROR-severity check failed, with one line per failure; 2, with one line naming it, when a
+setting, ``--select`` or ``--env-file`` is wrong.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import argparse
 import sys
 
 from servicetitan_pipeline.cli.common import (
+    EXIT_BAD_SETTINGS,
+    SETTINGS_ERRORS,
     add_env_file_argument,
     add_select_argument,
-    load_env_file,
     local_dagster_instance,
+    prepare_settings,
     selected_entities,
 )
-from servicetitan_pipeline.client import SettingsError
 
-EXIT_BAD_ARGUMENTS = 2
+EXIT_BAD_ARGUMENTS = EXIT_BAD_SETTINGS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,11 +53,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         entities = [e.name for e in selected_entities(args.select)] if args.select else None
-        load_env_file(args.env_file)
-    except SettingsError as exc:
+        prepare_settings(args.env_file, warehouse=True)
+        instance = local_dagster_instance()
+    except SETTINGS_ERRORS as exc:
         print(f"servicetitan-pipeline sync: {exc}", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
-    instance = local_dagster_instance()
     try:
         outcome = run_sync(
             entities=entities,

@@ -10,6 +10,7 @@ names and the defaults come from :mod:`servicetitan_pipeline.config`; this modul
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,7 +27,19 @@ from servicetitan_pipeline.config import (
     DEFAULT_RATE_LIMIT_PER_SECOND,
     DEFAULT_READ_TIMEOUT_SECONDS,
     connection_label,
+    shown_value,
 )
+
+# A tenant ID is stored as BIGINT in every raw table; a larger one would fail at the first write.
+MAX_TENANT_ID = 2**63 - 1
+# Longer URLs are a paste accident; servers refuse request lines of more than a few KiB anyway.
+MAX_URL_LENGTH = 2048
+MAX_NAME_LENGTH = 200
+# What an HTTP header value or a form field may hold without escaping: visible ASCII. The client
+# ID, the secret and the app key are ASCII tokens; a line break or a non-ASCII character in one
+# is a paste accident, and would make httpx raise an error that quotes the whole header.
+_TOKEN_CHARACTERS = frozenset(chr(c) for c in range(0x21, 0x7F))
+TOKEN_FIELDS = ("client_id", "client_secret", "app_key")
 
 
 class Environment(StrEnum):
@@ -43,8 +56,56 @@ def _required_text(field_name: str, value: Any) -> str:
     return text
 
 
+def _token(field_name: str, value: str) -> str:
+    """``value`` if it is a visible-ASCII token; else an error naming the setting, not the value."""
+    bad = next((i for i, c in enumerate(value) if c not in _TOKEN_CHARACTERS), None)
+    if bad is not None:
+        raise SettingsError(
+            f"{connection_label(field_name)} contains a space, a line break, a control or a "
+            f"non-ASCII character (character {bad + 1} of {len(value)}); copy it again from "
+            "ServiceTitan, without quotes or line breaks"
+        )
+    return value
+
+
+def _name(value: str) -> str:
+    if len(value) > MAX_NAME_LENGTH or not value.isprintable():
+        raise SettingsError(
+            f"{connection_label('name')} must be printable text without line breaks, "
+            f"at most {MAX_NAME_LENGTH} characters"
+        )
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _url(field_name: str, value: str) -> str:
-    parts = urlsplit(value)
+    if len(value) > MAX_URL_LENGTH:
+        raise SettingsError(
+            f"{connection_label(field_name)} is {len(value)} characters long; a URL of at most "
+            f"{MAX_URL_LENGTH} is expected"
+        )
+    if not value.isascii() or not value.isprintable():
+        raise SettingsError(
+            f"{connection_label(field_name)} contains a space, a control or a non-ASCII "
+            "character; write it as an ASCII URL such as 'https://api.servicetitan.io'"
+        )
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        # urlsplit raises on e.g. 'http://[::1' (an unclosed IPv6 address), parts.port on
+        # a port that is not a number in range. The value may hold credentials: not echoed.
+        raise SettingsError(
+            f"{connection_label(field_name)} is not a valid URL (malformed host or port)"
+        ) from None
     if "@" in parts.netloc:
         # Credentials in a URL would end up in logs and errors; never echo them.
         raise SettingsError(
@@ -54,14 +115,16 @@ def _url(field_name: str, value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise SettingsError(
             f"{connection_label(field_name)} must be an absolute http(s) URL such as "
-            f"'https://api.servicetitan.io', got {value!r}"
+            f"'https://api.servicetitan.io', got {shown_value(value)}"
         )
-    try:
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        # The token request carries the client secret, every request the app key and the token:
+        # in plain http they cross the network readable by anyone on the path.
         raise SettingsError(
-            f"{connection_label(field_name)} has an invalid port, got {value!r}"
-        ) from None
+            f"{connection_label(field_name)} must use https: plain http would send the "
+            "credentials in clear (http is allowed only to this machine: 127.0.0.1, ::1, "
+            f"localhost), got {shown_value(value)}"
+        )
     return value.rstrip("/")
 
 
@@ -71,10 +134,12 @@ def _positive_number(field_name: str, value: Any, *, integer: bool = False) -> A
         number = int(value) if integer else float(value)
     except (TypeError, ValueError):
         raise SettingsError(
-            f"{connection_label(field_name)} must be {kind}, got {value!r}"
+            f"{connection_label(field_name)} must be {kind}, got {shown_value(value)}"
         ) from None
     if number <= 0 or (not integer and not math.isfinite(number)):
-        raise SettingsError(f"{connection_label(field_name)} must be {kind}, got {value!r}")
+        raise SettingsError(
+            f"{connection_label(field_name)} must be {kind}, got {shown_value(value)}"
+        )
     return number
 
 
@@ -137,8 +202,12 @@ class ConnectionSettings:
         def put(field_name: str, value: Any) -> None:
             object.__setattr__(self, field_name, value)
 
-        for field_name in ("name", "client_id", "client_secret", "app_key"):
-            put(field_name, _required_text(field_name, getattr(self, field_name)))
+        put("name", _name(_required_text("name", self.name)))
+        for field_name in TOKEN_FIELDS:
+            put(
+                field_name,
+                _token(field_name, _required_text(field_name, getattr(self, field_name))),
+            )
 
         env_text = _required_text("environment", self.environment).lower()
         try:
@@ -146,7 +215,7 @@ class ConnectionSettings:
         except ValueError:
             raise SettingsError(
                 f"{connection_label('environment')} must be 'integration' or 'production', "
-                f"got {self.environment!r}"
+                f"got {shown_value(self.environment)}"
             ) from None
         put("environment", environment)
 
@@ -156,7 +225,13 @@ class ConnectionSettings:
         ):
             # Only plain digits: int() would also accept "+5", " 1_000 " or floats.
             raise SettingsError(
-                f"{connection_label('tenant_id')} must be a positive integer, got {tenant!r}"
+                f"{connection_label('tenant_id')} must be a positive integer, "
+                f"got {shown_value(tenant)}"
+            )
+        if len(str(tenant).strip()) > len(str(MAX_TENANT_ID)) or int(tenant) > MAX_TENANT_ID:
+            raise SettingsError(
+                f"{connection_label('tenant_id')} must be a positive integer of at most "
+                f"{MAX_TENANT_ID} (64 bits), got {shown_value(tenant)}"
             )
         put("tenant_id", _positive_number("tenant_id", tenant, integer=True))
 
@@ -183,7 +258,8 @@ class ConnectionSettings:
             max_wait = -1.0
         if not (max_wait >= 0 and math.isfinite(max_wait)):
             raise SettingsError(
-                f"max_total_wait_seconds must be a number >= 0, got {self.max_total_wait_seconds!r}"
+                "max_total_wait_seconds must be a number >= 0, "
+                f"got {shown_value(self.max_total_wait_seconds)}"
             )
         put("max_total_wait_seconds", max_wait)
 
@@ -195,6 +271,22 @@ class ConnectionSettings:
         )
 
     __str__ = __repr__
+
+    def overridden_urls(self) -> list[tuple[str, str, str]]:
+        """``(field, url, the environment's default)`` for each URL that is not the default.
+
+        Said at the start of every run: the credentials go wherever these point.
+        """
+        environment = Environment(self.environment)
+        defaults = {
+            "api_base_url": DEFAULT_API_BASE_URLS[environment],
+            "auth_url": DEFAULT_AUTH_URLS[environment],
+        }
+        return [
+            (field_name, str(getattr(self, field_name)), default)
+            for field_name, default in defaults.items()
+            if getattr(self, field_name) != default
+        ]
 
     def secrets(self) -> tuple[str, ...]:
         """The values that must never be shown (used to scrub text quoted from responses)."""

@@ -3,7 +3,11 @@
 Loaded by ``dagster dev -w workspace.yaml`` (and ``make dev``), by ``servicetitan-pipeline
 sync`` / ``demo`` and by the tests. Connection settings come from ``SERVICETITAN_*`` environment
 variables through ``dagster.EnvVar`` (resolved when a run starts, never stored in the run config);
-the DuckDB file from ``SERVICETITAN_DUCKDB_PATH``.
+the DuckDB file from ``SERVICETITAN_DUCKDB_PATH``. Loading it makes every file this process
+creates private, as ``SERVICETITAN_FILE_MODE`` says (the code server and run workers of
+``dagster dev`` load it too), and refuses to load when the ``.env`` that ``dagster dev`` read
+from its working directory points the URLs elsewhere while the credentials are the
+environment's.
 """
 
 from __future__ import annotations
@@ -12,7 +16,12 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
-from servicetitan_pipeline.config import dbt_executable, duckdb_path
+from servicetitan_pipeline.config import (
+    apply_file_mode,
+    dbt_executable,
+    duckdb_path,
+    refuse_credentials_redirected_by,
+)
 from servicetitan_pipeline.defs.checks import build_ingestion_checks
 from servicetitan_pipeline.defs.dbt import servicetitan_dbt_assets
 from servicetitan_pipeline.defs.dbt_project import dbt_project
@@ -21,6 +30,8 @@ from servicetitan_pipeline.defs.jobs import build_sync_job, build_sync_schedule
 from servicetitan_pipeline.defs.resources import servicetitan_resource_from_env
 from servicetitan_pipeline.defs.run_logging import compact_console_logger
 
+apply_file_mode()
+refuse_credentials_redirected_by()  # `dagster dev` loads ./.env itself, over the environment
 sync_job = build_sync_job()
 
 defs = dg.Definitions(

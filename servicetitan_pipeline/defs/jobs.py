@@ -14,6 +14,7 @@ from servicetitan_pipeline.config import (
     SYNC_TIMEZONE_ENV,
     ScheduleSettings,
     ScheduleSettingsError,
+    shown_value,
 )
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "ScheduleSettingsError",
     "build_sync_job",
     "build_sync_schedule",
+    "check_schedule_settings",
     "is_transient",
 ]
 
@@ -84,10 +86,20 @@ def build_sync_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefi
                 f"{SYNC_CRON_ENV} and {SYNC_TIMEZONE_ENV}."
             ),
         )
-    except dg.DagsterInvalidDefinitionError:
+    except (dg.DagsterInvalidDefinitionError, ValueError):
         raise ScheduleSettingsError(
-            f"{SYNC_CRON_ENV} must be a cron expression like '0 * * * *', got {settings.cron!r}"
+            f"{SYNC_CRON_ENV} must be a cron expression like '0 * * * *', "
+            f"got {shown_value(settings.cron)}"
         ) from None
+
+
+def check_schedule_settings() -> None:
+    """Validate the schedule settings as the code location will when it loads.
+
+    Raises:
+        ScheduleSettingsError: naming the bad setting.
+    """
+    build_sync_schedule(build_sync_job())
 
 
 def is_transient(error: BaseException) -> bool:

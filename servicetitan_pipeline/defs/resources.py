@@ -179,7 +179,14 @@ class ServiceTitanResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Validate at resource initialisation, so that bad settings fail the run before any
         # asset starts, with the setting named. No request is made here.
-        self.get_settings()
+        settings = self.get_settings()
+        # Every run says where the credentials go when it is not ServiceTitan itself.
+        for field_name, url, default in settings.overridden_urls():
+            if context.log is not None:
+                context.log.info(
+                    f"{CONNECTION_ENV_VARS[field_name]} is {url}, not the "
+                    f"{settings.environment} default {default}"
+                )
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self.close()

@@ -68,3 +68,20 @@ def test_dagster_dev_starts_without_its_supersession_warning():
 
     assert "SupersessionWarning" in stderr(None)  # the filter, not the message, changed
     assert stderr(dev.dagster_dev_environment()) == ""
+
+
+def test_dagster_home_is_owner_only_even_when_made_before(tmp_path: Path, monkeypatch):
+    import os
+    import stat
+
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    home.chmod(0o755)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.delenv("SERVICETITAN_FILE_MODE", raising=False)
+    umask = os.umask(0o022)
+    try:
+        assert dev.ensure_dagster_home() == home
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700

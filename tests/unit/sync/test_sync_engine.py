@@ -82,8 +82,8 @@ def settings():
         client_id="cid",
         client_secret="secret-xyz",
         app_key="app-key-xyz",
-        api_base_url="http://fake.test",
-        auth_url="http://fake.test/connect/token",
+        api_base_url="https://fake.test",
+        auth_url="https://fake.test/connect/token",
         rate_limit_per_second=None,
         max_attempts=2,
     )
@@ -348,8 +348,8 @@ def test_materialize_metadata_checks_and_failure(tmp_path):
             client_id="c",
             client_secret="s",
             app_key="k",
-            api_base_url="http://fake.test",
-            auth_url="http://fake.test/connect/token",
+            api_base_url="https://fake.test",
+            auth_url="https://fake.test/connect/token",
         ),
         "duckdb": DuckDBResource(database=str(tmp_path / "m.duckdb")),
     }

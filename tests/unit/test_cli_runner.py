@@ -1,0 +1,35 @@
+"""The in-process run's summary: every failure says why, in the summary and in the run log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from servicetitan_pipeline.cli.runner import run_sync
+
+
+def test_a_run_failed_at_resource_init_says_why_in_the_summary_and_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # `sync` validates the settings first; a run launched otherwise (the UI, a script) does not.
+    for name, value in {
+        "SERVICETITAN_CONNECTION_NAME": "n",
+        "SERVICETITAN_ENVIRONMENT": "integration",
+        "SERVICETITAN_TENANT_ID": "acme",
+        "SERVICETITAN_CLIENT_ID": "cid",
+        "SERVICETITAN_CLIENT_SECRET": "cs1.unit-secret",
+        "SERVICETITAN_APP_KEY": "ak1.unit",
+        "SERVICETITAN_DUCKDB_PATH": str(tmp_path / "st.duckdb"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    outcome = run_sync(entities=["business_units"], include_dbt=False)
+    assert not outcome.success
+    assert outcome.failures == [
+        "run: SettingsError: SERVICETITAN_TENANT_ID / tenant_id must be a positive integer, "
+        "got 'acme'"
+    ]
+    assert outcome.log_path is not None
+    log = Path(outcome.log_path).read_text()
+    assert "run failed:" in log and "SERVICETITAN_TENANT_ID / tenant_id" in log
+    assert "cs1.unit-secret" not in log
