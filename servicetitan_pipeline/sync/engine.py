@@ -214,6 +214,12 @@ def _prepared_export_pages(
         yield page.data, page.resume_from
 
 
+def _record_ids(prepared: PreparedPage) -> list[object]:
+    """The ids of a page's loadable records (how the client recognises a repeated list page)."""
+    ids: list[object] = prepared.table.column("id").to_pylist()
+    return ids
+
+
 def _sync_export(
     entity: Entity,
     client: ServiceTitanClient,
@@ -290,6 +296,7 @@ def _sync_list(
                 params=params,
                 page_size=page_size,
                 decode=decode_page,
+                page_ids=_record_ids,
             )
         )
     )
