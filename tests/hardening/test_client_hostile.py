@@ -15,7 +15,6 @@ from collections.abc import Callable
 import httpx
 import pytest
 from hostile_server import (
-    ACCESS_TOKEN,
     CLIENT_ID,
     GIB,
     CyclingTokens,
@@ -149,9 +148,10 @@ def test_9_a_body_trickling_in_ends_at_the_deadline_unretried(hostile_server: St
     path = server.export_path("customers")
     limits = ResponseLimits(deadline_seconds=1.0)
     started = time.monotonic()
-    with client_for(server, response_limits=limits) as client, pytest.raises(
-        ResponseLimitError
-    ) as caught:
+    with (
+        client_for(server, response_limits=limits) as client,
+        pytest.raises(ResponseLimitError) as caught,
+    ):
         for _ in client.iter_export(path):
             pass
     assert time.monotonic() - started < 3.0  # one deadline plus a read, not max_attempts of them
@@ -164,26 +164,25 @@ def test_9_a_body_trickling_in_ends_at_the_deadline_unretried(hostile_server: St
 def test_9_a_trickling_token_answer_ends_at_the_deadline(hostile_server: Start) -> None:
     server = hostile_server(token=Slowloris(byte_interval=0.05))
     started = time.monotonic()
-    with client_for(server, response_limits=ResponseLimits(deadline_seconds=1.0)) as client:
-        with pytest.raises(ResponseLimitError):
-            client.get_token()
+    client = client_for(server, response_limits=ResponseLimits(deadline_seconds=1.0))
+    with client, pytest.raises(ResponseLimitError):
+        client.get_token()
     assert time.monotonic() - started < 3.0
     assert len(server.token_requests()) == 1
 
 
 @pytest.mark.parametrize("fill", ["records", "spaces"])
-def test_10_a_gzip_bomb_is_cut_at_the_size_cap_unretried(
-    hostile_server: Start, fill: str
-) -> None:
+def test_10_a_gzip_bomb_is_cut_at_the_size_cap_unretried(hostile_server: Start, fill: str) -> None:
     server = hostile_server({"customers": GzipBomb(size=GIB, fill=fill)})  # type: ignore[arg-type]
     path = server.export_path("customers")
     limits = ResponseLimits(max_body_bytes=16 * MIB)
     tracemalloc.start()
     started = time.monotonic()
     try:
-        with client_for(server, response_limits=limits) as client, pytest.raises(
-            ResponseLimitError
-        ) as caught:
+        with (
+            client_for(server, response_limits=limits) as client,
+            pytest.raises(ResponseLimitError) as caught,
+        ):
             for _ in client.iter_export(path):
                 pass
         _, peak = tracemalloc.get_traced_memory()
@@ -203,8 +202,9 @@ def test_10_a_declared_length_past_the_cap_is_refused_before_reading(
     server = hostile_server()
     path = server.export_path("customers")
     limits = ResponseLimits(max_body_bytes=100)  # the first page is ~300 bytes
-    with client_for(server, response_limits=limits) as client, pytest.raises(
-        ResponseLimitError, match="more than 100 bytes"
+    with (
+        client_for(server, response_limits=limits) as client,
+        pytest.raises(ResponseLimitError, match="more than 100 bytes"),
     ):
         next(client.iter_export(path))
 
@@ -216,9 +216,10 @@ def test_11_https_to_a_plain_http_auth_port_names_the_auth_url(hostile_server: S
     server = hostile_server()
     settings = {"auth_url": server.https_auth_url, "api_base_url": server.https_base_url}
     started = time.monotonic()
-    with client_for(server, settings=settings) as client, pytest.raises(
-        EndpointSettingsError
-    ) as caught:
+    with (
+        client_for(server, settings=settings) as client,
+        pytest.raises(EndpointSettingsError) as caught,
+    ):
         client.get_token()
     assert time.monotonic() - started < 2.0
     assert [r.kind for r in server.requests] == ["tls"]  # once, not retried
@@ -230,9 +231,9 @@ def test_11_https_to_a_plain_http_auth_port_names_the_auth_url(hostile_server: S
 
 def test_11_https_to_a_plain_http_api_port_names_the_api_base_url(hostile_server: Start) -> None:
     server = hostile_server()
-    with client_for(server, settings={"api_base_url": server.https_base_url}) as client:
-        with pytest.raises(EndpointSettingsError) as caught:
-            next(client.iter_export(server.export_path("customers")))
+    client = client_for(server, settings={"api_base_url": server.https_base_url})
+    with client, pytest.raises(EndpointSettingsError) as caught:
+        next(client.iter_export(server.export_path("customers")))
     assert [r.kind for r in server.requests] == ["token", "tls"]
     assert caught.value.setting == "api_base_url"
     assert "SERVICETITAN_API_BASE_URL" in str(caught.value)
@@ -271,7 +272,7 @@ def test_11_a_malformed_url_is_a_settings_error(hostile_server: Start) -> None:
     server = hostile_server()
     with pytest.raises(EndpointSettingsError, match="SERVICETITAN_API_BASE_URL"):
         client_for(server, settings={"api_base_url": "http://exa\x01mple.com"})
-    with client_for(server, settings={"auth_url": "http://exa\x01mple.com/token"}) as client:
-        with pytest.raises(EndpointSettingsError, match="SERVICETITAN_AUTH_URL"):
-            client.get_token()
+    client = client_for(server, settings={"auth_url": "http://exa\x01mple.com/token"})
+    with client, pytest.raises(EndpointSettingsError, match="SERVICETITAN_AUTH_URL"):
+        client.get_token()
     assert server.requests == []
