@@ -261,7 +261,7 @@ class ServiceTitanClient:
                     f"with continueFrom {continue_from!r}, a token this walk already followed "
                     f"(the tokens cycle after {len(followed)} pages)",
                 )
-            if empty_in_a_row >= max_empty:
+            if empty_in_a_row > max_empty:
                 raise _paging_error(
                     path,
                     params,

@@ -7,7 +7,8 @@ What is retried, and how long to wait:
   again in 3 seconds."); else backoff.
 * 408, 5xx (but 501/505, which will not change), connection errors, dropped connections and
   timeouts: ``Retry-After`` if a 503 sends one, else capped exponential backoff with jitter.
-* a 2xx whose body is not valid JSON (truncated by a proxy or a dropped connection): backoff.
+* a 2xx whose body is not valid JSON (truncated by a proxy or a dropped connection), or whose
+  gzip/deflate encoding is corrupt or cut short: backoff.
 
 Attempts and the total wait of one request are capped (``RetryPolicy``); a wait that would break
 the cap ends the retries at once instead of sleeping in vain.
@@ -60,6 +61,7 @@ RETRYABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
     httpx.TimeoutException,
     httpx.NetworkError,
     httpx.RemoteProtocolError,
+    httpx.DecodingError,  # a compressed body that is corrupt or cut short, like invalid JSON
 )
 # What sending may raise that is not an answer: retried, or an EndpointSettingsError.
 _SEND_EXCEPTIONS: tuple[type[Exception], ...] = (
@@ -218,7 +220,7 @@ def decoded_chunks(response: httpx.Response) -> Iterator[bytes]:
     """
     encoding = response.headers.get("Content-Encoding", "").strip().lower()
     wbits = _ZLIB_WBITS.get(encoding)
-    if wbits is None:
+    if wbits is None or response.is_stream_consumed:  # (consumed: an answer made in memory)
         yield from response.iter_bytes()
         return
     decompressor = zlib.decompressobj(wbits)
@@ -240,6 +242,8 @@ def decoded_chunks(response: httpx.Response) -> Iterator[bytes]:
                 if chunk:
                     yield chunk
         tail = decompressor.flush()
+        if not decompressor.eof:
+            raise zlib.error(f"the {encoding} body ended before its end of stream")
     except zlib.error as exc:
         raise httpx.DecodingError(str(exc), request=response.request) from exc
     if tail:

@@ -87,7 +87,7 @@ def cursor(conn: duckdb.DuckDBPyConnection, entity: str = "customers") -> str | 
         # 6: t1 -> t2 -> t1: the pages up to the repeat are kept.
         (CyclingTokens(), PaginationError, {1, 2, 3, 4, 5, 6}, FIRST_TOKEN),
         # 7: empty pages with new tokens: the first page, and the tokens of the empty ones.
-        (EmptyPages(), PaginationError, {1, 2, 3}, "t11"),
+        (EmptyPages(), PaginationError, {1, 2, 3}, "t12"),
         # 9: page 2 trickles in: page 1 is committed with its cursor, not left waiting in
         # its batch.
         (Slowloris(byte_interval=0.05), ResponseLimitError, {1, 2, 3}, FIRST_TOKEN),
