@@ -200,9 +200,9 @@ class ResponseLimits:
     deadline_seconds: float = DEFAULT_REQUEST_DEADLINE_SECONDS
 
 
-# Decoded bytes per decompression step: how far past the cap a compressed body can expand
-# before the count stops it (the whole of one network read, as httpx decodes it, can expand
-# a thousandfold).
+# Decoded bytes per decompression step: a compressed body expands at most this far past the cap
+# before the count stops it. (httpx decodes each network read whole, and 64 KiB of deflate can
+# expand to 64 MiB.)
 _DECODE_STEP_BYTES = 1 << 20
 _ZLIB_WBITS = {
     "gzip": zlib.MAX_WBITS | 16,

@@ -18,6 +18,7 @@ from hostile_server import (
     CLIENT_ID,
     FIRST_TOKEN,
     GIB,
+    TENANT_ID,
     Behaviour,
     CyclingTokens,
     EmptyPages,
@@ -77,7 +78,7 @@ def ids(conn: duckdb.DuckDBPyConnection, entity: str = "customers") -> set[int]:
 
 
 def cursor(conn: duckdb.DuckDBPyConnection, entity: str = "customers") -> str | None:
-    state = read_sync_state(conn, entity=entity, tenant_id=HostileServer().tenant_id)
+    state = read_sync_state(conn, entity=entity, tenant_id=TENANT_ID)
     return state.cursor if state else None
 
 
