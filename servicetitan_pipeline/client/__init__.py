@@ -7,9 +7,11 @@ from servicetitan_pipeline.client.client import DEFAULT_LIST_PAGE_SIZE, ServiceT
 from servicetitan_pipeline.client.errors import (
     ApiError,
     AuthenticationError,
+    EndpointSettingsError,
     InvalidResponseError,
     PaginationError,
     PermissionDeniedError,
+    ResponseLimitError,
     RetriesExhaustedError,
     ServiceTitanError,
     SettingsError,
@@ -22,11 +24,12 @@ from servicetitan_pipeline.client.pagination import (
     ListPage,
     NotAPageError,
     PageDecoder,
+    PagingLimits,
     decode_json_page,
 )
 from servicetitan_pipeline.client.ratelimit import RateLimiter
 from servicetitan_pipeline.client.settings import ConnectionSettings, Environment
-from servicetitan_pipeline.client.transport import ClientStats, RetryPolicy
+from servicetitan_pipeline.client.transport import ClientStats, ResponseLimits, RetryPolicy
 
 __all__ = [
     "DEFAULT_LIST_PAGE_SIZE",
@@ -36,6 +39,7 @@ __all__ = [
     "ClientStats",
     "ConnectionSettings",
     "DecodedBody",
+    "EndpointSettingsError",
     "Environment",
     "ExportPage",
     "InvalidResponseError",
@@ -44,8 +48,11 @@ __all__ = [
     "NotAPageError",
     "PageDecoder",
     "PaginationError",
+    "PagingLimits",
     "PermissionDeniedError",
     "RateLimiter",
+    "ResponseLimitError",
+    "ResponseLimits",
     "RetriesExhaustedError",
     "RetryPolicy",
     "ServiceTitanClient",

@@ -13,6 +13,7 @@ from servicetitan_pipeline.client.errors import AuthenticationError, InvalidResp
 from servicetitan_pipeline.client.settings import ConnectionSettings
 from servicetitan_pipeline.client.transport import (
     Problem,
+    RetryableFailure,
     Transport,
     is_retryable_status,
     parse_json_body,
@@ -93,7 +94,12 @@ class TokenProvider:
         def interpret(response: httpx.Response) -> tuple[str, float]:
             status = response.status_code
             if status == 200:
-                body = parse_json_body(response)
+                try:
+                    body = parse_json_body(response)
+                except RetryableFailure:
+                    # A body cut short may still hold a valid token: it must never be quoted.
+                    self._transport.scrubber.learn_tokens(response.content)
+                    raise
                 token = body.get("access_token") if isinstance(body, dict) else None
                 if not isinstance(token, str) or not token:
                     raise InvalidResponseError(

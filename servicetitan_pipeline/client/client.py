@@ -15,6 +15,7 @@ from servicetitan_pipeline.client.auth import TokenProvider
 from servicetitan_pipeline.client.errors import (
     ApiError,
     AuthenticationError,
+    EndpointSettingsError,
     InvalidResponseError,
     PaginationError,
     PermissionDeniedError,
@@ -28,13 +29,17 @@ from servicetitan_pipeline.client.pagination import (
     ListPage,
     NotAPageError,
     PageDecoder,
+    PageIds,
+    PagingLimits,
     decode_json_page,
+    json_record_ids,
 )
 from servicetitan_pipeline.client.ratelimit import RateLimiter
 from servicetitan_pipeline.client.settings import ConnectionSettings
 from servicetitan_pipeline.client.transport import (
     ClientStats,
     Problem,
+    ResponseLimits,
     RetryNow,
     RetryPolicy,
     SecretScrubber,
@@ -82,6 +87,9 @@ class ServiceTitanClient:
         clock: monotonic clock for the token cache and rate limiter (injectable for tests).
         rng: ``random.random``-like jitter source.
         retry_policy: overrides the retry caps derived from ``settings``.
+        response_limits: what one answer may cost (decoded bytes, seconds); an answer that
+            breaks a bound raises ``ResponseLimitError`` and is not retried.
+        paging_limits: what ends a walk whose paging would never end (``PaginationError``).
     """
 
     def __init__(
@@ -93,25 +101,36 @@ class ServiceTitanClient:
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
         retry_policy: RetryPolicy | None = None,
+        response_limits: ResponseLimits | None = None,
+        paging_limits: PagingLimits | None = None,
     ) -> None:
         self.settings = settings
-        self._http = httpx.Client(
-            base_url=settings.api_base_url,
-            transport=transport,
-            timeout=httpx.Timeout(
-                connect=settings.connect_timeout_seconds,
-                read=settings.read_timeout_seconds,
-                write=settings.read_timeout_seconds,
-                pool=settings.read_timeout_seconds,
-            ),
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
-            # Redirects would forward the bearer token to wherever they point; ServiceTitan
-            # does not redirect API calls, so a redirect is reported as an error instead.
-            follow_redirects=False,
-            headers={"User-Agent": "servicetitan-pipeline (httpx)"},
-        )
+        self.paging_limits = paging_limits or PagingLimits()
+        try:
+            self._http = httpx.Client(
+                base_url=settings.api_base_url,
+                transport=transport,
+                timeout=httpx.Timeout(
+                    connect=settings.connect_timeout_seconds,
+                    read=settings.read_timeout_seconds,
+                    write=settings.read_timeout_seconds,
+                    pool=settings.read_timeout_seconds,
+                ),
+                limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+                # Redirects would forward the bearer token to wherever they point; ServiceTitan
+                # does not redirect API calls, so a redirect is reported as an error instead.
+                follow_redirects=False,
+                headers={"User-Agent": "servicetitan-pipeline (httpx)"},
+            )
+        except httpx.InvalidURL as exc:
+            raise EndpointSettingsError(
+                f"{connection_label('api_base_url')} is not a usable URL ({exc})",
+                setting="api_base_url",
+                url=settings.api_base_url,
+            ) from None
         self._stats = StatsRecorder()
-        self._scrubber = SecretScrubber(settings.secrets())
+        # The client ID is not a secret to ServiceTitan, but it is half of the credentials.
+        self._scrubber = SecretScrubber((*settings.secrets(), settings.client_id))
         limiter = (
             RateLimiter(settings.rate_limit_per_second, clock=clock, sleep=sleep)
             if settings.rate_limit_per_second
@@ -124,6 +143,7 @@ class ServiceTitanClient:
                 max_attempts=settings.max_attempts,
                 max_total_wait_seconds=settings.max_total_wait_seconds,
             ),
+            limits=response_limits,
             limiter=limiter,
             stats=self._stats,
             scrubber=self._scrubber,
@@ -202,6 +222,11 @@ class ServiceTitanClient:
         ingestion commits the cursor per page). Iteration stops after the first page with
         ``hasMore`` false; its ``continue_from`` is where the next sync starts.
 
+        A walk that would never end raises :class:`PaginationError` after the page that shows
+        it: ``hasMore`` without a new ``continueFrom``, a ``continueFrom`` this walk already
+        followed (tokens that cycle), or more than ``paging_limits.max_consecutive_empty_pages``
+        empty pages in a row.
+
         Args:
             path: export path, e.g. ``/crm/v2/tenant/1/export/customers``.
             from_token: a ``continueFrom`` token from an earlier sync, a date such as
@@ -209,7 +234,10 @@ class ServiceTitanClient:
             include_recent_changes: ask for recent changes sooner (may repeat records).
             decode: turns each body into the page's ``data`` (default: the parsed records).
         """
+        max_empty = self.paging_limits.max_consecutive_empty_pages
         token = from_token
+        followed = {token}  # every `from` of this walk: a token seen again means a cycle
+        empty_in_a_row = 0
         while True:
             params: dict[str, Any] = {}
             if token is not None:
@@ -218,21 +246,29 @@ class ServiceTitanClient:
                 params["includeRecentChanges"] = "true"
             body, size = self._get_page(path, params, decode)
             has_more, continue_from = body.has_more, body.continue_from
+            empty_in_a_row = empty_in_a_row + 1 if body.record_count == 0 else 0
             yield ExportPage(body.data, continue_from, has_more, size, token)
             del body  # a generator frame would keep the page alive until the next one
             if not has_more:
                 return
             if not continue_from or continue_from == token:
                 # Following the same token again would loop forever on the same page.
-                raise PaginationError(
-                    f"ServiceTitan {describe_request('GET', path, params)} answered hasMore=true "
-                    f"without a new continueFrom ({continue_from!r}); stopping instead of "
-                    "re-reading the same page forever",
-                    method="GET",
-                    path=path,
-                    query=describe_request("GET", path, params).partition("?")[2] or None,
-                    status=200,
+                raise _paging_error(path, params, f"without a new continueFrom ({continue_from!r})")
+            if continue_from in followed:
+                raise _paging_error(
+                    path,
+                    params,
+                    f"with continueFrom {continue_from!r}, a token this walk already followed "
+                    f"(the tokens cycle after {len(followed)} pages)",
                 )
+            if empty_in_a_row > max_empty:
+                raise _paging_error(
+                    path,
+                    params,
+                    f"on {empty_in_a_row} empty pages in a row, each with a new continueFrom "
+                    f"(the last {continue_from!r}; the limit is {max_empty})",
+                )
+            followed.add(continue_from)
             token = continue_from
 
     @overload
@@ -243,6 +279,7 @@ class ServiceTitanClient:
         page_size: int = DEFAULT_LIST_PAGE_SIZE,
         *,
         start_page: int = 1,
+        page_ids: PageIds[JsonRecords] = json_record_ids,
     ) -> Iterator[ListPage[JsonRecords]]: ...
 
     @overload
@@ -254,6 +291,7 @@ class ServiceTitanClient:
         *,
         start_page: int = 1,
         decode: PageDecoder[T],
+        page_ids: PageIds[T] | None = None,
     ) -> Iterator[ListPage[T]]: ...
 
     def iter_list(
@@ -263,7 +301,8 @@ class ServiceTitanClient:
         page_size: int = DEFAULT_LIST_PAGE_SIZE,
         *,
         start_page: int = 1,
-        decode: PageDecoder[object] = decode_json_page,
+        decode: PageDecoder[Any] = decode_json_page,
+        page_ids: PageIds[Any] | None = None,
     ) -> Iterator[ListPage[object]]:
         """Iterate the pages of a list endpoint (``page``, ``pageSize``, ``hasMore``).
 
@@ -277,26 +316,45 @@ class ServiceTitanClient:
             page_size: records per page (5000, ServiceTitan's practical maximum, by default).
             start_page: first page number (1-based).
             decode: turns each body into the page's ``data`` (default: the parsed records).
+            page_ids: the ids of a page's ``data`` (for the default decoder: the records'
+                ``id``), to recognise a page that repeats an earlier one; ``None``: not checked.
+
+        A walk that would never end raises :class:`PaginationError` after the page that shows
+        it: an empty page with ``hasMore``, a page holding the same ids as an earlier page of
+        the walk, or more than ``paging_limits.max_list_pages`` pages.
         """
         if page_size < 1:
             raise ValueError(f"page_size must be >= 1, got {page_size}")
+        if page_ids is None and decode is decode_json_page:
+            page_ids = json_record_ids
+        max_pages = self.paging_limits.max_list_pages
+        # hash of a page's ids -> its page number (a few bytes per page, not the ids).
+        pages_by_ids: dict[int, int] = {}
         page = start_page
         while True:
             query = {**(params or {}), "page": page, "pageSize": page_size}
             body, size = self._get_page(path, query, decode)
             has_more, empty = body.has_more, body.record_count == 0
+            ids = tuple(page_ids(body.data)) if page_ids is not None and has_more else ()
             yield ListPage(body.data, page, has_more, size, page_size, body.total_count)
             del body  # a generator frame would keep the page alive until the next one
             if not has_more:
                 return
             if empty:
-                raise PaginationError(
-                    f"ServiceTitan {describe_request('GET', path, query)} answered an empty "
-                    "page with hasMore=true; stopping instead of paging forever",
-                    method="GET",
-                    path=path,
-                    query=describe_request("GET", path, query).partition("?")[2] or None,
-                    status=200,
+                raise _paging_error(path, query, "on an empty page")
+            if ids:
+                earlier = pages_by_ids.setdefault(hash(ids), page)
+                if earlier != page:
+                    raise _paging_error(
+                        path,
+                        query,
+                        f"on page {page}, which holds the same {len(ids)} records as page "
+                        f"{earlier} (ids {ids[0]!r}..{ids[-1]!r}); ServiceTitan is not "
+                        "advancing through the pages",
+                    )
+            if page - start_page + 1 >= max_pages:
+                raise _paging_error(
+                    path, query, f"after {max_pages} pages (the limit of one list walk)"
                 )
             page += 1
 
@@ -407,3 +465,17 @@ class ServiceTitanClient:
             title=self._scrubber.scrub(problem.title) if problem.title else None,
             trace_id=problem.trace_id,
         )
+
+
+def _paging_error(path: str, params: Mapping[str, Any], why: str) -> PaginationError:
+    """The error of a walk that would never end; ``why`` completes "answered hasMore=true ..."."""
+    request = describe_request("GET", path, params)
+    return PaginationError(
+        f"ServiceTitan {request} answered hasMore=true {why}; stopping instead of paging "
+        "forever (the pages before it are kept). If it happens again, report the request to "
+        "ServiceTitan.",
+        method="GET",
+        path=path,
+        query=request.partition("?")[2] or None,
+        status=200,
+    )

@@ -119,4 +119,38 @@ class InvalidResponseError(ApiError):
 
 
 class PaginationError(ApiError):
-    """ServiceTitan's paging did not advance (e.g. ``hasMore`` without a new ``continueFrom``)."""
+    """ServiceTitan's paging would never end: ``hasMore`` without a new ``continueFrom``, a
+    token already followed in this walk, too many empty pages in a row, a list page repeating an
+    earlier page's records, or more list pages than any tenant has. Not retried."""
+
+
+class ResponseLimitError(ApiError):
+    """An answer broke a bound of the client: its decoded body grew past ``max_body_bytes``, or
+    it took longer than ``deadline_seconds`` (see ``transport.ResponseLimits``).
+
+    Not retried, by the client or by the job's retry policy: the same answer would cost the same
+    again (a gzip bomb, a body trickling in byte by byte).
+
+    Attributes:
+        limit: ``"size"`` or ``"deadline"``.
+    """
+
+    def __init__(self, message: str, *, limit: str, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.limit = limit
+
+
+class EndpointSettingsError(SettingsError):
+    """A URL setting cannot work as configured: the TLS handshake failed (``https://`` to a
+    plain-HTTP port, an untrusted certificate), the host name does not exist, or the URL is
+    malformed. Not retried: the message names the setting to fix.
+
+    Attributes:
+        setting: the connection field, ``api_base_url`` or ``auth_url``.
+        url: the URL as configured.
+    """
+
+    def __init__(self, message: str, *, setting: str, url: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+        self.url = url

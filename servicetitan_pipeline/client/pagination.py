@@ -15,7 +15,7 @@ invalid body always does) and the error reporting.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeAlias, TypeVar
 
@@ -85,6 +85,32 @@ class DecodedBody(Generic[T_co]):
 
 # A page decoder: a response body -> what a page's ``data`` holds, and the envelope's fields.
 PageDecoder: TypeAlias = Callable[[bytes], DecodedBody[T]]
+# The ids of a page's records, from its decoded ``data`` (how a list walk recognises a repeat).
+PageIds: TypeAlias = Callable[[T], Sequence[object]]
+
+# A run of empty pages that still say hasMore is ServiceTitan catching up on recent changes; a
+# hundred in a row (minutes of requests for nothing) is a walk that would never end.
+DEFAULT_MAX_CONSECUTIVE_EMPTY_PAGES = 100
+# Pages of one list walk: list entities are small dimensions (job types, campaigns), and 10,000
+# pages are 50 million records at the default page size.
+DEFAULT_MAX_LIST_PAGES = 10_000
+
+
+@dataclass(frozen=True)
+class PagingLimits:
+    """What ends a walk that ServiceTitan's paging would never end (raising ``PaginationError``).
+
+    Beyond these bounds, an export walk also stops at a ``continueFrom`` it already followed
+    (tokens that cycle), and a list walk at a page that repeats an earlier page's records.
+
+    Attributes:
+        max_consecutive_empty_pages: export pages in a row without a record, each with a new
+            token and ``hasMore`` still true.
+        max_list_pages: pages of one list walk.
+    """
+
+    max_consecutive_empty_pages: int = DEFAULT_MAX_CONSECUTIVE_EMPTY_PAGES
+    max_list_pages: int = DEFAULT_MAX_LIST_PAGES
 
 
 def decode_json_page(body: bytes) -> DecodedBody[JsonRecords]:
@@ -103,6 +129,11 @@ def decode_json_page(body: bytes) -> DecodedBody[JsonRecords]:
         continue_from=parsed.get("continueFrom"),
         total_count=parsed.get("totalCount"),
     )
+
+
+def json_record_ids(records: JsonRecords) -> list[object]:
+    """The ids of records parsed by :func:`decode_json_page` (records without one skipped)."""
+    return [r.get("id") for r in records if isinstance(r, dict) and "id" in r]
 
 
 @dataclass(frozen=True, slots=True)

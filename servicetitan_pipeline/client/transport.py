@@ -7,10 +7,17 @@ What is retried, and how long to wait:
   again in 3 seconds."); else backoff.
 * 408, 5xx (but 501/505, which will not change), connection errors, dropped connections and
   timeouts: ``Retry-After`` if a 503 sends one, else capped exponential backoff with jitter.
-* a 2xx whose body is not valid JSON (truncated by a proxy or a dropped connection): backoff.
+* a 2xx whose body is not valid JSON (truncated by a proxy or a dropped connection), or whose
+  gzip/deflate encoding is corrupt or cut short: backoff.
 
 Attempts and the total wait of one request are capped (``RetryPolicy``); a wait that would break
 the cap ends the retries at once instead of sleeping in vain.
+
+What is never retried: an answer that broke a bound of ``ResponseLimits`` (a body expanding past
+``max_body_bytes``, an attempt outlasting ``deadline_seconds``: the same answer would cost the
+same again), raised as ``ResponseLimitError``; and a URL setting that cannot work (a failed TLS
+handshake, a host name that does not exist, a malformed URL), raised as
+``EndpointSettingsError`` naming the setting.
 """
 
 from __future__ import annotations
@@ -18,9 +25,12 @@ from __future__ import annotations
 import logging
 import random
 import re
+import socket
+import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -31,23 +41,40 @@ import orjson
 
 from servicetitan_pipeline.client.errors import (
     ApiError,
+    EndpointSettingsError,
     InvalidResponseError,
+    ResponseLimitError,
     RetriesExhaustedError,
     describe_request,
 )
 from servicetitan_pipeline.client.ratelimit import RateLimiter
+from servicetitan_pipeline.config import connection_label
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Transport failures worth another attempt. Excluded on purpose: UnsupportedProtocol, ProxyError,
-# invalid URLs (configuration mistakes that no retry fixes).
+# Transport failures worth another attempt, unless `endpoint_problem` finds a setting at fault.
+# Excluded on purpose: UnsupportedProtocol, ProxyError, invalid URLs (configuration mistakes that
+# no retry fixes).
 RETRYABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
     httpx.TimeoutException,
     httpx.NetworkError,
     httpx.RemoteProtocolError,
+    httpx.DecodingError,  # a compressed body that is corrupt or cut short, like invalid JSON
 )
+# What sending may raise that is not an answer: retried, or an EndpointSettingsError.
+_SEND_EXCEPTIONS: tuple[type[Exception], ...] = (
+    *RETRYABLE_EXCEPTIONS,
+    httpx.UnsupportedProtocol,
+    httpx.InvalidURL,
+)
+# ServiceTitan's largest export pages (invoices, 5,000 per page) are ~20 MB of JSON: ten times
+# that is still a page, more is a runaway (a gzip bomb expands a few MB into gigabytes).
+DEFAULT_MAX_BODY_BYTES = 256 * 2**20
+# The read timeout bounds each wait for bytes, not a whole answer: a body trickling in a byte a
+# second never trips it. 20 MB in five minutes is half a megabit per second.
+DEFAULT_REQUEST_DEADLINE_SECONDS = 300.0
 _NOT_RETRYABLE_5XX = frozenset({501, 505})
 _TITLE_SECONDS = re.compile(r"(\d+(?:\.\d+)?)\s*(?:seconds?|secs?|s)\b", re.IGNORECASE)
 _EXCERPT_CHARS = 300
@@ -159,6 +186,110 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
+class ResponseLimits:
+    """What one attempt may cost; an answer that breaks a bound is not retried.
+
+    Attributes:
+        max_body_bytes: the most a body may hold once decoded (gzip and deflate expanded).
+        deadline_seconds: the most one attempt may take, from sending the request to the
+            body's last byte (checked as the body arrives, so it ends within one read timeout
+            of the deadline).
+    """
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    deadline_seconds: float = DEFAULT_REQUEST_DEADLINE_SECONDS
+
+
+# Decoded bytes per decompression step: a compressed body expands at most this far past the cap
+# before the count stops it. (httpx decodes each network read whole, and 64 KiB of deflate can
+# expand to 64 MiB.)
+_DECODE_STEP_BYTES = 1 << 20
+_ZLIB_WBITS = {
+    "gzip": zlib.MAX_WBITS | 16,
+    "x-gzip": zlib.MAX_WBITS | 16,
+    "deflate": zlib.MAX_WBITS,
+}
+
+
+def decoded_chunks(response: httpx.Response) -> Iterator[bytes]:
+    """The body of a streamed ``response``, decoded, in chunks of at most 1 MiB more than read.
+
+    gzip and deflate (what ServiceTitan and proxies send) are decompressed here, a step at a
+    time, so that a caller counting the bytes can stop a gzip bomb before it expands; anything
+    else (identity, or an encoding of an optional httpx extra) is httpx's own decoding.
+    """
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    wbits = _ZLIB_WBITS.get(encoding)
+    if wbits is None or response.is_stream_consumed:  # (consumed: an answer made in memory)
+        yield from response.iter_bytes()
+        return
+    decompressor = zlib.decompressobj(wbits)
+    started = False
+    try:
+        for raw in response.iter_raw():
+            data = raw
+            while data:
+                try:
+                    chunk = decompressor.decompress(data, _DECODE_STEP_BYTES)
+                except zlib.error:
+                    if started or encoding != "deflate":
+                        raise
+                    # "deflate" is often sent raw, without the zlib wrapper (httpx does this too).
+                    decompressor = zlib.decompressobj(-zlib.MAX_WBITS)
+                    chunk = decompressor.decompress(data, _DECODE_STEP_BYTES)
+                started = True
+                data = decompressor.unconsumed_tail
+                if chunk:
+                    yield chunk
+        tail = decompressor.flush()
+        if not decompressor.eof:
+            raise zlib.error(f"the {encoding} body ended before its end of stream")
+    except zlib.error as exc:
+        raise httpx.DecodingError(str(exc), request=response.request) from exc
+    if tail:
+        yield tail
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what caused it (httpx wraps httpcore's error, which wraps the socket's)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def endpoint_problem(exc: BaseException) -> str | None:
+    """Why a failure to send means the URL setting is wrong, or ``None`` if it may pass.
+
+    A TLS handshake that fails on the protocol or the certificate, a host name the resolver
+    says does not exist, a malformed URL: no retry changes them. A TLS connection cut during
+    the handshake (EOF) and a resolver that is temporarily unavailable (EAI_AGAIN) may pass.
+    """
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return f"the URL is not usable ({exc})"
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return (
+                f"the server's TLS certificate was not accepted ({cause.verify_message}); if a "
+                "proxy re-signs TLS, point SSL_CERT_FILE at its CA bundle"
+            )
+        if isinstance(cause, ssl.SSLError) and not isinstance(
+            cause, ssl.SSLEOFError | ssl.SSLZeroReturnError
+        ):
+            if cause.reason == "WRONG_VERSION_NUMBER":
+                return (
+                    "the TLS handshake failed: the server does not speak TLS on this port "
+                    "(an https:// URL to a plain-HTTP port?)"
+                )
+            return f"the TLS handshake failed ({cause.reason or cause})"
+        if isinstance(cause, socket.gaierror) and cause.errno != socket.EAI_AGAIN:
+            return f"the host name could not be resolved ({cause.strerror or cause})"
+    return None
+
+
+@dataclass(frozen=True)
 class ClientStats:
     """Counters of one client since it was created (a snapshot; subtract two for a delta).
 
@@ -207,8 +338,17 @@ class StatsRecorder:
         return ClientStats(**values)
 
 
+# OAuth fields whose values are credentials, quoted as JSON: redacted wherever they appear, even
+# in a body cut short inside the value (the closing quote is optional).
+_CREDENTIAL_FIELDS = re.compile(
+    r'("(?:access_token|refresh_token|id_token|client_secret)"\s*:\s*")[^"]*("?)'
+)
+_ACCESS_TOKEN_VALUE = re.compile(r'"access_token"\s*:\s*"([^"\\]+)')
+
+
 class SecretScrubber:
-    """Replaces known secret values (client secret, app key, access tokens) in text."""
+    """Replaces credentials in text quoted from answers: the known secret values (client ID and
+    secret, app key, every access token seen) and the values of OAuth credential fields."""
 
     _MAX_TOKENS = 16  # a token lives ~15 minutes: 16 cover hours, memory stays tiny
     # Real secrets, app keys and tokens are dozens of characters; replacing every occurrence of
@@ -225,11 +365,18 @@ class SecretScrubber:
             if len(token) >= self.MIN_SECRET_LENGTH and token not in self._tokens:
                 self._tokens = [*self._tokens[-(self._MAX_TOKENS - 1) :], token]
 
+    def learn_tokens(self, body: bytes) -> None:
+        """Remember the access tokens in a token answer that could not be parsed (e.g. cut
+        short): they are valid credentials all the same, and must not be quoted anywhere."""
+        text = body.decode("utf-8", "replace")
+        for match in _ACCESS_TOKEN_VALUE.finditer(text):
+            self.add_token(match.group(1))
+
     def scrub(self, text: str) -> str:
         for secret in (*self._fixed, *self._tokens):
             if secret in text:
                 text = text.replace(secret, "***")
-        return text
+        return _CREDENTIAL_FIELDS.sub(r"\1***\2", text)
 
 
 class RetryableFailure(Exception):
@@ -294,6 +441,7 @@ class Transport:
     Args:
         http: the connection's pooled ``httpx.Client``.
         policy: retry caps and backoff.
+        limits: what one answer may cost (decoded bytes, seconds).
         limiter: shared rate limiter, or ``None`` for no client-side limit.
         stats: the connection's counters.
         scrubber: removes secrets from text quoted in errors.
@@ -307,6 +455,7 @@ class Transport:
         http: httpx.Client,
         *,
         policy: RetryPolicy,
+        limits: ResponseLimits | None = None,
         limiter: RateLimiter | None,
         stats: StatsRecorder,
         scrubber: SecretScrubber,
@@ -316,6 +465,7 @@ class Transport:
     ) -> None:
         self.http = http
         self.policy = policy
+        self.limits = limits or ResponseLimits()
         self.limiter = limiter
         self.stats = stats
         self.scrubber = scrubber
@@ -356,9 +506,12 @@ class Transport:
         attempts = 0
         waited = 0.0
         while True:
-            request = self.http.build_request(
-                method, url, params=params, data=data, headers=headers()
-            )
+            try:
+                request = self.http.build_request(
+                    method, url, params=params, data=data, headers=headers()
+                )
+            except httpx.InvalidURL as exc:
+                raise self._endpoint_error(exc, url, is_token_request) from None
             if self.limiter is not None and not is_token_request:
                 limited = self.limiter.acquire()
                 if limited:
@@ -370,8 +523,14 @@ class Transport:
                 self.stats.add(requests=1)
             started = self._clock()
             try:
-                response = self.http.send(request)
-            except RETRYABLE_EXCEPTIONS as exc:
+                response = self.http.send(request, stream=True)
+                try:
+                    self._read_body(response, started, method, path or url, params)
+                finally:
+                    response.close()
+            except _SEND_EXCEPTIONS as exc:
+                if endpoint_problem(exc) is not None:
+                    raise self._endpoint_error(exc, url, is_token_request) from None
                 failure = RetryableFailure(f"{type(exc).__name__}: {exc}".rstrip(": "))
                 logger.debug("%s -> %s after %.3fs", shown, failure.reason, self._elapsed(started))
             else:
@@ -417,6 +576,100 @@ class Transport:
 
     def _elapsed(self, started: float) -> float:
         return self._clock() - started
+
+    def _read_body(
+        self,
+        response: httpx.Response,
+        started: float,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+    ) -> None:
+        """Read the body within ``self.limits``, or raise :class:`ResponseLimitError`.
+
+        The chunks are decoded as they arrive (:func:`decoded_chunks`), so a gzip bomb is
+        stopped at most 1 MiB past the cap; joining them is the one copy that
+        ``Response.read`` makes too (none for a body that arrives in one chunk).
+        """
+        limits = self.limits
+        deadline = started + limits.deadline_seconds
+        declared = response.headers.get("Content-Length", "")
+        too_big = (
+            "content-encoding" not in response.headers
+            and declared.isdigit()
+            and int(declared) > limits.max_body_bytes
+        )
+        chunks: list[bytes] = []
+        size = 0
+        if not too_big:
+            for chunk in decoded_chunks(response):
+                size += len(chunk)
+                if size > limits.max_body_bytes:
+                    too_big = True
+                    break
+                if self._clock() > deadline:
+                    raise self._limit_error(
+                        "deadline",
+                        f"took longer than {limits.deadline_seconds:g}s (the per-request "
+                        f"deadline; {size} bytes had arrived)",
+                        response,
+                        method,
+                        path,
+                        params,
+                    )
+                chunks.append(chunk)
+        if too_big:
+            encoding = response.headers.get("Content-Encoding")
+            raise self._limit_error(
+                "size",
+                f"sent a body of more than {limits.max_body_bytes} bytes"
+                + (f" once decoded (Content-Encoding: {encoding})" if encoding else ""),
+                response,
+                method,
+                path,
+                params,
+            )
+        # What Response.read() would have stored: the body, for `response.content`.
+        response._content = b"".join(chunks)
+
+    def _limit_error(
+        self,
+        limit: str,
+        what: str,
+        response: httpx.Response,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+    ) -> ResponseLimitError:
+        request = describe_request(method, path, params)
+        message = (
+            f"ServiceTitan {request} {what}; stopped reading and not retrying, as the same "
+            "answer would cost as much again. If ServiceTitan really sends such answers, raise "
+            f"ResponseLimits.{'max_body_bytes' if limit == 'size' else 'deadline_seconds'}."
+        )
+        return ResponseLimitError(
+            self.scrubber.scrub(message),
+            limit=limit,
+            method=method,
+            path=path,
+            query=request.partition("?")[2] or None,
+            status=response.status_code,
+        )
+
+    def _endpoint_error(
+        self, exc: BaseException, url: str, is_token_request: bool
+    ) -> EndpointSettingsError:
+        setting = "auth_url" if is_token_request else "api_base_url"
+        configured = url if is_token_request else str(self.http.base_url).rstrip("/")
+        why = endpoint_problem(exc) or f"{type(exc).__name__}: {exc}"
+        return EndpointSettingsError(
+            self.scrubber.scrub(
+                f"ServiceTitan could not be reached at {configured}: {why}. "
+                f"Check {connection_label(setting)}."
+            ),
+            setting=setting,
+            url=configured,
+        )
 
     def _give_up(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -37,8 +37,13 @@ class Prefetcher(Iterator[T]):
     the thread stop at its next hand-over (it cannot interrupt a request in flight; the thread
     is a daemon, so it never keeps the process alive).
 
+    ``on_idle(seconds, callback)``: when the consumer has waited ``seconds`` for an item,
+    ``callback`` runs once on the consumer's thread before it waits on (the sync commits the
+    pages it holds, rather than leave them uncommitted while a slow answer trickles in).
+
     Attributes:
-        wait_seconds: time the consumer spent blocked waiting for an item (i.e. for the API).
+        wait_seconds: time the consumer spent blocked waiting for an item (i.e. for the API),
+            not counting the idle callbacks.
     """
 
     def __init__(self, source: Iterator[T], ahead: int = 1, name: str = "prefetch") -> None:
@@ -48,6 +53,7 @@ class Prefetcher(Iterator[T]):
         self._stop = threading.Event()
         self._source = source
         self.wait_seconds = 0.0
+        self._idle: tuple[float, Callable[[], object]] | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -69,9 +75,25 @@ class Prefetcher(Iterator[T]):
         except BaseException as exc:  # handed to the consumer, re-raised there
             self._queue.put(exc)
 
+    def on_idle(self, seconds: float, callback: Callable[[], object]) -> None:
+        """Run ``callback`` (on the consumer's thread) whenever it has waited ``seconds``."""
+        self._idle = (seconds, callback)
+
+    def _get(self) -> T | _Done | BaseException:
+        if self._idle is None:
+            return self._queue.get()
+        seconds, callback = self._idle
+        try:
+            return self._queue.get(timeout=seconds)
+        except queue.Empty:
+            started = time.monotonic()
+            callback()
+            self.wait_seconds -= time.monotonic() - started
+            return self._queue.get()
+
     def __next__(self) -> T:
         started = time.monotonic()
-        item = self._queue.get()
+        item = self._get()
         self.wait_seconds += time.monotonic() - started
         if isinstance(item, _Done):
             self._stop.set()

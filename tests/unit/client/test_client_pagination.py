@@ -17,6 +17,7 @@ from servicetitan_pipeline.client import (
     ListPage,
     NotAPageError,
     PaginationError,
+    PagingLimits,
     RetryPolicy,
 )
 
@@ -266,3 +267,77 @@ def test_get_json_passes_params_and_returns_the_body(fake):
         assert client.get_json(LIST, {"ids": "1,2", "active": True}) == {
             "echo": {"ids": "1,2", "active": "true"}
         }
+
+
+# -- walks that would never end ------------------------------------------------------------------
+
+
+def test_export_refuses_a_token_this_walk_already_followed(fake):
+    fake.api = export_api(
+        {
+            None: {"hasMore": True, "continueFrom": "a", "data": [{"id": 1}]},
+            "a": {"hasMore": True, "continueFrom": "b", "data": [{"id": 2}]},
+            "b": {"hasMore": True, "continueFrom": "c", "data": [{"id": 3}]},
+            "c": {"hasMore": True, "continueFrom": "a", "data": [{"id": 4}]},
+        }
+    )
+    with fake.client() as client, pytest.raises(PaginationError, match="already followed"):
+        list(client.iter_export(EXPORT))
+    assert [r.url.params.get("from") for r in fake.requests] == [None, "a", "b", "c"]
+
+
+def test_export_empty_pages_count_only_in_a_row(fake):
+    def api(request: httpx.Request) -> httpx.Response:
+        n = len(fake.requests)
+        return ok({"hasMore": n < 10, "continueFrom": f"t{n}", "data": [{"id": n}] * (n % 3 == 0)})
+
+    fake.api = api
+    limits = PagingLimits(max_consecutive_empty_pages=2)
+    with fake.client(paging_limits=limits) as client:
+        pages = list(client.iter_export(EXPORT))  # never three empty pages in a row
+    assert len(pages) == 10
+
+
+def test_list_refuses_a_page_repeating_any_earlier_page(fake):
+    def api(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        ids = [1, 2] if page % 2 else [3, 4]  # A, B, A, ...
+        return ok({"page": page, "hasMore": True, "data": [{"id": i} for i in ids]})
+
+    fake.api = api
+    with fake.client() as client, pytest.raises(PaginationError, match="as page 1"):
+        list(client.iter_list(LIST))
+    assert len(fake.requests) == 3
+
+
+def test_list_repeats_are_recognised_by_the_ids_a_custom_decoder_is_given(fake):
+    fake.api = lambda request: ok({"hasMore": True, "data": [{"id": 7}]})
+
+    def decode(body: bytes) -> DecodedBody[tuple[int, ...]]:
+        return DecodedBody((7,), 1, has_more=True)
+
+    with fake.client() as client, pytest.raises(PaginationError, match="page=2"):
+        list(client.iter_list(LIST, decode=decode, page_ids=lambda data: data))
+    assert len(fake.requests) == 2
+
+
+def test_list_pages_without_ids_are_not_taken_for_repeats(fake):
+    def api(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        return ok({"hasMore": page < 3, "data": [{"name": "no id"}]})
+
+    fake.api = api
+    with fake.client() as client:
+        assert len(list(client.iter_list(LIST))) == 3
+
+
+def test_list_walk_ends_at_the_page_limit(fake):
+    def api(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        return ok({"hasMore": True, "data": [{"id": page}]})
+
+    fake.api = api
+    client = fake.client(paging_limits=PagingLimits(max_list_pages=5))
+    with client, pytest.raises(PaginationError, match="after 5 pages"):
+        list(client.iter_list(LIST, start_page=3))
+    assert len(fake.requests) == 5
