@@ -79,6 +79,7 @@ def materialization_metadata(result: SyncResult) -> dict[str, dg.MetadataValue]:
         "rows_deactivated": dg.MetadataValue.int(c.deactivated),
         "rows_unchanged": dg.MetadataValue.int(c.unchanged),
         "rows_rejected": dg.MetadataValue.int(c.rejected),
+        "rows_implausible_modified_on": dg.MetadataValue.int(c.implausible_modified_on),
         "records_read": dg.MetadataValue.int(c.records),
         "pages": dg.MetadataValue.int(result.pages),
         "requests": dg.MetadataValue.int(result.requests),

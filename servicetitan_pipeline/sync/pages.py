@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import re
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, cast
 
 import msgspec
 import numpy as np
@@ -221,12 +222,14 @@ class _Envelope(msgspec.Struct, gc=False):
 
 
 class _Id(int):
-    """A record's ``id`` as the head decoder read it: a 64-bit integer, counted as it is read.
+    """A record's ``id`` as the head decoder reads it: an integer, counted as it is read.
 
     msgspec keeps the *last* of a repeated key; DuckDB's JSON functions (hence every dbt model
     reading ``payload``) the *first*. Each ``id`` msgspec meets goes through the decoder's hook
-    (one C -> Python call per record, ~0.1 us), so a page in which some record repeats its id
-    reads more ids than it has records, and goes down the careful path, which rejects it."""
+    (one C -> Python call per record: ~0.9 ms for a page of 5000, measured), so a page in
+    which some record repeats its id reads more ids than it has records, and goes down the
+    careful path, which rejects that record. (An ``abc.ABC`` with ``int`` registered, to hand
+    msgspec's own ``int`` back, costs more: msgspec's isinstance check then runs ABCMeta's.)"""
 
 
 class _Head(msgspec.Struct, gc=False):
@@ -244,44 +247,44 @@ class _Heads(msgspec.Struct, gc=False):
 
 
 class _IdOnly(msgspec.Struct, gc=False):
-    """A record's ``id`` keys, counted whatever their values (see :class:`_IdCounter`)."""
+    """A record's ``id`` keys, whatever their values (counted and kept by the hook)."""
 
     id: _Id | None = None
-
-
-class _IdCounter:
-    """The ``dec_hook`` of a head decoder: counts the ``id`` keys it meets and, when
-    ``check``, refuses an id that is not a 64-bit integer (the page goes the careful way);
-    else keeps their values (for the reason a record is rejected)."""
-
-    __slots__ = ("check", "seen", "values")
-
-    def __init__(self, check: bool = True) -> None:
-        self.check = check
-        self.seen = 0
-        self.values: list[Any] = []
-
-    def __call__(self, type_: type, value: Any) -> Any:
-        self.seen += 1
-        if not self.check:
-            self.values.append(value)
-            return _NO_ID
-        # bool is a subclass of int; True is not an id. msgspec reads integers of any size.
-        if type(value) is not int or not _INT64_MIN <= value <= _INT64_MAX:
-            raise TypeError("id is not a 64-bit integer")
-        return _Id(value)
 
 
 _NO_ID = _Id(0)
 
 
-def _head_decoder(
-    type_: type[Any], *, check: bool = True
-) -> tuple[msgspec.json.Decoder[Any], _IdCounter]:
-    """A decoder of heads with its own id counter (about a microsecond to make: one per page,
-    so that pages decoded on several threads never share a count)."""
-    counter = _IdCounter(check)
-    return msgspec.json.Decoder(type_, dec_hook=counter), counter
+def _counting_decoder(
+    type_: type[Any], values: list[Any] | None = None
+) -> tuple[msgspec.json.Decoder[Any], Callable[[], int]]:
+    """A decoder of ``type_`` whose hook counts the ids it reads, and ``tick``: each call
+    returns how many ids were read before it (and counts itself). With ``values``, every id's
+    value is kept there instead of checked.
+
+    One per page (about a microsecond to make), so that pages decoded on several threads
+    never share a count.
+    """
+    tick = itertools.count().__next__
+    if values is None:
+
+        def hook(type_: type, value: Any) -> Any:
+            tick()
+            # bool is a subclass of int; True is not an id. (An id beyond 64 bits fails in
+            # Arrow, or in _judge_record.)
+            if type(value) is not int:
+                raise TypeError("id is not an integer")
+            return _Id(value)
+
+    else:
+        keep = values.append
+
+        def hook(type_: type, value: Any) -> Any:
+            tick()
+            keep(value)
+            return _NO_ID  # only the count and the values matter
+
+    return msgspec.json.Decoder(type_, dec_hook=hook), tick
 
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
@@ -308,7 +311,7 @@ def decode_page(body: bytes) -> DecodedBody[PreparedPage]:
 
 def _decode_raw(body: bytes) -> DecodedBody[PreparedPage] | None:
     """The fast way, or ``None`` when the page needs the careful one."""
-    heads_decoder, ids = _head_decoder(_Heads)
+    heads_decoder, tick = _counting_decoder(_Heads)
     try:
         envelope = _ENVELOPE.decode(body)
         # A second pass over the same bytes (in C, skipping every other field) is cheaper than
@@ -317,7 +320,7 @@ def _decode_raw(body: bytes) -> DecodedBody[PreparedPage] | None:
     except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
         return None
     raws = envelope.data
-    if ids.seen != len(heads):  # some record repeats its id
+    if tick() != len(heads):  # some record repeats its id
         return None
     table = _columns_raw(raws, heads)
     if table is None:
@@ -387,10 +390,9 @@ def _decode_careful(body: bytes) -> DecodedBody[PreparedPage]:
     actives: list[bool | None] = []
     payloads: list[bytes] = []
     rejects: list[tuple[str, str]] = []
-    heads = _head_decoder(_Head)[0]
-    id_keys = _head_decoder(_IdOnly, check=False)
+    heads = _counting_decoder(_Head)[0]
     for raw in raws:
-        verdict = _judge_record(raw, heads, id_keys)
+        verdict = _judge_record(raw, heads)
         if isinstance(verdict, str):
             rejects.append((verdict, raw.decode("utf-8", "backslashreplace")))
             continue
@@ -536,7 +538,6 @@ _LEADING_ID = re.compile(rb'\s*\{\s*"id"\s*:\s*(-?[0-9]{1,19})\s*[,}]')
 def _judge_record(
     raw: bytes,
     heads: msgspec.json.Decoder[Any],
-    id_keys: tuple[msgspec.json.Decoder[Any], _IdCounter],
 ) -> _Loadable | str:
     """A record's verdict: a :class:`_Loadable`, or the reason it is rejected (a ``str``).
 
@@ -547,7 +548,10 @@ def _judge_record(
     try:
         try:
             head = heads.decode(raw)
-            record = _Loadable(int(head.id), head.modifiedOn, head.active)
+            rid = cast(int, head.id)
+            if not _INT64_MIN <= rid <= _INT64_MAX:
+                return "id is not a 64-bit integer"
+            record = _Loadable(rid, head.modifiedOn, head.active)
         except msgspec.ValidationError:
             # Valid JSON so far, of another shape; parse it all (which checks the rest).
             verdict = _judge_parsed(msgspec.json.decode(raw))
@@ -558,13 +562,12 @@ def _judge_record(
         return f"{_which(raw)} is nested deeper than a JSON parser reads (about 1,000 levels)"
     except msgspec.DecodeError as exc:
         return f"{_which(raw)} is not valid JSON: {_json_error(raw, exc)}"
-    id_decoder, ids = id_keys
-    ids.seen, ids.values = 0, []
-    id_decoder.decode(raw)
-    if ids.seen > 1:
-        values = ", then ".join(_dump_for_rejects(v) for v in ids.values)
+    ids: list[Any] = []
+    _counting_decoder(_IdOnly, ids)[0].decode(raw)
+    if len(ids) > 1:
+        values = ", then ".join(_dump_for_rejects(v) for v in ids)
         return (
-            f"record {ids.values[0]} repeats the key 'id' ({values}): which record it is "
+            f"record {ids[0]} repeats the key 'id' ({values}): which record it is "
             "depends on the reader (DuckDB reads the first, most JSON parsers the last)"
         )
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 
 import duckdb
@@ -72,6 +73,7 @@ class PageBatchWriter:
         max_bytes: int | None = None,
         max_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        source_clock: Callable[[], datetime | None] = lambda: None,
     ) -> None:
         raw_table(entity)  # validate the name up front
         self._conn = conn
@@ -83,6 +85,7 @@ class PageBatchWriter:
         self.max_bytes = BATCH_MAX_BYTES if max_bytes is None else max_bytes
         self.max_seconds = BATCH_MAX_SECONDS if max_seconds is None else max_seconds
         self._clock = clock
+        self._source_clock = source_clock  # the source's now, for plausible timestamps
         self._open = False
         self._began_at = 0.0
         self._rows = 0
@@ -139,6 +142,7 @@ class PageBatchWriter:
                 connection_name=self._connection_name,
                 begin=begin,
                 commit_sql=self._finish() if last else None,
+                source_now=self._source_clock(),
             )
         except BaseException:
             # write_in_transaction has rolled back; make sure, whatever raised, no half batch
