@@ -144,9 +144,10 @@ class PageBatchWriter:
                 commit_sql=self._finish() if last else None,
                 source_now=self._source_clock(),
             )
-        except BaseException:
+        except BaseException as exc:
             # write_in_transaction has rolled back; make sure, whatever raised, no half batch
             # stays open.
+            self._explain(exc)
             self.rollback()
             raise
         if last:
@@ -163,6 +164,17 @@ class PageBatchWriter:
             cursor_kind=self._cursor_kind,
         )
 
+    def _explain(self, exc: BaseException) -> None:
+        """Say, on an error about to propagate, which entity and cursor it concerns (the cursor
+        escaped: a token is opaque and may hold anything, a NUL included)."""
+        if isinstance(exc, Exception):
+            cursor = "none yet" if self._cursor is KEEP_CURSOR else repr(self._cursor)
+            exc.add_note(
+                f"{self._entity} (tenant {self._tenant_id}): the open transaction -- pages up "
+                f"to the cursor {cursor} -- was rolled back; the next run resumes from the "
+                "last committed cursor."
+            )
+
     def _reset(self) -> None:
         self._open = False
         self._rows = self._bytes = 0
@@ -174,7 +186,8 @@ class PageBatchWriter:
             return
         try:
             self._conn.execute(";\n".join(self._finish())).fetchall()
-        except BaseException:
+        except BaseException as exc:
+            self._explain(exc)
             with contextlib.suppress(duckdb.Error):
                 self._conn.execute("ROLLBACK")
             self._reset()

@@ -221,7 +221,8 @@ def test_13_a_nul_cursor_survives_dagster_and_the_next_run(
     server = hostile_server({"customers": EndsOnANulToken()})
     database = tmp_path / "warehouse.duckdb"
     first = materialize_customers(server, database)
-    assert first.success and metadata(first)["cursor"] == NUL_TOKEN
+    # Shown escaped (Dagster's Postgres storage refuses a NUL in text); exact in DuckDB.
+    assert first.success and metadata(first)["cursor"] == "t2\\x00tail"
     assert cursor(database) == NUL_TOKEN and stored_ids(database) == [1, 2, 3, 4, 5, 6]
     second = materialize_customers(server, database)
     assert second.success and metadata(second)["rows_unchanged"] == 0
