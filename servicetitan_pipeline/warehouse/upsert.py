@@ -287,8 +287,9 @@ def _classify_page(
     dedup_cte = _dedup_cte(pc.count_distinct(ids).as_py() != len(ids), latest)
     tenant_only = {"tenant": params["tenant"]}
     # The stored version as the rule sees it: an implausible stored stamp (one written by an
-    # older version of this writer) is unknown too.
-    stored_on = plausible_modified_on_sql("modified_on", latest) + " AS modified_on"
+    # older version of this writer) is unknown too. Applied to the joined rows only (the
+    # page's), never to every stored row the join scans.
+    t_on = plausible_modified_on_sql("t.modified_on", latest)
 
     def classify_sql(rule: str, stored_cols: str) -> str:
         return f"""
@@ -298,7 +299,7 @@ def _classify_page(
                        t.id IS NULL AS is_new, t.active AS old_active,
                        t.id IS NOT NULL AND {rule} AS is_newer,
                        t.id IS NOT NULL
-                           AND (s.modified_on IS NULL OR t.modified_on IS NULL) AS unordered
+                           AND (s.modified_on IS NULL OR {t_on} IS NULL) AS unordered
                 FROM dedup s
                 LEFT JOIN (SELECT {stored_cols} FROM {table_name} WHERE _tenant_id = $tenant) t
                   ON t.id = s.id
@@ -308,10 +309,11 @@ def _classify_page(
                    count(*) FILTER (WHERE is_newer AND old_active AND active IS FALSE),
                    arg_max(modified_on_raw, modified_on),
                    max(modified_on),
-                   (SELECT count(*) FROM src WHERE modified_on_raw IS NOT NULL
-                                               AND parsed_on IS NULL),
-                   (SELECT count(*) FROM src WHERE parsed_on IS NOT NULL
-                                               AND modified_on IS NULL),
+                   -- [unreadable, implausible] stamps: one more pass over the page, not two
+                   (SELECT [count(*) FILTER (WHERE modified_on_raw IS NOT NULL
+                                                 AND parsed_on IS NULL),
+                            count(*) FILTER (WHERE parsed_on IS NOT NULL
+                                                 AND modified_on IS NULL)] FROM src),
                    count(*),
                    count(*) FILTER (WHERE unordered)
             FROM classified
@@ -322,13 +324,14 @@ def _classify_page(
     # stored payload column, the expensive one).
     row = conn.execute(
         ("BEGIN TRANSACTION;\n" if begin else "")
-        + classify_sql("s.modified_on > t.modified_on", f"id, active, {stored_on}"),
+        + classify_sql(f"s.modified_on > {t_on}", "id, active, modified_on"),
         tenant_only,
     ).fetchall()[0]
     n_unordered = row[-1]
     if n_unordered:
         row = conn.execute(
-            classify_sql(_newer_sql("s", "t"), f"id, active, {stored_on}, payload"), tenant_only
+            classify_sql(_newer_sql("s", "t", t_on), "id, active, modified_on, payload"),
+            tenant_only,
         ).fetchall()[0]
     (
         counts.inserted,
@@ -336,8 +339,7 @@ def _classify_page(
         counts.deactivated,
         counts.max_modified_on,
         counts._max_modified_ts,
-        counts._bad_timestamps,
-        counts.implausible_modified_on,
+        (counts._bad_timestamps, counts.implausible_modified_on),
         n_distinct,
         _,
     ) = row
