@@ -4,7 +4,9 @@ Everything that reads or writes ``raw_servicetitan`` takes its names from here: 
 the asset checks, the demo's reset and the dbt test fixtures (docs/architecture.md):
 
 * ``raw_servicetitan.<entity>``: one row per ``(_tenant_id, id)`` holding the record's latest
-  version, with the complete record as JSON in ``payload``.
+  version, with the complete record as JSON in ``payload`` (as the API sent it) and its
+  ``modifiedOn`` in ``modified_on`` when that is a plausible time, else NULL
+  (:func:`plausible_modified_on_sql`).
 * ``raw_servicetitan._sync_state``: one cursor per ``(_tenant_id, entity)``.
 * ``raw_servicetitan._rejected``: records (or response bodies) that could not be loaded.
 
