@@ -532,7 +532,7 @@ class _Loadable:
         self.active = active
 
 
-_LEADING_ID = re.compile(rb'\s*\{\s*"id"\s*:\s*(-?[0-9]{1,19})\s*[,}]')
+_ID_VALUE = re.compile(rb"\s*:\s*(-?[0-9]{1,19})\s*[,}]")
 
 
 def _judge_record(
@@ -595,10 +595,20 @@ def _judge_parsed(value: Any) -> _Loadable | str:
 
 
 def _which(raw: bytes) -> str:
-    """``record <id>`` when the record starts with its id (ServiceTitan's records do), else
-    ``record (id unreadable)``: for the reason of a record that cannot be parsed."""
-    match = _LEADING_ID.match(raw)
-    return f"record {int(match.group(1))}" if match else "record (id unreadable)"
+    """``record <id>``, its top-level ``id`` found without parsing (the record cannot be
+    parsed: this is for the reason it is rejected), else ``record (id unreadable)``."""
+    depth = 0
+    for match in _TOKENS.finditer(raw):
+        char = raw[match.start()]
+        if char in b"{[":
+            depth += 1
+        elif char in b"}]":
+            depth -= 1
+        elif depth == 1 and match.group() == b'"id"':
+            value = _ID_VALUE.match(raw, match.end())
+            if value is not None:
+                return f"record {int(value.group(1))}"
+    return "record (id unreadable)"
 
 
 def _json_error(raw: bytes, exc: Exception) -> str:

@@ -253,3 +253,11 @@ def test_other_repeated_keys_load_as_sent_and_read_as_duckdb_reads_them():
     page = pages.decode_page(body).data
     assert page.rejects == ()
     assert payload_texts(page) == [body[9:-2].decode()]
+
+
+def test_the_reason_names_a_record_by_its_top_level_id_wherever_it_stands():
+    # Payments start with "active"; a nested "id" is not the record's.
+    bad = b'{"active":true,"appliedTo":[{"id":99}],"id":80000001,"memo":"\\ud800"}'
+    body = b'{"data":[' + bad + b"]}"
+    ((reason, _),) = pages.decode_page(body).data.rejects
+    assert reason.startswith("record 80000001 is not valid JSON: no low surrogate")
