@@ -444,9 +444,11 @@ def _split_page(body: bytes) -> tuple[dict[str, Any], list[bytes]]:
     return rest, [body[a:b] for a, b in spans]
 
 
-# Strings (escapes skipped, never decoded), brackets and commas; a lone `"` is an unterminated
-# string. The unrolled form of the string pattern never backtracks.
-_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[][{},"]', re.DOTALL)
+# Strings (escapes skipped, never decoded), runs of opening or of closing brackets (one token
+# each, so that deep nesting costs C time, not a Python step per level) and commas; a lone `"`
+# is an unterminated string. The unrolled form of the string pattern never backtracks.
+_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[{\[]+|[}\]]+|[,"]', re.DOTALL)
+_OPENERS_OF = bytes.maketrans(b"]}", b"[{")
 _DATA_VALUE = re.compile(rb"\s*:\s*\[")
 _WHITESPACE = b" \t\r\n"
 
@@ -460,7 +462,6 @@ def _scan_records(body: bytes) -> tuple[tuple[int, int], list[tuple[int, int]]] 
     Strings and brackets are matched exactly; what lies between them (numbers, literals) is
     left for the parser of each record to judge.
     """
-    closing = {ord("}"): ord("{"), ord("]"): ord("[")}
     stack = bytearray()
     data_at: int | None = None  # offset of the `[` that opens `data`
     data_span: tuple[int, int] | None = None
@@ -468,35 +469,40 @@ def _scan_records(body: bytes) -> tuple[tuple[int, int], list[tuple[int, int]]] 
     element_start = 0
     commas = 0
     for match in _TOKENS.finditer(body):
-        start = match.start()
+        start, end = match.span()
         char = body[start]
         depth = len(stack)
         if char == 0x22:  # a string
-            if match.end() - start < 2:
+            if end - start < 2:
                 return None  # unterminated
-            if depth == 1 and data_span is None and body[start : match.end()] == b'"data"':
-                value = _DATA_VALUE.match(body, match.end())
+            if depth == 1 and data_span is None and body[start:end] == b'"data"':
+                value = _DATA_VALUE.match(body, end)
                 if value is not None:
                     data_at = value.end() - 1
             continue
         if char in b"{[":
             if depth == 0 and (char != 0x7B or body[:start].strip(_WHITESPACE)):
                 return None  # not one object
-            stack.append(char)
+            stack += body[start:end]
             if start == data_at:
                 element_start = start + 1
             continue
         if char in b"}]":
-            if not stack or stack.pop() != closing[char]:
+            closers = body[start:end]
+            n = len(closers)
+            # The i-th closer closes depth (depth - i): they must match the stack's top n.
+            if n > depth or stack[depth - n :] != closers.translate(_OPENERS_OF)[::-1]:
                 return None
-            if depth == 2 and data_at is not None and data_span is None:  # `data` closes
-                last = _element(body, element_start, start)
+            if data_at is not None and data_span is None and depth - n < 2 <= depth:
+                data_end = start + depth - 2  # the closer that takes depth 2 to 1: `data`'s
+                last = _element(body, element_start, data_end)
                 if last is not None:
                     spans.append(last)
                 elif commas:
                     return None  # `[1,]`
-                data_span = (data_at, start + 1)
-            if not stack and body[start + 1 :].strip(_WHITESPACE):
+                data_span = (data_at, data_end + 1)
+            del stack[depth - n :]
+            if not stack and body[end:].strip(_WHITESPACE):
                 return None  # something after the object
             continue
         # a comma

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import orjson
 import pytest
@@ -261,3 +262,30 @@ def test_the_reason_names_a_record_by_its_top_level_id_wherever_it_stands():
     body = b'{"data":[' + bad + b"]}"
     ((reason, _),) = pages.decode_page(body).data.rejects
     assert reason.startswith("record 80000001 is not valid JSON: no low surrogate")
+
+
+def test_any_depth_of_nesting_costs_about_the_same_to_split():
+    # 8 MB of brackets: a step per level would take seconds; runs of brackets are one step.
+    deep = b'{"id":5,"x":' + b"[" * 4_000_000 + b"]" * 4_000_000 + b"}"
+    body = b'{"hasMore":false,"data":[{"id":4},' + deep + b',{"id":6}]}'
+    started = time.monotonic()
+    page = pages.decode_page(body).data
+    assert time.monotonic() - started < 1.0
+    assert page.table.column("id").to_pylist() == [4, 6]
+    assert [r for r, _ in page.rejects] == [
+        "record 5 is nested deeper than a JSON parser reads (about 1,000 levels)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data":[[[1]]}',  # a bracket closed by the wrong kind
+        b'{"data":[{"id":1}]}}',
+        b'{"data":[{"id":1}]]',
+        b'{"data":[{"id":1,"x":"\\ud800"}]',  # the object never closes
+    ],
+)
+def test_a_body_whose_brackets_do_not_balance_is_not_json(body):
+    with pytest.raises(BodyNotJsonError):
+        pages.decode_page(body)
