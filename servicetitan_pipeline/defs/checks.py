@@ -5,6 +5,11 @@ Per entity, for the tenant of the configured connection (several tenants may sha
 * ``id_unique_and_not_null`` (ERROR): the table's key holds -- one row per id, no null id.
 * ``no_rejected_records`` (ERROR): ``raw_servicetitan._rejected`` holds nothing for this
   entity; a record that could not be loaded is data the warehouse does not have.
+* ``modified_on_plausible`` (WARN): no stored record of this entity carries a ``modifiedOn``
+  that is not a plausible time (year 9999, ``infinity``, ``epoch``, after the server's now: see
+  ``warehouse.schema.plausible_modified_on_sql``). Such records are loaded -- payload as sent,
+  ``modified_on`` NULL, later versions replacing them by arrival -- but the source's clock or
+  data is wrong, and whatever reads that field downstream should know.
 * ``<field>_references_<entity>`` (WARN), one per ``Entity.references``: every non-null
   reference (a dotted path into the payload, e.g. ``job.id``) points at a stored record of the
   referenced entity. A warning, not an error: ServiceTitan itself holds some dangling
@@ -28,6 +33,8 @@ from servicetitan_pipeline.warehouse.schema import (
     REJECTED_TABLE,
     REJECTED_TABLE_NAME,
     TENANT_ID,
+    latest_plausible_modified_on,
+    plausible_modified_on_sql,
     raw_table,
 )
 
@@ -144,6 +151,56 @@ def _build_rejected_check(entity: Entity) -> dg.AssetChecksDefinition:
     return _check
 
 
+def _build_modified_on_check(entity: Entity) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(entity.asset_key_path),
+        name="modified_on_plausible",
+        description=f"No {entity.name} record of this tenant was sent with a modifiedOn that "
+        "is not a plausible time (year 9999, infinity, epoch, a future date). Such records are "
+        "loaded with modified_on NULL (the payload keeps what was sent) and versioned by "
+        "arrival, so nothing freezes; the warning says the source's data or clock is wrong.",
+    )
+    def _check(servicetitan: ServiceTitanResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        tenant_id = int(servicetitan.get_settings().tenant_id)
+        plausible = plausible_modified_on_sql("modified_on", latest_plausible_modified_on())
+        with duckdb.get_connection() as conn:
+            if not _table_exists(conn, entity.name):
+                return _not_loaded(entity)
+            # Sent but not trusted (NULL column, stamp in the payload), or stored implausible
+            # by an older writer.
+            flagged, sample = conn.execute(
+                f"""
+                WITH f AS (
+                    SELECT id FROM {raw_table(entity.name)}
+                    WHERE {TENANT_ID} = ? AND CASE WHEN modified_on IS NULL
+                        THEN payload ->> '$.modifiedOn' IS NOT NULL
+                        ELSE {plausible} IS NULL END
+                )
+                SELECT count(*), list(id ORDER BY id)[1:{_SAMPLE}] FROM f
+                """,
+                [tenant_id],
+            ).fetchall()[0]
+        return dg.AssetCheckResult(
+            passed=flagged == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                "every modifiedOn is a plausible time"
+                if flagged == 0
+                else f"{flagged} {entity.name} records of tenant {tenant_id} were sent with a "
+                f"modifiedOn that is not a plausible time (e.g. ids {sample}); they are loaded "
+                f"with modified_on NULL and their payload as sent, and a later version replaces "
+                f"them whatever its stamp. Ask ServiceTitan about the stamps."
+            ),
+            metadata={
+                "implausible_modified_on": flagged,
+                "sample_ids": str(sample or []),
+                "tenant_id": tenant_id,
+            },
+        )
+
+    return _check
+
+
 def _build_reference_check(entity: Entity, ref: Reference) -> dg.AssetChecksDefinition:
     target = ENTITIES_BY_NAME[ref.entity]
     path = _json_path(ref.field)
@@ -213,5 +270,6 @@ def build_ingestion_checks(
     for entity in entities:
         checks.append(_build_id_check(entity))
         checks.append(_build_rejected_check(entity))
+        checks.append(_build_modified_on_check(entity))
         checks.extend(_build_reference_check(entity, ref) for ref in entity.references)
     return checks

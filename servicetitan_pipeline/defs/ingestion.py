@@ -12,6 +12,7 @@ Public API (used by ``definitions.py`` and the CLI):
 
 # No `from __future__ import annotations`: Dagster reads the asset function's annotations
 # (config class, resources) at definition time and cannot resolve them as strings.
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -68,6 +69,16 @@ def ingestion_run_config(entity_names: Iterable[str], full_refresh: bool = False
     }
 
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _shown(token: str) -> str:
+    """A cursor for display, control characters escaped (``t2\\x00tail``): a token is opaque
+    and may hold a NUL, which Dagster's Postgres event storage cannot store as text. The
+    cursor itself lives, exact, in DuckDB."""
+    return _CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m[0]):02x}", token)
+
+
 def materialization_metadata(result: SyncResult) -> dict[str, dg.MetadataValue]:
     """An asset's materialization metadata from what its sync did; the cursor is a
     ServiceTitan token or date, not a secret."""
@@ -79,6 +90,7 @@ def materialization_metadata(result: SyncResult) -> dict[str, dg.MetadataValue]:
         "rows_deactivated": dg.MetadataValue.int(c.deactivated),
         "rows_unchanged": dg.MetadataValue.int(c.unchanged),
         "rows_rejected": dg.MetadataValue.int(c.rejected),
+        "rows_implausible_modified_on": dg.MetadataValue.int(c.implausible_modified_on),
         "records_read": dg.MetadataValue.int(c.records),
         "pages": dg.MetadataValue.int(result.pages),
         "requests": dg.MetadataValue.int(result.requests),
@@ -89,7 +101,7 @@ def materialization_metadata(result: SyncResult) -> dict[str, dg.MetadataValue]:
         # Where the time went: writing DuckDB vs blocked on the API (the rest overlapped).
         "write_seconds": dg.MetadataValue.float(round(result.write_seconds, 3)),
         "api_wait_seconds": dg.MetadataValue.float(round(result.api_wait_seconds, 3)),
-        "cursor": dg.MetadataValue.text(result.cursor or ""),
+        "cursor": dg.MetadataValue.text(_shown(result.cursor or "")),
         "sync_mode": dg.MetadataValue.text(result.sync_mode),
         "full_refresh": dg.MetadataValue.bool(result.full_refresh),
         "rows_deleted_by_full_refresh": dg.MetadataValue.int(result.deleted_by_full_refresh),

@@ -129,7 +129,12 @@ def sync_entity(
         full_refresh=full_refresh,
     )
     writer = EntityWriter(
-        conn, entity=entity.name, tenant_id=tenant_id, connection_name=connection_name
+        conn,
+        entity=entity.name,
+        tenant_id=tenant_id,
+        connection_name=connection_name,
+        # The server's clock bounds a plausible modifiedOn (warehouse.upsert).
+        source_clock=lambda: client.server_date,
     )
     if full_refresh:
         result.deleted_by_full_refresh = writer.reset()

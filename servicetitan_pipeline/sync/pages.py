@@ -14,26 +14,43 @@ Two ways in:
   (no Python object per field, no re-serialisation), plus just the three fields the raw layer
   types; Arrow checks the records' UTF-8. Several times faster than ``orjson.loads`` + building
   the columns from the parsed records (figures in bench/README.md). Any page with
-  something unusual in it (a record that is not an object, has no id or a non-integer one, an
-  ``active`` that is not a boolean, invalid UTF-8, ...) is decoded again the careful way below,
-  so both ways load and reject exactly the same records.
+  something unusual in it (a record that is not an object, has no id or a non-integer one or
+  repeats its id, an ``active`` that is not a boolean, invalid UTF-8, a lone surrogate escape,
+  nesting past the parser's depth limit, ...) is decoded again the careful way: the body is
+  split into its envelope and each record's bytes (by msgspec, or, when msgspec cannot read
+  some record, by a scanner that only matches strings and brackets), and each record is judged
+  on its own by the same rules. So one bad record is rejected with a reason and its neighbours
+  load, exactly as they would on a clean page; only a body whose envelope is broken
+  (truncated, cut mid-record) is "not JSON", which the client retries.
 * :func:`prepare_page` -- from records already parsed (dicts): each checked, bad ones rejected
   with a reason, payloads re-serialised with orjson.
+
+One rule for a repeated key: the ``id`` decides which row a record is, and readers disagree on
+a repeated one (msgspec and most parsers keep the last, DuckDB's JSON functions -- hence dbt --
+the first), so a record that repeats its ``id`` is rejected. Every other key is read by DuckDB
+alone, the first occurrence, by every model.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator, Sequence
-from typing import Any
+import itertools
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, cast
 
 import msgspec
 import numpy as np
 import orjson
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type information
 
-from servicetitan_pipeline.client.pagination import DecodedBody, decode_json_page
+from servicetitan_pipeline.client.pagination import (
+    BodyNotJsonError,
+    DecodedBody,
+    NotAPageError,
+    decode_json_page,
+)
 from servicetitan_pipeline.warehouse.schema import PAGE_SCHEMA, PAYLOAD_TYPE, PreparedPage
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -43,10 +60,14 @@ def _dump_for_rejects(value: Any) -> str:
     """Serialise anything the JSON parser produced, even what orjson refuses (>64-bit ints)."""
     try:
         return orjson.dumps(value).decode()
-    except TypeError:
+    except TypeError:  # orjson.JSONEncodeError is one
         import json
 
-        return json.dumps(value, default=repr)
+        try:
+            return json.dumps(value, default=repr)
+        except (RecursionError, ValueError):
+            # Nested past Python's recursion limit: no serialiser writes it back; say so.
+            return f"<a {type(value).__name__} nested too deep to write back as JSON>"
 
 
 def _json_text_array(records: Sequence[Any]) -> pa.Array:
@@ -200,12 +221,23 @@ class _Envelope(msgspec.Struct, gc=False):
     totalCount: Any = None
 
 
+class _Id(int):
+    """A record's ``id`` as the head decoder reads it: an integer, counted as it is read.
+
+    msgspec keeps the *last* of a repeated key; DuckDB's JSON functions (hence every dbt model
+    reading ``payload``) the *first*. Each ``id`` msgspec meets goes through the decoder's hook
+    (one C -> Python call per record: ~0.9 ms for a page of 5000, measured), so a page in
+    which some record repeats its id reads more ids than it has records, and goes down the
+    careful path, which rejects that record. (An ``abc.ABC`` with ``int`` registered, to hand
+    msgspec's own ``int`` back, costs more: msgspec's isinstance check then runs ABCMeta's.)"""
+
+
 class _Head(msgspec.Struct, gc=False):
     """The fields of a record that the raw layer types; msgspec skips the rest without
     building it. Strict types on purpose: anything else sends the page down the careful path,
     which rejects (or, for ``active``, keeps as unknown) exactly as :func:`prepare_page`."""
 
-    id: int
+    id: _Id
     modifiedOn: str | None = None
     active: bool | None = None
 
@@ -214,42 +246,82 @@ class _Heads(msgspec.Struct, gc=False):
     data: list[_Head]
 
 
+class _IdOnly(msgspec.Struct, gc=False):
+    """A record's ``id`` keys, whatever their values (counted and kept by the hook)."""
+
+    id: _Id | None = None
+
+
+_NO_ID = _Id(0)
+
+
+def _counting_decoder(
+    type_: type[Any], values: list[Any] | None = None
+) -> tuple[msgspec.json.Decoder[Any], Callable[[], int]]:
+    """A decoder of ``type_`` whose hook counts the ids it reads, and ``tick``: each call
+    returns how many ids were read before it (and counts itself). With ``values``, every id's
+    value is kept there instead of checked.
+
+    One per page (about a microsecond to make), so that pages decoded on several threads
+    never share a count.
+    """
+    tick = itertools.count().__next__
+    if values is None:
+
+        def hook(type_: type, value: Any) -> Any:
+            tick()
+            # bool is a subclass of int; True is not an id. (An id beyond 64 bits fails in
+            # Arrow, or in _judge_record.)
+            if type(value) is not int:
+                raise TypeError("id is not an integer")
+            return _Id(value)
+
+    else:
+        keep = values.append
+
+        def hook(type_: type, value: Any) -> Any:
+            tick()
+            keep(value)
+            return _NO_ID  # only the count and the values matter
+
+    return msgspec.json.Decoder(type_, dec_hook=hook), tick
+
+
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
-_HEADS = msgspec.json.Decoder(_Heads)
 
 
 def decode_page(body: bytes) -> DecodedBody[PreparedPage]:
     """Page decoder for the client: a response body -> ``DecodedBody`` whose ``data`` is the
     page's :class:`PreparedPage` (see the module docstring).
 
-    Raises the client's ``BodyNotJsonError`` for a body that is not valid JSON (the client
-    retries the request) and ``NotAPageError`` for JSON without a ``data`` list.
+    One bad record never costs its page: a record that is not valid JSON (a lone surrogate
+    escape, nesting past the parsers' depth limit, invalid UTF-8, ...) is rejected on its own
+    and its neighbours load, as long as the page around it is sound.
+
+    Raises the client's ``BodyNotJsonError`` for a body whose envelope is not valid JSON
+    (truncated, cut mid-record: the client retries the request) and ``NotAPageError`` for
+    JSON without a ``data`` list.
     """
     with gc_paused():
         fast = _decode_raw(body)
         if fast is not None:
             return fast
-        # The careful way: parse everything, check record by record.
-        page = decode_json_page(body)
-        return DecodedBody(
-            prepare_page(page.data),
-            page.record_count,
-            page.has_more,
-            page.continue_from,
-            page.total_count,
-        )
+        return _decode_careful(body)
 
 
 def _decode_raw(body: bytes) -> DecodedBody[PreparedPage] | None:
     """The fast way, or ``None`` when the page needs the careful one."""
+    heads_decoder, tick = _counting_decoder(_Heads)
     try:
         envelope = _ENVELOPE.decode(body)
         # A second pass over the same bytes (in C, skipping every other field) is cheaper than
         # one Python call per record to decode each record's head from its raw bytes.
-        heads = _HEADS.decode(body).data
+        heads = heads_decoder.decode(body).data
     except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
         return None
     raws = envelope.data
+    if tick() != len(heads):  # some record repeats its id
+        return None
     table = _columns_raw(raws, heads)
     if table is None:
         return None
@@ -262,31 +334,293 @@ def _decode_raw(body: bytes) -> DecodedBody[PreparedPage] | None:
     )
 
 
+def _payload_storage(raws: Sequence[bytes | msgspec.Raw]) -> pa.Array:
+    """The records' bytes, as they are, as one Arrow large-string array (not yet validated)."""
+    lengths = np.fromiter(map(len, raws), dtype=np.int64, count=len(raws))
+    offsets = np.zeros(len(raws) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return pa.Array.from_buffers(
+        pa.large_string(),
+        len(raws),
+        [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(raws))],
+    )
+
+
+def _staging_table(
+    ids: pa.Array, mods: Sequence[str | None], actives: Sequence[bool | None], storage: pa.Array
+) -> pa.Table:
+    return pa.Table.from_arrays(
+        [
+            ids,
+            pa.array(mods, pa.string()),
+            pa.array(actives, pa.bool_()),
+            pa.ExtensionArray.from_storage(PAYLOAD_TYPE, storage),
+        ],
+        schema=PAGE_SCHEMA,
+    )
+
+
 def _columns_raw(raws: Sequence[msgspec.Raw], heads: Sequence[_Head]) -> pa.Table | None:
     """Staging columns from the records' raw bytes and decoded heads; ``None`` if an id does
     not fit in 64 bits or a record's bytes are not valid UTF-8 (msgspec checks the JSON
     grammar of what it skips, not the encoding of its strings)."""
     if len(raws) != len(heads):  # cannot happen for one body; never trust it silently
         return None
-    lengths = np.fromiter(map(len, raws), dtype=np.int64, count=len(raws))
-    offsets = np.zeros(len(raws) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    storage = pa.Array.from_buffers(
-        pa.large_string(),
-        len(raws),
-        [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(raws))],
-    )
+    storage = _payload_storage(raws)
     try:
         storage.validate(full=True)  # UTF-8 of every record (SIMD; ~4 ms for 17.8 MB)
         ids = pa.array([h.id for h in heads], pa.int64())
     except (pa.ArrowInvalid, OverflowError):
         return None
-    return pa.Table.from_arrays(
-        [
-            ids,
-            pa.array([h.modifiedOn for h in heads], pa.string()),
-            pa.array([h.active for h in heads], pa.bool_()),
-            pa.ExtensionArray.from_storage(PAYLOAD_TYPE, storage),
-        ],
-        schema=PAGE_SCHEMA,
+    return _staging_table(ids, [h.modifiedOn for h in heads], [h.active for h in heads], storage)
+
+
+# --------------------------------------------------------------------------------------------
+# The careful path: record by record, from each record's own bytes
+# --------------------------------------------------------------------------------------------
+
+
+def _decode_careful(body: bytes) -> DecodedBody[PreparedPage]:
+    """Split the body into its envelope and each record's bytes, then judge every record on
+    its own: the good ones load exactly as the fast path loads them (their bytes as sent),
+    the bad ones are rejected with a reason."""
+    envelope, raws = _split_page(body)
+    ids: list[int] = []
+    mods: list[str | None] = []
+    actives: list[bool | None] = []
+    payloads: list[bytes] = []
+    rejects: list[tuple[str, str]] = []
+    heads = _counting_decoder(_Head)[0]
+    for raw in raws:
+        verdict = _judge_record(raw, heads)
+        if isinstance(verdict, str):
+            rejects.append((verdict, raw.decode("utf-8", "backslashreplace")))
+            continue
+        ids.append(verdict.id)
+        mods.append(verdict.modifiedOn)
+        actives.append(verdict.active)
+        payloads.append(raw)
+    table = _staging_table(pa.array(ids, pa.int64()), mods, actives, _payload_storage(payloads))
+    return DecodedBody.from_envelope(
+        PreparedPage(table, tuple(rejects), len(raws)),
+        len(raws),
+        has_more=envelope.get("hasMore"),
+        continue_from=envelope.get("continueFrom"),
+        total_count=envelope.get("totalCount"),
     )
+
+
+def _split_page(body: bytes) -> tuple[dict[str, Any], list[bytes]]:
+    """(envelope without ``data``, each record's bytes) of a body the fast path refused.
+
+    msgspec splits a page whose every record is valid JSON (the common case: an odd id or
+    ``active``). A record msgspec cannot read -- a lone surrogate escape, nesting past its
+    depth limit -- fails the whole body there, so :func:`_scan_records` finds the records'
+    boundaries without parsing them, and the envelope is parsed with ``data`` left out.
+    Anything still unreadable is a body that is not JSON (the client retries it).
+    """
+    try:
+        envelope = _ENVELOPE.decode(body)
+        fields = {"hasMore": envelope.hasMore, "continueFrom": envelope.continueFrom}
+        fields["totalCount"] = envelope.totalCount
+        return fields, [bytes(r) for r in envelope.data]
+    except msgspec.ValidationError:
+        # Valid JSON of another shape (no `data` list): the default decoder says which error.
+        page = decode_json_page(body)  # raises NotAPageError (or BodyNotJsonError)
+        raise NotAPageError(repr(page.data)[:2000]) from None  # pragma: no cover - unreachable
+    except (msgspec.DecodeError, RecursionError):
+        pass
+    scanned = _scan_records(body)
+    if scanned is None:
+        decode_json_page(body)  # raises the default decoder's error (BodyNotJsonError)
+        raise BodyNotJsonError("the body is not a page of records")  # pragma: no cover
+    (data_start, data_end), spans = scanned
+    try:
+        rest = orjson.loads(body[:data_start] + b"[]" + body[data_end:])
+    except orjson.JSONDecodeError as exc:
+        raise BodyNotJsonError(f"the page's envelope is not valid JSON: {exc}") from None
+    if not isinstance(rest, dict):  # pragma: no cover - the scanner found an object
+        raise BodyNotJsonError("the body is not a JSON object")
+    return rest, [body[a:b] for a, b in spans]
+
+
+# Strings (escapes skipped, never decoded), runs of opening or of closing brackets (one token
+# each, so that deep nesting costs C time, not a Python step per level) and commas; a lone `"`
+# is an unterminated string. The unrolled form of the string pattern never backtracks.
+_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[{\[]+|[}\]]+|[,"]', re.DOTALL)
+_OPENERS_OF = bytes.maketrans(b"]}", b"[{")
+_DATA_VALUE = re.compile(rb"\s*:\s*\[")
+_WHITESPACE = b" \t\r\n"
+
+
+def _scan_records(body: bytes) -> tuple[tuple[int, int], list[tuple[int, int]]] | None:
+    """Where the top-level ``data`` array is and where each of its elements starts and ends,
+    found without building anything (one pass, no recursion: a counter of depth, so any
+    nesting costs the same); ``None`` unless the body is one balanced JSON object with a
+    ``data`` array.
+
+    Strings and brackets are matched exactly; what lies between them (numbers, literals) is
+    left for the parser of each record to judge.
+    """
+    stack = bytearray()
+    data_at: int | None = None  # offset of the `[` that opens `data`
+    data_span: tuple[int, int] | None = None
+    spans: list[tuple[int, int]] = []
+    element_start = 0
+    commas = 0
+    for match in _TOKENS.finditer(body):
+        start, end = match.span()
+        char = body[start]
+        depth = len(stack)
+        if char == 0x22:  # a string
+            if end - start < 2:
+                return None  # unterminated
+            if depth == 1 and data_span is None and body[start:end] == b'"data"':
+                value = _DATA_VALUE.match(body, end)
+                if value is not None:
+                    data_at = value.end() - 1
+            continue
+        if char in b"{[":
+            if depth == 0 and (char != 0x7B or body[:start].strip(_WHITESPACE)):
+                return None  # not one object
+            stack += body[start:end]
+            if start == data_at:
+                element_start = start + 1
+            continue
+        if char in b"}]":
+            closers = body[start:end]
+            n = len(closers)
+            # The i-th closer closes depth (depth - i): they must match the stack's top n.
+            if n > depth or stack[depth - n :] != closers.translate(_OPENERS_OF)[::-1]:
+                return None
+            if data_at is not None and data_span is None and depth - n < 2 <= depth:
+                data_end = start + depth - 2  # the closer that takes depth 2 to 1: `data`'s
+                last = _element(body, element_start, data_end)
+                if last is not None:
+                    spans.append(last)
+                elif commas:
+                    return None  # `[1,]`
+                data_span = (data_at, data_end + 1)
+            del stack[depth - n :]
+            if not stack and body[end:].strip(_WHITESPACE):
+                return None  # something after the object
+            continue
+        # a comma
+        if depth == 2 and data_at is not None and data_span is None:
+            element = _element(body, element_start, start)
+            if element is None:
+                return None  # `[,` or `,,`
+            spans.append(element)
+            element_start = start + 1
+            commas += 1
+    if stack or data_span is None:
+        return None
+    return data_span, spans
+
+
+def _element(body: bytes, start: int, end: int) -> tuple[int, int] | None:
+    """The span of ``body[start:end]`` without surrounding whitespace; ``None`` if empty."""
+    while start < end and body[start] in _WHITESPACE:
+        start += 1
+    while end > start and body[end - 1] in _WHITESPACE:
+        end -= 1
+    return (start, end) if start < end else None
+
+
+class _Loadable:
+    """A record that can be loaded: its typed fields."""
+
+    __slots__ = ("active", "id", "modifiedOn")
+
+    def __init__(self, id: int, modified_on: str | None, active: bool | None) -> None:
+        self.id = id
+        self.modifiedOn = modified_on
+        self.active = active
+
+
+_ID_VALUE = re.compile(rb"\s*:\s*(-?[0-9]{1,19})\s*[,}]")
+
+
+def _judge_record(
+    raw: bytes,
+    heads: msgspec.json.Decoder[Any],
+) -> _Loadable | str:
+    """A record's verdict: a :class:`_Loadable`, or the reason it is rejected (a ``str``).
+
+    The rules are the fast path's, applied to one record: valid JSON (by the same parser), an
+    object with an ``id`` that is a 64-bit integer and appears once, a ``modifiedOn`` that is
+    a string or null, valid UTF-8; an ``active`` that is not a boolean loads as unknown.
+    """
+    try:
+        try:
+            head = heads.decode(raw)
+            rid = cast(int, head.id)
+            if not _INT64_MIN <= rid <= _INT64_MAX:
+                return "id is not a 64-bit integer"
+            record = _Loadable(rid, head.modifiedOn, head.active)
+        except msgspec.ValidationError:
+            # Valid JSON so far, of another shape; parse it all (which checks the rest).
+            verdict = _judge_parsed(msgspec.json.decode(raw))
+            if isinstance(verdict, str):
+                return verdict
+            record = verdict
+    except RecursionError:
+        return f"{_which(raw)} is nested deeper than a JSON parser reads (about 1,000 levels)"
+    except msgspec.DecodeError as exc:
+        return f"{_which(raw)} is not valid JSON: {_json_error(raw, exc)}"
+    ids: list[Any] = []
+    _counting_decoder(_IdOnly, ids)[0].decode(raw)
+    if len(ids) > 1:
+        values = ", then ".join(_dump_for_rejects(v) for v in ids)
+        return (
+            f"record {ids[0]} repeats the key 'id' ({values}): which record it is "
+            "depends on the reader (DuckDB reads the first, most JSON parsers the last)"
+        )
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"record {record.id} is not valid UTF-8: {exc.reason} at byte {exc.start}"
+    return record
+
+
+def _judge_parsed(value: Any) -> _Loadable | str:
+    """The verdict on a record that is valid JSON but not of the strict head's shape."""
+    if not isinstance(value, dict):
+        return "record is not a JSON object"
+    rid = value.get("id")
+    if rid is None:
+        return "record has no id"
+    if type(rid) is not int or not _INT64_MIN <= rid <= _INT64_MAX:
+        return "id is not a 64-bit integer"
+    mod = value.get("modifiedOn")
+    if mod is not None and not isinstance(mod, str):
+        return "modifiedOn is not a timestamp string"
+    active = value.get("active")
+    # A non-boolean `active` is kept in the payload; the typed column says "unknown".
+    return _Loadable(rid, mod, active if isinstance(active, bool) else None)
+
+
+def _which(raw: bytes) -> str:
+    """``record <id>``, its top-level ``id`` found without parsing (the record cannot be
+    parsed: this is for the reason it is rejected), else ``record (id unreadable)``."""
+    depth = 0
+    for match in _TOKENS.finditer(raw):
+        char = raw[match.start()]
+        if char in b"{[":
+            depth += 1
+        elif char in b"}]":
+            depth -= 1
+        elif depth == 1 and match.group() == b'"id"':
+            value = _ID_VALUE.match(raw, match.end())
+            if value is not None:
+                return f"record {int(value.group(1))}"
+    return "record (id unreadable)"
+
+
+def _json_error(raw: bytes, exc: Exception) -> str:
+    """Why a record is not JSON, in the clearer words of orjson when it agrees."""
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError as orjson_error:
+        return str(orjson_error)
+    return str(exc)

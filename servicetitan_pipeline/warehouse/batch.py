@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 
 import duckdb
@@ -72,6 +73,7 @@ class PageBatchWriter:
         max_bytes: int | None = None,
         max_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        source_clock: Callable[[], datetime | None] = lambda: None,
     ) -> None:
         raw_table(entity)  # validate the name up front
         self._conn = conn
@@ -83,6 +85,7 @@ class PageBatchWriter:
         self.max_bytes = BATCH_MAX_BYTES if max_bytes is None else max_bytes
         self.max_seconds = BATCH_MAX_SECONDS if max_seconds is None else max_seconds
         self._clock = clock
+        self._source_clock = source_clock  # the source's now, for plausible timestamps
         self._open = False
         self._began_at = 0.0
         self._rows = 0
@@ -139,10 +142,12 @@ class PageBatchWriter:
                 connection_name=self._connection_name,
                 begin=begin,
                 commit_sql=self._finish() if last else None,
+                source_now=self._source_clock(),
             )
-        except BaseException:
+        except BaseException as exc:
             # write_in_transaction has rolled back; make sure, whatever raised, no half batch
             # stays open.
+            self._explain(exc)
             self.rollback()
             raise
         if last:
@@ -159,6 +164,17 @@ class PageBatchWriter:
             cursor_kind=self._cursor_kind,
         )
 
+    def _explain(self, exc: BaseException) -> None:
+        """Say, on an error about to propagate, which entity and cursor it concerns (the cursor
+        escaped: a token is opaque and may hold anything, a NUL included)."""
+        if isinstance(exc, Exception):
+            cursor = "none yet" if self._cursor is KEEP_CURSOR else repr(self._cursor)
+            exc.add_note(
+                f"{self._entity} (tenant {self._tenant_id}): the open transaction -- pages up "
+                f"to the cursor {cursor} -- was rolled back; the next run resumes from the "
+                "last committed cursor."
+            )
+
     def _reset(self) -> None:
         self._open = False
         self._rows = self._bytes = 0
@@ -170,7 +186,8 @@ class PageBatchWriter:
             return
         try:
             self._conn.execute(";\n".join(self._finish())).fetchall()
-        except BaseException:
+        except BaseException as exc:
+            self._explain(exc)
             with contextlib.suppress(duckdb.Error):
                 self._conn.execute("ROLLBACK")
             self._reset()

@@ -4,7 +4,9 @@ Everything that reads or writes ``raw_servicetitan`` takes its names from here: 
 the asset checks, the demo's reset and the dbt test fixtures (docs/architecture.md):
 
 * ``raw_servicetitan.<entity>``: one row per ``(_tenant_id, id)`` holding the record's latest
-  version, with the complete record as JSON in ``payload``.
+  version, with the complete record as JSON in ``payload`` (as the API sent it) and its
+  ``modifiedOn`` in ``modified_on`` when that is a plausible time, else NULL
+  (:func:`plausible_modified_on_sql`).
 * ``raw_servicetitan._sync_state``: one cursor per ``(_tenant_id, entity)``.
 * ``raw_servicetitan._rejected``: records (or response bodies) that could not be loaded.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type information
@@ -25,6 +28,8 @@ from servicetitan_pipeline.entities import RAW_SCHEMA
 
 __all__ = [
     "ENTITY_COLUMNS",
+    "MODIFIED_ON_EARLIEST",
+    "MODIFIED_ON_FUTURE_MARGIN",
     "PAGE_SCHEMA",
     "PAYLOAD_TYPE",
     "RAW_SCHEMA",
@@ -36,6 +41,8 @@ __all__ = [
     "PreparedPage",
     "ensure_entity_table",
     "ensure_sync_tables",
+    "latest_plausible_modified_on",
+    "plausible_modified_on_sql",
     "raw_table",
     "sql_literal",
 ]
@@ -58,6 +65,42 @@ ENTITY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_connection", "VARCHAR     NOT NULL"),
     ("_loaded_at", "TIMESTAMPTZ NOT NULL"),
 )
+
+# --------------------------------------------------------------------------------------------
+# A plausible modifiedOn: the one definition (the writer's version rule, the asset check)
+# --------------------------------------------------------------------------------------------
+#
+# ``modified_on`` holds the record's ``modifiedOn`` only when it is *plausible*: a timestamp
+# between MODIFIED_ON_EARLIEST and the source's "now" plus MODIFIED_ON_FUTURE_MARGIN. Anything
+# else that DuckDB reads as a timestamp -- year 9999 or 10000, ``infinity``, ``-infinity``,
+# ``epoch`` (1970) -- is stored as NULL (the payload keeps what was sent), i.e. "unknown":
+# trusted as a version, a far-future stamp would make every real later edit look older and be
+# skipped forever, and as a list high-water it would make every later edit unrequested.
+# ServiceTitan stamps modifiedOn itself, so nothing it stamps predates 2000 (it was founded in
+# 2007); the margin absorbs clock skew and a naive timestamp read as UTC.
+MODIFIED_ON_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+MODIFIED_ON_FUTURE_MARGIN = timedelta(days=1)
+
+
+def latest_plausible_modified_on(source_now: datetime | None = None) -> datetime:
+    """The latest plausible ``modifiedOn``: the earlier of this machine's clock and the source's
+    (its ``Date`` header, when known), plus the margin. The earlier one, so that neither a
+    server's odd ``Date`` nor a fast local clock widens the bound."""
+    now = datetime.now(UTC)
+    if source_now is not None and source_now.tzinfo is not None:
+        now = min(now, source_now)
+    return now + MODIFIED_ON_FUTURE_MARGIN
+
+
+def plausible_modified_on_sql(timestamp: str, latest: datetime) -> str:
+    """SQL: ``timestamp`` (a TIMESTAMPTZ expression) when plausible, else NULL."""
+    low = sql_literal(MODIFIED_ON_EARLIEST.isoformat())
+    high = sql_literal(latest.isoformat())
+    return (
+        f"CASE WHEN {timestamp} BETWEEN CAST({low} AS TIMESTAMPTZ) "
+        f"AND CAST({high} AS TIMESTAMPTZ) THEN {timestamp} END"
+    )
+
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -150,8 +193,9 @@ class PreparedPage:
 
     Attributes:
         table: the loadable records, an Arrow table of :data:`PAGE_SCHEMA` (``modified_on_raw``
-            is ``modifiedOn`` exactly as the API wrote it; the writer parses it and rejects
-            what does not parse).
+            is ``modifiedOn`` exactly as the API wrote it; the writer parses it, rejects what
+            does not parse and keeps an implausible one as unknown, see
+            :func:`plausible_modified_on_sql`).
         rejects: ``(reason, record as JSON text)`` of the records that could not be staged.
         records: how many records the page held (loadable and rejected).
     """

@@ -7,6 +7,13 @@ side's ``modifiedOn`` is unknown the versions cannot be ordered, so the incoming
 what the source says *now* -- replaces the stored row exactly when its content differs. That
 keeps a re-run with no change at the source free of writes, and never loses a change.
 
+An implausible ``modifiedOn`` (year 9999, ``infinity``, ``epoch``: ``schema.
+plausible_modified_on_sql``, the one definition) is unknown, on either side -- also one stored
+by an older version of this writer: the later arrival wins, whatever the stamp says, so a
+far-future stamp never freezes a record, and it never becomes a page's ``max_modified_on``
+(the list high-water). Such records load (payload as sent, ``modified_on`` NULL) and are
+counted in ``PageCounts.implausible_modified_on``.
+
 A page is written inside a transaction that the caller may keep open for further pages
 (``batch.PageBatchWriter``); the transaction ends with the cursor that covers its rows
 (``state.finish_sql``), so rows and cursor are committed together or not at all.
@@ -29,6 +36,8 @@ from servicetitan_pipeline.warehouse.schema import (
     SYNC_STATE_TABLE,
     PreparedPage,
     ensure_entity_table,
+    latest_plausible_modified_on,
+    plausible_modified_on_sql,
     raw_table,
     sql_literal,
 )
@@ -48,7 +57,9 @@ class PageCounts:
     (``deactivated`` counts the subset whose ``active`` went from true to false);
     ``unchanged``: records already stored at the same or a newer version (and in-page
     duplicates that collapsed); ``rejected``: records that could not be loaded.
-    ``max_modified_on``: the page's greatest ``modifiedOn``, exactly as the API wrote it.
+    ``max_modified_on``: the page's greatest plausible ``modifiedOn``, exactly as the API wrote
+    it; ``implausible_modified_on``: records loaded whose ``modifiedOn`` was not plausible
+    (kept as unknown, see the module docstring).
     """
 
     records: int = 0
@@ -57,6 +68,7 @@ class PageCounts:
     deactivated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    implausible_modified_on: int = 0
     max_modified_on: str | None = None
     _max_modified_ts: datetime | None = None
     _bad_timestamps: int = 0
@@ -79,24 +91,31 @@ class PageCounts:
         return self.inserted + self.updated
 
 
-def _dedup_cte(has_duplicates: bool) -> str:
-    """CTEs ``src`` (the page, timestamps parsed) and ``dedup`` (one row per id).
+def _dedup_cte(has_duplicates: bool, latest: datetime) -> str:
+    """CTEs ``src`` (the page, timestamps parsed: ``parsed_on`` as DuckDB reads it,
+    ``modified_on`` the same when plausible, else NULL) and ``dedup`` (one row per id).
 
     In-page duplicates collapse to the newest version (the later listing on a tie: it was
     listed after). Rows whose modifiedOn DuckDB cannot read are left out here and rejected
     instead. Pages almost never repeat an id, and the two window functions are a measurable
     share of a page's cost, so they are only planned when the page does.
     """
-    src = """
-    src AS (
+    ord_column = ",\n               row_number() OVER () AS ord" if has_duplicates else ""
+    src = f"""
+    parsed AS (
         SELECT id, modified_on_raw, active, payload,
-               TRY_CAST(modified_on_raw AS TIMESTAMPTZ) AS modified_on%s
+               TRY_CAST(modified_on_raw AS TIMESTAMPTZ) AS parsed_on
         FROM _st_page
-    )""" % (",\n               row_number() OVER () AS ord" if has_duplicates else "")
+    ),
+    src AS (
+        SELECT id, modified_on_raw, active, payload, parsed_on,
+               {plausible_modified_on_sql("parsed_on", latest)} AS modified_on{ord_column}
+        FROM parsed
+    )"""
     dedup = """
     dedup AS (
         SELECT id, modified_on_raw, modified_on, active, payload FROM src
-        WHERE modified_on_raw IS NULL OR modified_on IS NOT NULL%s
+        WHERE modified_on_raw IS NULL OR parsed_on IS NOT NULL%s
     )""" % (
         """
         QUALIFY row_number() OVER (
@@ -107,10 +126,13 @@ def _dedup_cte(has_duplicates: bool) -> str:
     return src + "," + dedup + "\n"
 
 
-# The version rule, written once for the classification (``s`` = incoming, ``t`` = stored).
-_NEWER = """(s.modified_on > t.modified_on OR (
-        (s.modified_on IS NULL OR t.modified_on IS NULL)
-        AND CAST(s.payload AS VARCHAR) <> CAST(t.payload AS VARCHAR)))"""
+def _newer_sql(incoming: str, stored: str, stored_modified_on: str | None = None) -> str:
+    """The version rule, written once: ``incoming`` and ``stored`` name the two rows,
+    ``stored_modified_on`` the stored version as the rule sees it (default: its column)."""
+    s_on, t_on = f"{incoming}.modified_on", stored_modified_on or f"{stored}.modified_on"
+    return f"""({s_on} > {t_on} OR (
+        ({s_on} IS NULL OR {t_on} IS NULL)
+        AND CAST({incoming}.payload AS VARCHAR) <> CAST({stored}.payload AS VARCHAR)))"""
 
 
 def write_page(
@@ -122,6 +144,7 @@ def write_page(
     connection_name: str,
     cursor: CursorUpdate = KEEP_CURSOR,
     cursor_kind: str = CURSOR_EXPORT_TOKEN,
+    source_now: datetime | None = None,
 ) -> PageCounts:
     """Upsert one page and (optionally) store the cursor, in ONE transaction.
 
@@ -134,6 +157,8 @@ def write_page(
         cursor: the cursor that covers this page; ``KEEP_CURSOR`` leaves the stored cursor
             untouched (list entities mid-pass; see ``state``).
         cursor_kind: what ``cursor`` means, stored next to it.
+        source_now: the source's current time (ServiceTitan's ``Date``), if known: bounds a
+            plausible ``modifiedOn`` (see the module docstring).
 
     Returns:
         The page's :class:`PageCounts`.
@@ -148,6 +173,7 @@ def write_page(
         tenant_id=tenant_id,
         connection_name=connection_name,
         begin=True,
+        source_now=source_now,
         commit_sql=finish_sql(
             tenant_id=tenant_id,
             entity=entity,
@@ -167,10 +193,11 @@ def write_in_transaction(
     connection_name: str,
     begin: bool,
     commit_sql: list[str] | None,
+    source_now: datetime | None = None,
 ) -> PageCounts:
     """Write one page inside a transaction: open it first when ``begin``, end it with
     ``commit_sql`` (cursor + COMMIT, ``state.finish_sql``) when given, else leave it open for
-    the next page.
+    the next page. ``source_now``: as for :func:`write_page`.
 
     On any failure the transaction -- with every page written in it so far -- is rolled
     back and the error re-raised.
@@ -180,7 +207,11 @@ def write_in_transaction(
     table = prepared.table
     rejects = list(prepared.rejects)
     now = datetime.now(UTC)
-    params: dict[str, Any] = {"tenant": tenant_id, "conn": connection_name}
+    params: dict[str, Any] = {
+        "tenant": tenant_id,
+        "conn": connection_name,
+        "latest": latest_plausible_modified_on(source_now),
+    }
 
     # Few round trips on purpose: each `execute` releases the GIL while DuckDB works and must
     # win it back to return, and the download thread holds it for the whole decode of the next
@@ -252,8 +283,13 @@ def _classify_page(
     """
     _st_page = table  # read by DuckDB as a replacement scan (see write_in_transaction)
     ids = table.column("id")
-    dedup_cte = _dedup_cte(pc.count_distinct(ids).as_py() != len(ids))
+    latest: datetime = params["latest"]
+    dedup_cte = _dedup_cte(pc.count_distinct(ids).as_py() != len(ids), latest)
     tenant_only = {"tenant": params["tenant"]}
+    # The stored version as the rule sees it: an implausible stored stamp (one written by an
+    # older version of this writer) is unknown too. Applied to the joined rows only (the
+    # page's), never to every stored row the join scans.
+    t_on = plausible_modified_on_sql("t.modified_on", latest)
 
     def classify_sql(rule: str, stored_cols: str) -> str:
         return f"""
@@ -263,7 +299,7 @@ def _classify_page(
                        t.id IS NULL AS is_new, t.active AS old_active,
                        t.id IS NOT NULL AND {rule} AS is_newer,
                        t.id IS NOT NULL
-                           AND (s.modified_on IS NULL OR t.modified_on IS NULL) AS unordered
+                           AND (s.modified_on IS NULL OR {t_on} IS NULL) AS unordered
                 FROM dedup s
                 LEFT JOIN (SELECT {stored_cols} FROM {table_name} WHERE _tenant_id = $tenant) t
                   ON t.id = s.id
@@ -273,8 +309,11 @@ def _classify_page(
                    count(*) FILTER (WHERE is_newer AND old_active AND active IS FALSE),
                    arg_max(modified_on_raw, modified_on),
                    max(modified_on),
-                   (SELECT count(*) FROM src WHERE modified_on_raw IS NOT NULL
-                                               AND modified_on IS NULL),
+                   -- [unreadable, implausible] stamps: one more pass over the page, not two
+                   (SELECT [count(*) FILTER (WHERE modified_on_raw IS NOT NULL
+                                                 AND parsed_on IS NULL),
+                            count(*) FILTER (WHERE parsed_on IS NOT NULL
+                                                 AND modified_on IS NULL)] FROM src),
                    count(*),
                    count(*) FILTER (WHERE unordered)
             FROM classified
@@ -285,13 +324,14 @@ def _classify_page(
     # stored payload column, the expensive one).
     row = conn.execute(
         ("BEGIN TRANSACTION;\n" if begin else "")
-        + classify_sql("s.modified_on > t.modified_on", "id, active, modified_on"),
+        + classify_sql(f"s.modified_on > {t_on}", "id, active, modified_on"),
         tenant_only,
     ).fetchall()[0]
     n_unordered = row[-1]
     if n_unordered:
         row = conn.execute(
-            classify_sql(_NEWER, "id, active, modified_on, payload"), tenant_only
+            classify_sql(_newer_sql("s", "t", t_on), "id, active, modified_on, payload"),
+            tenant_only,
         ).fetchall()[0]
     (
         counts.inserted,
@@ -299,7 +339,7 @@ def _classify_page(
         counts.deactivated,
         counts.max_modified_on,
         counts._max_modified_ts,
-        counts._bad_timestamps,
+        (counts._bad_timestamps, counts.implausible_modified_on),
         n_distinct,
         _,
     ) = row
@@ -318,8 +358,9 @@ def _classify_page(
         return insert
     # DuckDB names the stored row by the table name in DO UPDATE ... WHERE.
     bare = table_name.split(".", 1)[1]
+    stored = plausible_modified_on_sql(f"{bare}.modified_on", latest)
     rule_on_conflict = (
-        _NEWER.replace("s.", "EXCLUDED.").replace("t.", f"{bare}.")
+        _newer_sql("EXCLUDED", bare, f"({stored})")
         if n_unordered
         else f"EXCLUDED.modified_on > {bare}.modified_on"
     )

@@ -9,7 +9,8 @@ SQL-level steps. It lives in its own module because it uses all the others.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import duckdb
 
@@ -32,6 +33,9 @@ class EntityWriter:
     Creating it pins the session's time zone and creates the tables if missing. Pages are
     written inside :meth:`bounded` (DuckDB's memory and thread caps for a writer).
 
+    ``source_clock`` tells the source's current time (ServiceTitan's ``Date``), when known: it
+    bounds a plausible ``modifiedOn`` (``upsert``).
+
     Attributes:
         rejected_table: where rejected records and response bodies go (for messages).
     """
@@ -45,8 +49,10 @@ class EntityWriter:
         entity: str,
         tenant_id: int,
         connection_name: str,
+        source_clock: Callable[[], datetime | None] = lambda: None,
     ) -> None:
         self._conn = conn
+        self._source_clock = source_clock
         self.entity = entity
         self.tenant_id = tenant_id
         self.connection_name = connection_name
@@ -83,6 +89,7 @@ class EntityWriter:
             tenant_id=self.tenant_id,
             connection_name=self.connection_name,
             cursor_kind=CURSOR_EXPORT_TOKEN,
+            source_clock=self._source_clock,
         )
 
     def write_page_keeping_cursor(self, page: PreparedPage) -> PageCounts:
@@ -94,6 +101,7 @@ class EntityWriter:
             tenant_id=self.tenant_id,
             connection_name=self.connection_name,
             cursor=KEEP_CURSOR,
+            source_now=self._source_clock(),
         )
 
     def commit_high_water(self, high_water: str | None) -> None:

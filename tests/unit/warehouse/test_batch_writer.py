@@ -210,3 +210,24 @@ def test_open_batch_does_not_keep_written_pages_alive(conn):
     assert w.commits == 0 and after == before
     w.commit()
     assert set(rows(conn)) == {1, 2, 3}
+
+
+def test_a_failed_batch_says_which_entity_and_cursor_it_rolled_back(conn, monkeypatch):
+    w = batch_writer(conn, max_rows=10**9, max_bytes=2**40, max_seconds=1e9)
+    w.write([rec(1)], "t2\x00tail")
+
+    def boom(*a, **k):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(upsert, "insert_rejects", boom)
+    with pytest.raises(RuntimeError) as failure:
+        w.write([rec(2)], "t3")
+    assert failure.value.__notes__ == [
+        "customers (tenant 1001): the open transaction -- pages up to the cursor 't3' -- was "
+        "rolled back; the next run resumes from the last committed cursor."
+    ]
+    monkeypatch.undo()
+    w.write([rec(1)], "t2\x00tail")
+    assert w.commits == 0
+    w.commit()
+    assert cursor(conn) == "t2\x00tail"  # a NUL round-trips exactly
