@@ -13,18 +13,25 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 install: $(STAMP)
 
 # Every third-party file is pinned and hashed: pip refuses one whose sha256 differs from the
-# lock's (--require-hashes). pip and setuptools first (pip.lock), then every dependency with
-# --no-deps, so nothing is resolved at install time; the project last: an editable install
-# cannot be hashed, so --no-deps and --no-build-isolation (built by the hashed setuptools, not
-# one fetched for an isolated build) leave pip nothing to fetch for it. `pip check` fails when
-# the locks miss a dependency. Re-installs only when a lock or the package's metadata changes,
-# so `make install` is quick when nothing did.
-LOCKS := pip.lock requirements.lock requirements-dev.lock
-$(STAMP): pyproject.toml setup.py $(LOCKS)
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+# lock's (--require-hashes). When a lock changes, .venv is made anew from them, so that it holds
+# what they list and nothing else: pip and setuptools first (pip.lock), then every dependency
+# with --no-deps, so nothing is resolved at install time. The project comes last, and again
+# when its metadata changes: an editable install cannot be hashed, so --no-deps and
+# --no-build-isolation (built by the hashed setuptools, not one fetched for an isolated build)
+# leave pip nothing to fetch for it; `pip check` fails when the locks miss a dependency.
+# `make install` is quick when nothing changed.
+LOCKS  := pip.lock requirements.lock requirements-dev.lock
+LOCKED := $(VENV)/.locked
+
+$(LOCKED): $(LOCKS)
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r pip.lock
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps \
 	  -r requirements.lock -r requirements-dev.lock
+	@touch $(LOCKED)
+
+$(STAMP): $(LOCKED) pyproject.toml setup.py
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; exit 1; }
 	@touch $(STAMP)
