@@ -12,11 +12,28 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 
 install: $(STAMP)
 
-# Re-installs only when the dependency pins change, so `make install` is quick when nothing did.
-$(STAMP): pyproject.toml setup.py constraints.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+# Every third-party file is pinned and hashed: pip refuses one whose sha256 differs from the
+# lock's (--require-hashes). When a lock changes, .venv is made anew from them, so that it holds
+# what they list and nothing else: pip and setuptools first (pip.lock), then every dependency
+# with --no-deps, so nothing is resolved at install time. The project comes last, and again
+# when its metadata changes: an editable install cannot be hashed, so --no-deps and
+# --no-build-isolation (built by the hashed setuptools, not one fetched for an isolated build)
+# leave pip nothing to fetch for it; `pip check` fails when the locks miss a dependency.
+# `make install` is quick when nothing changed.
+LOCKS  := pip.lock requirements.lock requirements-dev.lock
+LOCKED := $(VENV)/.locked
+
+$(LOCKED): $(LOCKS)
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r pip.lock
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps \
+	  -r requirements.lock -r requirements-dev.lock
+	@touch $(LOCKED)
+
+$(STAMP): $(LOCKED) pyproject.toml setup.py
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; exit 1; }
 	@touch $(STAMP)
 
 # Optional: every command parses the dbt project by itself when its manifest is missing or
@@ -63,13 +80,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/sqlfluff fix dbt_project
 
-# Regenerate constraints.txt from a clean resolve of pyproject.toml.
+# Regenerate the hashed locks (pip.lock, requirements.lock, requirements-dev.lock) from a clean
+# resolve of pyproject.toml, with the newest pip and setuptools; see scripts/lock.py.
 lock:
-	rm -rf /tmp/st-lock && $(PYTHON) -m venv /tmp/st-lock
-	/tmp/st-lock/bin/pip install --quiet --upgrade pip
-	/tmp/st-lock/bin/pip install --quiet -e '.[dev]'
-	( echo '# Transitive pins for a reproducible install (pip install -c constraints.txt). Regenerate with `make lock`.'; \
-	  /tmp/st-lock/bin/pip freeze --exclude-editable ) > constraints.txt
+	$(PYTHON) scripts/lock.py
 
 clean:
 	rm -rf $(VENV) data dbt_project/target dbt_project/logs .dagster_home .pytest_cache .ruff_cache \

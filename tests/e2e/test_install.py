@@ -1,6 +1,12 @@
-"""The package works right after it is installed, from any directory, with no other step.
+"""The package installs from its hashed locks and works right after, from any directory.
 
-One fresh virtualenv (pip's cache keeps this to a few minutes), two installs into it:
+The locks (``pip.lock``, ``requirements.lock``, ``requirements-dev.lock``, written by ``make
+lock``) pin every third-party distribution and hash its files; fast tests check that they do,
+and that they agree with pyproject.toml. The install tests (marker ``install``) check that pip
+refuses a file whose hash is not the lock's, and install into one fresh virtualenv (pip's cache
+keeps this to a few minutes) the way ``make install`` does: pip.lock, then requirements.lock
+with ``--require-hashes --no-deps``, then the package with ``--no-deps --no-build-isolation``
+(nothing left to resolve or to fetch unhashed), twice:
 
 1. ``pip install .`` (what a Docker image or a server install does), then
    ``servicetitan-pipeline demo`` from another directory: the dbt project comes from the wheel,
@@ -18,17 +24,27 @@ repository is left as it was. Slow: ``make test`` runs it, ``make test-install``
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-pytestmark = [pytest.mark.install, pytest.mark.e2e, pytest.mark.timeout(1800)]
+from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[2]
+BOOTSTRAP_LOCK, RUNTIME_LOCK, DEV_LOCK = "pip.lock", "requirements.lock", "requirements-dev.lock"
+# What pip needs to install a package from them, with nothing resolved or fetched unhashed.
+LOCKED = ("--require-hashes", "--no-deps")
+PACKAGE_ONLY = ("--no-deps", "--no-build-isolation")
+# One entry of a lock: `name==version`, then one `--hash=sha256:...` per file, joined by `\`.
+LOCK_ENTRY = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>\S+)"
+    r"(?P<hashes>(?: \\\n    --hash=sha256:[0-9a-f]{64})+)$"
+)
 # Output of this machine's pip configuration (an index folder that is not there), not of the
 # project: the only warnings an install may print.
 MACHINE_PIP_NOISE = "is ignored: it is neither a file nor a directory"
@@ -90,6 +106,89 @@ def _package_files(venv: Path) -> set[str]:
     }
 
 
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _lock_entries(name: str) -> dict[str, tuple[str, list[str]]]:
+    """A lock's entries: normalized name -> (version, sha256s); fails on any other line."""
+    text = (REPO / name).read_text()
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    entries: dict[str, tuple[str, list[str]]] = {}
+    for chunk in re.split(r"\n(?=\S)", body.strip()):
+        match = LOCK_ENTRY.match(chunk)
+        assert match, f"{name}: not `name==version` with sha256 hashes:\n{chunk}"
+        key = _normalized(match["name"])
+        assert key not in entries, f"{name}: {match['name']} twice"
+        entries[key] = (match["version"], re.findall(r"sha256:([0-9a-f]{64})", match["hashes"]))
+    return entries
+
+
+def _pinned(requirements: list[str]) -> dict[str, str]:
+    """pyproject.toml's `name==version` requirements: normalized name -> version."""
+    pins = {}
+    for text in requirements:
+        requirement = Requirement(text)
+        [specifier] = requirement.specifier
+        assert specifier.operator == "==", f"pyproject.toml: {text} is not pinned with =="
+        pins[_normalized(requirement.name)] = specifier.version
+    return pins
+
+
+def test_every_lock_entry_is_pinned_and_hashed_and_in_one_lock_only():
+    locks = {name: _lock_entries(name) for name in (BOOTSTRAP_LOCK, RUNTIME_LOCK, DEV_LOCK)}
+    assert set(locks[BOOTSTRAP_LOCK]) == {"pip", "setuptools"}
+    seen: dict[str, str] = {}
+    for lock, entries in locks.items():
+        assert entries, f"{lock} is empty"
+        for key in entries:
+            assert key not in seen, f"{key} is in both {seen[key]} and {lock}"
+            seen[key] = lock
+
+
+def test_the_locks_pin_pyproject_s_dependencies_and_build_backend():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    runtime, dev = _lock_entries(RUNTIME_LOCK), _lock_entries(DEV_LOCK)
+    locked = {key: version for key, (version, _) in {**runtime, **dev}.items()}
+    for key, version in _pinned(project["project"]["dependencies"]).items():
+        assert runtime.get(key, (None,))[0] == version, f"{key}=={version}: run `make lock`"
+    for key, version in _pinned(project["project"]["optional-dependencies"]["dev"]).items():
+        assert locked.get(key) == version, f"{key}=={version}: run `make lock`"
+    # `make install` builds the package with pip.lock's setuptools (--no-build-isolation)
+    [backend] = [Requirement(r) for r in project["build-system"]["requires"]]
+    setuptools_version, _ = _lock_entries(BOOTSTRAP_LOCK)["setuptools"]
+    assert backend.specifier.contains(setuptools_version), f"{backend}: run `make lock`"
+
+
+@pytest.mark.parametrize("hash_is_right", [True, False], ids=["right-hash", "wrong-hash"])
+@pytest.mark.install
+@pytest.mark.timeout(300)
+def test_pip_refuses_a_file_whose_hash_is_not_the_lock_s(tmp_path, hash_is_right):
+    """A small wheel of requirements.lock, downloaded as ``make install`` installs it: its hash
+    is the one pip gets here; with one digit changed, pip refuses it."""
+    version, hashes = _lock_entries(RUNTIME_LOCK)["six"]
+    if not hash_is_right:
+        hashes = [h[:-1] + ("0" if h[-1] != "0" else "1") for h in hashes]
+    lock = tmp_path / "one.lock"
+    lock.write_text(f"six=={version} " + " ".join(f"--hash=sha256:{h}" for h in hashes) + "\n")
+    command = [sys.executable, "-m", "pip", "download", *LOCKED, "-r", str(lock)]
+    done = subprocess.run(
+        [*command, "--dest", str(tmp_path / "files"), "--no-cache-dir"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    output = done.stdout + done.stderr
+    if hash_is_right:
+        assert done.returncode == 0, output
+        assert [p.name for p in (tmp_path / "files").iterdir()] == [
+            f"six-{version}-py2.py3-none-any.whl"
+        ]
+    else:
+        assert done.returncode != 0 and "DO NOT MATCH THE HASHES" in output, output
+        assert not (tmp_path / "files").exists() or not any((tmp_path / "files").iterdir())
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> Iterator[Path]:
     """A copy of the repository, a directory to run commands from; removed afterwards (the
@@ -103,22 +202,31 @@ def workspace(tmp_path_factory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def venv(workspace) -> Path:
-    """A fresh virtualenv with an up-to-date pip (as ``make install`` makes it)."""
+    """A fresh virtualenv with pip.lock's pip and setuptools and requirements.lock's packages,
+    installed as ``make install`` installs them."""
     path = workspace / "venv"
+    source = workspace / "source"
     subprocess.run([sys.executable, "-m", "venv", str(path)], check=True, timeout=300)
-    _run(
-        [str(path / "bin" / "python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
-        cwd=workspace,
-        env=dict(os.environ),
-    )
+    for lock in (BOOTSTRAP_LOCK, RUNTIME_LOCK):
+        _pip_install(path, *LOCKED, "-r", str(source / lock), env=dict(os.environ))
     return path
 
 
+def _pip_check(venv: Path) -> None:
+    """Every installed distribution's requirements are met: the lock misses nothing."""
+    command = [str(venv / "bin" / "python"), "-m", "pip", "check"]
+    assert "No broken requirements" in _run(command, cwd=venv, env=dict(os.environ))
+
+
+@pytest.mark.install
+@pytest.mark.e2e
+@pytest.mark.timeout(1800)
 def test_a_pip_installed_wheel_runs_the_demo_from_any_directory(workspace, venv, clean_env):
     source = workspace / "source"
     cache = workspace / "cache"
     env = clean_env(XDG_CACHE_HOME=str(cache))
-    _pip_install(venv, "-c", str(source / "constraints.txt"), str(source), env=env)
+    _pip_install(venv, *PACKAGE_ONLY, str(source), env=env)
+    _pip_check(venv)
     shipped = _package_files(venv)
     assert {"py.typed", "dbt_project/dbt_project.yml", "dbt_project/profiles.yml"} <= shipped
     assert any(name.startswith("dbt_project/models/marts/") for name in shipped)
@@ -145,13 +253,17 @@ def test_a_pip_installed_wheel_runs_the_demo_from_any_directory(workspace, venv,
     _run([dagster, "definitions", "validate", "-m", module], cwd=elsewhere, env=env)
 
 
+@pytest.mark.install
+@pytest.mark.e2e
+@pytest.mark.timeout(1800)
 def test_an_editable_install_syncs_without_a_prepare_step(
     workspace, venv, clean_env, simulator_env
 ):
     source = workspace / "source"
     _sim, sim_env = simulator_env
     env = {**sim_env, "XDG_CACHE_HOME": str(workspace / "cache-editable")}
-    _pip_install(venv, "-c", str(source / "constraints.txt"), "-e", str(source), env=clean_env())
+    _pip_install(venv, *PACKAGE_ONLY, "-e", str(source), env=clean_env())
+    _pip_check(venv)
     manifest = source / "dbt_project" / "target" / "manifest.json"
     assert not manifest.exists()
 
