@@ -61,10 +61,8 @@ class WarehouseFileError(ConfigError):
         super().__init__(f"{DUCKDB_PATH_ENV}: {path} {cause}; {advice}")
 
 
-_MOVE_ASIDE = (
-    f"move it aside (or point {DUCKDB_PATH_ENV} at a new file): the next sync creates a new "
-    "warehouse and reads every entity again"
-)
+# A new warehouse costs one full sync (every entity read again), nothing else.
+_MOVE_ASIDE = "move it aside for a new one (the next sync reads every entity again)"
 
 
 def is_lock_conflict(error: BaseException) -> bool:
@@ -131,9 +129,7 @@ def _named_failure(path: Path, error: duckdb.Error) -> WarehouseFileError:
                 "is empty, not a DuckDB database",
                 f"delete it (DuckDB creates the file) or point {DUCKDB_PATH_ENV} at another path",
             )
-        return WarehouseFileError(
-            shown, "is not a DuckDB database (another kind of file, or overwritten)", _MOVE_ASIDE
-        )
+        return WarehouseFileError(shown, "is not a DuckDB database", _MOVE_ASIDE)
     if "Could not read enough bytes" in text or "Failure while replaying WAL" in text:
         return WarehouseFileError(
             shown,
@@ -206,7 +202,9 @@ def open_warehouse(
             return duckdb.connect(str(path), **kwargs)
         except duckdb.Error as exc:
             if not is_lock_conflict(exc):
-                raise _named_failure(path, exc) from exc
+                # Without DuckDB's exception as the cause: a run's summary shows the innermost
+                # cause, and DuckDB's words are what this one replaces.
+                raise _named_failure(path, exc) from None
             holder_match = _LOCK_HOLDER.search(str(exc))
             holder = holder_match.group(1) if holder_match else "another process"
             if time.monotonic() >= deadline:
