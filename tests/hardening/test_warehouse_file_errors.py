@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 from hostile_server import HostileServer
 
 from servicetitan_pipeline.cli.runner import summarise
@@ -155,3 +156,31 @@ def test_a_step_waits_for_another_process_holding_the_file_then_syncs(
     with duckdb.connect(str(database), read_only=True) as conn:
         (rows,) = conn.execute("SELECT count(*) FROM raw_servicetitan.customers").fetchone()
     assert rows > 0
+
+
+def test_the_dbt_build_on_an_unusable_file_fails_once_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run of the dbt models alone (from the UI) needs no DuckDB resource: dbt opens the file.
+    from dagster_dbt import DbtCliResource
+
+    from servicetitan_pipeline.config import dbt_executable
+    from servicetitan_pipeline.defs.dbt import servicetitan_dbt_assets
+    from servicetitan_pipeline.defs.dbt_project import dbt_project
+
+    database = tmp_path / "warehouse.duckdb"
+    database.write_bytes(b"\x00garbage" * 600)
+    monkeypatch.setenv("SERVICETITAN_DUCKDB_PATH", str(database))
+    defs = dg.Definitions(
+        assets=[servicetitan_dbt_assets],
+        jobs=[dg.define_asset_job("dbt_only", op_retry_policy=TRANSIENT_RETRY_POLICY)],
+        resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())},
+    )
+    started = time.monotonic()
+    run = defs.resolve_job_def("dbt_only").execute_in_process(raise_on_error=False)
+    assert time.monotonic() - started < BOUND_SECONDS
+    assert [
+        e for e in run.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY
+    ] == []
+    (failure,) = summarise(run, 0).failures
+    assert f"WarehouseFileError: SERVICETITAN_DUCKDB_PATH: {database} is not a DuckDB" in failure
