@@ -3,11 +3,13 @@ named at once (issue #10, case 16)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -126,8 +128,9 @@ def test_duckdb_refusing_permission_is_named(
         open_warehouse(path, lock_wait_seconds=LOCK_WAIT)
 
 
-def _hold_duckdb_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
-    """Another process with the file open read-write for ``seconds`` (a DuckDB shell, say)."""
+@contextlib.contextmanager
+def _held_by_another_process(path: Path, seconds: float) -> Iterator[subprocess.Popen[str]]:
+    """Another process with ``path`` open read-write for ``seconds`` (a DuckDB shell, say)."""
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -139,8 +142,12 @@ def _hold_duckdb_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
-    return holder
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_a_lock_held_by_another_process_is_waited_for_then_the_file_opens(
@@ -148,17 +155,13 @@ def test_a_lock_held_by_another_process_is_waited_for_then_the_file_opens(
 ) -> None:
     path = tmp_path / "w.duckdb"
     shutil.copy(real_database, path)
-    holder = _hold_duckdb_lock(path, 1.0)
     waits: list[str] = []
-    try:
+    with _held_by_another_process(path, 1.0) as holder:
         conn = open_warehouse(
             path, lock_wait_seconds=LOCK_WAIT, poll_interval=0.05, on_wait=waits.append
         )
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (100000,)
         conn.close()
-    finally:
-        holder.kill()
-        holder.wait()
     assert len(waits) == 1
     assert str(path) in waits[0] and f"PID {holder.pid}" in waits[0]
 
@@ -168,8 +171,7 @@ def test_a_lock_held_too_long_gives_up_as_busy_naming_the_holder(
 ) -> None:
     path = tmp_path / "w.duckdb"
     shutil.copy(real_database, path)
-    holder = _hold_duckdb_lock(path, 30)
-    try:
+    with _held_by_another_process(path, 30) as holder:
         started = time.monotonic()
         with pytest.raises(WarehouseBusyError, match=rf"PID {holder.pid}") as excinfo:
             open_warehouse(path, lock_wait_seconds=0.3, poll_interval=0.05, on_wait=lambda _: None)
@@ -177,9 +179,6 @@ def test_a_lock_held_too_long_gives_up_as_busy_naming_the_holder(
         assert "SERVICETITAN_DUCKDB_PATH" in str(excinfo.value)
         # The up-front check leaves a locked file to the writers, which wait for it.
         check_warehouse_file(path)
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_the_up_front_check_leaves_a_missing_file_alone(tmp_path: Path) -> None:
