@@ -225,9 +225,10 @@ def open_warehouse(
 def check_warehouse_file(database: str | os.PathLike[str]) -> None:
     """Open an existing warehouse once read-write and close it, so a bad file fails up front.
 
-    A file that does not exist yet is not created (the first writer does), but its directory
-    must accept new files; one locked by another process is left to the writers, which wait
-    for the lock. A file shorter than the blocks it lists (a copy cut short) fails here too.
+    A file that does not exist yet is not created (the first writer does); one locked by
+    another process is left to the writers, which wait for the lock. A file shorter than the
+    blocks it lists (a copy cut short) fails here too, and so does a directory that does not
+    accept new files (the ``.wal``).
 
     Raises:
         WarehouseFileError: the file is there but can never be opened as a warehouse.
@@ -238,28 +239,31 @@ def check_warehouse_file(database: str | os.PathLike[str]) -> None:
     problem = _unusable_path(path)
     if problem is not None:
         raise problem
-    if not path.exists():
-        _check_directory_accepts_files(path)
-        return
-    with contextlib.suppress(WarehouseBusyError):
-        conn = open_warehouse(path, lock_wait_seconds=0)
-        try:
-            _check_not_cut_short(path, conn)
-        finally:
-            conn.close()
+    if path.exists():
+        with contextlib.suppress(WarehouseBusyError):
+            conn = open_warehouse(path, lock_wait_seconds=0)
+            try:
+                _check_not_cut_short(path, conn)
+            finally:
+                conn.close()
+    _check_directory_accepts_files(path)
 
 
 def _check_directory_accepts_files(path: Path) -> None:
-    """A new warehouse (and its ``.wal``, ``.lock``) can be created next to ``path``."""
+    """The warehouse's ``.wal`` and ``.lock`` (and a new warehouse) can be created by it.
+
+    DuckDB opens a file in a read-only directory, and fails at the first write, mid-sync.
+    """
     try:
         with tempfile.TemporaryFile(dir=path.parent, prefix=".write-test-"):
             pass
     except OSError as exc:
+        done = "cannot be written" if path.exists() else "cannot be created"
         raise WarehouseFileError(
             str(path),
-            f"cannot be created: its directory {path.parent} does not accept new files "
-            f"({exc.strerror or type(exc).__name__})",
-            "choose a path in a writable directory",
+            f"{done}: its directory {path.parent} does not accept new files "
+            f"({exc.strerror or type(exc).__name__}; DuckDB writes {path.name}.wal next to it)",
+            "make the directory writable, or choose a path in a writable directory",
         ) from None
 
 

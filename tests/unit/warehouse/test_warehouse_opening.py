@@ -113,6 +113,20 @@ def test_a_file_without_permission_is_named(tmp_path: Path, real_database: Path)
         open_warehouse(path, lock_wait_seconds=LOCK_WAIT)
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in a directory whatever its mode")
+def test_a_good_file_in_a_read_only_directory_is_named(tmp_path: Path, real_database: Path) -> None:
+    # DuckDB opens it, and would fail at the first write, when it creates the .wal.
+    directory = tmp_path / "read-only"
+    directory.mkdir()
+    shutil.copy(real_database, directory / "w.duckdb")
+    directory.chmod(0o555)
+    try:
+        with pytest.raises(WarehouseFileError, match=r"cannot be written: its directory"):
+            check_warehouse_file(directory / "w.duckdb")
+    finally:
+        directory.chmod(0o755)
+
+
 def test_duckdb_refusing_permission_is_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
