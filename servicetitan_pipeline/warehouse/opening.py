@@ -11,7 +11,6 @@ setting and the cause in words, at once.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
 import os
@@ -27,6 +26,7 @@ import duckdb
 
 from servicetitan_pipeline.config import DUCKDB_PATH_ENV, ConfigError
 from servicetitan_pipeline.warehouse.locking import WarehouseBusyError
+from servicetitan_pipeline.warehouse.session import WRITER_MEMORY_LIMIT_BYTES, WRITER_THREADS
 
 __all__ = [
     "DEFAULT_DUCKDB_LOCK_WAIT_SECONDS",
@@ -45,6 +45,8 @@ DEFAULT_DUCKDB_LOCK_WAIT_SECONDS = 120.0
 
 _LOCK_CONFLICT = re.compile(r"Could not set lock on file .*Conflicting lock is held", re.DOTALL)
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?\(PID \d+\))")
+# DuckDB shares one database per file within a process, and refuses a second configuration.
+_OPEN_IN_THIS_PROCESS = "same database file with a different configuration"
 
 
 class WarehouseFileError(ConfigError):
@@ -201,6 +203,8 @@ def open_warehouse(
         try:
             return duckdb.connect(str(path), **kwargs)
         except duckdb.Error as exc:
+            if _OPEN_IN_THIS_PROCESS in str(exc):
+                raise  # the file is a database, open here with other settings: a caller's bug
             if not is_lock_conflict(exc):
                 # Without DuckDB's exception as the cause: a run's summary shows the innermost
                 # cause, and DuckDB's words are what this one replaces.
@@ -240,13 +244,27 @@ def check_warehouse_file(database: str | os.PathLike[str]) -> None:
     if problem is not None:
         raise problem
     if path.exists():
-        with contextlib.suppress(WarehouseBusyError):
-            conn = open_warehouse(path, lock_wait_seconds=0)
+        try:
+            # Closing checkpoints what a killed run left in the WAL: within a writer's bounds.
+            conn = open_warehouse(path, config=_CHECK_CONFIG, lock_wait_seconds=0)
+        except WarehouseBusyError:
+            pass  # another process has it open: the writers wait for it
+        except duckdb.Error as exc:
+            if _OPEN_IN_THIS_PROCESS not in str(exc):
+                raise
+            # Open in this process already, so it is a database.
+        else:
             try:
                 _check_not_cut_short(path, conn)
             finally:
                 conn.close()
     _check_directory_accepts_files(path)
+
+
+_CHECK_CONFIG = {
+    "memory_limit": f"{WRITER_MEMORY_LIMIT_BYTES // 2**20}MiB",
+    "threads": WRITER_THREADS,
+}
 
 
 def _check_directory_accepts_files(path: Path) -> None:

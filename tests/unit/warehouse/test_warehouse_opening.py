@@ -195,6 +195,12 @@ def test_a_lock_held_too_long_gives_up_as_busy_naming_the_holder(
         check_warehouse_file(path)
 
 
+def test_the_up_front_check_accepts_a_file_open_in_this_process(real_database: Path) -> None:
+    # DuckDB refuses a second configuration for a file open in the process: not a file error.
+    with duckdb.connect(str(real_database), config={"custom_user_agent": "other"}):
+        check_warehouse_file(real_database)
+
+
 def test_the_up_front_check_leaves_a_missing_file_alone(tmp_path: Path) -> None:
     path = tmp_path / "new.duckdb"
     check_warehouse_file(path)
