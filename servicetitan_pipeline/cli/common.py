@@ -120,8 +120,9 @@ def prepare_settings(
 
     Loads the settings file, makes what the process writes private (``SERVICETITAN_FILE_MODE``),
     validates the connection and, for commands that write the warehouse (``warehouse=True``),
-    its location, the AR date and the schedule; then says on ``out`` (stderr) which settings
-    came from which file and which URLs are not the environment's defaults.
+    its location and file (opened once), the AR date and the schedule; then says on ``out``
+    (stderr) which settings came from which file and which URLs are not the environment's
+    defaults.
 
     Raises:
         SettingsError, ConfigError: the first bad setting, named (see :data:`SETTINGS_ERRORS`).
@@ -131,8 +132,11 @@ def prepare_settings(
     settings = resource_from_environment(os.environ, overrides or {}).get_settings()
     if warehouse:
         from servicetitan_pipeline.defs.jobs import check_schedule_settings
+        from servicetitan_pipeline.warehouse.opening import check_warehouse_file
 
-        check_warehouse_location()
+        # Opened once here, so a file that is no DuckDB database fails in one line before any
+        # request, rather than in each asset of the run.
+        check_warehouse_file(check_warehouse_location())
         ar_as_of_date()
         check_schedule_settings()
     given = {CONNECTION_ENV_VARS[f] for f, v in (overrides or {}).items() if v}

@@ -139,16 +139,18 @@ def failed_parts(result: dg.ExecuteInProcessResult) -> list[tuple[str, Any]]:
 
     A run fails itself, with no step failed, when its resources could not be initialised: its
     error is the only place that says why (Dagster's console line says only which resources).
+    When a step failed, the run's failure repeats that step's error and is left out.
     """
     parts: list[tuple[str, Any]] = []
+    run_parts: list[tuple[str, Any]] = []
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error is not None:
             parts.append((str(event.step_key), event.step_failure_data.error))
         elif event.is_run_failure:
             error = getattr(event.event_specific_data, "error", None)
             if error is not None:
-                parts.append(("run", error))
-    return parts
+                run_parts.append(("run", error))
+    return parts or run_parts
 
 
 def write_failure_details(result: dg.ExecuteInProcessResult, out: TextIO) -> None:

@@ -31,8 +31,10 @@ from dagster_dbt import (
 from servicetitan_pipeline.config import DUCKDB_PATH_ENV, duckdb_path
 from servicetitan_pipeline.defs.dbt_project import dbt_project, invocation_target_path
 from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL
+from servicetitan_pipeline.defs.resources import warehouse_file_errors_not_retried
 from servicetitan_pipeline.entities import ENTITIES_BY_NAME
 from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
+from servicetitan_pipeline.warehouse.opening import check_warehouse_file
 
 # Dagster inspects the `context` annotation at definition time, so this module does not use
 # `from __future__ import annotations` (it would turn the annotation into a string).
@@ -209,6 +211,10 @@ def servicetitan_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource)
     os.environ[DUCKDB_PATH_ENV] = database
     holder = f"run {context.run.run_id[:8]}, dbt build"
     with warehouse_write_lock(database, holder=holder, on_wait=context.log.info):
+        # dbt-duckdb opens the file itself: a file that can never open fails here, named and
+        # not retried, instead of in dbt's words after the retry policy's minutes.
+        with warehouse_file_errors_not_retried():
+            check_warehouse_file(database)
         exclude, observations = _skip_unbuildable_models(context, database)
         yield from observations
         if observations and len(observations) == len(context.selected_asset_keys):

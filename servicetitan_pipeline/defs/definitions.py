@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
-from dagster_duckdb import DuckDBResource
 
 from servicetitan_pipeline.config import (
     apply_file_mode,
@@ -27,7 +26,7 @@ from servicetitan_pipeline.defs.dbt import servicetitan_dbt_assets
 from servicetitan_pipeline.defs.dbt_project import dbt_project
 from servicetitan_pipeline.defs.ingestion import build_ingestion_assets
 from servicetitan_pipeline.defs.jobs import build_sync_job, build_sync_schedule
-from servicetitan_pipeline.defs.resources import servicetitan_resource_from_env
+from servicetitan_pipeline.defs.resources import WarehouseResource, servicetitan_resource_from_env
 from servicetitan_pipeline.defs.run_logging import compact_console_logger
 
 apply_file_mode()
@@ -41,7 +40,7 @@ defs = dg.Definitions(
     schedules=[build_sync_schedule(sync_job)],
     resources={
         "servicetitan": servicetitan_resource_from_env(),
-        "duckdb": DuckDBResource(database=duckdb_path()),
+        "duckdb": WarehouseResource(database=duckdb_path()),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
     },
     # One process per run: DuckDB allows a single writing process per file.

@@ -106,14 +106,16 @@ def is_transient(error: BaseException) -> bool:
     """Whether a step that failed with ``error`` is worth retrying under the retry policy.
 
     ServiceTitan errors that another attempt cannot fix (bad settings, a rejected client or app
-    key, a missing API scope, a bad request, an answer that stayed unusable) fail at once: a
-    retry would only add minutes before the same message. What may pass on its own (the client
-    gave up on 429s, 5xx or dropped connections; another run held the warehouse) is retried,
-    and so is anything unforeseen.
+    key, a missing API scope, a bad request, an answer that stayed unusable) and a warehouse
+    file that cannot be opened (not a DuckDB database, truncated, a directory, no permission)
+    fail at once: a retry would only add minutes before the same message. What may pass on its
+    own (the client gave up on 429s, 5xx or dropped connections; another run or process held
+    the warehouse) is retried, and so is anything unforeseen.
     """
     from servicetitan_pipeline.client import RetriesExhaustedError, ServiceTitanError
     from servicetitan_pipeline.warehouse.locking import WarehouseBusyError
+    from servicetitan_pipeline.warehouse.opening import WarehouseFileError
 
     if isinstance(error, RetriesExhaustedError | WarehouseBusyError):
         return True
-    return not isinstance(error, ServiceTitanError)
+    return not isinstance(error, ServiceTitanError | WarehouseFileError)

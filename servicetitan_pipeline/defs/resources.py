@@ -1,4 +1,5 @@
-"""Dagster resources: the ServiceTitan connection (``ServiceTitanResource``).
+"""Dagster resources: the ServiceTitan connection (``ServiceTitanResource``) and the DuckDB
+warehouse (``WarehouseResource``).
 
 Secrets reach Dagster only as ``EnvVar`` references: Dagster stores and shows the *name* of the
 environment variable (``{"env": "SERVICETITAN_CLIENT_SECRET"}``) in config schemas, the launchpad
@@ -9,12 +10,15 @@ as the field's default value in the UI.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr, field_validator
 
 from servicetitan_pipeline.client import ConnectionSettings, ServiceTitanClient
@@ -27,8 +31,19 @@ from servicetitan_pipeline.config import (
     DEFAULT_READ_TIMEOUT_SECONDS,
     REQUIRED_CONNECTION_FIELDS,
 )
+from servicetitan_pipeline.warehouse.opening import (
+    DEFAULT_DUCKDB_LOCK_WAIT_SECONDS,
+    WarehouseFileError,
+    check_warehouse_file,
+    open_warehouse,
+)
 
-__all__ = ["ServiceTitanResource", "servicetitan_resource_from_env"]
+__all__ = [
+    "ServiceTitanResource",
+    "WarehouseResource",
+    "servicetitan_resource_from_env",
+    "warehouse_file_errors_not_retried",
+]
 
 
 # Dagster's ConfigurableResource is generic in the value it provides, which for it is the resource
@@ -220,3 +235,60 @@ def servicetitan_resource_from_env(
             fields[field_name] = dg.EnvVar(env_name)
     fields.update(overrides)
     return ServiceTitanResource(**fields)
+
+
+@contextlib.contextmanager
+def warehouse_file_errors_not_retried() -> Iterator[None]:
+    """Turn a :class:`WarehouseFileError` into a ``dg.Failure`` the retry policy does not retry.
+
+    Dagster's retry policy retries every exception except a ``Failure`` that forbids it; a
+    warehouse file that cannot be opened stays so, and retrying it only hid the message for
+    minutes.
+    """
+    from servicetitan_pipeline.defs.jobs import is_transient
+
+    try:
+        yield
+    except WarehouseFileError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=is_transient(exc)) from exc
+
+
+class WarehouseResource(DuckDBResource):
+    """The DuckDB warehouse (``SERVICETITAN_DUCKDB_PATH``), opened read-write by every step.
+
+    dagster-duckdb's resource retries every failed open ten times with a growing backoff, and
+    the job's retry policy retried the step on top, so a file that can never open (garbage, a
+    truncated copy, a directory, ``/dev/null``, no permission) took minutes per asset to fail,
+    silently. Here only another process's lock on the file is waited for (with a message, at
+    most ``lock_wait_seconds``); any other failure names the file and the cause at once and is
+    not retried. An existing file is opened once when the run's resources are set up, so a bad
+    one fails the run before any asset starts.
+    """
+
+    lock_wait_seconds: float = Field(
+        default=DEFAULT_DUCKDB_LOCK_WAIT_SECONDS,
+        description="How long a step waits while another process (a DuckDB shell, a BI tool) "
+        "holds DuckDB's lock on the file, before it fails as busy.",
+    )
+
+    @classmethod
+    def _is_dagster_maintained(cls) -> bool:
+        return False
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        check_warehouse_file(self.database)
+
+    @contextlib.contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection to the warehouse for the block, closed afterwards."""
+        with warehouse_file_errors_not_retried():
+            conn = open_warehouse(
+                self.database,
+                config={"custom_user_agent": "dagster", **self.connection_config},
+                lock_wait_seconds=self.lock_wait_seconds,
+                on_wait=dg.get_dagster_logger().info,
+            )
+        try:
+            yield conn
+        finally:
+            conn.close()

@@ -12,5 +12,7 @@ per job:
 * ``upsert``: the version rule, one page in a transaction, full refresh;
 * ``batch``: several pages per transaction (``PageBatchWriter``);
 * ``writer``: ``EntityWriter``, all of the above for one entity sync (the engine's interface);
-* ``locking``: one writer process at a time per DuckDB file.
+* ``locking``: one writer process at a time per DuckDB file;
+* ``opening``: opening the file, waiting only for another process's lock, every other failure
+  named (``WarehouseFileError``).
 """

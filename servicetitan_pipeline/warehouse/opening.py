@@ -1,0 +1,306 @@
+"""Opening the DuckDB warehouse file: wait out another process's lock, name every other failure.
+
+DuckDB says why it cannot open a file in an ``IOException`` whose text names neither the
+setting nor what to do, and the one transient reason (another process holds the file's lock)
+raises the same class as the permanent ones (garbage bytes, a truncated copy, a directory,
+``/dev/null``, no permission). Retrying all of them alike turned a file that can never open
+into minutes of silent retries per asset. Here the lock alone is waited for, with a message
+and a bound; everything else becomes a :class:`WarehouseFileError` naming the file, the
+setting and the cause in words, at once.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from servicetitan_pipeline.config import DUCKDB_PATH_ENV, ConfigError
+from servicetitan_pipeline.warehouse.locking import WarehouseBusyError
+from servicetitan_pipeline.warehouse.session import WRITER_MEMORY_LIMIT_BYTES, WRITER_THREADS
+
+__all__ = [
+    "DEFAULT_DUCKDB_LOCK_WAIT_SECONDS",
+    "WarehouseFileError",
+    "check_warehouse_file",
+    "open_warehouse",
+]
+
+logger = logging.getLogger(__name__)
+
+# Another process holding DuckDB's own lock is a DuckDB shell, a BI tool or a script with the
+# file open (our own writers queue on locking.py's sidecar lock first). Such a session usually
+# ends within a minute or two; beyond that the step fails as busy, which the job's retry
+# policy treats as transient.
+DEFAULT_DUCKDB_LOCK_WAIT_SECONDS = 120.0
+
+_LOCK_CONFLICT = re.compile(r"Could not set lock on file .*Conflicting lock is held", re.DOTALL)
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?\(PID \d+\))")
+# DuckDB shares one database per file within a process, and refuses a second configuration.
+_OPEN_IN_THIS_PROCESS = "same database file with a different configuration"
+
+
+class WarehouseFileError(ConfigError):
+    """The warehouse file cannot be opened for a reason that waiting will not fix.
+
+    A :class:`ConfigError` (``SERVICETITAN_DUCKDB_PATH`` points at something unusable), so the
+    commands print it as one line, like any bad setting. ``path`` is the file, ``cause`` the
+    reason in a few words ("is not a DuckDB database", "is truncated or corrupt", ...).
+    """
+
+    def __init__(self, path: str, cause: str, advice: str) -> None:
+        self.path = path
+        self.cause = cause
+        super().__init__(f"{DUCKDB_PATH_ENV}: {path} {cause}; {advice}")
+
+
+# A new warehouse costs one full sync (every entity read again), nothing else.
+_MOVE_ASIDE = "move it aside for a new one (the next sync reads every entity again)"
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """Whether ``error`` is DuckDB saying another process holds the file's lock."""
+    return isinstance(error, duckdb.Error) and bool(_LOCK_CONFLICT.search(str(error)))
+
+
+def _unusable_path(path: Path) -> WarehouseFileError | None:
+    """What is wrong with ``path`` before DuckDB touches it (a FIFO would block the open)."""
+    shown = str(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        parent = path.parent
+        if parent.exists() and not parent.is_dir():
+            return WarehouseFileError(
+                shown, f"cannot be created: {parent} is not a directory", "choose another path"
+            )
+        if not parent.exists():
+            return WarehouseFileError(
+                shown, f"cannot be created: its directory {parent} does not exist", "create it"
+            )
+        return None
+    except NotADirectoryError:
+        return WarehouseFileError(
+            shown,
+            "cannot be created: a part of its path is a file, not a directory",
+            "choose another path",
+        )
+    except PermissionError:
+        return WarehouseFileError(
+            shown,
+            "cannot be read: permission denied on its directory",
+            "give this user access to it, or choose another path",
+        )
+    if stat.S_ISDIR(mode):
+        return WarehouseFileError(
+            shown,
+            "is a directory, not a DuckDB database file",
+            f"point {DUCKDB_PATH_ENV} at a file inside it, e.g. {path / 'servicetitan.duckdb'}",
+        )
+    if not stat.S_ISREG(mode):
+        return WarehouseFileError(
+            shown,
+            "is not a regular file (a device, pipe or socket), so it cannot hold a DuckDB database",
+            f"point {DUCKDB_PATH_ENV} at a file",
+        )
+    return None
+
+
+def _named_failure(path: Path, error: duckdb.Error) -> WarehouseFileError:
+    """DuckDB's failure to open ``path`` (not a lock conflict), as the cause in words."""
+    shown, text = str(path), str(error)
+    if "not a valid DuckDB database file" in text:
+        # Read, not stat: files under /proc say size 0 and yet have bytes.
+        try:
+            with path.open("rb") as file:
+                empty = not file.read(1)
+        except OSError:
+            empty = False
+        if empty:
+            return WarehouseFileError(
+                shown,
+                "is empty, not a DuckDB database",
+                f"delete it (DuckDB creates the file) or point {DUCKDB_PATH_ENV} at another path",
+            )
+        return WarehouseFileError(shown, "is not a DuckDB database", _MOVE_ASIDE)
+    if "Could not read enough bytes" in text or "Failure while replaying WAL" in text:
+        return WarehouseFileError(
+            shown,
+            "is truncated or corrupt (DuckDB could not read it whole)",
+            f"restore it from a backup, or {_MOVE_ASIDE}",
+        )
+    if os.strerror(errno.EACCES) in text or os.strerror(errno.EPERM) in text:
+        return WarehouseFileError(
+            shown,
+            "cannot be opened: permission denied",
+            "make the file and its directory readable and writable by this user",
+        )
+    if os.strerror(errno.EROFS) in text or (path.exists() and not os.access(path.parent, os.W_OK)):
+        return WarehouseFileError(
+            shown,
+            f"cannot be written: its directory {path.parent} is not writable (DuckDB "
+            f"writes {path.name}.wal next to it)",
+            "make the directory writable, or choose another path",
+        )
+    if "Cannot open file" in text and not path.exists():
+        return WarehouseFileError(
+            shown,
+            f"cannot be created: the directory {path.parent} does not accept new files",
+            "choose a path in a writable directory",
+        )
+    if "version" in text.lower() and "storage" in text.lower():
+        return WarehouseFileError(
+            shown,
+            "was written by another DuckDB version and cannot be opened by this one",
+            f"open it with the DuckDB version that wrote it, export it, or {_MOVE_ASIDE}",
+        )
+    detail = " ".join(text.split()).removeprefix("IO Error: ")
+    return WarehouseFileError(shown, f"cannot be opened ({detail})", "check the file")
+
+
+def open_warehouse(
+    database: str | os.PathLike[str],
+    *,
+    read_only: bool = False,
+    config: Mapping[str, Any] | None = None,
+    lock_wait_seconds: float = DEFAULT_DUCKDB_LOCK_WAIT_SECONDS,
+    poll_interval: float = 1.0,
+    on_wait: Callable[[str], None] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Connect to ``database``, waiting only while another process holds its lock.
+
+    Args:
+        database: the DuckDB file (``:memory:`` is passed through).
+        read_only: open read-only (DuckDB then still needs the file to be a database).
+        config: DuckDB configuration options, as for ``duckdb.connect``.
+        lock_wait_seconds: how long to wait for another process's lock on the file.
+        poll_interval: seconds between attempts while waiting.
+        on_wait: told once, in words, that and why we wait (default: this module's logger).
+
+    Raises:
+        WarehouseFileError: the file cannot be a usable warehouse (named, with the cause).
+        WarehouseBusyError: another process still held its lock after ``lock_wait_seconds``.
+    """
+    kwargs: dict[str, Any] = {"read_only": read_only, "config": dict(config or {})}
+    if os.fspath(database) == ":memory:":
+        return duckdb.connect(":memory:", **kwargs)
+    path = Path(os.fspath(database))
+    problem = _unusable_path(path)
+    if problem is not None:
+        raise problem
+    deadline = time.monotonic() + lock_wait_seconds
+    announced = False
+    while True:
+        try:
+            return duckdb.connect(str(path), **kwargs)
+        except duckdb.Error as exc:
+            if _OPEN_IN_THIS_PROCESS in str(exc):
+                raise  # the file is a database, open here with other settings: a caller's bug
+            if not is_lock_conflict(exc):
+                # Without DuckDB's exception as the cause: a run's summary shows the innermost
+                # cause, and DuckDB's words are what this one replaces.
+                raise _named_failure(path, exc) from None
+            holder_match = _LOCK_HOLDER.search(str(exc))
+            holder = holder_match.group(1) if holder_match else "another process"
+            if time.monotonic() >= deadline:
+                raise WarehouseBusyError(
+                    f"gave up after {lock_wait_seconds:.0f}s waiting for DuckDB's lock on "
+                    f"{path}: it is held by {holder}. Close that DuckDB session (a DuckDB "
+                    f"shell, a BI tool, a notebook) or point {DUCKDB_PATH_ENV} at another file."
+                ) from None
+            if not announced:
+                (on_wait or logger.info)(
+                    f"waiting up to {lock_wait_seconds:.0f}s for DuckDB's lock on {path}: "
+                    f"{holder} has the file open"
+                )
+                announced = True
+            time.sleep(poll_interval)
+
+
+def check_warehouse_file(database: str | os.PathLike[str]) -> None:
+    """Open an existing warehouse once read-write and close it, so a bad file fails up front.
+
+    A file that does not exist yet is not created (the first writer does); one locked by
+    another process is left to the writers, which wait for the lock. A file shorter than the
+    blocks it lists (a copy cut short) fails here too, and so does a directory that does not
+    accept new files (the ``.wal``).
+
+    Raises:
+        WarehouseFileError: the file is there but can never be opened as a warehouse.
+    """
+    if os.fspath(database) == ":memory:":
+        return
+    path = Path(os.fspath(database))
+    problem = _unusable_path(path)
+    if problem is not None:
+        raise problem
+    if path.exists():
+        try:
+            # Closing checkpoints what a killed run left in the WAL: within a writer's bounds.
+            conn = open_warehouse(path, config=_CHECK_CONFIG, lock_wait_seconds=0)
+        except WarehouseBusyError:
+            pass  # another process has it open: the writers wait for it
+        except duckdb.Error as exc:
+            if _OPEN_IN_THIS_PROCESS not in str(exc):
+                raise
+            # Open in this process already, so it is a database.
+        else:
+            try:
+                _check_not_cut_short(path, conn)
+            finally:
+                conn.close()
+    _check_directory_accepts_files(path)
+
+
+_CHECK_CONFIG = {
+    "memory_limit": f"{WRITER_MEMORY_LIMIT_BYTES // 2**20}MiB",
+    "threads": WRITER_THREADS,
+}
+
+
+def _check_directory_accepts_files(path: Path) -> None:
+    """The warehouse's ``.wal`` and ``.lock`` (and a new warehouse) can be created by it.
+
+    DuckDB opens a file in a read-only directory, and fails at the first write, mid-sync.
+    """
+    try:
+        with tempfile.TemporaryFile(dir=path.parent, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        done = "cannot be written" if path.exists() else "cannot be created"
+        raise WarehouseFileError(
+            str(path),
+            f"{done}: its directory {path.parent} does not accept new files "
+            f"({exc.strerror or type(exc).__name__}; DuckDB writes {path.name}.wal next to it)",
+            "make the directory writable, or choose a path in a writable directory",
+        ) from None
+
+
+def _check_not_cut_short(path: Path, conn: duckdb.DuckDBPyConnection) -> None:
+    """Raise if ``path`` is shorter than the blocks its header lists (a copy cut short).
+
+    DuckDB reads blocks lazily, so such a file opens and then fails in the middle of a sync.
+    Checked only without a ``.wal``: replaying one may list blocks not yet in the file.
+    """
+    if Path(f"{path}.wal").exists():
+        return
+    row = conn.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchone()
+    if row is None:
+        return
+    block_size, total_blocks = (int(value) for value in row)
+    # The file is its headers plus every block; the headers are left out, to be safe.
+    if path.stat().st_size < block_size * total_blocks:
+        raise WarehouseFileError(
+            str(path),
+            "is truncated or corrupt (shorter than the blocks it lists)",
+            f"restore it from a backup, or {_MOVE_ASIDE}",
+        )

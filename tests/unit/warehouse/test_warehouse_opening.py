@@ -1,0 +1,223 @@
+"""Opening the warehouse file: another process's lock is waited for, every other failure is
+named at once (issue #10, case 16)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from servicetitan_pipeline.warehouse.locking import WarehouseBusyError
+from servicetitan_pipeline.warehouse.opening import (
+    WarehouseFileError,
+    check_warehouse_file,
+    open_warehouse,
+)
+
+# Far longer than any test may take: a file error that waited for it would show.
+LOCK_WAIT = 60.0
+
+
+@pytest.fixture(scope="module")
+def real_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real DuckDB file of a few hundred KiB, to copy and cut."""
+    path = tmp_path_factory.mktemp("real") / "real.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("CREATE TABLE t AS SELECT range AS a, 'x' || range AS b FROM range(100000)")
+    return path
+
+
+def _garbage(tmp_path: Path, _: Path) -> Path:
+    path = tmp_path / "garbage.duckdb"
+    path.write_bytes(bytes(range(256)) * 40)
+    return path
+
+
+def _empty(tmp_path: Path, _: Path) -> Path:
+    path = tmp_path / "empty.duckdb"
+    path.write_bytes(b"")
+    return path
+
+
+def _cut_copy(tmp_path: Path, real: Path, keep: float) -> Path:
+    path = tmp_path / "truncated.duckdb"
+    data = real.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def _directory(tmp_path: Path, _: Path) -> Path:
+    path = tmp_path / "warehouse.duckdb"
+    path.mkdir()
+    return path
+
+
+def _under_a_file(tmp_path: Path, _: Path) -> Path:
+    # Stops root too: no permission bit lets anyone create a file under a regular file.
+    (tmp_path / "plain").write_text("x")
+    return tmp_path / "plain" / "warehouse.duckdb"
+
+
+# case -> (make the path, the cause in the message, whether DuckDB itself refuses to open it)
+CASES = {
+    "garbage bytes": (_garbage, "is not a DuckDB database", True),
+    "an empty file": (_empty, "is empty, not a DuckDB database", True),
+    # DuckDB reads blocks lazily: a copy cut after its header opens, and fails mid-sync.
+    "a copy cut in its header": (lambda p, r: _cut_copy(p, r, 0.01), "is truncated", True),
+    "a copy cut in half": (lambda p, r: _cut_copy(p, r, 0.5), "is truncated", False),
+    "a directory": (_directory, "is a directory", True),
+    "/dev/null": (lambda *_: Path("/dev/null"), "is not a regular file", True),
+    "a path under a regular file": (_under_a_file, "is a file, not a directory", True),
+    "a path in /proc": (lambda *_: Path("/proc/warehouse.duckdb"), "does not accept new", True),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_file_that_can_never_open_fails_at_once_naming_it_and_the_cause(
+    case: str, tmp_path: Path, real_database: Path
+) -> None:
+    make, cause, refused_by_duckdb = CASES[case]
+    path = make(tmp_path, real_database)
+    started = time.monotonic()
+    # The up-front check (the run's resource setup, the CLI's pre-flight) refuses every case.
+    with pytest.raises(WarehouseFileError) as excinfo:
+        check_warehouse_file(path)
+    message = str(excinfo.value)
+    assert message.startswith(f"SERVICETITAN_DUCKDB_PATH: {path} ")
+    assert cause in message and excinfo.value.cause in message and "\n" not in message
+    if refused_by_duckdb:
+        # Each step's open says the same, at once: nothing is retried or waited for.
+        waits: list[str] = []
+        with pytest.raises(WarehouseFileError, match=cause):
+            open_warehouse(
+                path, lock_wait_seconds=LOCK_WAIT, poll_interval=0.01, on_wait=waits.append
+            )
+        assert waits == []
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes files whatever their mode")
+def test_a_file_without_permission_is_named(tmp_path: Path, real_database: Path) -> None:
+    path = tmp_path / "private.duckdb"
+    shutil.copy(real_database, path)
+    path.chmod(0)
+    with pytest.raises(WarehouseFileError, match="permission denied"):
+        open_warehouse(path, lock_wait_seconds=LOCK_WAIT)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in a directory whatever its mode")
+def test_a_good_file_in_a_read_only_directory_is_named(tmp_path: Path, real_database: Path) -> None:
+    # DuckDB opens it, and would fail at the first write, when it creates the .wal.
+    directory = tmp_path / "read-only"
+    directory.mkdir()
+    shutil.copy(real_database, directory / "w.duckdb")
+    directory.chmod(0o555)
+    try:
+        with pytest.raises(WarehouseFileError, match=r"cannot be written: its directory"):
+            check_warehouse_file(directory / "w.duckdb")
+    finally:
+        directory.chmod(0o755)
+
+
+def test_duckdb_refusing_permission_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What DuckDB says for a file this user may not open (cannot be staged as root).
+    path = tmp_path / "private.duckdb"
+    path.write_bytes(b"x")
+
+    def refuse(database: str, **_: object) -> None:
+        raise duckdb.IOException(f'IO Error: Cannot open file "{database}": Permission denied')
+
+    monkeypatch.setattr(duckdb, "connect", refuse)
+    with pytest.raises(WarehouseFileError, match=r"cannot be opened: permission denied"):
+        open_warehouse(path, lock_wait_seconds=LOCK_WAIT)
+
+
+@contextlib.contextmanager
+def _held_by_another_process(path: Path, seconds: float) -> Iterator[subprocess.Popen[str]]:
+    """Another process with ``path`` open read-write for ``seconds`` (a DuckDB shell, say)."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, duckdb\n"
+            f"conn = duckdb.connect({str(path)!r})\n"
+            f"print('open', flush=True); time.sleep({seconds})",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_lock_held_by_another_process_is_waited_for_then_the_file_opens(
+    tmp_path: Path, real_database: Path
+) -> None:
+    path = tmp_path / "w.duckdb"
+    shutil.copy(real_database, path)
+    waits: list[str] = []
+    with _held_by_another_process(path, 1.0) as holder:
+        conn = open_warehouse(
+            path, lock_wait_seconds=LOCK_WAIT, poll_interval=0.05, on_wait=waits.append
+        )
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (100000,)
+        conn.close()
+    assert len(waits) == 1
+    assert str(path) in waits[0] and f"PID {holder.pid}" in waits[0]
+
+
+def test_a_lock_held_too_long_gives_up_as_busy_naming_the_holder(
+    tmp_path: Path, real_database: Path
+) -> None:
+    path = tmp_path / "w.duckdb"
+    shutil.copy(real_database, path)
+    with _held_by_another_process(path, 30) as holder:
+        started = time.monotonic()
+        with pytest.raises(WarehouseBusyError, match=rf"PID {holder.pid}") as excinfo:
+            open_warehouse(path, lock_wait_seconds=0.3, poll_interval=0.05, on_wait=lambda _: None)
+        assert time.monotonic() - started < 5
+        assert "SERVICETITAN_DUCKDB_PATH" in str(excinfo.value)
+        # The up-front check leaves a locked file to the writers, which wait for it.
+        check_warehouse_file(path)
+
+
+def test_the_up_front_check_accepts_a_file_open_in_this_process(real_database: Path) -> None:
+    # DuckDB refuses a second configuration for a file open in the process: not a file error.
+    with duckdb.connect(str(real_database), config={"custom_user_agent": "other"}):
+        check_warehouse_file(real_database)
+
+
+def test_the_up_front_check_leaves_a_missing_file_alone(tmp_path: Path) -> None:
+    path = tmp_path / "new.duckdb"
+    check_warehouse_file(path)
+    assert not path.exists()
+    check_warehouse_file(":memory:")
+
+
+def test_a_good_or_new_file_opens_read_write(tmp_path: Path, real_database: Path) -> None:
+    check_warehouse_file(real_database)
+    conn = open_warehouse(tmp_path / "new.duckdb")
+    conn.execute("CREATE TABLE t (a INTEGER)")
+    conn.close()
+    open_warehouse(":memory:").close()
+
+
+def test_a_file_error_is_not_transient_and_a_busy_warehouse_is() -> None:
+    from servicetitan_pipeline.defs.jobs import is_transient
+
+    assert not is_transient(WarehouseFileError("/x.duckdb", "is not a DuckDB database", "move"))
+    assert is_transient(WarehouseBusyError("held"))
