@@ -43,6 +43,8 @@ CONNECTION_ENV_VARS: Final[Mapping[str, str]] = {
     "app_key": "SERVICETITAN_APP_KEY",
     "api_base_url": "SERVICETITAN_API_BASE_URL",
     "auth_url": "SERVICETITAN_AUTH_URL",
+    "max_response_mb": "SERVICETITAN_MAX_RESPONSE_MB",
+    "request_deadline_seconds": "SERVICETITAN_REQUEST_DEADLINE_SECONDS",
 }
 REQUIRED_CONNECTION_FIELDS: Final = (
     "name",
@@ -72,6 +74,14 @@ DEFAULT_MAX_TOTAL_WAIT_SECONDS: Final = 300.0
 DEFAULT_CONNECT_TIMEOUT_SECONDS: Final = 10.0
 # Time between bytes of an answer: an export page can be large.
 DEFAULT_READ_TIMEOUT_SECONDS: Final = 120.0
+
+# What one answer may cost; variables too (above). An answer past a bound fails, not retried.
+# ServiceTitan's largest export pages (invoices, 5,000 per page) are ~20 MB of JSON: ten times
+# that is still a page, more is a runaway (a gzip bomb expands a few MB into gigabytes).
+DEFAULT_MAX_RESPONSE_MB: Final = 256.0  # MiB, decoded
+# The read timeout bounds each wait for bytes, not a whole answer: a body trickling in a byte a
+# second never trips it. 20 MB in five minutes is half a megabit per second.
+DEFAULT_REQUEST_DEADLINE_SECONDS: Final = 300.0
 
 
 def connection_label(field_name: str) -> str:

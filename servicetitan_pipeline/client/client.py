@@ -87,8 +87,9 @@ class ServiceTitanClient:
         clock: monotonic clock for the token cache and rate limiter (injectable for tests).
         rng: ``random.random``-like jitter source.
         retry_policy: overrides the retry caps derived from ``settings``.
-        response_limits: what one answer may cost (decoded bytes, seconds); an answer that
-            breaks a bound raises ``ResponseLimitError`` and is not retried.
+        response_limits: overrides what one answer may cost (decoded bytes, seconds), derived
+            from ``settings``; an answer that breaks a bound raises ``ResponseLimitError`` and
+            is not retried.
         paging_limits: what ends a walk whose paging would never end (``PaginationError``).
     """
 
@@ -143,7 +144,10 @@ class ServiceTitanClient:
                 max_attempts=settings.max_attempts,
                 max_total_wait_seconds=settings.max_total_wait_seconds,
             ),
-            limits=response_limits,
+            limits=response_limits
+            or ResponseLimits.of_megabytes(
+                float(settings.max_response_mb), float(settings.request_deadline_seconds)
+            ),
             limiter=limiter,
             stats=self._stats,
             scrubber=self._scrubber,

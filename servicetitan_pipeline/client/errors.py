@@ -125,8 +125,10 @@ class PaginationError(ApiError):
 
 
 class ResponseLimitError(ApiError):
-    """An answer broke a bound of the client: its decoded body grew past ``max_body_bytes``, or
-    it took longer than ``deadline_seconds`` (see ``transport.ResponseLimits``).
+    """An answer broke a bound of the client: its decoded body grew past
+    ``SERVICETITAN_MAX_RESPONSE_MB``, or it took longer than
+    ``SERVICETITAN_REQUEST_DEADLINE_SECONDS`` (see ``transport.ResponseLimits``); the message
+    names the setting to raise.
 
     Not retried, by the client or by the job's retry policy: the same answer would cost the same
     again (a gzip bomb, a body trickling in byte by byte).

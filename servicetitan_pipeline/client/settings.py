@@ -23,9 +23,11 @@ from servicetitan_pipeline.config import (
     DEFAULT_AUTH_URLS,
     DEFAULT_CONNECT_TIMEOUT_SECONDS,
     DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_RESPONSE_MB,
     DEFAULT_MAX_TOTAL_WAIT_SECONDS,
     DEFAULT_RATE_LIMIT_PER_SECOND,
     DEFAULT_READ_TIMEOUT_SECONDS,
+    DEFAULT_REQUEST_DEADLINE_SECONDS,
     connection_label,
     shown_value,
 )
@@ -166,6 +168,10 @@ class ConnectionSettings:
         max_total_wait_seconds: the most one request may spend waiting between attempts.
         connect_timeout_seconds: TCP/TLS connect timeout.
         read_timeout_seconds: timeout between bytes of an answer (export pages can be large).
+        max_response_mb: the most one answer's body may hold once decoded, in MiB
+            (``SERVICETITAN_MAX_RESPONSE_MB``; strings are converted).
+        request_deadline_seconds: the most one attempt may take, request to last byte
+            (``SERVICETITAN_REQUEST_DEADLINE_SECONDS``; strings are converted).
     """
 
     name: str
@@ -182,6 +188,8 @@ class ConnectionSettings:
     max_total_wait_seconds: float = DEFAULT_MAX_TOTAL_WAIT_SECONDS
     connect_timeout_seconds: float = DEFAULT_CONNECT_TIMEOUT_SECONDS
     read_timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS
+    max_response_mb: float | str = DEFAULT_MAX_RESPONSE_MB
+    request_deadline_seconds: float | str = DEFAULT_REQUEST_DEADLINE_SECONDS
 
     def __post_init__(self) -> None:
         try:
@@ -250,7 +258,12 @@ class ConnectionSettings:
                 _positive_number("rate_limit_per_second", self.rate_limit_per_second),
             )
         put("max_attempts", _positive_number("max_attempts", self.max_attempts, integer=True))
-        for field_name in ("connect_timeout_seconds", "read_timeout_seconds"):
+        for field_name in (
+            "connect_timeout_seconds",
+            "read_timeout_seconds",
+            "max_response_mb",
+            "request_deadline_seconds",
+        ):
             put(field_name, _positive_number(field_name, getattr(self, field_name)))
         try:
             max_wait = float(self.max_total_wait_seconds)

@@ -14,10 +14,10 @@ Attempts and the total wait of one request are capped (``RetryPolicy``); a wait 
 the cap ends the retries at once instead of sleeping in vain.
 
 What is never retried: an answer that broke a bound of ``ResponseLimits`` (a body expanding past
-``max_body_bytes``, an attempt outlasting ``deadline_seconds``: the same answer would cost the
-same again), raised as ``ResponseLimitError``; and a URL setting that cannot work (a failed TLS
-handshake, a host name that does not exist, a malformed URL), raised as
-``EndpointSettingsError`` naming the setting.
+``SERVICETITAN_MAX_RESPONSE_MB``, an attempt outlasting ``SERVICETITAN_REQUEST_DEADLINE_SECONDS``:
+the same answer would cost the same again), raised as ``ResponseLimitError`` naming the setting
+to raise; and a URL setting that cannot work (a failed TLS handshake, a host name that does not
+exist, a malformed URL), raised as ``EndpointSettingsError`` naming the setting.
 """
 
 from __future__ import annotations
@@ -48,7 +48,11 @@ from servicetitan_pipeline.client.errors import (
     describe_request,
 )
 from servicetitan_pipeline.client.ratelimit import RateLimiter
-from servicetitan_pipeline.config import connection_label
+from servicetitan_pipeline.config import (
+    DEFAULT_MAX_RESPONSE_MB,
+    DEFAULT_REQUEST_DEADLINE_SECONDS,
+    connection_label,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +73,7 @@ _SEND_EXCEPTIONS: tuple[type[Exception], ...] = (
     httpx.UnsupportedProtocol,
     httpx.InvalidURL,
 )
-# ServiceTitan's largest export pages (invoices, 5,000 per page) are ~20 MB of JSON: ten times
-# that is still a page, more is a runaway (a gzip bomb expands a few MB into gigabytes).
-DEFAULT_MAX_BODY_BYTES = 256 * 2**20
-# The read timeout bounds each wait for bytes, not a whole answer: a body trickling in a byte a
-# second never trips it. 20 MB in five minutes is half a megabit per second.
-DEFAULT_REQUEST_DEADLINE_SECONDS = 300.0
+MIB = 2**20
 _NOT_RETRYABLE_5XX = frozenset({501, 505})
 _TITLE_SECONDS = re.compile(r"(\d+(?:\.\d+)?)\s*(?:seconds?|secs?|s)\b", re.IGNORECASE)
 _EXCERPT_CHARS = 300
@@ -189,6 +188,9 @@ class RetryPolicy:
 class ResponseLimits:
     """What one attempt may cost; an answer that breaks a bound is not retried.
 
+    Set by ``SERVICETITAN_MAX_RESPONSE_MB`` and ``SERVICETITAN_REQUEST_DEADLINE_SECONDS``
+    (:meth:`of_megabytes`, used by the client for its settings).
+
     Attributes:
         max_body_bytes: the most a body may hold once decoded (gzip and deflate expanded).
         deadline_seconds: the most one attempt may take, from sending the request to the
@@ -196,8 +198,16 @@ class ResponseLimits:
             of the deadline).
     """
 
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_body_bytes: int = int(DEFAULT_MAX_RESPONSE_MB * MIB)
     deadline_seconds: float = DEFAULT_REQUEST_DEADLINE_SECONDS
+
+    @classmethod
+    def of_megabytes(cls, max_response_mb: float, deadline_seconds: float) -> ResponseLimits:
+        """A body of at most ``max_response_mb`` MiB (at least a byte), an attempt of at most
+        ``deadline_seconds``: the limits of the settings."""
+        return cls(
+            max_body_bytes=max(1, int(max_response_mb * MIB)), deadline_seconds=deadline_seconds
+        )
 
 
 # Decoded bytes per decompression step: a compressed body expands at most this far past the cap
@@ -642,10 +652,15 @@ class Transport:
         params: dict[str, Any] | None,
     ) -> ResponseLimitError:
         request = describe_request(method, path, params)
+        setting = "max_response_mb" if limit == "size" else "request_deadline_seconds"
+        really = (
+            "ServiceTitan really sends answers that large"
+            if limit == "size"
+            else "the network to ServiceTitan really is that slow"
+        )
         message = (
             f"ServiceTitan {request} {what}; stopped reading and not retrying, as the same "
-            "answer would cost as much again. If ServiceTitan really sends such answers, raise "
-            f"ResponseLimits.{'max_body_bytes' if limit == 'size' else 'deadline_seconds'}."
+            f"answer would cost as much again. If {really}, raise {connection_label(setting)}."
         )
         return ResponseLimitError(
             self.scrubber.scrub(message),

@@ -26,9 +26,11 @@ from servicetitan_pipeline.config import (
     CONNECTION_ENV_VARS,
     DEFAULT_CONNECT_TIMEOUT_SECONDS,
     DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_RESPONSE_MB,
     DEFAULT_MAX_TOTAL_WAIT_SECONDS,
     DEFAULT_RATE_LIMIT_PER_SECOND,
     DEFAULT_READ_TIMEOUT_SECONDS,
+    DEFAULT_REQUEST_DEADLINE_SECONDS,
     REQUIRED_CONNECTION_FIELDS,
 )
 from servicetitan_pipeline.warehouse.opening import (
@@ -115,17 +117,33 @@ class ServiceTitanResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         default=DEFAULT_READ_TIMEOUT_SECONDS,
         description="Read timeout (time between bytes of an answer).",
     )
+    # Strings, like tenant_id: EnvVar delivers strings, and a bad value must fail in
+    # ConnectionSettings, naming the setting, not in Dagster's or pydantic's type check.
+    max_response_mb: str = Field(
+        default=f"{DEFAULT_MAX_RESPONSE_MB:g}",
+        description="The most one answer's body may hold once decoded, in MiB; a larger one "
+        f"fails the sync, not retried ({CONNECTION_ENV_VARS['max_response_mb']}).",
+    )
+    request_deadline_seconds: str = Field(
+        default=f"{DEFAULT_REQUEST_DEADLINE_SECONDS:g}",
+        description="The most one request may take, from sending it to the answer's last byte; "
+        "a slower one fails the sync, not retried "
+        f"({CONNECTION_ENV_VARS['request_deadline_seconds']}).",
+    )
 
     # Validated once per resource instance (that is, once per run) and shared by every asset.
     _settings: ConnectionSettings | None = PrivateAttr(default=None)
     _client: ServiceTitanClient | None = PrivateAttr(default=None)
     _client_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
-    @field_validator("tenant_id", mode="before")
+    @field_validator("tenant_id", "max_response_mb", "request_deadline_seconds", mode="before")
     @classmethod
-    def _tenant_id_as_text(cls, value: Any) -> Any:
-        # Accept `tenant_id=12345` from Python code; validated as a positive integer later.
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    def _number_as_text(cls, value: Any) -> Any:
+        # Accept `tenant_id=12345` or `max_response_mb=512` from Python code; validated by
+        # ConnectionSettings, which names the setting.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
 
     def __repr__(self) -> str:
         # Pydantic's repr would print every field, secrets included.
@@ -164,6 +182,8 @@ class ServiceTitanResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             max_total_wait_seconds=self.max_total_wait_seconds,
             connect_timeout_seconds=self.connect_timeout_seconds,
             read_timeout_seconds=self.read_timeout_seconds,
+            max_response_mb=self.max_response_mb,
+            request_deadline_seconds=self.request_deadline_seconds,
         )
 
     def get_client(self) -> ServiceTitanClient:

@@ -302,6 +302,17 @@ _BAD_SETTINGS: dict[str, tuple[dict[str, str | None], str]] = {
     "warehouse is a directory": ({"SERVICETITAN_DUCKDB_PATH": "."}, "SERVICETITAN_DUCKDB_PATH"),
     "bad AR date": ({"SERVICETITAN_AR_AS_OF_DATE": "31/12/2024"}, "SERVICETITAN_AR_AS_OF_DATE"),
     "bad file mode": ({"SERVICETITAN_FILE_MODE": "world"}, "SERVICETITAN_FILE_MODE"),
+    **{
+        f"{field} {value}": (
+            {setting: value},
+            f"{setting} / {field} must be a positive number, got {value!r}",
+        )
+        for setting, field in (
+            ("SERVICETITAN_MAX_RESPONSE_MB", "max_response_mb"),
+            ("SERVICETITAN_REQUEST_DEADLINE_SECONDS", "request_deadline_seconds"),
+        )
+        for value in ("0", "-1", "abc")
+    },
 }
 
 
@@ -333,3 +344,27 @@ def test_the_run_logs_directory_must_be_writable(shell, hostile_server, capsys, 
     line = refused(*run("sync", "--no-dbt", capsys=capsys), command="sync")
     assert "SERVICETITAN_DUCKDB_PATH" in line and "logs" in line
     assert server.requests == []
+
+
+# --- the response limits are settings, and reach the client of check and of sync ------------
+
+
+@pytest.mark.parametrize("argv", [["check"], ["sync", "--no-dbt"]])
+def test_a_bad_response_limit_in_dotenv_is_refused_in_one_line_before_any_request(
+    shell, hostile_server, capsys, argv
+):
+    server = hostile_server()
+    dotenv({**connection_of(server), "SERVICETITAN_REQUEST_DEADLINE_SECONDS": "abc"})
+    line = refused(*run(*argv, capsys=capsys), command=argv[0])
+    assert "SERVICETITAN_REQUEST_DEADLINE_SECONDS / request_deadline_seconds" in line
+    assert server.requests == []
+
+
+def test_check_answers_within_the_response_size_setting(shell, hostile_server, capsys):
+    server = hostile_server()
+    # 0.0001 MiB is 104 bytes; the first export page is ~300.
+    dotenv({**connection_of(server), "SERVICETITAN_MAX_RESPONSE_MB": "0.0001"})
+    code, out, err = run("check", "--select", "customers", capsys=capsys)
+    assert code != 0, out + err
+    assert "more than 104 bytes" in out and "raise SERVICETITAN_MAX_RESPONSE_MB" in out
+    assert "Traceback" not in out + err

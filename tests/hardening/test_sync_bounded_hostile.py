@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 from hostile_server import (
@@ -38,7 +39,12 @@ from servicetitan_pipeline.client import (
     ServiceTitanClient,
     ServiceTitanError,
 )
+from servicetitan_pipeline.config import CONNECTION_ENV_VARS
 from servicetitan_pipeline.defs.jobs import is_transient
+from servicetitan_pipeline.defs.resources import (
+    ServiceTitanResource,
+    servicetitan_resource_from_env,
+)
 from servicetitan_pipeline.entities import get_entity
 from servicetitan_pipeline.sync import engine
 from servicetitan_pipeline.warehouse.state import read_sync_state
@@ -196,3 +202,31 @@ def test_9_pages_are_committed_while_a_slow_answer_trickles_in(
         client.close()
         reader.close()
     assert not worker.is_alive()
+
+
+def test_the_response_size_setting_reaches_the_runs_client_and_stops_a_gzip_bomb(
+    hostile_server: Start, conn: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = hostile_server({"customers": GzipBomb(size=GIB)})
+    settings = server.connection_settings()
+    for field_name, env_name in CONNECTION_ENV_VARS.items():
+        monkeypatch.setenv(env_name, str(getattr(settings, field_name)))
+    monkeypatch.setenv("SERVICETITAN_MAX_RESPONSE_MB", "2")
+    caught: list[BaseException] = []
+
+    @dg.asset
+    def customers(servicetitan: ServiceTitanResource) -> None:
+        try:
+            engine.sync_entity(CUSTOMERS, servicetitan.get_client(), conn, connection_name="h")
+        except ResponseLimitError as exc:
+            caught.append(exc)
+
+    started = time.monotonic()
+    # The run's resource, wired from the environment as definitions.py does.
+    resource = servicetitan_resource_from_env(rate_limit_per_second=None, max_attempts=2)
+    assert dg.materialize([customers], resources={"servicetitan": resource}).success
+    assert time.monotonic() - started < BOUNDED_SECONDS
+    (error,) = caught
+    assert f"more than {2 << 20} bytes once decoded" in str(error)
+    assert "raise SERVICETITAN_MAX_RESPONSE_MB / max_response_mb" in str(error)
+    assert ids(conn) == {1, 2, 3} and cursor(conn) == FIRST_TOKEN

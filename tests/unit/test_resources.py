@@ -13,7 +13,7 @@ import pytest
 from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster._serdes import serialize_value
 
-from servicetitan_pipeline.client import ServiceTitanClient, SettingsError
+from servicetitan_pipeline.client import ResponseLimits, ServiceTitanClient, SettingsError
 from servicetitan_pipeline.defs.resources import (
     ServiceTitanResource,
     servicetitan_resource_from_env,
@@ -31,7 +31,12 @@ ENV = {
     "SERVICETITAN_CLIENT_SECRET": SECRET,
     "SERVICETITAN_APP_KEY": APP_KEY,
 }
-OPTIONAL = ("SERVICETITAN_API_BASE_URL", "SERVICETITAN_AUTH_URL")
+OPTIONAL = (
+    "SERVICETITAN_API_BASE_URL",
+    "SERVICETITAN_AUTH_URL",
+    "SERVICETITAN_MAX_RESPONSE_MB",
+    "SERVICETITAN_REQUEST_DEADLINE_SECONDS",
+)
 
 
 @pytest.fixture
@@ -103,6 +108,14 @@ def test_get_settings_validates_and_resolves_defaults():
         ("environment", "staging", "SERVICETITAN_ENVIRONMENT / environment must be"),
         ("client_secret", "", "SERVICETITAN_CLIENT_SECRET / client_secret must not be empty"),
         ("api_base_url", "not a url", "SERVICETITAN_API_BASE_URL / api_base_url must be"),
+        *(
+            (field, value, f"{env} / {field} must be a positive number, got {value!r}")
+            for field, env in (
+                ("max_response_mb", "SERVICETITAN_MAX_RESPONSE_MB"),
+                ("request_deadline_seconds", "SERVICETITAN_REQUEST_DEADLINE_SECONDS"),
+            )
+            for value in ("0", "-1", "abc")
+        ),
     ],
 )
 def test_bad_settings_name_the_setting(field, value, message):
@@ -220,6 +233,42 @@ def test_tuning_fields_reach_the_settings():
     assert settings.rate_limit_per_second is None
     assert (settings.max_attempts, settings.max_total_wait_seconds) == (2, 5.0)
     assert (settings.connect_timeout_seconds, settings.read_timeout_seconds) == (1.5, 9.0)
+
+
+def test_response_limits_reach_the_client():
+    with plain(max_response_mb=0.5, request_deadline_seconds="45") as resource:
+        limits = resource.get_client()._transport.limits
+    assert limits == ResponseLimits(max_body_bytes=2**19, deadline_seconds=45.0)
+    with plain() as resource:  # the defaults: 256 MiB, 300 seconds
+        assert resource.get_client()._transport.limits == ResponseLimits(256 * 2**20, 300.0)
+
+
+def test_from_env_wires_the_response_limits_when_set(env):
+    assert servicetitan_resource_from_env().max_response_mb == "256"
+    env.setenv("SERVICETITAN_MAX_RESPONSE_MB", "512")
+    env.setenv("SERVICETITAN_REQUEST_DEADLINE_SECONDS", "600")
+    resource = servicetitan_resource_from_env()
+    assert resource.max_response_mb.env_var_name == "SERVICETITAN_MAX_RESPONSE_MB"
+    assert resource.request_deadline_seconds.env_var_name == "SERVICETITAN_REQUEST_DEADLINE_SECONDS"
+
+
+def test_a_bad_response_limit_fails_the_run_at_resource_init_naming_it(env):
+    env.setenv("SERVICETITAN_MAX_RESPONSE_MB", "-1")
+
+    @dg.asset
+    def never_runs(servicetitan: ServiceTitanResource) -> None:
+        raise AssertionError("ran")
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [never_runs],
+        resources={"servicetitan": servicetitan_resource_from_env()},
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    failures = serialize_value(instance.all_logs(result.run_id))
+    assert "SERVICETITAN_MAX_RESPONSE_MB / max_response_mb must be a positive number" in failures
 
 
 def test_settings_are_validated_once_per_resource(monkeypatch):

@@ -9,7 +9,7 @@ import zlib
 import httpx
 import orjson
 import pytest
-from client_fakes import CLIENT_ID, FakeServiceTitan, ok
+from client_fakes import CLIENT_ID, FakeServiceTitan, make_settings, ok
 
 from servicetitan_pipeline.client import (
     InvalidResponseError,
@@ -133,3 +133,44 @@ def test_the_scrubber_redacts_credential_fields_and_learnt_tokens():
     assert scrubber.scrub('{"refresh_token":"abc", "x": 1}') == '{"refresh_token":"***", "x": 1}'
     assert scrubber.scrub('{"client_secret": "cut sho') == '{"client_secret": "***'
     assert scrubber.scrub("cs1.secret-value") == "***"
+
+
+# --- the limits are settings: SERVICETITAN_MAX_RESPONSE_MB, SERVICETITAN_REQUEST_DEADLINE_SECONDS
+
+
+def test_the_settings_give_the_client_its_limits(fake):
+    # 0.01 MiB is 10,485 bytes; the page is larger. Strings, as from the environment.
+    settings = make_settings(max_response_mb="0.01", request_deadline_seconds="1.5")
+    fake.api = lambda request: streamed(BODY)
+    with fake.client(settings) as client, pytest.raises(ResponseLimitError) as caught:
+        list(client.iter_export(EXPORT))
+    assert caught.value.limit == "size"
+    assert f"more than {int(0.01 * 2**20)} bytes" in str(caught.value)
+    assert client._transport.limits == ResponseLimits(int(0.01 * 2**20), 1.5)
+
+
+def test_the_default_limits_are_256_mib_and_300_seconds(fake):
+    with fake.client() as client:
+        assert client._transport.limits == ResponseLimits(256 * 2**20, 300.0)
+
+
+def test_a_body_past_the_cap_names_the_setting_to_raise(fake):
+    fake.api = lambda request: streamed(encoded("gzip"), **{"Content-Encoding": "gzip"})
+    settings = make_settings(max_response_mb=0.01)
+    with fake.client(settings) as client, pytest.raises(ResponseLimitError) as caught:
+        list(client.iter_export(EXPORT))
+    message = str(caught.value)
+    assert "raise SERVICETITAN_MAX_RESPONSE_MB / max_response_mb." in message
+    assert "ResponseLimits" not in message
+
+
+def test_an_attempt_past_the_deadline_names_the_setting_to_raise(fake):
+    chunks = [b'{"hasMore": false, ', b'"data": []}']
+    fake.api = lambda request: httpx.Response(200, content=iter(chunks))
+    settings = make_settings(request_deadline_seconds=1.5)
+    client = fake.client(settings, clock=SteppingClock(step=1.0))
+    with client, pytest.raises(ResponseLimitError) as caught:
+        list(client.iter_export(EXPORT))
+    message = str(caught.value)
+    assert "raise SERVICETITAN_REQUEST_DEADLINE_SECONDS / request_deadline_seconds" in message
+    assert "ResponseLimits" not in message

@@ -145,11 +145,36 @@ def test_credentials_in_a_url_are_refused_without_echoing_them():
         ("connect_timeout_seconds", 0),
         ("read_timeout_seconds", -3),
         ("max_total_wait_seconds", -1),
+        ("max_response_mb", 0),
+        ("max_response_mb", "-1"),
+        ("max_response_mb", "abc"),
+        ("max_response_mb", "inf"),
+        ("request_deadline_seconds", "0"),
+        ("request_deadline_seconds", -1),
+        ("request_deadline_seconds", "abc"),
     ],
 )
 def test_tuning_values_are_validated(field, bad):
     with pytest.raises(SettingsError, match=field):
         settings(**{field: bad})
+
+
+@pytest.mark.parametrize(
+    ("field", "env"),
+    [
+        ("max_response_mb", "SERVICETITAN_MAX_RESPONSE_MB"),
+        ("request_deadline_seconds", "SERVICETITAN_REQUEST_DEADLINE_SECONDS"),
+    ],
+)
+def test_a_bad_response_limit_names_the_variable_and_the_field(field, env):
+    with pytest.raises(SettingsError) as caught:
+        settings(**{field: "abc"})
+    assert str(caught.value) == f"{env} / {field} must be a positive number, got 'abc'"
+
+
+def test_response_limits_from_text_are_numbers():
+    values = settings(max_response_mb="512", request_deadline_seconds=" 600 ")
+    assert (values.max_response_mb, values.request_deadline_seconds) == (512.0, 600.0)
 
 
 def test_rate_limit_none_disables_the_limiter():
