@@ -18,6 +18,7 @@ import dagster as dg
 import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
+from hostile_resources import hostile_resource
 from hostile_server import (
     FUTURE_MODIFIED_ON,
     LATER_EDIT,
@@ -41,7 +42,6 @@ from hostile_server import (
 from servicetitan_pipeline.client import ApiError, ServiceTitanClient
 from servicetitan_pipeline.defs.checks import build_ingestion_checks
 from servicetitan_pipeline.defs.ingestion import build_ingestion_assets, ingestion_run_config
-from servicetitan_pipeline.defs.resources import ServiceTitanResource
 from servicetitan_pipeline.entities import get_entity
 from servicetitan_pipeline.sync.engine import SyncResult, sync_entity
 
@@ -65,18 +65,7 @@ def sync_customers(server: HostileServer, database: Path, entity: str = "custome
 
 def materialize_customers(server: HostileServer, database: Path) -> dg.ExecuteInProcessResult:
     """``dagster.materialize`` of the customers asset and its checks, as a UI run does it."""
-    settings = server.connection_settings()
-    resource = ServiceTitanResource(
-        name="hostile",
-        environment="integration",
-        tenant_id=str(server.tenant_id),
-        client_id=settings.client_id,
-        client_secret=settings.client_secret,
-        app_key=settings.app_key,
-        api_base_url=server.base_url,
-        auth_url=server.auth_url,
-        rate_limit_per_second=None,
-    )
+    resource = hostile_resource(server)
     started = time.monotonic()
     result = dg.materialize(
         [*build_ingestion_assets([CUSTOMERS]), *build_ingestion_checks([CUSTOMERS])],

@@ -17,32 +17,18 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from hostile_resources import hostile_resource
 from hostile_server import HostileServer
 
 from servicetitan_pipeline.cli.runner import summarise
 from servicetitan_pipeline.defs.checks import build_ingestion_checks
 from servicetitan_pipeline.defs.ingestion import build_ingestion_assets, ingestion_run_config
 from servicetitan_pipeline.defs.jobs import SYNC_JOB_NAME, TRANSIENT_RETRY_POLICY, build_sync_job
-from servicetitan_pipeline.defs.resources import ServiceTitanResource, WarehouseResource
+from servicetitan_pipeline.defs.resources import WarehouseResource
 from servicetitan_pipeline.entities import get_entity
 
 # Dagster's own start-up included; the old code took minutes.
 BOUND_SECONDS = 15.0
-
-
-def servicetitan(server: HostileServer) -> ServiceTitanResource:
-    settings = server.connection_settings()
-    return ServiceTitanResource(
-        name="hostile",
-        environment="integration",
-        tenant_id=str(server.tenant_id),
-        client_id=settings.client_id,
-        client_secret=settings.client_secret,
-        app_key=settings.app_key,
-        api_base_url=server.base_url,
-        auth_url=server.auth_url,
-        rate_limit_per_second=None,
-    )
 
 
 def run_sync_job(
@@ -57,7 +43,7 @@ def run_sync_job(
         assets=build_ingestion_assets(entities),
         asset_checks=build_ingestion_checks(entities),
         jobs=[build_sync_job()],
-        resources={"servicetitan": servicetitan(server), "duckdb": warehouse},
+        resources={"servicetitan": hostile_resource(server), "duckdb": warehouse},
     )
     return defs.resolve_job_def(SYNC_JOB_NAME).execute_in_process(
         run_config=ingestion_run_config(names), raise_on_error=False, instance=instance
