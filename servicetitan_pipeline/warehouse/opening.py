@@ -293,12 +293,14 @@ def _check_not_cut_short(path: Path, conn: duckdb.DuckDBPyConnection) -> None:
     """
     if Path(f"{path}.wal").exists():
         return
-    row = conn.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchone()
+    row = conn.execute("SELECT block_size, used_blocks FROM pragma_database_size()").fetchone()
     if row is None:
         return
-    block_size, total_blocks = (int(value) for value in row)
-    # The file is its headers plus every block; the headers are left out, to be safe.
-    if path.stat().st_size < block_size * total_blocks:
+    block_size, used_blocks = (int(value) for value in row)
+    # A file holds at least its headers and every block in use. Not every block it lists:
+    # DuckDB truncates free blocks at the end of the file, and counts them in total_blocks.
+    # The headers are left out, to be safe.
+    if path.stat().st_size < block_size * used_blocks:
         raise WarehouseFileError(
             str(path),
             "is truncated or corrupt (shorter than the blocks it lists)",

@@ -201,6 +201,31 @@ def test_the_up_front_check_accepts_a_file_open_in_this_process(real_database: P
         check_warehouse_file(real_database)
 
 
+def test_a_file_whose_trailing_free_blocks_duckdb_cut_off_is_whole(tmp_path: Path) -> None:
+    """DuckDB truncates free blocks at the end of the file yet still counts them in
+    ``total_blocks`` after a reopen: such a file is whole, not cut short (a sync, then dbt
+    replacing its tables, leaves exactly this)."""
+    database = tmp_path / "shrunk.duckdb"
+    with duckdb.connect(str(database)) as conn:
+        conn.execute(
+            "create table kept as select range as a, md5(range::varchar) as b from range(300000)"
+        )
+        conn.execute("checkpoint")
+        conn.execute("create table dropped as select * from kept")
+        conn.execute("checkpoint")
+        conn.execute("drop table dropped")
+        conn.execute("checkpoint")
+    with duckdb.connect(str(database), read_only=True) as conn:
+        block_size, total_blocks, used_blocks = conn.execute(
+            "select block_size, total_blocks, used_blocks from pragma_database_size()"
+        ).fetchone()
+    assert database.stat().st_size < block_size * total_blocks  # the case itself
+    assert database.stat().st_size >= block_size * used_blocks
+    check_warehouse_file(database)
+    with open_warehouse(database) as conn:
+        assert conn.execute("select count(*) from kept").fetchone() == (300000,)
+
+
 def test_the_up_front_check_leaves_a_missing_file_alone(tmp_path: Path) -> None:
     path = tmp_path / "new.duckdb"
     check_warehouse_file(path)
