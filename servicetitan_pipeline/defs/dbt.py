@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 from dagster import AssetExecutionContext
 from dagster_dbt import (
     DagsterDbtTranslator,
@@ -34,7 +33,7 @@ from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL
 from servicetitan_pipeline.defs.resources import warehouse_file_errors_not_retried
 from servicetitan_pipeline.entities import ENTITIES_BY_NAME
 from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
-from servicetitan_pipeline.warehouse.opening import check_warehouse_file
+from servicetitan_pipeline.warehouse.opening import check_warehouse_file, open_warehouse
 
 # Dagster inspects the `context` annotation at definition time, so this module does not use
 # `from __future__ import annotations` (it would turn the annotation into a string).
@@ -89,7 +88,7 @@ def existing_tables(database: str) -> set[str]:
     """``schema.table`` of every table and view in the warehouse (none if there is no file)."""
     if database == ":memory:" or not Path(database).exists():
         return set()
-    with duckdb.connect(database) as con:
+    with open_warehouse(database) as con:
         rows = con.execute(
             "select table_schema || '.' || table_name from information_schema.tables"
         ).fetchall()
