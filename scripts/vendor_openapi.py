@@ -19,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -89,29 +90,46 @@ def _operation(get: dict[str, Any]) -> dict[str, Any]:
     return {"parameters": parameters, "responses": responses}
 
 
+def _document_path(document: dict[str, Any], path: str) -> str:
+    """The document's own key of ``path`` (``/tenant/{tenant}/...``): telecom's document puts
+    the ``/v2`` of its URL prefix in its paths rather than in its server."""
+    for key in document["paths"]:
+        if key == path or (key.endswith(path) and key[: -len(path)].count("/") == 1):
+            return str(key)
+    raise KeyError(f"{path} is not in the document")
+
+
 def build(spec_dir: Path) -> dict[str, Any]:
-    """The bundle: ``{"modules": {module: {document, server, operations, schemas}}}``."""
+    """The bundle: ``{"modules": {module: {document, server, path_prefix, operations,
+    schemas}}}``; operations are keyed ``/tenant/{tenant}/...`` in every module."""
     modules: dict[str, Any] = {}
     for entity in ENTITIES:
         document = json.loads((spec_dir / entity.spec_file).read_text(encoding="utf-8"))
+        server = document["servers"][0]["url"]
         module = modules.setdefault(
             entity.module,
             {
                 "document": entity.spec_file,
-                "server": document["servers"][0]["url"],
+                "server": server,
+                "path_prefix": entity.url_prefix,
                 "operations": {},
                 "schemas": {},
             },
         )
-        if module["document"] != entity.spec_file:
-            raise ValueError(f"module {entity.module} spans two documents")
         paths = []
         if entity.has_list:
             paths.append(f"/tenant/{{tenant}}/{entity.resource}")
         if entity.has_export:
             paths.append(f"/tenant/{{tenant}}/export/{entity.resource}")
         for path in paths:
-            module["operations"][path] = _operation(document["paths"][path]["get"])
+            key = _document_path(document, path)
+            prefix = urlsplit(server).path.rstrip("/") + key[: -len(path)]
+            if prefix != entity.url_prefix:
+                raise ValueError(
+                    f"{entity.name}: the document serves {path} under {prefix}, "
+                    f"the entity table says {entity.url_prefix}"
+                )
+            module["operations"][path] = _operation(document["paths"][key]["get"])
         # Every schema the operations reach, with the entity's record schemas.
         components = document["components"]["schemas"]
         pending = {name for name in (entity.list_schema, entity.export_schema) if name}

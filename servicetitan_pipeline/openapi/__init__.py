@@ -16,7 +16,6 @@ from functools import cache
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
 
 DATA_FILE = "servicetitan-v2.json"
 _REF_PREFIX = "#/components/schemas/"
@@ -50,13 +49,9 @@ class ModuleSpec:
     module: str
     document: str
     server: str  # servers[0].url, e.g. "https://api-integration.servicetitan.io/crm/v2"
+    path_prefix: str  # the URL path before /tenant/{tenant}/, e.g. "/crm/v2" ("/telecom/v2")
     operations: Mapping[str, Operation]
     schemas: Mapping[str, JsonObject]
-
-    @property
-    def path_prefix(self) -> str:
-        """The path of the module's server URL, e.g. ``/crm/v2``."""
-        return urlsplit(self.server).path.rstrip("/")
 
     def schema(self, name: str) -> JsonObject:
         try:
@@ -105,6 +100,7 @@ def _module(name: str, raw: dict[str, Any]) -> ModuleSpec:
         module=name,
         document=raw["document"],
         server=raw["server"],
+        path_prefix=raw["path_prefix"],
         operations=MappingProxyType(operations),
         schemas=MappingProxyType(raw["schemas"]),
     )

@@ -27,7 +27,7 @@ from .store import LRU, EntityStore, decode_token
 from .timefmt import parse_client_datetime
 from .world import World
 
-_API_PATH = re.compile(r"^(/.+?)/tenant/([^/]+)/((?:export/)?[a-z0-9-]+)/?$")
+_API_PATH = re.compile(r"^(/.+?)/tenant/([^/]+)/((?:export/)?[a-z0-9-]+(?:/[a-z0-9-]+)?)/?$")
 _SCOPE = "tn.crm tn.jpm tn.accounting tn.settings tn.marketing"
 _DATE_BOUNDS = ("modifiedOnOrAfter", "modifiedBefore", "createdOnOrAfter", "createdBefore")
 

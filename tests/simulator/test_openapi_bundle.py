@@ -49,7 +49,7 @@ def test_bundle_has_every_endpoint_and_schema_the_entities_use() -> None:
     for entity in ENTITIES:
         spec = openapi.module(entity.module)
         assert spec.document == entity.spec_file
-        assert spec.path_prefix == f"/{entity.module}/v2"
+        assert spec.path_prefix == entity.url_prefix
         if entity.list_schema:
             op = spec.operations[f"/tenant/{{tenant}}/{entity.resource}"]
             assert op.responses["200"] == f"PaginatedResponse_Of_{entity.list_schema}"
