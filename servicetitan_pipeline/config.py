@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from servicetitan_pipeline.entities import ENTITIES, ENTITIES_BY_NAME, MODULES, Entity
+
 
 class ConfigError(ValueError):
     """A setting is not valid; the message names the setting (never a secret's value)."""
@@ -243,6 +245,158 @@ class ScheduleSettings:
         return cls(cron=cron, timezone=timezone, running=state == "running")
 
 
+# --- what is synced --------------------------------------------------------------------------
+
+ENTITIES_ENV: Final = "SERVICETITAN_ENTITIES"
+# The word for every entity; also what an unset or empty setting means.
+SELECT_ALL: Final = "all"
+DEFAULT_ENTITY_SELECTION: Final = SELECT_ALL
+# "memberships" is a module and an entity: a bare name means the module; these say which.
+MODULE_QUALIFIER: Final = "module:"
+ENTITY_QUALIFIER: Final = "entity:"
+EXCLUDE_PREFIX: Final = "-"
+
+
+@dataclass(frozen=True)
+class EntitySelection:
+    """The entities a run syncs (and ``check`` probes), as a setting chose them.
+
+    Attributes:
+        entities: the selected entities, in the order of ``entities.ENTITIES``.
+        source: where the choice came from, e.g. ``SERVICETITAN_ENTITIES`` or ``--select``.
+        value: the setting as given (``"all"`` when it was unset or empty).
+    """
+
+    entities: tuple[Entity, ...]
+    source: str
+    value: str
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(e.name for e in self.entities)
+
+    @property
+    def unselected(self) -> tuple[Entity, ...]:
+        """The entities left out, in table order: still defined, synced only when asked."""
+        chosen = set(self.names)
+        return tuple(e for e in ENTITIES if e.name not in chosen)
+
+    @property
+    def is_everything(self) -> bool:
+        return len(self.entities) == len(ENTITIES)
+
+
+def select_entities(value: str | None, *, source: str = ENTITIES_ENV) -> EntitySelection:
+    """Parse an entity selection: ``all``, modules, entities and ``-`` exclusions, by commas.
+
+    ``all`` is every entity; a module name (``crm``, ``payroll``) is every entity of that
+    module; an entity name (``job_splits``) is that entity; ``-name`` leaves a module or an
+    entity out again, whatever its place in the list. The included names are united, then the
+    excluded ones taken away; a value of exclusions only (``-payroll``) starts from ``all``.
+    A bare name that is both a module and an entity (``memberships``) means the module;
+    ``entity:memberships`` or ``module:memberships`` say which. Case and spaces do not matter.
+    An unset or empty value means ``all``.
+
+    An entity's references (a job's customer) are *not* added to the selection: reference
+    checks are warnings, so a selection syncs exactly what it names, and never reaches for a
+    module whose API scope the tenant has not granted.
+
+    Raises:
+        ConfigError: naming ``source``, every unknown name and the known modules and
+            entities; or when the value selects no entity at all.
+    """
+    text = (value or "").strip() or DEFAULT_ENTITY_SELECTION
+    included: set[str] = set()
+    excluded: set[str] = set()
+    includes_given = False
+    unknown: list[str] = []
+    for raw in text.split(","):
+        token = raw.strip().lower()
+        if not token:
+            continue
+        excluding = token.startswith(EXCLUDE_PREFIX)
+        name = token[len(EXCLUDE_PREFIX) :].strip() if excluding else token
+        members = _selection_members(name)
+        if members is None or (excluding and name == SELECT_ALL):
+            unknown.append(raw.strip())
+            continue
+        if excluding:
+            excluded.update(members)
+        else:
+            includes_given = True
+            included.update(members)
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown module or entity {', '.join(map(shown_value, unknown))} in "
+            f"{shown_value(text)}. Write {SELECT_ALL!r}, modules, entities and exclusions "
+            f"such as -payroll, separated by commas; known modules: {', '.join(MODULES)}; "
+            f"known entities: {', '.join(ENTITIES_BY_NAME)}"
+        )
+    if not includes_given:
+        included = set(ENTITIES_BY_NAME)
+    chosen = included - excluded
+    if not chosen:
+        raise ConfigError(
+            f"{source}: {shown_value(text)} selects no entity (everything it names is "
+            f"excluded again); {SELECT_ALL!r} selects every entity"
+        )
+    entities = tuple(e for e in ENTITIES if e.name in chosen)
+    return EntitySelection(entities=entities, source=source, value=text)
+
+
+def _selection_members(name: str) -> frozenset[str] | None:
+    """The entity names one name of a selection stands for; None when it names nothing."""
+    if name == SELECT_ALL:
+        return frozenset(ENTITIES_BY_NAME)
+    if name.startswith(MODULE_QUALIFIER):
+        name, kind = name[len(MODULE_QUALIFIER) :].strip(), "module"
+    elif name.startswith(ENTITY_QUALIFIER):
+        name, kind = name[len(ENTITY_QUALIFIER) :].strip(), "entity"
+    else:
+        kind = "module" if name in MODULES else "entity"
+    if kind == "module":
+        if name not in MODULES:
+            return None
+        return frozenset(e.name for e in ENTITIES if e.module == name)
+    return frozenset({name}) if name in ENTITIES_BY_NAME else None
+
+
+def configured_entity_selection(environ: Mapping[str, str] | None = None) -> EntitySelection:
+    """The entities ``SERVICETITAN_ENTITIES`` selects (every entity when unset or empty).
+
+    Raises:
+        ConfigError: naming the setting (see :func:`select_entities`).
+    """
+    environ = os.environ if environ is None else environ
+    return select_entities(environ.get(ENTITIES_ENV), source=ENTITIES_ENV)
+
+
+def selection_name(entity: Entity) -> str:
+    """How ``entity`` is named in a selection: its name, qualified when a module has it too."""
+    return f"{ENTITY_QUALIFIER}{entity.name}" if entity.name in MODULES else entity.name
+
+
+# How an app gets an API scope it lacks: "To grant the scope, <these steps>".
+GRANT_SCOPE_STEPS: Final = (
+    "add it to the app in ServiceTitan's developer portal (My Apps) and have the tenant "
+    "re-approve the app (Settings > Integrations > API Application Access)"
+)
+
+
+def missing_scope_remedy(entity: Entity) -> str:
+    """What to do when ServiceTitan answers 403 for ``entity``: grant its scope, or leave it out.
+
+    The sync and ``check`` both end a 403 with this, after naming ``entity.scope``, so the two
+    say the same thing.
+    """
+    module = MODULES[entity.module]
+    return (
+        f"To grant the scope, {GRANT_SCOPE_STEPS}; or leave {entity.name} out of the sync: "
+        f"{ENTITIES_ENV}=all,-{module.name} (the whole {module.title} module) or "
+        f"{ENTITIES_ENV}=all,-{selection_name(entity)}."
+    )
+
+
 # --- the local Dagster instance and `servicetitan-pipeline dev` ------------------------------
 
 DAGSTER_HOME_ENV: Final = "DAGSTER_HOME"
@@ -330,6 +484,7 @@ DOCUMENTED_SETTINGS: Final = frozenset(
         SYNC_CRON_ENV,
         SYNC_TIMEZONE_ENV,
         SYNC_SCHEDULE_ENV,
+        ENTITIES_ENV,
         DEV_SIMULATOR_PORT_ENV,
         DEV_UI_PORT_ENV,
         FILE_MODE_ENV,
