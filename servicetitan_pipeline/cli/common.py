@@ -15,16 +15,20 @@ from servicetitan_pipeline.config import (
     CONNECTION_ENV_VARS,
     DAGSTER_HOME_ENV,
     DEFAULT_ENV_FILE,
+    ENTITIES_ENV,
     REQUIRED_CONNECTION_FIELDS,
     ConfigError,
+    EntitySelection,
     SettingsFile,
     apply_file_mode,
     ar_as_of_date,
     check_warehouse_location,
+    configured_entity_selection,
     load_dotenv_file,
     restrict_to_file_mode,
+    select_entities,
 )
-from servicetitan_pipeline.entities import ENTITIES, ENTITIES_BY_NAME, Entity
+from servicetitan_pipeline.entities import MODULES
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -37,31 +41,33 @@ SETTINGS_ERRORS = (SettingsError, ConfigError)
 EXIT_BAD_SETTINGS = 2
 
 
+SELECT_OPTION = "--select"
+
+
 def add_select_argument(parser: argparse.ArgumentParser, *, verb: str) -> None:
-    """``--select a,b``: the entities to ``verb`` (default: all)."""
+    """``--select crm,jobs,-leads``: the entities to ``verb`` this once, over the setting."""
     parser.add_argument(
-        "--select",
+        SELECT_OPTION,
         metavar="ENTITIES",
-        help=f"comma-separated entities to {verb} (default: all): " + ",".join(ENTITIES_BY_NAME),
+        help=f"modules and entities to {verb}, comma-separated, with -name to leave one out "
+        f"(e.g. crm,jobs or all,-payroll); overrides {ENTITIES_ENV} for this run "
+        f"(default: {ENTITIES_ENV}, else all). Modules: {', '.join(MODULES)}",
     )
 
 
-def selected_entities(value: str | None) -> list[Entity]:
-    """Entities named in ``--select`` (all by default), in the order given.
+def selected_entities(
+    value: str | None, environ: Mapping[str, str] | None = None
+) -> EntitySelection:
+    """What a command works on: ``--select`` when given, else ``SERVICETITAN_ENTITIES``.
+
+    Read after the settings file is loaded (:func:`prepare_settings`), which may set the latter.
 
     Raises:
-        SettingsError: naming every unknown entity, and the known ones.
+        ConfigError: naming ``--select`` or the setting, the unknown names and the known ones.
     """
-    if not value:
-        return list(ENTITIES)
-    names = [n.strip() for n in value.split(",") if n.strip()]
-    unknown = [n for n in names if n not in ENTITIES_BY_NAME]
-    if unknown:
-        raise SettingsError(
-            f"unknown entity {', '.join(map(repr, unknown))} in --select; known entities: "
-            + ", ".join(ENTITIES_BY_NAME)
-        )
-    return [ENTITIES_BY_NAME[n] for n in names]
+    if value is not None and value.strip():
+        return select_entities(value, source=SELECT_OPTION)
+    return configured_entity_selection(environ)
 
 
 def add_env_file_argument(parser: argparse.ArgumentParser) -> None:
@@ -119,10 +125,10 @@ def prepare_settings(
     """Read and validate every setting a command uses, once, before anything is sent or started.
 
     Loads the settings file, makes what the process writes private (``SERVICETITAN_FILE_MODE``),
-    validates the connection and, for commands that write the warehouse (``warehouse=True``),
-    its location and file (opened once), the AR date and the schedule; then says on ``out``
-    (stderr) which settings came from which file and which URLs are not the environment's
-    defaults.
+    validates the connection and ``SERVICETITAN_ENTITIES`` and, for commands that write the
+    warehouse (``warehouse=True``), its location and file (opened once), the AR date and the
+    schedule; then says on ``out`` (stderr) which settings came from which file and which URLs
+    are not the environment's defaults.
 
     Raises:
         SettingsError, ConfigError: the first bad setting, named (see :data:`SETTINGS_ERRORS`).
@@ -130,6 +136,8 @@ def prepare_settings(
     file = load_env_file(env_file)
     apply_file_mode()
     settings = resource_from_environment(os.environ, overrides or {}).get_settings()
+    # The code location reads it too (the job's selection): a typo fails here, in one line.
+    configured_entity_selection()
     if warehouse:
         from servicetitan_pipeline.defs.jobs import check_schedule_settings
         from servicetitan_pipeline.warehouse.opening import check_warehouse_file

@@ -19,8 +19,12 @@ from typing import Any, TextIO
 
 import dagster as dg
 
+from servicetitan_pipeline.config import configured_entity_selection
 from servicetitan_pipeline.defs import run_logging
 from servicetitan_pipeline.entities import ASSET_KEY_PREFIX, get_entity
+
+# The most characters of a failure's one-line reason (the run log has the whole error).
+ONE_LINE_LIMIT = 600
 
 
 @dataclass
@@ -80,7 +84,8 @@ def run_sync(
     """Run the sync job in this process and return what it did.
 
     Args:
-        entities: entity names to sync (default: all).
+        entities: entity names to sync (default: those ``SERVICETITAN_ENTITIES`` selects,
+            all unless it says otherwise). Any entity may be named, selected or not.
         full_refresh: rebuild the selected entities from scratch.
         include_dbt: also build the dbt models downstream of them.
         instance: Dagster instance to record the run in (default: an ephemeral one).
@@ -91,9 +96,10 @@ def run_sync(
     from servicetitan_pipeline.defs.definitions import defs
     from servicetitan_pipeline.defs.ingestion import ingestion_run_config
     from servicetitan_pipeline.defs.jobs import SYNC_JOB_NAME
-    from servicetitan_pipeline.entities import ENTITIES
 
-    names = list(entities) if entities else [e.name for e in ENTITIES]
+    names = list(entities) if entities else list(configured_entity_selection().names)
+    # The job's own selection is SERVICETITAN_ENTITIES'; a run names its assets itself, so the
+    # CLI's --select may reach entities outside it (the job's graph holds every asset).
     selection = ingestion_asset_keys(names)
     if include_dbt:
         downstream = (
@@ -134,29 +140,44 @@ def run_sync(
     return outcome
 
 
-def failed_parts(result: dg.ExecuteInProcessResult) -> list[tuple[str, Any]]:
-    """``(step key or "run", error)`` for each failed step, and for the run when it failed itself.
+@dataclass(frozen=True)
+class FailedPart:
+    """One failed step (or the run itself): its label, its error, and what the step said."""
+
+    label: str  # the step key, or "run"
+    error: Any  # Dagster's SerializableErrorInfo
+    # The description of the dagster.Failure the step raised, if it raised one: the asset's
+    # own account (a missing API scope names the scope and the fix), not only the cause's.
+    description: str | None = None
+
+
+def failed_parts(result: dg.ExecuteInProcessResult) -> list[FailedPart]:
+    """Each failed step, and the run when it failed itself.
 
     A run fails itself, with no step failed, when its resources could not be initialised: its
     error is the only place that says why (Dagster's console line says only which resources).
     When a step failed, the run's failure repeats that step's error and is left out.
     """
-    parts: list[tuple[str, Any]] = []
-    run_parts: list[tuple[str, Any]] = []
+    parts: list[FailedPart] = []
+    run_parts: list[FailedPart] = []
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error is not None:
-            parts.append((str(event.step_key), event.step_failure_data.error))
+            user = event.step_failure_data.user_failure_data
+            description = user.description if user is not None else None
+            parts.append(
+                FailedPart(str(event.step_key), event.step_failure_data.error, description)
+            )
         elif event.is_run_failure:
             error = getattr(event.event_specific_data, "error", None)
             if error is not None:
-                run_parts.append(("run", error))
+                run_parts.append(FailedPart("run", error))
     return parts or run_parts
 
 
 def write_failure_details(result: dg.ExecuteInProcessResult, out: TextIO) -> None:
     """Each failure's full error, causes and stack included (the summary has one line)."""
-    for label, error in failed_parts(result):
-        print(f"\n{label} failed:\n{error.to_string()}", file=out)
+    for part in failed_parts(result):
+        print(f"\n{part.label} failed:\n{part.error.to_string()}", file=out)
 
 
 def run_log_path(run_id: str) -> Path:
@@ -192,11 +213,14 @@ def summarise(result: dg.ExecuteInProcessResult, elapsed: float) -> SyncOutcome:
             )
 
     failures: list[str] = []
-    for label, error in failed_parts(result):
-        # The innermost cause carries the real reason when Dagster wraps a user error.
+    for part in failed_parts(result):
+        # The innermost cause carries the real reason when Dagster wraps a user error; a
+        # dagster.Failure's description, when it has one, is the asset's account of it.
+        error = part.error
         while error.cause is not None:
             error = error.cause
-        failures.append(f"{label}: {_one_line(error.message)}")
+        reason = f"{error.cls_name}: {part.description}" if part.description else error.message
+        failures.append(f"{part.label}: {_one_line(reason)}")
     failures += [
         f"{event.step_key}: failed"
         for event in result.all_events
@@ -232,4 +256,5 @@ def _one_line(message: str) -> str:
     text = " ".join(str(message).split())
     # "servicetitan_pipeline.client.errors.AuthenticationError: ..." -> "AuthenticationError: ..."
     text = re.sub(r"^(?:[A-Za-z_][\w]*\.)+(?=[A-Za-z_]\w*: )", "", text)
-    return text if len(text) <= 300 else text[:297] + "..."
+    # Long enough for a missing scope's message, with its fix, to be read in full.
+    return text if len(text) <= ONE_LINE_LIMIT else text[: ONE_LINE_LIMIT - 3] + "..."

@@ -5,7 +5,8 @@ the connection taken from the ``SERVICETITAN_*`` environment variables (and a ``
 the current directory, or ``--env-file``, for variables not already set). Every setting is
 validated before Dagster starts the run. Exits non-zero when any step failed or any
 ERROR-severity check failed, with one line per failure; 2, with one line naming it, when a
-setting, ``--select`` or ``--env-file`` is wrong.
+setting, ``--select`` or ``--env-file`` is wrong. What is synced: ``--select`` when given, else
+``SERVICETITAN_ENTITIES`` (all entities by default).
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
     from servicetitan_pipeline.cli.runner import run_sync
 
     try:
-        entities = [e.name for e in selected_entities(args.select)] if args.select else None
         prepare_settings(args.env_file, warehouse=True)
+        # After the settings file, which may hold SERVICETITAN_ENTITIES.
+        entities = selected_entities(args.select).names
         instance = local_dagster_instance()
     except SETTINGS_ERRORS as exc:
         print(f"servicetitan-pipeline sync: {exc}", file=sys.stderr)

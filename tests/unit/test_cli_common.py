@@ -6,14 +6,25 @@ import pytest
 
 from servicetitan_pipeline.cli.common import load_env_file, selected_entities
 from servicetitan_pipeline.client import SettingsError
+from servicetitan_pipeline.config import ConfigError
 from servicetitan_pipeline.entities import ENTITIES
 
 
 def test_selected_entities():
-    assert selected_entities(None) == list(ENTITIES)
-    assert [e.name for e in selected_entities("jobs, customers")] == ["jobs", "customers"]
-    with pytest.raises(SettingsError, match="'nope'"):
-        selected_entities("jobs,nope")
+    assert selected_entities(None, {}).entities == ENTITIES
+    # in the table's order, whatever the order given
+    assert selected_entities("jobs, customers", {}).names == ("customers", "jobs")
+    with pytest.raises(ConfigError, match=r"^--select: unknown module or entity 'nope'"):
+        selected_entities("jobs,nope", {})
+
+
+def test_select_overrides_the_setting_for_one_run():
+    environ = {"SERVICETITAN_ENTITIES": "payroll"}
+    payroll = tuple(e.name for e in ENTITIES if e.module == "payroll")
+    assert selected_entities(None, environ).names == payroll
+    assert selected_entities("", environ).names == payroll
+    chosen = selected_entities("jobs", environ)
+    assert chosen.names == ("jobs",) and chosen.source == "--select"
 
 
 def test_a_missing_env_file_is_an_error_unless_it_is_the_default(tmp_path, monkeypatch):
