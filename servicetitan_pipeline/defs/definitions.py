@@ -3,10 +3,11 @@
 Loaded by ``dagster dev -w workspace.yaml`` (and ``make dev``), by ``servicetitan-pipeline
 sync`` / ``demo`` and by the tests. Connection settings come from ``SERVICETITAN_*`` environment
 variables through ``dagster.EnvVar`` (resolved when a run starts, never stored in the run config);
-the DuckDB file from ``SERVICETITAN_DUCKDB_PATH``. Loading it makes every file this process
-creates private, as ``SERVICETITAN_FILE_MODE`` says (the code server and run workers of
-``dagster dev`` load it too), and refuses to load when the ``.env`` that ``dagster dev`` read
-from its working directory points the URLs elsewhere while the credentials are the
+the DuckDB file from ``SERVICETITAN_DUCKDB_PATH``. Every entity has its asset; the job and its
+schedule sync those ``SERVICETITAN_ENTITIES`` selects (all by default). Loading it makes every
+file this process creates private, as ``SERVICETITAN_FILE_MODE`` says (the code server and run
+workers of ``dagster dev`` load it too), and refuses to load when the ``.env`` that ``dagster
+dev`` read from its working directory points the URLs elsewhere while the credentials are the
 environment's.
 """
 

@@ -1,8 +1,9 @@
 """The sync job, its schedule, and the rules that keep runs from stepping on each other.
 
-The schedule is configured by ``SERVICETITAN_SYNC_CRON``, ``SERVICETITAN_SYNC_TIMEZONE`` and
-``SERVICETITAN_SYNC_SCHEDULE`` (read when the code location loads; see
-:class:`servicetitan_pipeline.config.ScheduleSettings` for their defaults).
+The job syncs the entities ``SERVICETITAN_ENTITIES`` selects (all by default). The schedule is
+configured by ``SERVICETITAN_SYNC_CRON``, ``SERVICETITAN_SYNC_TIMEZONE`` and
+``SERVICETITAN_SYNC_SCHEDULE`` (all read when the code location loads; see
+:mod:`servicetitan_pipeline.config` for their defaults).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import dagster as dg
 from servicetitan_pipeline.config import (
     SYNC_CRON_ENV,
     SYNC_TIMEZONE_ENV,
+    EntitySelection,
     ScheduleSettings,
     ScheduleSettingsError,
+    configured_entity_selection,
     shown_value,
 )
 
@@ -48,18 +51,39 @@ WAREHOUSE_POOL = "servicetitan_duckdb"
 TRANSIENT_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.LINEAR)
 
 
-def build_sync_job() -> dg.UnresolvedAssetJobDefinition:
-    """Every ServiceTitan entity, then the dbt build, in one process.
+def build_sync_job(selection: EntitySelection | None = None) -> dg.UnresolvedAssetJobDefinition:
+    """The selected ServiceTitan entities, then the dbt build downstream of them, in one process.
+
+    ``selection`` defaults to what ``SERVICETITAN_ENTITIES`` selects (every entity unless it
+    says otherwise). Every entity's asset stays defined whatever the selection, so the lineage
+    shows them all and one left out can still be materialised by hand; the job (and so the
+    schedule) runs only the selected ones, and of the dbt models only those downstream of
+    them (``defs.dbt`` skips the models whose other raw tables do not exist yet).
 
     One process because DuckDB allows one writing process per file; Dagster orders the dbt
     models after the raw assets they read.
+
+    Raises:
+        ConfigError: naming ``SERVICETITAN_ENTITIES`` when it is not a valid selection.
     """
+    selection = configured_entity_selection() if selection is None else selection
+    assets: dg.AssetSelection
+    if selection.is_everything:
+        assets = dg.AssetSelection.all()
+        what = "every ServiceTitan entity"
+    else:
+        keys = [dg.AssetKey(entity.asset_key_path) for entity in selection.entities]
+        assets = dg.AssetSelection.assets(*keys).downstream()
+        what = (
+            f"the {len(selection.entities)} ServiceTitan entities {selection.source} selects "
+            f"({selection.value})"
+        )
     return dg.define_asset_job(
         SYNC_JOB_NAME,
-        selection=dg.AssetSelection.all(),
+        selection=assets,
         description=(
-            "Sync every ServiceTitan entity into DuckDB (incrementally; full refresh per asset "
-            "via run config), then build the dbt staging views, marts and reports."
+            f"Sync {what} into DuckDB (incrementally; full refresh per asset via run config), "
+            "then build the dbt staging views, marts and reports downstream of them."
         ),
         executor_def=dg.in_process_executor,
         op_retry_policy=TRANSIENT_RETRY_POLICY,
