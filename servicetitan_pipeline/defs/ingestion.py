@@ -20,7 +20,12 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from servicetitan_pipeline.client import DEFAULT_LIST_PAGE_SIZE, ServiceTitanError
+from servicetitan_pipeline.client import (
+    DEFAULT_LIST_PAGE_SIZE,
+    PermissionDeniedError,
+    ServiceTitanError,
+)
+from servicetitan_pipeline.config import missing_scope_remedy
 from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL, is_transient
 from servicetitan_pipeline.defs.resources import ServiceTitanResource
 from servicetitan_pipeline.entities import ENTITIES, Entity, SyncMode, get_entity
@@ -184,6 +189,16 @@ def build_ingestion_asset(entity: Entity) -> dg.AssetsDefinition:
                 # An answer that stayed unusable after the client's retries: not transient.
                 raise dg.Failure(
                     description=str(exc), allow_retries=is_transient(exc.__cause__ or exc)
+                ) from exc
+            except PermissionDeniedError as exc:
+                # A missing API scope fails this entity alone (the job's other steps go on);
+                # no retry can grant a scope, so say which one and how to do without it.
+                trace = f", traceId {exc.trace_id}" if exc.trace_id else ""
+                raise dg.Failure(
+                    description=f"{entity.name}: the app lacks the API scope '{entity.scope}' "
+                    f"(ServiceTitan answered HTTP 403 to {exc.request}{trace}). "
+                    f"{missing_scope_remedy(entity)}",
+                    allow_retries=False,
                 ) from exc
             except ServiceTitanError as exc:
                 # Bad settings, refused credentials, a missing scope fail at once; a source
