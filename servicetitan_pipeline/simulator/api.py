@@ -240,6 +240,9 @@ class ServiceTitanApi:
 
     def answer(self, route: Route, query: Mapping[str, str]) -> bytes:
         """The page a GET answers; ``query`` keys lower-cased (ASP.NET binds them so)."""
+        if route.entity.module in self.config.denied_modules:
+            # What ServiceTitan answers an app whose scopes leave out the endpoint's module.
+            raise ApiProblem(403, "Forbidden")
         store = self.world.stores[route.entity.name]
         if route.export:
             return self._answer_export(store, query)

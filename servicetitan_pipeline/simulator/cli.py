@@ -12,6 +12,7 @@ import resource
 import signal
 import sys
 
+from ..entities import MODULES
 from .config import (
     DEFAULT_TOKEN_TTL_SECONDS,
     DEMO_APP_KEY,
@@ -58,6 +59,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=MAX_PAGE_SIZE,
         help="records per export page",
     )
+    parser.add_argument(
+        "--deny-module",
+        action="append",
+        default=[],
+        choices=sorted(MODULES),
+        metavar="MODULE",
+        help="answer 403 on every endpoint of this API module, as for an app without its "
+        "scope (repeatable), e.g. --deny-module payroll",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
 
 
@@ -83,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         export_page_size=args.export_page_size,
         faults=faults,
+        denied_modules=frozenset(args.deny_module),
     )
     print(f"Generating {args.customers} customers (seed {args.seed})...", flush=True)
     sim = Simulator(config)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from ..entities import MODULES
+
 DEMO_TENANT_ID = 1000001
 DEMO_CLIENT_ID = "cid.demo"
 DEMO_CLIENT_SECRET = "cs1.demo-secret"
@@ -132,6 +134,9 @@ class SimulatorConfig:
         generation_workers: processes that generate the history; ``None``: one per two CPUs
             (up to 8) for tenants of 20,000 customers or more, else in-process. The data does
             not depend on it.
+        denied_modules: API modules (``entities.MODULES`` names, e.g. ``"payroll"``) whose
+            scopes the app was not granted: every endpoint of them answers 403, as
+            ServiceTitan does for an app without the scope.
     """
 
     customers: int = 300
@@ -146,8 +151,15 @@ class SimulatorConfig:
     export_page_size: int = MAX_PAGE_SIZE
     faults: FaultConfig = field(default_factory=FaultConfig)
     generation_workers: int | None = None
+    denied_modules: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.denied_modules) - set(MODULES))
+        if unknown:
+            raise ValueError(
+                f"SimulatorConfig.denied_modules: unknown module(s) {', '.join(unknown)}; "
+                f"known: {', '.join(MODULES)}"
+            )
         if self.customers < 1:
             raise ValueError("SimulatorConfig.customers must be at least 1")
         if not 1 <= self.export_page_size <= MAX_PAGE_SIZE:
