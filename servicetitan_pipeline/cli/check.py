@@ -3,10 +3,11 @@
 Reads the connection from the ``SERVICETITAN_*`` environment variables (and a ``.env`` file for
 variables not already set; non-secret settings can be overridden on the command line) and
 validates it before any request (:func:`servicetitan_pipeline.cli.common.prepare_settings`),
-gets an access token, then makes one small request per entity the pipeline syncs, and prints
-per entity ``OK`` or why not (e.g. a missing API scope). Exits 0 when everything is OK, 1 when
-the token or any entity failed, 2, with one line naming it, when a setting is missing or
-invalid. Prints no secret:
+gets an access token, then makes one small request per selected entity (``--select``, else
+``SERVICETITAN_ENTITIES``: all by default), several at a time, and prints per entity ``OK`` or
+why not (a 403 names the API scope the entity needs), the unselected ones as skipped, and a line
+per module. Exits 0 when every selected entity is OK, 1 when the token or any selected entity
+failed, 2, with one line naming it, when a setting is missing or invalid. Prints no secret:
 secrets are read only from the environment (never from arguments, which would land in shell
 history and process lists) and the client scrubs them from every error message.
 """
@@ -18,6 +19,7 @@ import dataclasses
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -42,11 +44,27 @@ from servicetitan_pipeline.client import (
     ServiceTitanClient,
     ServiceTitanError,
 )
-from servicetitan_pipeline.config import CONNECTION_ENV_VARS
-from servicetitan_pipeline.entities import Entity, SyncMode
+from servicetitan_pipeline.config import (
+    CONNECTION_ENV_VARS,
+    ENTITIES_ENV,
+    GRANT_SCOPE_STEPS,
+    EntitySelection,
+    selection_name,
+)
+from servicetitan_pipeline.entities import (
+    ENTITIES,
+    ENTITIES_BY_NAME,
+    MODULES,
+    Entity,
+    Module,
+    SyncMode,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+# Probes in flight at once. The client's rate limiter keeps them within ServiceTitan's 60
+# requests per second; eight hide the round trips, so 69 probes take a second or two.
+PROBE_CONCURRENCY = 8
 __all__ = ["EXIT_BAD_SETTINGS", "resource_from_environment", "run", "run_check"]
 
 # How `check` builds its client: the settings and a transport (None: the network).
@@ -87,6 +105,7 @@ class EntityResult:
     ok: bool
     detail: str  # what was checked (OK) or the short reason (failed)
     message: str = ""  # the full error message, when failed
+    missing_scope: str | None = None  # the API scope a 403 says the app lacks
 
 
 def probe_request(entity: Entity, tenant_id: int, today: str) -> tuple[str, str, dict[str, Any]]:
@@ -94,17 +113,19 @@ def probe_request(entity: Entity, tenant_id: int, today: str) -> tuple[str, str,
 
     Why these requests:
 
-    * Entities synced from their export endpoint are checked on that very endpoint: the sync
-      needs that endpoint and its API scope, and an app can be granted a module's list scope
-      without its export scope, so a list request could pass while the sync would fail.
-      Export endpoints have no page size; ``from=<today>`` keeps the answer to at most one
-      page of today's changes (usually a handful), where no ``from`` would start the full
-      history. Only the first page is read. "Today" is the server's (see :func:`run_check`).
-    * Entities without an export endpoint (job types, campaigns) are synced from the list
-      endpoint, checked with ``page=1&pageSize=1``: the smallest answer it can give.
+    * Entities synced from their export endpoint are checked on that very endpoint, with the
+      parameters the sync sends (``entity.export_params``): the sync needs that endpoint and
+      its API scope, and an app can be granted a module's list scope without its export
+      scope, so a list request could pass while the sync would fail. Export endpoints have no
+      page size; ``from=<today>`` keeps the answer to at most one page of today's changes
+      (usually a handful), where no ``from`` would start the full history. Only the first page
+      is read. "Today" is the server's (see :func:`run_check`).
+    * Entities without an export endpoint (job types, campaigns, the reference lists) are
+      synced from the list endpoint, checked with ``page=1&pageSize=1``: the smallest answer it
+      can give.
     """
     if entity.sync_mode is SyncMode.EXPORT and entity.has_export:
-        return "export", entity.export_path(tenant_id), {"from": today}
+        return "export", entity.export_path(tenant_id), {"from": today, **entity.export_params}
     return "list", entity.list_path(tenant_id), {"page": 1, "pageSize": 1}
 
 
@@ -114,6 +135,17 @@ def check_entity(client: ServiceTitanClient, entity: Entity, today: str) -> Enti
     started = time.monotonic()
     try:
         body = client.get_json(path, params)
+    except PermissionDeniedError as exc:
+        trace = f", traceId {exc.trace_id}" if exc.trace_id else ""
+        return EntityResult(
+            entity.name,
+            kind,
+            False,
+            f"HTTP 403: missing API scope '{entity.scope}'",
+            # The way out is said once, after the table, for every entity that lacks one.
+            f"ServiceTitan answered HTTP 403 to {exc.request}{trace}.",
+            missing_scope=entity.scope,
+        )
     except ServiceTitanError as exc:
         return EntityResult(entity.name, kind, False, short_reason(exc), str(exc))
     except httpx.HTTPError as exc:  # e.g. an unsupported URL scheme: not retried, not wrapped
@@ -152,14 +184,19 @@ def short_reason(exc: BaseException) -> str:
 
 def run_check(
     settings: ConnectionSettings,
-    entities: Sequence[Entity],
+    selection: EntitySelection,
     out: TextIO,
     *,
     transport: httpx.BaseTransport | None = None,
     client_factory: ClientFactory = ServiceTitanClient,
     today: str | None = None,
+    concurrency: int = PROBE_CONCURRENCY,
 ) -> int:
-    """Get a token, probe each entity, print a report to ``out``; returns the exit code.
+    """Get a token, probe each selected entity, print a report to ``out``; returns the exit code.
+
+    The probes go ``concurrency`` at a time through one client, whose rate limiter keeps them
+    within ServiceTitan's limit; the report lists every entity, module by module, in the
+    order of the entity table (the unselected ones as skipped), then a line per module.
 
     The export probes ask for today's changes, and "today" is the server's: the date of the
     token answer's ``Date`` header (every server stamps its answers with its own now), or this
@@ -168,9 +205,11 @@ def run_check(
     changes. ``today`` (YYYY-MM-DD) fixes the date instead.
 
     Args:
+        selection: the entities to probe (the others are reported as skipped).
         transport: what sends the requests (default: the network; ``httpx.MockTransport`` in
             tests).
         client_factory: builds the client from the settings and the transport.
+        concurrency: probes in flight at once.
     """
     print("ServiceTitan connection check", file=out)
     for label, value in (
@@ -179,6 +218,7 @@ def run_check(
         ("tenant", settings.tenant_id),
         ("base URL", settings.api_base_url),
         ("auth URL", settings.auth_url),
+        ("entities", describe_selection(selection)),
     ):
         print(f"  {label:<12} {value}", file=out)
 
@@ -195,43 +235,148 @@ def run_check(
             today = (client.server_date or datetime.now(UTC)).strftime("%Y-%m-%d")
             source = "the server's date" if client.server_date else "this machine's date (UTC)"
             print(f"  {'changes of':<12} {today} ({source})", file=out)
-        print(file=out)
+        results = _probe_and_report(client, selection, today, out, concurrency)
 
-        width = max(len(e.name) for e in entities)
-        results = []
-        for entity in entities:
-            result = check_entity(client, entity, today)
-            results.append(result)
-            status = "OK    " if result.ok else "FAILED"
-            print(f"  {entity.name:<{width}}  {status}  {result.detail}", file=out)
-            if not result.ok and result.message:
-                print(f"  {'':<{width}}          {result.message}", file=out)
-            out.flush()
+    _print_module_summary(selection, results, out)
+    return _print_verdict(selection, results, out)
 
-    failed = [r.entity for r in results if not r.ok]
+
+def describe_selection(selection: EntitySelection) -> str:
+    """``all 69`` or ``62 of 69, as SERVICETITAN_ENTITIES selects (all,-payroll)``."""
+    total = len(selection.entities) + len(selection.unselected)
+    if selection.is_everything:
+        return f"all {total} ({selection.source}={selection.value})"
+    return (
+        f"{len(selection.entities)} of {total}, as {selection.source} selects ({selection.value})"
+    )
+
+
+def _skipped_reason(selection: EntitySelection) -> str:
+    return f"not selected by {selection.source}"
+
+
+def _probe_and_report(
+    client: ServiceTitanClient,
+    selection: EntitySelection,
+    today: str,
+    out: TextIO,
+    concurrency: int,
+) -> dict[str, EntityResult]:
+    """Probe the selected entities concurrently; print each line, in table order, as it lands."""
+    chosen = set(selection.names)
+    width = max(len(e.name) for e in ENTITIES)
+    results: dict[str, EntityResult] = {}
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="check") as pool:
+        futures: dict[str, Future[EntityResult]] = {
+            e.name: pool.submit(check_entity, client, e, today)
+            for e in _in_report_order()
+            if e.name in chosen
+        }
+        for module, entities in _by_module():
+            print(f"\n  {module.title} ({module.name})", file=out)
+            for entity in entities:
+                future = futures.get(entity.name)
+                if future is None:
+                    status, detail = "skipped", _skipped_reason(selection)
+                    print(f"    {entity.name:<{width}}  {status:<7}  {detail}", file=out)
+                    continue
+                result = results[entity.name] = future.result()
+                status = "OK" if result.ok else "FAILED"
+                print(f"    {entity.name:<{width}}  {status:<7}  {result.detail}", file=out)
+                if not result.ok and result.message:
+                    print(f"    {'':<{width}}           {result.message}", file=out)
+                out.flush()
+    return results
+
+
+def _by_module() -> list[tuple[Module, list[Entity]]]:
+    """Every module that has entities, in ``MODULES`` order, with its entities in table order."""
+    grouped = [(m, [e for e in ENTITIES if e.module == m.name]) for m in MODULES.values()]
+    return [(module, entities) for module, entities in grouped if entities]
+
+
+def _in_report_order() -> list[Entity]:
+    return [entity for _, entities in _by_module() for entity in entities]
+
+
+def _print_module_summary(
+    selection: EntitySelection, results: dict[str, EntityResult], out: TextIO
+) -> None:
+    """One line per module: how many entities are OK, failed (for want of a scope), skipped."""
+    print("\nBy module:", file=out)
+    width = max(len(m.name) for m, _ in _by_module())
+    for module, entities in _by_module():
+        checked = [results[e.name] for e in entities if e.name in results]
+        ok = sum(r.ok for r in checked)
+        failed = len(checked) - ok
+        denied = sum(r.missing_scope is not None for r in checked)
+        parts = [f"{ok} OK"] if checked else []
+        if failed:
+            why = ""
+            if denied:
+                why = " (missing API scope)" if denied == failed else f" ({denied} missing a scope)"
+            parts.append(f"{failed} FAILED{why}")
+        skipped = len(entities) - len(checked)
+        if skipped:
+            parts.append(f"{skipped} skipped ({_skipped_reason(selection)})")
+        print(f"  {module.name:<{width}}  {', '.join(parts)}", file=out)
+
+
+def _print_verdict(
+    selection: EntitySelection, results: dict[str, EntityResult], out: TextIO
+) -> int:
+    """The closing lines, and how to sync without the entities whose scope is missing."""
+    checked = [results[e.name] for e in _in_report_order() if e.name in results]
+    skipped = len(selection.unselected)
+    skipped_note = f"; {skipped} skipped ({_skipped_reason(selection)})" if skipped else ""
+    failed = [r.entity for r in checked if not r.ok]
     print(file=out)
-    if failed:
+    if not failed:
+        print(f"All {len(checked)} entities OK{skipped_note}.", file=out)
+        return EXIT_OK
+    print(f"{len(failed)} of {len(checked)} entities FAILED: {', '.join(failed)}.", file=out)
+    denied = [ENTITIES_BY_NAME[r.entity] for r in checked if r.missing_scope is not None]
+    if denied:
+        print(f"Missing API scopes, {len(denied)}:", file=out)
+        for entity in denied:
+            print(f"  {entity.scope}  ({entity.name})", file=out)
+        without = selection_without(selection, denied)
         print(
-            f"{len(failed)} of {len(results)} entities FAILED: {', '.join(failed)}.",
+            f"To grant a scope, {GRANT_SCOPE_STEPS}; or sync without those entities: "
+            f"{ENTITIES_ENV}={without}",
             file=out,
         )
-        return EXIT_FAILED
-    print(f"All {len(results)} entities OK.", file=out)
-    return EXIT_OK
+    return EXIT_FAILED
+
+
+def selection_without(selection: EntitySelection, left_out: Sequence[Entity]) -> str:
+    """A selection value like ``selection``'s that also leaves out ``left_out``: a module
+    whose every selected entity is left out by its name, the others one by one."""
+    names = {e.name for e in left_out}
+    exclusions: list[str] = []
+    for module, entities in _by_module():
+        chosen = [e for e in entities if e.name in set(selection.names)]
+        gone = [e for e in chosen if e.name in names]
+        if gone and len(gone) == len(chosen):
+            exclusions.append(f"-{module.name}")
+        else:
+            exclusions += [f"-{selection_name(e)}" for e in gone]
+    return ",".join([selection.value, *exclusions])
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``servicetitan-pipeline check``."""
     try:
-        entities = selected_entities(args.select)
         settings = prepare_settings(
             args.env_file,
             warehouse=False,
             overrides={field: getattr(args, opt) for opt, field in _OVERRIDES.items()},
         )
+        # After the settings file, which may hold SERVICETITAN_ENTITIES.
+        selection = selected_entities(args.select)
         # A check should answer in seconds, not wait out a long outage like a sync would.
         settings = dataclasses.replace(settings, max_attempts=3, max_total_wait_seconds=30.0)
     except SETTINGS_ERRORS as exc:
         print(f"servicetitan-pipeline check: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    return run_check(settings, entities, sys.stdout)
+    return run_check(settings, selection, sys.stdout)

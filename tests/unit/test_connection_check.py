@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import threading
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +25,7 @@ from servicetitan_pipeline.cli.check import (
     run_check,
 )
 from servicetitan_pipeline.client import ConnectionSettings, SettingsError
+from servicetitan_pipeline.config import select_entities
 from servicetitan_pipeline.entities import ENTITIES, ENTITIES_BY_NAME, SyncMode
 
 SECRET = "cs1.check-test-SECRET-31c8aa"
@@ -32,6 +34,21 @@ TOKEN = "eyJ-check-test-TOKEN-0c9d"
 TENANT = 555
 AUTH_PATH = "/connect/token"
 TODAY = "2026-03-05"
+EVERYTHING = select_entities("all")
+
+
+def entity_line(text: str, name: str) -> str:
+    """The report's one line for entity ``name`` (its status and short reason)."""
+    pattern = re.compile(rf"^ {{4}}{re.escape(name)} +(OK|FAILED|skipped) ")
+    (line,) = [ln for ln in text.splitlines() if pattern.match(ln)]
+    return line
+
+
+def module_line(text: str, module: str) -> str:
+    """The summary's line for ``module``."""
+    after = text.split("\nBy module:\n", 1)[1]
+    (line,) = [ln for ln in after.splitlines() if ln.startswith(f"  {module} ")]
+    return line
 
 
 def settings(**overrides) -> ConnectionSettings:
@@ -85,7 +102,8 @@ def test_probe_uses_the_endpoint_each_entity_is_synced_from():
     for entity in ENTITIES:
         kind, path, params = probe_request(entity, TENANT, TODAY)
         if entity.sync_mode is SyncMode.EXPORT:
-            assert (kind, path, params) == ("export", entity.export_path(TENANT), {"from": TODAY})
+            expected = {"from": TODAY, **entity.export_params}
+            assert (kind, path, params) == ("export", entity.export_path(TENANT), expected)
         else:
             assert (kind, path, params) == (
                 "list",
@@ -96,6 +114,9 @@ def test_probe_uses_the_endpoint_each_entity_is_synced_from():
     assert (kind, path) == ("export", "/accounting/v2/tenant/555/export/invoice-items")
     kind, _, _ = probe_request(ENTITIES_BY_NAME["job_types"], TENANT, TODAY)
     assert kind == "list"
+    # the sync asks appointment assignments' export for inactive ones too; so does the probe
+    _, _, params = probe_request(ENTITIES_BY_NAME["appointment_assignments"], TENANT, TODAY)
+    assert params == {"from": TODAY, "active": "Any"}
 
 
 def test_all_ok_reports_the_connection_and_every_entity():
@@ -103,7 +124,7 @@ def test_all_ok_reports_the_connection_and_every_entity():
     requests: list[httpx.Request] = []
     code = run_check(
         settings(),
-        ENTITIES,
+        EVERYTHING,
         out,
         transport=factory(fake_servicetitan(requests=requests)),
         today=TODAY,
@@ -112,9 +133,12 @@ def test_all_ok_reports_the_connection_and_every_entity():
     assert code == EXIT_OK
     for expected in ("acme-hvac", "integration", str(TENANT), "https://api.check.invalid"):
         assert expected in text
+    assert f"entities     all {len(ENTITIES)} (SERVICETITAN_ENTITIES=all)" in text
     for entity in ENTITIES:
-        (line,) = [ln for ln in text.splitlines() if ln.strip().startswith(entity.name + " ")]
-        assert " OK " in line
+        assert " OK " in entity_line(text, entity.name)
+    for module in {e.module for e in ENTITIES}:
+        count = sum(e.module == module for e in ENTITIES)
+        assert module_line(text, module).split()[1:] == [str(count), "OK"]
     assert f"All {len(ENTITIES)} entities OK." in text
     assert len(requests) == len(ENTITIES)  # one request per entity, nothing more
     for secret in (SECRET, APP_KEY, TOKEN):
@@ -124,27 +148,124 @@ def test_all_ok_reports_the_connection_and_every_entity():
 def test_a_missing_scope_fails_that_entity_and_the_exit_code():
     out = io.StringIO()
     handler = fake_servicetitan(denied={"invoice_items", "campaigns"})
-    code = run_check(settings(), ENTITIES, out, transport=factory(handler), today=TODAY)
+    code = run_check(settings(), EVERYTHING, out, transport=factory(handler), today=TODAY)
     text = out.getvalue()
     assert code == EXIT_FAILED
-    lines = text.splitlines()
     for name in ("invoice_items", "campaigns"):
-        (line,) = [ln for ln in lines if ln.strip().startswith(name + " ")]
-        assert "FAILED" in line and "HTTP 403: missing API scope" in line
-    assert "has not granted this app the API scope" in text
+        scope = ENTITIES_BY_NAME[name].scope
+        line = entity_line(text, name)
+        assert "FAILED" in line and f"HTTP 403: missing API scope '{scope}'" in line
+    assert "To grant a scope, add it to the app in ServiceTitan's developer portal" in text
+    for name in ("invoice_items", "campaigns"):
+        assert f"  {ENTITIES_BY_NAME[name].scope}  ({name})" in text  # the list of scopes
     assert "trace-403" in text
-    (ok_line,) = [ln for ln in lines if ln.strip().startswith("customers ")]
-    assert " OK " in ok_line
-    assert "2 of 11 entities FAILED: campaigns, invoice_items." in text
+    assert " OK " in entity_line(text, "customers")
+    accounting = sum(e.module == "accounting" for e in ENTITIES)
+    assert module_line(text, "accounting").endswith(
+        f"{accounting - 1} OK, 1 FAILED (missing API scope)"
+    )
+    assert module_line(text, "crm").split()[1:] == [
+        str(sum(e.module == "crm" for e in ENTITIES)),
+        "OK",
+    ]
+    # failures in the report's order: module by module (accounting before marketing)
+    assert f"2 of {len(ENTITIES)} entities FAILED: invoice_items, campaigns." in text
+    # the way out: the same selection without the two entities
+    assert (
+        "sync without those entities: SERVICETITAN_ENTITIES=all,-invoice_items,-campaigns" in text
+    )
     for secret in (SECRET, APP_KEY, TOKEN):
         assert secret not in text
+
+
+def test_unselected_entities_are_skipped_without_a_request():
+    selection = select_entities("all,-payroll,-reviews")
+    requests: list[httpx.Request] = []
+    handler = fake_servicetitan(denied={"job_splits"}, requests=requests)
+    out = io.StringIO()
+    code = run_check(settings(), selection, out, transport=factory(handler), today=TODAY)
+    text = out.getvalue()
+    assert code == EXIT_OK  # the denied entity was not selected
+    payroll = [e for e in ENTITIES if e.module == "payroll"]
+    left_out = len(payroll) + 1
+    assert len(requests) == len(ENTITIES) - left_out
+    assert not any("/payroll/" in r.url.path or "/reviews" in r.url.path for r in requests)
+    for entity in [*payroll, ENTITIES_BY_NAME["reviews"]]:
+        assert entity_line(text, entity.name).endswith(
+            "skipped  not selected by SERVICETITAN_ENTITIES"
+        )
+    assert module_line(text, "payroll").endswith(
+        f"{len(payroll)} skipped (not selected by SERVICETITAN_ENTITIES)"
+    )
+    total = len(ENTITIES) - left_out
+    assert f"entities     {total} of {len(ENTITIES)}, as SERVICETITAN_ENTITIES selects " in text
+    assert (
+        f"All {total} entities OK; {left_out} skipped (not selected by SERVICETITAN_ENTITIES)."
+        in text
+    )
+
+
+def test_a_module_whose_every_entity_lacks_its_scope_is_left_out_by_name():
+    payroll = {e.name for e in ENTITIES if e.module == "payroll"}
+    handler = fake_servicetitan(denied=payroll | {"leads"})
+    out = io.StringIO()
+    selection = select_entities("crm,payroll,jobs")
+    code = run_check(settings(), selection, out, transport=factory(handler), today=TODAY)
+    text = out.getvalue()
+    assert code == EXIT_FAILED
+    assert module_line(text, "payroll").endswith(f"0 OK, {len(payroll)} FAILED (missing API scope)")
+    assert (
+        "sync without those entities: SERVICETITAN_ENTITIES=crm,payroll,jobs,-leads,-payroll"
+        in (text)
+    )
+    # and that value does select what passed
+    kept = select_entities("crm,payroll,jobs,-leads,-payroll").names
+    assert set(kept) == {e.name for e in selection.entities} - payroll - {"leads"}
+
+
+def test_probes_run_concurrently():
+    # Each answer waits until four requests are in flight: one at a time, it would time out.
+    barrier = threading.Barrier(4, timeout=10)
+    inner = fake_servicetitan()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path != AUTH_PATH:
+            barrier.wait()
+        return inner(request)
+
+    out = io.StringIO()
+    selection = select_entities("customers,locations,jobs,invoices")
+    code = run_check(
+        settings(), selection, out, transport=factory(handler), today=TODAY, concurrency=4
+    )
+    assert code == EXIT_OK, out.getvalue()
+    assert not barrier.broken
+
+
+def test_other_failures_are_not_called_missing_scopes():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == AUTH_PATH:
+            return httpx.Response(200, json={"access_token": TOKEN, "expires_in": 900})
+        if request.url.path == ENTITIES_BY_NAME["customers"].export_path(TENANT):
+            return httpx.Response(404, json={"title": "Not Found", "status": 404})
+        return httpx.Response(200, json={"hasMore": False, "data": []})
+
+    out = io.StringIO()
+    selection = select_entities("crm")
+    code = run_check(settings(), selection, out, transport=factory(handler), today=TODAY)
+    text = out.getvalue()
+    assert code == EXIT_FAILED
+    assert "HTTP 404: Not Found" in entity_line(text, "customers")
+    crm = sum(e.module == "crm" for e in ENTITIES)
+    assert module_line(text, "crm").endswith(f"{crm - 1} OK, 1 FAILED")
+    assert "Missing API scopes" not in text
 
 
 def test_rejected_credentials_stop_before_the_entities():
     out = io.StringIO()
     requests: list[httpx.Request] = []
     handler = fake_servicetitan(token_error="invalid_client", requests=requests)
-    code = run_check(settings(), ENTITIES, out, transport=factory(handler), today=TODAY)
+    code = run_check(settings(), EVERYTHING, out, transport=factory(handler), today=TODAY)
     text = out.getvalue()
     assert code == EXIT_FAILED
     assert "rejected the client ID/secret" in text and "integration" in text
@@ -204,7 +325,8 @@ def _export_froms(handler) -> tuple[str, set[str]]:
         return handler(request)
 
     out = io.StringIO()
-    assert run_check(settings(), ENTITIES, out, transport=httpx.MockTransport(recording)) == EXIT_OK
+    transport = httpx.MockTransport(recording)
+    assert run_check(settings(), EVERYTHING, out, transport=transport) == EXIT_OK
     froms = {r.url.params["from"] for r in seen if "from" in r.url.params}
     return out.getvalue(), froms
 
@@ -233,7 +355,7 @@ def test_an_explicit_today_wins_over_the_servers_date():
         requests.append(request)
         return handler(request)
 
-    run_check(settings(), ENTITIES, io.StringIO(), transport=factory(recording), today=TODAY)
+    run_check(settings(), EVERYTHING, io.StringIO(), transport=factory(recording), today=TODAY)
     assert {r.url.params["from"] for r in requests if "from" in r.url.params} == {TODAY}
 
 
@@ -358,9 +480,46 @@ def test_cli_over_real_http_with_a_missing_scope_and_a_tenant_override(loopback,
     )
     out = capsys.readouterr().out
     assert "cli" in out
-    (line,) = [ln for ln in out.splitlines() if ln.strip().startswith("payments ")]
-    assert "HTTP 403: missing API scope" in line
+    assert "HTTP 403: missing API scope" in entity_line(out, "payments")
+    assert " OK " in entity_line(out, "jobs")
+    assert "skipped  not selected by --select" in entity_line(out, "customers")
     assert len(handler.seen) == 2
+
+
+def test_cli_reads_the_selection_from_the_settings_file(loopback, capsys):
+    handler, _ = loopback
+    handler.denied = frozenset({"job_splits"})
+    with open(".env", "w", encoding="utf-8") as env_file:
+        env_file.write("SERVICETITAN_ENTITIES=settings, jpm ,-jobs\n")
+    os.chmod(".env", 0o600)
+    assert cli.main(["check"]) == EXIT_OK
+    out = capsys.readouterr().out
+    expected = [e for e in ENTITIES if e.module in ("settings", "jpm") and e.name != "jobs"]
+    assert len(handler.seen) == len(expected)
+    assert "skipped  not selected by SERVICETITAN_ENTITIES" in entity_line(out, "jobs")
+    assert " OK " in entity_line(out, "technicians")
+    # --select wins over the setting for one run
+    handler.seen.clear()
+    assert cli.main(["check", "--select", "payroll"]) == EXIT_FAILED
+    out = capsys.readouterr().out
+    assert "Payroll: Job Splits (View)" in entity_line(out, "job_splits")
+    assert "skipped  not selected by --select" in entity_line(out, "technicians")
+    assert len(handler.seen) == sum(e.module == "payroll" for e in ENTITIES)
+
+
+def test_cli_exits_2_naming_a_bad_selection(loopback, clean_env, capsys):
+    handler, _ = loopback
+    clean_env.setenv("SERVICETITAN_ENTITIES", "crm,payrol")
+    assert cli.main(["check"]) == EXIT_BAD_SETTINGS
+    err = capsys.readouterr().err
+    assert "SERVICETITAN_ENTITIES: unknown module or entity 'payrol'" in err
+    # a bad setting fails even when --select overrides it: the schedule's job reads it too
+    assert cli.main(["check", "--select", "crm"]) == EXIT_BAD_SETTINGS
+    assert "SERVICETITAN_ENTITIES: unknown" in capsys.readouterr().err
+    clean_env.delenv("SERVICETITAN_ENTITIES")
+    assert cli.main(["check", "--select", "crm,widgets"]) == EXIT_BAD_SETTINGS
+    assert "--select: unknown module or entity 'widgets'" in capsys.readouterr().err
+    assert handler.seen == []
 
 
 def test_cli_over_real_http_with_a_wrong_secret(loopback, clean_env, capsys):
