@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from servicetitan_pipeline.entities import ENTITIES
@@ -16,8 +18,9 @@ def test_check_reports_every_entity_ok(simulator_env, tmp_path, run_cli, canary_
     out = result.stdout
     assert "e2e" in out and str(sim.config.tenant_id) in out and sim.base_url in out
     for entity in ENTITIES:
-        line = next((ln for ln in out.splitlines() if entity.name in ln), "")
-        assert "OK" in line, f"no OK line for {entity.name} in:\n{out}"
+        pattern = re.compile(rf"^ {{4}}{re.escape(entity.name)} +OK ")
+        assert any(pattern.match(ln) for ln in out.splitlines()), f"no OK line for {entity}"
+    assert f"All {len(ENTITIES)} entities OK." in out
     assert canary_secret not in out + result.stderr
 
 
@@ -41,8 +44,6 @@ def test_check_names_a_bad_setting(simulator_env, tmp_path, run_cli):
 
 def test_check_probes_the_changes_of_the_servers_day(simulator_env, tmp_path, run_cli):
     """The simulator's clock is not the wall clock: check must ask for the simulated day."""
-    import re
-
     import httpx
 
     from servicetitan_pipeline.client.transport import parse_http_date
