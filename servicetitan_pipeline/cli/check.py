@@ -46,7 +46,6 @@ from servicetitan_pipeline.client import (
 )
 from servicetitan_pipeline.config import (
     CONNECTION_ENV_VARS,
-    ENTITIES_ENV,
     GRANT_SCOPE_STEPS,
     EntitySelection,
     selection_name,
@@ -341,27 +340,27 @@ def _print_verdict(
         for entity in denied:
             print(f"  {entity.scope}  ({entity.name})", file=out)
         without = selection_without(selection, denied)
-        print(
-            f"To grant a scope, {GRANT_SCOPE_STEPS}; or sync without those entities: "
-            f"{ENTITIES_ENV}={without}",
-            file=out,
-        )
+        # The value ends the line, with no full stop to be copied along with it.
+        way_out = f"; or sync without those entities: {selection.source}={without}"
+        print(f"To grant a scope, {GRANT_SCOPE_STEPS}{way_out if without else '.'}", file=out)
     return EXIT_FAILED
 
 
-def selection_without(selection: EntitySelection, left_out: Sequence[Entity]) -> str:
-    """A selection value like ``selection``'s that also leaves out ``left_out``: a module
-    whose every selected entity is left out by its name, the others one by one."""
+def selection_without(selection: EntitySelection, left_out: Sequence[Entity]) -> str | None:
+    """A selection value like ``selection``'s that also leaves out ``left_out`` (a module whose
+    every selected entity is left out by the module's name, the others one by one); None when
+    nothing would be left."""
     names = {e.name for e in left_out}
+    chosen = set(selection.names)
     exclusions: list[str] = []
     for module, entities in _by_module():
-        chosen = [e for e in entities if e.name in set(selection.names)]
-        gone = [e for e in chosen if e.name in names]
-        if gone and len(gone) == len(chosen):
+        selected = [e for e in entities if e.name in chosen]
+        gone = [e for e in selected if e.name in names]
+        if gone and len(gone) == len(selected):
             exclusions.append(f"-{module.name}")
         else:
             exclusions += [f"-{selection_name(e)}" for e in gone]
-    return ",".join([selection.value, *exclusions])
+    return ",".join([selection.value, *exclusions]) if chosen - names else None
 
 
 def run(args: argparse.Namespace) -> int:

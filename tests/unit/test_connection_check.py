@@ -223,6 +223,23 @@ def test_a_module_whose_every_entity_lacks_its_scope_is_left_out_by_name():
     assert set(kept) == {e.name for e in selection.entities} - payroll - {"leads"}
 
 
+def test_the_way_out_follows_where_the_selection_came_from_and_needs_something_left():
+    handler = fake_servicetitan(denied={"job_splits", "job_timesheets"})
+    out = io.StringIO()
+    selection = select_entities("job_splits,job_timesheets,jobs", source="--select")
+    run_check(settings(), selection, out, transport=factory(handler), today=TODAY)
+    # both selected payroll entities lack their scope: the module goes
+    assert out.getvalue().endswith(
+        "sync without those entities: --select=job_splits,job_timesheets,jobs,-payroll\n"
+    )
+    # nothing would be left: only the way to grant the scopes is said
+    out = io.StringIO()
+    selection = select_entities("job_splits,job_timesheets")
+    assert run_check(settings(), selection, out, transport=factory(handler), today=TODAY) == 1
+    text = out.getvalue()
+    assert "To grant a scope, add it to the app" in text and "sync without" not in text
+
+
 def test_probes_run_concurrently():
     # Each answer waits until four requests are in flight: one at a time, it would time out.
     barrier = threading.Barrier(4, timeout=10)
