@@ -1,4 +1,5 @@
-"""The in-process run's summary: every failure says why, in the summary and in the run log."""
+"""The in-process run's summary: every failure says why, in the summary and in the run log;
+a step's own dagster.Failure description is its reason."""
 
 from __future__ import annotations
 
@@ -33,3 +34,31 @@ def test_a_run_failed_at_resource_init_says_why_in_the_summary_and_the_log(
     log = Path(outcome.log_path).read_text()
     assert "run failed:" in log and "SERVICETITAN_TENANT_ID / tenant_id" in log
     assert "cs1.unit-secret" not in log
+
+
+def test_a_failed_steps_summary_is_its_failure_description_after_the_causes_class():
+    import dagster as dg
+
+    from servicetitan_pipeline.cli.runner import ONE_LINE_LIMIT, summarise
+    from servicetitan_pipeline.client import PermissionDeniedError
+
+    description = "job_splits: the app lacks the API scope 'Payroll: Job Splits (View)'. " + (
+        "How to fix it. " * 20
+    )
+
+    @dg.asset
+    def job_splits() -> None:
+        try:
+            raise PermissionDeniedError("ServiceTitan GET /x failed: HTTP 403", status=403)
+        except PermissionDeniedError as exc:
+            raise dg.Failure(description=description, allow_retries=False) from exc
+
+    @dg.asset
+    def customers() -> None:
+        pass
+
+    result = dg.materialize([job_splits, customers], raise_on_error=False)
+    outcome = summarise(result, 0.0)
+    assert len(description) < ONE_LINE_LIMIT  # a scope's message and its fix are read whole
+    assert outcome.failures == [f"job_splits: PermissionDeniedError: {description.strip()}"]
+    assert [a.key for a in outcome.assets] == ["customers"]  # the other asset ran
