@@ -129,3 +129,13 @@ def test_the_missing_scope_remedy_names_the_scope_steps_and_the_setting():
         assert "job_splits" not in select_entities(value).names
     memberships = missing_scope_remedy(ENTITIES_BY_NAME["memberships"])
     assert memberships.endswith("SERVICETITAN_ENTITIES=all,-entity:memberships.")
+
+
+def test_the_setting_is_in_env_example_and_the_readme_settings_table():
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    example = (repo / ".env.example").read_text(encoding="utf-8")
+    assert f"# {ENTITIES_ENV}=all\n" in example
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    assert f"| Entities (optional) | `{ENTITIES_ENV}` |" in readme
