@@ -78,7 +78,7 @@ _NOT_MONEY_WORDS = frozenset(
     {"percent", "percentage", "rate", "multiplier", "hours", "markup", "count", "code", "type"}
 )
 # Boolean names that already read as a predicate.
-_PREDICATE_PREFIXES = ("is_", "has_", "can_", "should_", "was_", "are_", "allow_", "use_")
+_PREDICATE_PREFIXES = ("is_", "has_", "are_")
 # The fields of a ServiceTitan address object (st_address).
 _ADDRESS_FIELDS = frozenset({"street", "unit", "city", "state", "zip", "country"})
 # Fields every model takes from the raw layer or st_record_timestamps_and_lineage().
@@ -287,7 +287,7 @@ class Scaffolder:
         elif kind == "integer":
             self._add_integer(path, base, schema)
         elif kind == "number":
-            self._add_number(path, base)
+            self._add_number(path, base, schema)
         elif kind == "boolean":
             self._add_boolean(path, base)
         elif kind == "string":
@@ -332,12 +332,16 @@ class Scaffolder:
             Column(self._name(base), f"cast({_text(path)} as {sql_type})", Section.ATTRIBUTES, path)
         )
 
-    def _add_number(self, path: str, base: str) -> None:
+    def _add_number(self, path: str, base: str, schema: Mapping[str, Any]) -> None:
         leaf = path.rsplit(".", 1)[-1]
-        macro = "st_money" if _is_money(leaf) else "st_decimal"
-        self.columns.append(
-            Column(self._name(base), f'{{{{ {macro}("{_text(path)}") }}}}', Section.MONEY, path)
-        )
+        if _is_money(leaf):
+            expression = f'{{{{ st_money("{_text(path)}") }}}}'
+        elif schema.get("format") == "double":
+            # measurements (coordinates, ratings): six decimals keep a latitude to 0.1 m
+            expression = f'{{{{ st_decimal("{_text(path)}", 6) }}}}'
+        else:
+            expression = f'{{{{ st_decimal("{_text(path)}") }}}}'
+        self.columns.append(Column(self._name(base), expression, Section.MONEY, path))
 
     def _add_boolean(self, path: str, base: str) -> None:
         name = base if base.startswith(_PREDICATE_PREFIXES) else f"is_{base}"
@@ -349,7 +353,8 @@ class Scaffolder:
         fmt = schema.get("format")
         leaf = path.rsplit(".", 1)[-1]
         if fmt == "date-time":
-            name = re.sub(r"(_on|_date|_time)$", "", base) + "_at"
+            # `completedOn`, `startDate`, `dateCanceled`: completed_at, start_at, canceled_at
+            name = re.sub(r"(_on|_date|_time)$", "", re.sub(r"(^|_)date_", r"\1", base)) + "_at"
             expression = f'{{{{ st_timestamp("{_text(path)}") }}}}'
             self.columns.append(Column(self._name(name), expression, Section.TIMESTAMPS, path))
         elif fmt == "date":

@@ -14,7 +14,7 @@ renamed as (
         id as activity_code_id,
 
         -- attributes
-        payload ->> '$.code' as activity_code_code,
+        payload ->> '$.code' as activity_code,
         payload ->> '$.earningCategory' as earning_category,
         payload ->> '$.name' as activity_code_name,
 

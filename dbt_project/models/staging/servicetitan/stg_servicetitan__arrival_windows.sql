@@ -15,7 +15,7 @@ renamed as (
 
         -- attributes
         {{ st_timespan_seconds("payload ->> '$.duration'") }} as duration_seconds,
-        {{ st_timespan_seconds("payload ->> '$.start'") }} as start_seconds,
+        {{ st_timespan_seconds("payload ->> '$.start'") }} as start_time_seconds,
 
         -- flags
         active as is_active,

@@ -16,19 +16,19 @@ renamed as (
 
         -- attributes
         payload ->> '$.memo' as memo,
-        payload ->> '$.phoneSettings.phoneNumber' as phone_settings_phone_number,
-        payload ->> '$.type' as customer_contact_type,
-        payload ->> '$.value' as customer_contact_value,
+        payload ->> '$.phoneSettings.phoneNumber' as phone_number,
+        payload ->> '$.type' as contact_type,
+        payload ->> '$.value' as contact_value,
 
         -- flags
         active as is_active,
-        {{ st_bool("payload ->> '$.phoneSettings.doNotText'") }} as is_phone_settings_do_not_text,
+        {{ st_bool("payload ->> '$.phoneSettings.doNotText'") }} as is_do_not_text,
         {{ st_bool("payload ->> '$.preferences.invoiceStatementNotification'") }}
-            as is_preferences_invoice_statement_notification,
+            as is_invoice_statement_notification_enabled,
         {{ st_bool("payload ->> '$.preferences.jobRemindersEnabled'") }}
-            as is_preferences_job_reminders_enabled,
+            as are_job_reminders_enabled,
         {{ st_bool("payload ->> '$.preferences.marketingUpdatesEnabled'") }}
-            as is_preferences_marketing_updates_enabled,
+            as are_marketing_updates_enabled,
 
         -- timestamps (UTC)
         {{ st_record_timestamps_and_lineage() }}

@@ -42,8 +42,8 @@ renamed as (
         {{ st_id_list("payload -> '$.roleIds'") }} as role_ids,
 
         -- timestamps (UTC)
-        {{ st_timestamp("payload ->> '$.startDate'") }} as start_at,
-        {{ st_timestamp("payload ->> '$.terminationDate'") }} as termination_at,
+        {{ st_timestamp("payload ->> '$.startDate'") }} as started_at,
+        {{ st_timestamp("payload ->> '$.terminationDate'") }} as terminated_at,
         {{ st_record_timestamps_and_lineage() }}
 
     from source

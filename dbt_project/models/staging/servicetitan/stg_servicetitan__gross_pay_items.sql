@@ -57,7 +57,7 @@ renamed as (
         {{ st_bool("payload ->> '$.isPrevailingWageJob'") }} as is_prevailing_wage_job,
 
         -- timestamps (UTC)
-        {{ st_timestamp("payload ->> '$.date'") }} as date_at,
+        {{ st_timestamp("payload ->> '$.date'") }} as worked_at,
         {{ st_timestamp("payload ->> '$.endedOn'") }} as ended_at,
         {{ st_timestamp("payload ->> '$.startedOn'") }} as started_at,
         {{ st_record_timestamps_and_lineage() }}

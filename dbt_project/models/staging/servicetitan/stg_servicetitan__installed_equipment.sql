@@ -16,20 +16,20 @@ renamed as (
         {{ st_id("payload ->> '$.equipmentId'") }} as equipment_id,
         {{ st_id("payload ->> '$.invoiceItemId'") }} as invoice_item_id,
         {{ st_id("payload ->> '$.locationId'") }} as location_id,
-        {{ st_id("payload ->> '$.type.id'") }} as type_id,
+        {{ st_id("payload ->> '$.type.id'") }} as equipment_type_id,
 
         -- attributes
         {{ st_date("payload ->> '$.actualReplacementDate'") }} as actual_replacement_date,
         payload ->> '$.barcodeId' as barcode_id,
         payload ->> '$.manufacturer' as manufacturer,
         payload ->> '$.memo' as memo,
-        payload ->> '$.model' as installed_equipment_model,
+        payload ->> '$.model' as equipment_model,
         payload ->> '$.name' as installed_equipment_name,
         {{ st_date("payload ->> '$.predictedReplacementDate'") }} as predicted_replacement_date,
         cast(payload ->> '$.predictedReplacementMonths' as integer) as predicted_replacement_months,
         payload ->> '$.serialNumber' as serial_number,
         payload ->> '$.status' as installed_equipment_status,
-        payload ->> '$.type.name' as type_name,
+        payload ->> '$.type.name' as equipment_type_name,
 
         -- quantities and money, exact from ServiceTitan's text
         {{ st_money("payload ->> '$.cost'") }} as installed_equipment_cost,

@@ -13,6 +13,7 @@ renamed as (
         _tenant_id as tenant_id,
         id as inventory_adjustment_id,
         {{ st_id("payload ->> '$.batch.id'") }} as batch_id,
+        -- `batchId` is deprecated in favour of `batch`; kept while ServiceTitan still sends it.
         {{ st_id("payload ->> '$.batchId'") }} as legacy_batch_id,
         {{ st_id("payload ->> '$.businessUnitId'") }} as business_unit_id,
         {{ st_id("payload ->> '$.canceledById'") }} as canceled_by_id,
@@ -40,8 +41,8 @@ renamed as (
         payload -> '$.items' as items,
 
         -- timestamps (UTC)
-        {{ st_timestamp("payload ->> '$.date'") }} as date_at,
-        {{ st_timestamp("payload ->> '$.dateCanceled'") }} as date_canceled_at,
+        {{ st_timestamp("payload ->> '$.date'") }} as adjusted_at,
+        {{ st_timestamp("payload ->> '$.dateCanceled'") }} as canceled_at,
         {{ st_record_timestamps_and_lineage() }}
 
     from source

@@ -49,9 +49,12 @@ renamed as (
         payload -> '$.items' as items,
 
         -- timestamps (UTC)
-        {{ st_timestamp("payload ->> '$.billDate'") }} as bill_at,
+        {{ st_timestamp("payload ->> '$.billDate'") }} as billed_at,
         {{ st_timestamp("payload ->> '$.dueDate'") }} as due_at,
-        {{ st_timestamp("payload ->> '$.postDate'") }} as post_at,
+        {{ st_timestamp("payload ->> '$.postDate'") }} as posted_at,
+        -- the bill's business dates, as the invoices' (midnight UTC: their UTC calendar date)
+        {{ st_utc_date(st_timestamp("payload ->> '$.billDate'")) }} as bill_date,
+        {{ st_utc_date(st_timestamp("payload ->> '$.dueDate'")) }} as due_date,
         {{ st_record_timestamps_and_lineage() }}
 
     from source

@@ -13,6 +13,7 @@ renamed as (
         _tenant_id as tenant_id,
         id as inventory_return_id,
         {{ st_id("payload ->> '$.batch.id'") }} as batch_id,
+        -- `batchId` is deprecated in favour of `batch`; kept while ServiceTitan still sends it.
         {{ st_id("payload ->> '$.batchId'") }} as legacy_batch_id,
         {{ st_id("payload ->> '$.budgetCodeId'") }} as budget_code_id,
         {{ st_id("payload ->> '$.businessUnitId'") }} as business_unit_id,
@@ -49,8 +50,8 @@ renamed as (
 
         -- timestamps (UTC)
         {{ st_timestamp("payload ->> '$.creditReceivedOn'") }} as credit_received_at,
-        {{ st_timestamp("payload ->> '$.dateCanceled'") }} as date_canceled_at,
-        {{ st_timestamp("payload ->> '$.returnDate'") }} as return_at,
+        {{ st_timestamp("payload ->> '$.dateCanceled'") }} as canceled_at,
+        {{ st_timestamp("payload ->> '$.returnDate'") }} as return_date_at,
         {{ st_timestamp("payload ->> '$.returnedOn'") }} as returned_at,
         {{ st_record_timestamps_and_lineage() }}
 

@@ -13,6 +13,7 @@ renamed as (
         _tenant_id as tenant_id,
         id as inventory_transfer_id,
         {{ st_id("payload ->> '$.batch.id'") }} as batch_id,
+        -- `batchId` is deprecated in favour of `batch`; kept while ServiceTitan still sends it.
         {{ st_id("payload ->> '$.batchId'") }} as legacy_batch_id,
         {{ st_id("payload ->> '$.canceledById'") }} as canceled_by_id,
         {{ st_id("payload ->> '$.createdById'") }} as created_by_id,
@@ -43,9 +44,9 @@ renamed as (
         payload -> '$.items' as items,
 
         -- timestamps (UTC)
-        {{ st_timestamp("payload ->> '$.date'") }} as date_at,
-        {{ st_timestamp("payload ->> '$.dateCanceled'") }} as date_canceled_at,
-        {{ st_timestamp("payload ->> '$.dateRequired'") }} as date_required_at,
+        {{ st_timestamp("payload ->> '$.date'") }} as transferred_at,
+        {{ st_timestamp("payload ->> '$.dateCanceled'") }} as canceled_at,
+        {{ st_timestamp("payload ->> '$.dateRequired'") }} as required_at,
         {{ st_timestamp("payload ->> '$.pickedDate'") }} as picked_at,
         {{ st_timestamp("payload ->> '$.receivedDate'") }} as received_at,
         {{ st_record_timestamps_and_lineage() }}

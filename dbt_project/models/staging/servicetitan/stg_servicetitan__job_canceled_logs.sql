@@ -14,7 +14,7 @@ renamed as (
         id as job_canceled_log_id,
         {{ st_id("payload ->> '$.createdById'") }} as created_by_id,
         {{ st_id("payload ->> '$.jobId'") }} as job_id,
-        {{ st_id("payload ->> '$.reasonId'") }} as reason_id,
+        {{ st_id("payload ->> '$.reasonId'") }} as cancel_reason_id,
 
         -- attributes
         payload ->> '$.memo' as memo,

@@ -16,7 +16,7 @@ renamed as (
         {{ st_id("payload ->> '$.jobId'") }} as job_id,
 
         -- attributes
-        payload ->> '$.text' as job_note_text,
+        payload ->> '$.text' as note_text,
 
         -- flags
         active as is_active,

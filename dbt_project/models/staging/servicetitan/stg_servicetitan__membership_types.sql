@@ -24,14 +24,16 @@ renamed as (
         payload ->> '$.revenueRecognitionMode' as revenue_recognition_mode,
 
         -- quantities and money, exact from ServiceTitan's text
-        {{ st_money("payload ->> '$.discount'") }} as discount,
+        -- A discount rate, not an amount: how it applies is `discount_mode`.
+        {{ st_decimal("payload ->> '$.discount'") }} as discount,
 
         -- flags
         active as is_active,
         {{ st_bool("payload ->> '$.autoCalculateInvoiceTemplates'") }}
-            as is_auto_calculate_invoice_templates,
-        {{ st_bool("payload ->> '$.showMembershipSavings'") }} as is_show_membership_savings,
-        {{ st_bool("payload ->> '$.useMembershipPricingTable'") }} as use_membership_pricing_table,
+            as are_invoice_templates_auto_calculated,
+        {{ st_bool("payload ->> '$.showMembershipSavings'") }} as is_membership_savings_shown,
+        {{ st_bool("payload ->> '$.useMembershipPricingTable'") }}
+            as is_membership_pricing_table_used,
 
         -- json
         payload -> '$.discounts' as discounts,

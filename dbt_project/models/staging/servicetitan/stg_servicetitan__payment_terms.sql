@@ -13,36 +13,33 @@ renamed as (
         _tenant_id as tenant_id,
         id as payment_term_id,
         {{ st_id("payload ->> '$.interestSettings.id'") }} as interest_settings_id,
-        {{ st_id("payload ->> '$.interestSettings.taskId'") }} as interest_settings_task_id,
-        {{ st_id("payload ->> '$.paymentTermDiscountModel.id'") }}
-            as payment_term_discount_model_id,
+        {{ st_id("payload ->> '$.interestSettings.taskId'") }} as interest_task_id,
+        {{ st_id("payload ->> '$.paymentTermDiscountModel.id'") }} as discount_id,
 
         -- attributes
         cast(payload ->> '$.dueDay' as integer) as due_day,
         payload ->> '$.dueDayType' as due_day_type,
-        payload ->> '$.interestSettings.chargeMethod' as interest_settings_charge_method,
-        payload ->> '$.interestSettings.frequency' as interest_settings_frequency,
+        payload ->> '$.interestSettings.chargeMethod' as interest_charge_method,
+        payload ->> '$.interestSettings.frequency' as interest_frequency,
         cast(payload ->> '$.interestSettings.gracePeriod' as integer)
-            as interest_settings_grace_period,
-        payload ->> '$.interestSettings.rateType' as interest_settings_rate_type,
-        payload ->> '$.interestSettings.taskDisplayName' as interest_settings_task_display_name,
+            as interest_grace_period_days,
+        payload ->> '$.interestSettings.rateType' as interest_rate_type,
+        payload ->> '$.interestSettings.taskDisplayName' as interest_task_display_name,
         payload ->> '$.name' as payment_term_name,
-        payload ->> '$.paymentTermDiscountModel.account' as payment_term_discount_model_account,
-        payload ->> '$.paymentTermDiscountModel.applyBy' as payment_term_discount_model_apply_by,
+        payload ->> '$.paymentTermDiscountModel.account' as discount_account,
+        payload ->> '$.paymentTermDiscountModel.applyBy' as discount_apply_by,
         cast(payload ->> '$.paymentTermDiscountModel.applyByValue' as integer)
-            as payment_term_discount_model_apply_by_value,
-        payload ->> '$.paymentTermDiscountModel.discountApplyTo'
-            as payment_term_discount_model_discount_apply_to,
-        payload ->> '$.paymentTermDiscountModel.discountType'
-            as payment_term_discount_model_discount_type,
+            as discount_apply_by_value,
+        payload ->> '$.paymentTermDiscountModel.discountApplyTo' as discount_apply_to,
+        payload ->> '$.paymentTermDiscountModel.discountType' as discount_type,
 
         -- quantities and money, exact from ServiceTitan's text
         {{ st_decimal("payload ->> '$.interestSettings.flatRateValue'") }}
-            as interest_settings_flat_rate_value,
+            as interest_flat_rate_value,
         {{ st_decimal("payload ->> '$.interestSettings.percentageRateValue'") }}
-            as interest_settings_percentage_rate_value,
-        {{ st_money("payload ->> '$.paymentTermDiscountModel.discount'") }}
-            as payment_term_discount_model_discount,
+            as interest_percentage_rate_value,
+        -- A percentage or an amount, as `discount_type` says: four decimals hold either.
+        {{ st_decimal("payload ->> '$.paymentTermDiscountModel.discount'") }} as discount,
 
         -- flags
         active as is_active,
@@ -52,7 +49,7 @@ renamed as (
 
         -- json
         {{ st_text_list("payload -> '$.interestSettings.targetInvoices'") }}
-            as interest_settings_target_invoices,
+            as interest_target_invoices,
 
         -- timestamps (UTC)
         {{ st_record_timestamps_and_lineage() }}

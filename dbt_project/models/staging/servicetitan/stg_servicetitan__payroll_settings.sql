@@ -27,7 +27,7 @@ renamed as (
         {{ st_bool("payload ->> '$.isIncludedInPayroll'") }} as is_included_in_payroll,
 
         -- timestamps (UTC)
-        {{ st_timestamp("payload ->> '$.hireDate'") }} as hire_at,
+        {{ st_timestamp("payload ->> '$.hireDate'") }} as hired_at,
         {{ st_record_timestamps_and_lineage() }}
 
     from source

@@ -12,7 +12,7 @@ renamed as (
         -- keys
         _tenant_id as tenant_id,
         id as pricebook_category_id,
-        {{ st_id("payload ->> '$.parentId'") }} as parent_id,
+        {{ st_id("payload ->> '$.parentId'") }} as parent_category_id,
 
         -- attributes
         payload ->> '$.categoryType' as category_type,
@@ -25,7 +25,7 @@ renamed as (
 
         -- flags
         active as is_active,
-        {{ st_bool("payload ->> '$.hideInMobile'") }} as is_hide_in_mobile,
+        {{ st_bool("payload ->> '$.hideInMobile'") }} as is_hidden_in_mobile,
 
         -- json
         {{ st_id_list("payload -> '$.businessUnitIds'") }} as business_unit_ids,

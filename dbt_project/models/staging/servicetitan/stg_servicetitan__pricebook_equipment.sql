@@ -13,9 +13,9 @@ renamed as (
         _tenant_id as tenant_id,
         id as pricebook_equipment_id,
         {{ st_id("payload ->> '$.generalLedgerAccountId'") }} as general_ledger_account_id,
-        {{ st_id("payload ->> '$.primaryVendor.id'") }} as primary_vendor_id,
-        {{ st_id("payload ->> '$.primaryVendor.vendorId'") }} as primary_vendor_vendor_id,
-        {{ st_id("payload ->> '$.typeId'") }} as type_id,
+        {{ st_id("payload ->> '$.primaryVendor.id'") }} as primary_sku_vendor_id,
+        {{ st_id("payload ->> '$.primaryVendor.vendorId'") }} as primary_vendor_id,
+        {{ st_id("payload ->> '$.typeId'") }} as equipment_type_id,
 
         -- attributes
         payload ->> '$.account' as pricebook_equipment_account,
@@ -33,10 +33,10 @@ renamed as (
         payload ->> '$.manufacturerWarranty.description' as manufacturer_warranty_description,
         cast(payload ->> '$.manufacturerWarranty.duration' as integer)
             as manufacturer_warranty_duration,
-        payload ->> '$.model' as pricebook_equipment_model,
+        payload ->> '$.model' as equipment_model,
         payload ->> '$.primaryVendor.memo' as primary_vendor_memo,
-        payload ->> '$.primaryVendor.vendorName' as primary_vendor_vendor_name,
-        payload ->> '$.primaryVendor.vendorPart' as primary_vendor_vendor_part,
+        payload ->> '$.primaryVendor.vendorName' as primary_vendor_name,
+        payload ->> '$.primaryVendor.vendorPart' as primary_vendor_part_number,
         payload ->> '$.serviceProviderWarranty.description'
             as service_provider_warranty_description,
         cast(payload ->> '$.serviceProviderWarranty.duration' as integer)
@@ -49,21 +49,21 @@ renamed as (
         {{ st_money("payload ->> '$.addOnPrice'") }} as add_on_price,
         {{ st_money("payload ->> '$.bonus'") }} as bonus,
         {{ st_money("payload ->> '$.commissionBonus'") }} as commission_bonus,
-        {{ st_money("payload ->> '$.cost'") }} as pricebook_equipment_cost,
+        {{ st_money("payload ->> '$.cost'") }} as unit_cost,
         {{ st_decimal("payload ->> '$.dimensions.depth'") }} as dimensions_depth,
         {{ st_decimal("payload ->> '$.dimensions.height'") }} as dimensions_height,
         {{ st_decimal("payload ->> '$.dimensions.width'") }} as dimensions_width,
         {{ st_decimal("payload ->> '$.hours'") }} as hours,
         {{ st_money("payload ->> '$.memberPrice'") }} as member_price,
-        {{ st_money("payload ->> '$.price'") }} as price,
-        {{ st_money("payload ->> '$.primaryVendor.cost'") }} as primary_vendor_cost,
+        {{ st_money("payload ->> '$.price'") }} as unit_price,
+        {{ st_money("payload ->> '$.primaryVendor.cost'") }} as primary_vendor_unit_cost,
 
         -- flags
         active as is_active,
         {{ st_bool("payload ->> '$.displayInAmount'") }} as is_display_in_amount,
         {{ st_bool("payload ->> '$.isConfigurableEquipment'") }} as is_configurable_equipment,
         {{ st_bool("payload ->> '$.isInventory'") }} as is_inventory,
-        {{ st_bool("payload ->> '$.paysCommission'") }} as is_pays_commission,
+        {{ st_bool("payload ->> '$.paysCommission'") }} as is_commission_paid,
         {{ st_bool("payload ->> '$.primaryVendor.active'") }} as is_primary_vendor_active,
         {{ st_bool("payload ->> '$.taxable'") }} as is_taxable,
 

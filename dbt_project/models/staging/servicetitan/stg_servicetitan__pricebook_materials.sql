@@ -16,8 +16,8 @@ renamed as (
         {{ st_id("payload ->> '$.costTypeId'") }} as cost_type_id,
         {{ st_id("payload ->> '$.createdById'") }} as created_by_id,
         {{ st_id("payload ->> '$.generalLedgerAccountId'") }} as general_ledger_account_id,
-        {{ st_id("payload ->> '$.primaryVendor.id'") }} as primary_vendor_id,
-        {{ st_id("payload ->> '$.primaryVendor.vendorId'") }} as primary_vendor_vendor_id,
+        {{ st_id("payload ->> '$.primaryVendor.id'") }} as primary_sku_vendor_id,
+        {{ st_id("payload ->> '$.primaryVendor.vendorId'") }} as primary_vendor_id,
 
         -- attributes
         payload ->> '$.account' as pricebook_material_account,
@@ -31,8 +31,8 @@ renamed as (
         payload ->> '$.displayName' as display_name,
         payload ->> '$.externalId' as external_id,
         payload ->> '$.primaryVendor.memo' as primary_vendor_memo,
-        payload ->> '$.primaryVendor.vendorName' as primary_vendor_vendor_name,
-        payload ->> '$.primaryVendor.vendorPart' as primary_vendor_vendor_part,
+        payload ->> '$.primaryVendor.vendorName' as primary_vendor_name,
+        payload ->> '$.primaryVendor.vendorPart' as primary_vendor_part_number,
         payload ->> '$.source' as pricebook_material_source,
         payload ->> '$.unitOfMeasure' as unit_of_measure,
 
@@ -41,11 +41,11 @@ renamed as (
         {{ st_money("payload ->> '$.addOnPrice'") }} as add_on_price,
         {{ st_money("payload ->> '$.bonus'") }} as bonus,
         {{ st_money("payload ->> '$.commissionBonus'") }} as commission_bonus,
-        {{ st_money("payload ->> '$.cost'") }} as pricebook_material_cost,
+        {{ st_money("payload ->> '$.cost'") }} as unit_cost,
         {{ st_decimal("payload ->> '$.hours'") }} as hours,
         {{ st_money("payload ->> '$.memberPrice'") }} as member_price,
-        {{ st_money("payload ->> '$.price'") }} as price,
-        {{ st_money("payload ->> '$.primaryVendor.cost'") }} as primary_vendor_cost,
+        {{ st_money("payload ->> '$.price'") }} as unit_price,
+        {{ st_money("payload ->> '$.primaryVendor.cost'") }} as primary_vendor_unit_cost,
 
         -- flags
         active as is_active,
@@ -55,7 +55,7 @@ renamed as (
         {{ st_bool("payload ->> '$.isConfigurableMaterial'") }} as is_configurable_material,
         {{ st_bool("payload ->> '$.isInventory'") }} as is_inventory,
         {{ st_bool("payload ->> '$.isOtherDirectCost'") }} as is_other_direct_cost,
-        {{ st_bool("payload ->> '$.paysCommission'") }} as is_pays_commission,
+        {{ st_bool("payload ->> '$.paysCommission'") }} as is_commission_paid,
         {{ st_bool("payload ->> '$.primaryVendor.active'") }} as is_primary_vendor_active,
         {{ st_bool("payload ->> '$.taxable'") }} as is_taxable,
 

@@ -33,16 +33,16 @@ renamed as (
         {{ st_money("payload ->> '$.addOnPrice'") }} as add_on_price,
         {{ st_money("payload ->> '$.bonus'") }} as bonus,
         {{ st_money("payload ->> '$.commissionBonus'") }} as commission_bonus,
-        {{ st_money("payload ->> '$.cost'") }} as pricebook_service_cost,
+        {{ st_money("payload ->> '$.cost'") }} as unit_cost,
         {{ st_decimal("payload ->> '$.hours'") }} as hours,
         {{ st_money("payload ->> '$.memberPrice'") }} as member_price,
-        {{ st_money("payload ->> '$.price'") }} as price,
+        {{ st_money("payload ->> '$.price'") }} as unit_price,
         {{ st_money("payload ->> '$.soldByCommission'") }} as sold_by_commission,
 
         -- flags
         active as is_active,
         {{ st_bool("payload ->> '$.isLabor'") }} as is_labor,
-        {{ st_bool("payload ->> '$.paysCommission'") }} as is_pays_commission,
+        {{ st_bool("payload ->> '$.paysCommission'") }} as is_commission_paid,
         {{ st_bool("payload ->> '$.taxable'") }} as is_taxable,
 
         -- json

@@ -16,7 +16,7 @@ renamed as (
         {{ st_id("payload ->> '$.projectId'") }} as project_id,
 
         -- attributes
-        payload ->> '$.text' as project_note_text,
+        payload ->> '$.text' as note_text,
 
         -- flags
         active as is_active,

@@ -20,7 +20,7 @@ renamed as (
         {{ st_id("payload ->> '$.jobId'") }} as job_id,
         {{ st_id("payload ->> '$.projectId'") }} as project_id,
         {{ st_id("payload ->> '$.technicianId'") }} as technician_id,
-        {{ st_id("payload ->> '$.typeId'") }} as type_id,
+        {{ st_id("payload ->> '$.typeId'") }} as purchase_order_type_id,
         {{ st_id("payload ->> '$.vendorId'") }} as vendor_id,
 
         -- attributes
@@ -40,7 +40,7 @@ renamed as (
         payload -> '$.items' as items,
 
         -- timestamps (UTC)
-        {{ st_timestamp("payload ->> '$.date'") }} as date_at,
+        {{ st_timestamp("payload ->> '$.date'") }} as ordered_at,
         {{ st_timestamp("payload ->> '$.receivedOn'") }} as received_at,
         {{ st_timestamp("payload ->> '$.requiredOn'") }} as required_at,
         {{ st_timestamp("payload ->> '$.sentOn'") }} as sent_at,

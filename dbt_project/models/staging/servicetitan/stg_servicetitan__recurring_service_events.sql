@@ -26,7 +26,7 @@ renamed as (
         active as is_active,
 
         -- timestamps (UTC)
-        {{ st_timestamp("payload ->> '$.date'") }} as date_at,
+        {{ st_timestamp("payload ->> '$.date'") }} as scheduled_at,
         {{ st_record_timestamps_and_lineage() }}
 
     from source

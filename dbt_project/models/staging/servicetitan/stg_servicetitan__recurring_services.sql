@@ -54,8 +54,8 @@ renamed as (
         {{ st_id_list("payload -> '$.tagTypeIds'") }} as tag_type_ids,
 
         -- timestamps (UTC)
-        {{ st_timestamp("payload ->> '$.from'") }} as from_at,
-        {{ st_timestamp("payload ->> '$.to'") }} as to_at,
+        {{ st_timestamp("payload ->> '$.from'") }} as active_from_at,
+        {{ st_timestamp("payload ->> '$.to'") }} as active_to_at,
         {{ st_record_timestamps_and_lineage() }}
 
     from source

@@ -28,22 +28,22 @@ renamed as (
         payload ->> '$.jobTypeName' as job_type_name,
         payload ->> '$.platform' as platform,
         cast(payload ->> '$.recommendationStatus' as integer) as recommendation_status,
-        payload ->> '$.review' as review,
+        payload ->> '$.review' as review_text,
         payload ->> '$.reviewResponse' as review_response,
         cast(payload ->> '$.reviewType' as integer) as review_type,
         payload ->> '$.technicianFullName' as technician_full_name,
 
         -- quantities and money, exact from ServiceTitan's text
-        {{ st_decimal("payload ->> '$.rating'") }} as rating,
+        {{ st_decimal("payload ->> '$.rating'", 6) }} as rating,
 
         -- flags
         {{ st_bool("payload ->> '$.isAutoVerified'") }} as is_auto_verified,
-        {{ st_bool("payload ->> '$.verificationStatus'") }} as is_verification_status,
+        {{ st_bool("payload ->> '$.verificationStatus'") }} as is_verified,
 
         -- timestamps (UTC)
         {{ st_timestamp("payload ->> '$.completedDate'") }} as completed_at,
         {{ st_timestamp("payload ->> '$.dispatchedDate'") }} as dispatched_at,
-        {{ st_timestamp("payload ->> '$.publishDate'") }} as publish_at,
+        {{ st_timestamp("payload ->> '$.publishDate'") }} as published_at,
         {{ st_timestamp("payload ->> '$.verifiedOn'") }} as verified_at,
         {{ st_record_timestamps_and_lineage() }}
 

@@ -99,7 +99,7 @@ renamed as (
         active as is_active,
         {{ st_bool("payload ->> '$.autoRenew'") }} as is_auto_renew,
         {{ st_bool("payload ->> '$.templateFields.defaultAutoRenew'") }}
-            as is_template_fields_default_auto_renew,
+            as is_template_default_auto_renew,
 
         -- json
         {{ st_id_list("payload -> '$.locationIds'") }} as location_ids,

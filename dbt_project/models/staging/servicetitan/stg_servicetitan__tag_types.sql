@@ -22,7 +22,7 @@ renamed as (
         -- flags
         active as is_active,
         {{ st_bool("payload ->> '$.allowToUseOnTimesheetActivity'") }}
-            as allow_to_use_on_timesheet_activity,
+            as is_allowed_on_timesheet_activities,
         {{ st_bool("payload ->> '$.isConversionOpportunity'") }} as is_conversion_opportunity,
         {{ st_bool("payload ->> '$.isVisibleOnDispatchBoard'") }} as is_visible_on_dispatch_board,
 

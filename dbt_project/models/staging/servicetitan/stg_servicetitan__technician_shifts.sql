@@ -24,8 +24,8 @@ renamed as (
         active as is_active,
 
         -- timestamps (UTC)
-        {{ st_timestamp("payload ->> '$.end'") }} as end_at,
-        {{ st_timestamp("payload ->> '$.start'") }} as start_at,
+        {{ st_timestamp("payload ->> '$.end'") }} as ends_at,
+        {{ st_timestamp("payload ->> '$.start'") }} as starts_at,
         {{ st_record_timestamps_and_lineage() }}
 
     from source

@@ -27,10 +27,12 @@ renamed as (
         payload ->> '$.projectLabel' as project_label,
 
         -- quantities and money, exact from ServiceTitan's text
-        {{ st_decimal("payload ->> '$.endCoordinate.latitude'") }} as end_coordinate_latitude,
-        {{ st_decimal("payload ->> '$.endCoordinate.longitude'") }} as end_coordinate_longitude,
-        {{ st_decimal("payload ->> '$.startCoordinate.latitude'") }} as start_coordinate_latitude,
-        {{ st_decimal("payload ->> '$.startCoordinate.longitude'") }} as start_coordinate_longitude,
+        {{ st_decimal("payload ->> '$.endCoordinate.latitude'", 6) }} as end_coordinate_latitude,
+        {{ st_decimal("payload ->> '$.endCoordinate.longitude'", 6) }} as end_coordinate_longitude,
+        {{ st_decimal("payload ->> '$.startCoordinate.latitude'", 6) }}
+            as start_coordinate_latitude,
+        {{ st_decimal("payload ->> '$.startCoordinate.longitude'", 6) }}
+            as start_coordinate_longitude,
 
         -- flags
         active as is_active,
@@ -39,8 +41,8 @@ renamed as (
         {{ st_id_list("payload -> '$.tagTypes'") }} as tag_type_ids,
 
         -- timestamps (UTC)
-        {{ st_timestamp("payload ->> '$.endTime'") }} as end_at,
-        {{ st_timestamp("payload ->> '$.startTime'") }} as start_at,
+        {{ st_timestamp("payload ->> '$.endTime'") }} as ended_at,
+        {{ st_timestamp("payload ->> '$.startTime'") }} as started_at,
         {{ st_record_timestamps_and_lineage() }}
 
     from source

@@ -19,7 +19,7 @@ renamed as (
 
         -- flags
         active as is_active,
-        {{ st_bool("payload ->> '$.allowEdit'") }} as allow_edit,
+        {{ st_bool("payload ->> '$.allowEdit'") }} as is_editable,
         {{ st_bool("payload ->> '$.isDefault'") }} as is_default,
 
         -- timestamps (UTC)

@@ -13,7 +13,7 @@ renamed as (
         _tenant_id as tenant_id,
         id as timesheet_activity_type_id,
         {{ st_id("payload ->> '$.businessUnitId'") }} as business_unit_id,
-        {{ st_id("payload ->> '$.categoryId'") }} as category_id,
+        {{ st_id("payload ->> '$.categoryId'") }} as activity_category_id,
         {{ st_id("payload ->> '$.laborTypeId'") }} as labor_type_id,
 
         -- attributes
@@ -31,8 +31,8 @@ renamed as (
 
         -- flags
         active as is_active,
-        {{ st_bool("payload ->> '$.dontAllowToChangeMemo'") }} as is_dont_allow_to_change_memo,
-        {{ st_bool("payload ->> '$.dontAllowToChangeTag'") }} as is_dont_allow_to_change_tag,
+        {{ st_bool("payload ->> '$.dontAllowToChangeMemo'") }} as is_memo_locked,
+        {{ st_bool("payload ->> '$.dontAllowToChangeTag'") }} as is_tag_locked,
         {{ st_bool("payload ->> '$.isArchived'") }} as is_archived,
         {{ st_bool("payload ->> '$.isDefault'") }} as is_default,
         {{ st_bool("payload ->> '$.isDraft'") }} as is_draft,

@@ -15,15 +15,14 @@ renamed as (
 
         -- attributes
         payload ->> '$.applicableEmployeeType' as applicable_employee_type,
-        payload ->> '$.code' as timesheet_code_code,
+        payload ->> '$.code' as timesheet_code,
         payload ->> '$.description' as timesheet_code_description,
-        payload ->> '$.rateInfo.hourlyRate' as rate_info_hourly_rate,
+        payload ->> '$.rateInfo.hourlyRate' as hourly_rate_source,
         payload ->> '$.type' as timesheet_code_type,
 
         -- quantities and money, exact from ServiceTitan's text
-        {{ st_decimal("payload ->> '$.rateInfo.customHourlyRate'") }}
-            as rate_info_custom_hourly_rate,
-        {{ st_decimal("payload ->> '$.rateInfo.rateMultiplier'") }} as rate_info_rate_multiplier,
+        {{ st_decimal("payload ->> '$.rateInfo.customHourlyRate'") }} as custom_hourly_rate,
+        {{ st_decimal("payload ->> '$.rateInfo.rateMultiplier'") }} as rate_multiplier,
 
         -- flags
         active as is_active,

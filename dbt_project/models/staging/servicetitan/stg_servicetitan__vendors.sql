@@ -15,11 +15,11 @@ renamed as (
 
         -- attributes
         {{ st_address('$.address', 'address') }},
-        payload ->> '$.contactInfo.email' as contact_info_email,
-        payload ->> '$.contactInfo.fax' as contact_info_fax,
-        payload ->> '$.contactInfo.firstName' as contact_info_first_name,
-        payload ->> '$.contactInfo.lastName' as contact_info_last_name,
-        payload ->> '$.contactInfo.phone' as contact_info_phone,
+        payload ->> '$.contactInfo.email' as contact_email,
+        payload ->> '$.contactInfo.fax' as contact_fax,
+        payload ->> '$.contactInfo.firstName' as contact_first_name,
+        payload ->> '$.contactInfo.lastName' as contact_last_name,
+        payload ->> '$.contactInfo.phone' as contact_phone,
         payload ->> '$.deliveryOption' as delivery_option,
         payload ->> '$.memo' as memo,
         payload ->> '$.name' as vendor_name,
