@@ -17,7 +17,7 @@
 {#
     A span of time as whole seconds (BIGINT). The spec's `format: duration` is a .NET TimeSpan,
     `[-][d.]hh:mm:ss[.fffffff]` ("07:00:00", "1.02:30:00"); anything else is handed to DuckDB's
-    INTERVAL cast (ISO 8601 `PT2H`, `2 hours`), which fails the build on what it cannot read.
+    INTERVAL cast (`2 hours`, `1 day 02:00:00`), which fails the build on what it cannot read.
     Fractions of a second are rounded: no ServiceTitan span is that precise.
 #}
 {% macro st_timespan_seconds(json_text) -%}

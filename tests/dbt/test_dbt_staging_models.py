@@ -205,3 +205,48 @@ def test_nested_references_and_addresses_are_flattened(spec_warehouse):
     assert ship_to_city == "13.35"
     # arrays of objects stay JSON
     assert isinstance(orjson.loads(items), list)
+
+
+def _macro(name: str, *args: str) -> str:
+    """The SQL of one of the project's macros (plain Jinja: they call no dbt builtins)."""
+    import jinja2
+
+    source = (DBT_PROJECT_DIR / "macros" / "servicetitan_more_types.sql").read_text()
+    module = jinja2.Environment().from_string(source).module
+    return str(getattr(module, name)(*args))
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("07:00:00", 25200),
+        ("1.02:30:00", 95400),
+        ("-00:30:00", -1800),
+        ("00:00:30.6000000", 31),
+        ("12:05", 43500),
+        ("2 hours", 7200),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_timespans_are_seconds(text: str | None, seconds: int | None):
+    with duckdb.connect() as con:
+        sql = _macro("st_timespan_seconds", "$1")
+        [(value,)] = con.execute(f"select {sql}", [text]).fetchall()
+    assert value == seconds
+
+
+def test_a_malformed_timespan_fails_rather_than_vanishing():
+    with duckdb.connect() as con, pytest.raises(duckdb.Error):
+        con.execute(f"select {_macro('st_timespan_seconds', '$1')}", ["about an hour"]).fetchall()
+
+
+def test_dates_and_text_lists():
+    with duckdb.connect() as con:
+        [(day, stamp_day, cities)] = con.execute(
+            f"select {_macro('st_date', '$1')}, {_macro('st_date', '$2')}, "
+            f"{_macro('st_text_list', '$3::json')}",
+            ["2026-03-01", "2026-03-01T23:30:00-05:00", '["Austin", "Round Rock"]'],
+        ).fetchall()
+    assert str(day) == str(stamp_day) == "2026-03-01"
+    assert cities == ["Austin", "Round Rock"]
