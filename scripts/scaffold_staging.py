@@ -223,10 +223,15 @@ class Scaffolder:
         return base
 
     def _key_columns(self) -> list[str]:
-        return [
-            f"{self.record_name}_id" if key_field == "id" else snake(key_field)
-            for key_field in self.entity.key
-        ]
+        # A key field that references another entity keeps its name (payroll settings are keyed
+        # by `employeeId`: employee_id); the record's own id is `<entity>_id` (reviews'
+        # `internalId`: review_id).
+        names: list[str] = []
+        for key_field in self.entity.key:
+            own = key_field == "id" or key_field not in self.reference_fields
+            own_name = f"{self.record_name}_id"
+            names.append(own_name if own and own_name not in names else snake(key_field))
+        return names
 
     # ---- columns ----
 

@@ -32,7 +32,7 @@ renamed as (
         payload ->> '$.type.name' as equipment_type_name,
 
         -- quantities and money, exact from ServiceTitan's text
-        {{ st_money("payload ->> '$.cost'") }} as installed_equipment_cost,
+        {{ st_money("payload ->> '$.cost'") }} as equipment_cost,
 
         -- flags
         active as is_active,

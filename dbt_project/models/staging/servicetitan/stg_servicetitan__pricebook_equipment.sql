@@ -18,7 +18,7 @@ renamed as (
         {{ st_id("payload ->> '$.typeId'") }} as equipment_type_id,
 
         -- attributes
-        payload ->> '$.account' as pricebook_equipment_account,
+        payload ->> '$.account' as income_account,
         payload ->> '$.assetAccount' as asset_account,
         payload ->> '$.budgetCostCode' as budget_cost_code,
         payload ->> '$.budgetCostType' as budget_cost_type,

@@ -20,7 +20,7 @@ renamed as (
         {{ st_id("payload ->> '$.primaryVendor.vendorId'") }} as primary_vendor_id,
 
         -- attributes
-        payload ->> '$.account' as pricebook_material_account,
+        payload ->> '$.account' as income_account,
         payload ->> '$.assetAccount' as asset_account,
         payload ->> '$.budgetCostCode' as budget_cost_code,
         payload ->> '$.budgetCostType' as budget_cost_type,

@@ -15,7 +15,7 @@ renamed as (
         {{ st_id("payload ->> '$.businessUnitId'") }} as business_unit_id,
 
         -- attributes
-        payload ->> '$.account' as pricebook_service_account,
+        payload ->> '$.account' as income_account,
         payload ->> '$.budgetCostCode' as budget_cost_code,
         payload ->> '$.budgetCostType' as budget_cost_type,
         payload ->> '$.code' as pricebook_service_code,

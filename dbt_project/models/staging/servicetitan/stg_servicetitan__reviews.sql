@@ -11,7 +11,7 @@ renamed as (
     select
         -- keys
         _tenant_id as tenant_id,
-        id as internal_id,
+        id as review_id,
         {{ st_id("payload ->> '$.businessUnitId'") }} as business_unit_id,
         {{ st_id("payload ->> '$.customerId'") }} as customer_id,
         {{ st_id("payload ->> '$.jobId'") }} as job_id,
