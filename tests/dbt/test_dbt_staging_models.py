@@ -21,7 +21,7 @@ from spec_records import spec_record
 
 from servicetitan_pipeline.entities import ENTITIES, Entity
 from servicetitan_pipeline.openapi import modules
-from servicetitan_pipeline.warehouse.schema import ensure_entity_table, raw_table
+from servicetitan_pipeline.warehouse.schema import ENTITY_COLUMNS, ensure_entity_table, raw_table
 
 STAGING_DIR = DBT_PROJECT_DIR / "models" / "staging" / "servicetitan"
 TENANT = 1000001
@@ -30,6 +30,9 @@ LOADED_AT = datetime(2026, 3, 31, 6, 0, tzinfo=UTC)
 # The first entities' hand-written models, documented in _servicetitan__models.yml: their
 # figures are tested on hand-built records (dbt_fixture_records.py).
 LEGACY_MODELS = STAGING_DIR / "_servicetitan__models.yml"
+# (tenant, id, variant) of the records loaded per entity: three, and the same id in another
+# tenant (a different record)
+RECORDS = ((TENANT, 1, 0), (TENANT, 2, 1), (TENANT, 3, 2), (OTHER_TENANT, 1, 3))
 
 
 def _model_path(entity: Entity) -> Path:
@@ -77,30 +80,24 @@ def spec_warehouse(tmp_path_factory) -> SpecWarehouse:
         for entity in ENTITIES:
             ensure_entity_table(con, entity.name)
         for entity in SPEC_MODELLED:
-            rows = [
-                (tenant, record_id, variant)
-                for tenant, record_id, variant in (
-                    (TENANT, 1, 0),
-                    (TENANT, 2, 1),
-                    (TENANT, 3, 2),
-                    # the same id in another tenant: a different record
-                    (OTHER_TENANT, 1, 3),
-                )
-            ]
-            for tenant, record_id, variant in rows:
+            for tenant, record_id, variant in RECORDS:
                 record = spec_record(entity, record_id, variant)
+                values = {
+                    "_tenant_id": tenant,
+                    "id": record_id,
+                    # a second key field (the raw layer's `id_2`, where it has one)
+                    "id_2": record_id + 1 if len(entity.key) == 2 else None,
+                    "modified_on": LOADED_AT if entity.modified_field else None,
+                    "active": record.get(entity.active_field) if entity.active_field else None,
+                    "payload": orjson.dumps(record).decode(),
+                    "_connection": "spec",
+                    "_loaded_at": LOADED_AT,
+                }
+                columns = [name for name, _ddl in ENTITY_COLUMNS]
                 con.execute(
-                    f"insert into {raw_table(entity.name)} "
-                    "(_tenant_id, id, modified_on, active, payload, _connection, _loaded_at) "
-                    "values (?, ?, ?, ?, ?, 'spec', ?)",
-                    [
-                        tenant,
-                        record_id,
-                        LOADED_AT if entity.modified_field else None,
-                        record.get(entity.active_field) if entity.active_field else None,
-                        orjson.dumps(record).decode(),
-                        LOADED_AT,
-                    ],
+                    f"insert into {raw_table(entity.name)} ({', '.join(columns)}) "
+                    f"values ({', '.join('?' for _ in columns)})",
+                    [values[name] for name in columns],
                 )
     result = run_dbt(
         ["build", "--select", "staging"], database=database, target_path=root / "target"
