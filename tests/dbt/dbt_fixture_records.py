@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 import orjson
 
+from servicetitan_pipeline.entities import ENTITIES as ALL_ENTITIES
 from servicetitan_pipeline.warehouse.schema import ENTITY_COLUMNS, ensure_entity_table, raw_table
 
 TENANT = 1000001
@@ -743,7 +744,9 @@ def create_raw_layer(database: str) -> None:
     columns = ", ".join(name for name, _ in ENTITY_COLUMNS)
     placeholders = ", ".join("?" for _ in ENTITY_COLUMNS)
     with duckdb.connect(database) as con:
-        for entity in ENTITIES:
+        # every entity's raw table, empty unless the fixture has records for it: every staging
+        # model reads its own
+        for entity in (*ENTITIES, *(e.name for e in ALL_ENTITIES if e.name not in ENTITIES)):
             ensure_entity_table(con, entity)
         for tenant, records in ((TENANT, tenant_records()), (OTHER_TENANT, other_tenant_records())):
             for entity, rows in records.items():
