@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 import orjson
 
+from servicetitan_pipeline.entities import ENTITIES as ALL_ENTITIES
 from servicetitan_pipeline.entities import get_entity
 from servicetitan_pipeline.warehouse.schema import (
     ENTITY_COLUMNS,
@@ -752,8 +753,10 @@ def create_raw_layer(database: str) -> None:
         (OTHER_TENANT, {**other_tenant_records(), **kpi_other_tenant_records()}),
     )
     with duckdb.connect(database) as con:
-        for entity in (*ENTITIES, *KPI_ENTITIES):
-            ensure_fixture_raw_table(con, entity)
+        # every entity's raw table, empty unless the fixture has records for it: every staging
+        # model reads its own
+        for entity in ALL_ENTITIES:
+            ensure_fixture_raw_table(con, entity.name)
         for tenant, records in tenants:
             for entity, rows in records.items():
                 insert_fixture_records(con, tenant, entity, rows)
