@@ -101,6 +101,50 @@ def test_the_shape_check_catches_a_misspelt_field():
     assert "Sideways" in problems[1]
 
 
+def _spec_enums(spec: openapi.ModuleSpec, schema: Any, where: str) -> dict[str, tuple[str, ...]]:
+    """Every enum field of ``schema`` (nested objects and arrays included), by its path."""
+    schema = spec.resolve(schema)
+    if "enum" in schema:
+        return {where: tuple(schema["enum"])}
+    found: dict[str, tuple[str, ...]] = {}
+    for name, sub in schema.get("properties", {}).items():
+        found |= _spec_enums(spec, sub, f"{where}.{name}")
+    if schema.get("type") == "array":
+        found |= _spec_enums(spec, schema["items"], f"{where}[]")
+    return found
+
+
+# The models each entity's fields land in: its own, and those of the arrays unnested into rows.
+_MODELS_OF = {
+    "estimates": ("stg_servicetitan__estimates", "stg_servicetitan__estimate_items"),
+    "job_history": ("stg_servicetitan__job_history", "stg_servicetitan__job_history_events"),
+}
+
+
+def test_every_spec_enum_is_tested_with_exactly_the_specs_values(dbt_manifest):
+    import json
+
+    nodes = json.loads(dbt_manifest.read_text())["nodes"].values()
+    tested: dict[str, list[tuple[str, ...]]] = {}
+    for node in nodes:
+        if node.get("test_metadata", {}).get("name") == "accepted_values":
+            model = node["attached_node"].rsplit(".", 1)[-1]
+            tested.setdefault(model, []).append(tuple(node["test_metadata"]["kwargs"]["values"]))
+    untested = []
+    for entity_name in KPI_ENTITIES:
+        entity = get_entity(entity_name)
+        spec = openapi.module(entity.module)
+        models = _MODELS_OF.get(entity_name, (f"stg_servicetitan__{entity_name}",))
+        available = [values for model in models for values in tested.get(model, [])]
+        for field, values in _spec_enums(spec, spec.schema(entity.record_schema), "").items():
+            # each enum field needs a test of its own (two fields with the same values, two tests)
+            if values in available:
+                available.remove(values)
+            else:
+                untested.append(f"{entity_name}{field}: {values}")
+    assert untested == []
+
+
 # ---- on the built warehouse ----
 
 
