@@ -8,6 +8,7 @@ one `dbt build` (conftest ``fixture_warehouse``). Each expected figure shows its
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from datetime import UTC, date, datetime
@@ -122,8 +123,6 @@ _MODELS_OF = {
 
 
 def test_every_spec_enum_is_tested_with_exactly_the_specs_values(dbt_manifest):
-    import json
-
     nodes = json.loads(dbt_manifest.read_text())["nodes"].values()
     tested: dict[str, list[tuple[str, ...]]] = {}
     for node in nodes:
