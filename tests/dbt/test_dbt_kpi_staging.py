@@ -180,6 +180,18 @@ def test_every_column_is_read_from_a_real_value(fixture_warehouse):
 
 
 @pytest.mark.integration
+def test_no_column_is_floating_point(fixture_warehouse):
+    """Money, quantities, percentages and ratings are DECIMALs cast from the JSON text."""
+    floating = query(
+        fixture_warehouse,
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = 'staging' and data_type in ('DOUBLE', 'FLOAT', 'REAL') "
+        f"and table_name in ({', '.join(repr(m) for m in KPI_MODELS)})",
+    )
+    assert floating == []
+
+
+@pytest.mark.integration
 def test_estimate_items_are_unnested_with_exact_money_adding_up_to_the_subtotal(
     fixture_warehouse,
 ):
@@ -375,10 +387,10 @@ def test_technician_ratings_are_keyed_by_job_and_technician(fixture_warehouse):
         "select tenant_id, job_id, technician_id, rating "
         "from staging.stg_servicetitan__technician_ratings order by all",
     ) == [
-        (TENANT, 101, 100, 9.0),
-        (TENANT, 101, 200, 7.5),
-        (TENANT, 102, 200, 10.0),
-        (OTHER_TENANT, 101, 100, 3.0),
+        (TENANT, 101, 100, D("9.000000")),
+        (TENANT, 101, 200, D("7.500000")),
+        (TENANT, 102, 200, D("10.000000")),
+        (OTHER_TENANT, 101, 100, D("3.000000")),
     ]
 
 

@@ -21,8 +21,9 @@ renamed as (
         id as job_id,
         {{ st_id("payload ->> '$.technicianId'") }} as technician_id,
 
-        -- attributes: 0-10, a JSON number the spec types as double (a score, not money)
-        cast(payload ->> '$.rating' as double) as rating,
+        -- attributes: 0-10, a JSON number the spec types as double; its text is cast to a
+        -- DECIMAL with six places (the project's rule for doubles: no floating point columns)
+        {{ st_decimal("payload ->> '$.rating'", 6) }} as rating,
 
         -- flags
         active as is_active,
