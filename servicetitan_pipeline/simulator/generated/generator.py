@@ -22,6 +22,7 @@ import heapq
 import math
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +34,15 @@ from ..timefmt import MS_PER_DAY, MS_PER_HOUR, iso, to_ms
 from ..world.base import HISTORY_DAYS, FastRandom
 from .behaviours import BEHAVIOURS
 from .contract import DEFAULT, HAND_WRITTEN, Behaviour, Record
-from .synth import Gen, RecordSynth, SynthState, record_synth, stable_hash, value_synth
+from .synth import (
+    Gen,
+    RecordSynth,
+    SynthState,
+    has_property,
+    record_synth,
+    stable_hash,
+    value_synth,
+)
 
 # Children are created within this long after their parent (an estimate after its job).
 CHILD_CREATION_WINDOW_MS = 30 * MS_PER_DAY
@@ -46,6 +55,7 @@ UNMODIFIED_RATE = 0.5  # share of records never modified after their creation
 MIN_RECORDS = 3
 # An advance of at least this long changes at least one record of every generated entity.
 MIN_CHANGE_HOURS = 2.0
+_MUST_CHANGE_TRIES = 20  # records tried by an entity's one guaranteed change of an advance
 _KEY_RETRIES = 8  # redraws of a composite key's free part before a duplicate record is dropped
 
 
@@ -103,12 +113,25 @@ def parse_ms(text: str) -> int:
 
 
 def _get_path(record: Mapping[str, Any], path: str) -> Any:
+    if "." not in path:
+        return record.get(path)
     value: Any = record
     for part in path.split("."):
         if not isinstance(value, Mapping):
             return None
         value = value.get(part)
     return value
+
+
+@dataclass(frozen=True)
+class _RefRule:
+    """How one reference of an entity is resolved (see ``Generator._reference_target``)."""
+
+    ref: Reference
+    from_parent: str | None  # the parent's field holding the target ("id": the parent itself)
+    owner_field: str | None  # the target entity's field that references the parent entity
+    # Fields copied from the target: ("technicianName", "name"), ("customer.name", "name").
+    siblings: tuple[tuple[str, str], ...]
 
 
 class _Plan:
@@ -148,29 +171,50 @@ class _Plan:
         self.immutable = entity.modified_field not in (None, "modifiedOn")
         # Name-like siblings of references: "technicianName" beside "technicianId", and the
         # "name"/"number" inside a nested {"id", "name"} reference.
-        self.ref_siblings: dict[str, tuple[tuple[str, str], ...]] = {}
         # Drawers of the nested objects that dotted references live in ("customer" of
         # "customer.id"), never null: a reference that points at a record is an object.
         self.ref_objects: dict[str, Gen] = {}
         for ref in entity.references:
-            self.ref_siblings[ref.field] = self._siblings(ref.field, props)
             if "." in ref.field:
                 head = ref.field.rpartition(".")[0]
                 self.ref_objects[head] = value_synth(entity.name, head, nullable=False)
+        self.ref_rules = tuple(self._rule(ref, props) for ref in entity.references)
+        # References that are part of a composite key and not the parent's (a rating's
+        # technician): redrawn while the key is taken.
+        self.free_key_rules = tuple(
+            rule
+            for rule in self.ref_rules
+            if rule.ref.field in entity.key and rule.ref.entity != per
+        )
+
+    def _rule(self, ref: Reference, props: set[str]) -> _RefRule:
+        per = self.entity.volume.per
+        from_parent: str | None = None
+        owner_field: str | None = None
+        if per is not None:
+            if ref.entity == per:
+                from_parent = "id"
+            else:
+                # The parent's own reference to the same entity (an estimate's customer is
+                # its job's), else one of the parent's records of it (a call's location is one
+                # of its customer's locations).
+                for parent_ref in ENTITIES_BY_NAME[per].references:
+                    if parent_ref.entity == ref.entity:
+                        from_parent = parent_ref.field
+                        break
+                for target_ref in ENTITIES_BY_NAME[ref.entity].references:
+                    if target_ref.entity == per:
+                        owner_field = target_ref.field
+                        break
+        return _RefRule(ref, from_parent, owner_field, self._siblings(ref.field, props))
 
     def _siblings(self, field: str, props: set[str]) -> tuple[tuple[str, str], ...]:
         if "." in field:
             head = field.rpartition(".")[0]
-            try:
-                value_synth(self.name, f"{head}.name")
-                return ((f"{head}.name", "name"),)
-            except KeyError:
-                pass
-            try:
-                value_synth(self.name, f"{head}.number")
-                return ((f"{head}.number", "number"),)
-            except KeyError:
-                return ()
+            for source in ("name", "number"):
+                if has_property(self.name, f"{head}.{source}"):
+                    return ((f"{head}.{source}", source),)
+            return ()
         if field.endswith("Id"):
             name_field = field[:-2] + "Name"
             if name_field in props:
@@ -181,11 +225,19 @@ class _Plan:
 class Generator:
     """Builds and changes the generated entities of a :class:`~..world.World`'s stores."""
 
-    def __init__(self, stores: Mapping[str, EntityStore], seed: int | str, now_ms: int) -> None:
+    def __init__(
+        self,
+        stores: Mapping[str, EntityStore],
+        seed: int | str,
+        now_ms: int,
+        entities: Sequence[Entity] | None = None,
+    ) -> None:
+        """``entities``: what to generate, in dependency order (default: every entity outside
+        ``HAND_WRITTEN``; a test leaves one out to show the others do not depend on it)."""
         self.stores = stores
         self.seed = seed
         self.now_ms = now_ms
-        self.plans = {e.name: _Plan(e) for e in generated_entities()}
+        self.plans = {e.name: _Plan(e) for e in (entities or generated_entities())}
         self.contexts = {name: EntityContext(self, name) for name in self.plans}
         self._next_id: dict[str, int] = {name: id_base(name) for name in self.plans}
         self._internal_id: dict[str, int] = dict.fromkeys(self.plans, 0)
@@ -199,6 +251,9 @@ class Generator:
         # entity -> id -> the fields other records copy from it (a customer's name).
         self._sibling_cache: dict[str, dict[int, dict[str, Any]]] = {}
         self._building = True
+        # id(record) -> the times synthesize() drew for it: (createdOn text, ms, modifiedOn
+        # text, ms); emptied after each batch of records.
+        self._drawn: dict[int, tuple[str | None, int, str | None, int]] = {}
 
     # ---------------------------------------------------------------- build
 
@@ -263,6 +318,7 @@ class Generator:
     def _store_all(self, plan: _Plan, records: Iterable[Record]) -> None:
         for record in records:
             self.store_record(plan.name, record)
+        self._drawn.clear()
 
     # ---------------------------------------------------------------- records
 
@@ -276,14 +332,19 @@ class Generator:
         modified = created
         if rng.random() >= UNMODIFIED_RATE and self.now_ms > created:
             modified = created + int(rng.random() * (self.now_ms - created + 1))
-        record = plan.synth(SynthState(rng, created, max(created, self.now_ms)))
+        state = ctx.state
+        state.lo_ms, state.hi_ms = created, max(created, self.now_ms)
+        record = plan.synth(state)
         if plan.fresh_key:
             assert plan.store_key is not None
-            record[plan.store_key] = self.new_id(entity)
+            record[plan.store_key] = self.new_id(entity, rng)
+        created_text = modified_text = None
         if plan.has_created:
-            record["createdOn"] = iso(created)
+            record["createdOn"] = created_text = iso(created)
         if plan.has_modified:
-            record["modifiedOn"] = iso(modified)
+            record["modifiedOn"] = modified_text = iso(modified)
+        # Remembered so that storing the record need not parse them back (see _times).
+        self._drawn[id(record)] = (created_text, created, modified_text, modified)
         active_field = plan.entity.active_field
         if active_field is not None:
             record[active_field] = rng.random() >= INACTIVE_RATE or hi <= lo
@@ -295,85 +356,62 @@ class Generator:
     def _make_key_unique(self, plan: _Plan, ctx: EntityContext, record: Record) -> None:
         """Redraw the free part of a composite key (a rating's technician, not its job) until
         no stored record has it; a record whose key stays taken updates that record."""
-        per = plan.entity.volume.per
-        free = [r for r in plan.entity.references if r.field in plan.entity.key and r.entity != per]
-        state = SynthState(ctx.rng, self.now_ms, self.now_ms)
+        state = ctx.state
         for _ in range(_KEY_RETRIES):
-            if not free or not self.key_taken(plan.name, record):
+            if not plan.free_key_rules or not self.key_taken(plan.name, record):
                 return
-            for ref in free:
-                target = self._reference_target(ref, ctx, None, None, ())
+            for rule in plan.free_key_rules:
+                target = self._reference_target(rule, ctx, None)
                 if target is not None:
-                    self._set_path(plan, state, record, ref.field, target)
+                    self._set_path(plan, state, record, rule.ref.field, target)
 
     def _resolve_references(
         self, plan: _Plan, ctx: EntityContext, record: Record, parent: Record | None
     ) -> None:
-        per = plan.entity.volume.per
-        parent_refs = ENTITIES_BY_NAME[per].references if per is not None else ()
-        state = SynthState(ctx.rng, self.now_ms, self.now_ms)
-        for ref in plan.entity.references:
-            target = self._reference_target(ref, ctx, parent, per, parent_refs)
+        state = ctx.state  # nested reference objects drawn here: times of the record's window
+        for rule in plan.ref_rules:
+            target = self._reference_target(rule, ctx, parent)
             if target is None:
                 continue
-            self._set_path(plan, state, record, ref.field, target)
-            siblings = plan.ref_siblings[ref.field]
-            if siblings:
-                values = self._sibling_values(ref.entity, target, siblings)
-                for (field, _source), value in zip(siblings, values, strict=True):
+            self._set_path(plan, state, record, rule.ref.field, target)
+            if rule.siblings:
+                values = self._sibling_values(rule.ref.entity, target, rule.siblings)
+                for (field, _source), value in zip(rule.siblings, values, strict=True):
                     if value is not None:
                         self._set_path(plan, state, record, field, value)
 
     def _reference_target(
-        self,
-        ref: Reference,
-        ctx: EntityContext,
-        parent: Record | None,
-        per: str | None,
-        parent_refs: Sequence[Reference],
+        self, rule: _RefRule, ctx: EntityContext, parent: Record | None
     ) -> int | None:
         """The id a reference points to: the parent itself, the parent's own reference to the
-        same entity, one of the parent's children of that entity, or any record of it."""
-        if parent is not None and per is not None:
-            if ref.entity == per:
-                value = parent.get("id")
+        same entity, one of the parent's records of that entity, or any record of it (mostly
+        an active one)."""
+        entity = rule.ref.entity
+        if parent is not None:
+            if rule.from_parent is not None:
+                value = _get_path(parent, rule.from_parent)
                 if isinstance(value, int):
                     return value
-            for parent_ref in parent_refs:
-                if parent_ref.entity == ref.entity:
-                    value = _get_path(parent, parent_ref.field)
-                    if isinstance(value, int):
-                        return value
-            owner_field = self._field_referring(ref.entity, per)
             parent_id = parent.get("id")
-            if owner_field is not None and isinstance(parent_id, int):
-                owned = self.index(ref.entity, owner_field).get(parent_id)
+            if rule.owner_field is not None and isinstance(parent_id, int):
+                owned = self.index(entity, rule.owner_field).get(parent_id)
                 if owned:
                     pos = owned[int(ctx.rng.random() * len(owned))]
-                    return int(self.stores[ref.entity].ids[pos])
-        store = self.stores[ref.entity]
+                    return int(self.stores[entity].ids[pos])
+        store = self.stores[entity]
         if not len(store):
             return None
         for _ in range(4):
             pos = int(ctx.rng.random() * len(store))
             if store.active[pos]:
                 break
-        return self._public_id(ref.entity, pos)
-
-    def _public_id(self, entity: str, pos: int) -> int:
-        """The id other records use for a record: its key (the store id) for id-keyed ones."""
-        return int(self.stores[entity].ids[pos])
-
-    @staticmethod
-    def _field_referring(entity: str, to: str) -> str | None:
-        """The field of ``entity`` that references ``to`` (locations.customerId -> customers)."""
-        for ref in ENTITIES_BY_NAME[entity].references:
-            if ref.entity == to:
-                return ref.field
-        return None
+        return int(store.ids[pos])
 
     @staticmethod
     def _set_path(plan: _Plan, state: SynthState, record: Record, path: str, value: Any) -> None:
+        if "." not in path:
+            record[path] = value
+            return
         parts = path.split(".")
         node = record
         for i, part in enumerate(parts[:-1]):
@@ -386,16 +424,22 @@ class Generator:
             node = child
         node[parts[-1]] = value
 
-    def new_id(self, entity: str) -> int:
-        """The next id of a generated entity (with small gaps, as in a multi-tenant database)."""
-        ctx = self.contexts[entity]
-        step = 1 + (ctx.rng.random() < 0.25) * int(1 + ctx.rng.random() * 4)
+    def new_id(self, entity: str, rng: FastRandom) -> int:
+        """The next id of a generated entity (with small gaps, as in a multi-tenant database),
+        the gaps drawn from ``rng``: the RNG of the entity asking."""
+        if entity not in self._next_id:
+            raise ValueError(f"{entity} is not a generated entity; it has no new ids to give")
+        step = 1 + (rng.random() < 0.25) * int(1 + rng.random() * 4)
         self._next_id[entity] += step
         return self._next_id[entity]
 
-    def store_record(self, entity: str, record: Record) -> None:
+    def store_record(self, entity: str, record: Record) -> bool:
         """Store a record (new, or a new version of one with the same key), stamped with its
-        times; raises ``ValueError`` naming the entity when the record cannot be stored."""
+        times; ``False`` when it equals the stored version (nothing changed).
+
+        Raises:
+            ValueError: the record cannot be stored (naming the entity and the record).
+        """
         plan = self.plans.get(entity)
         if plan is None:
             raise ValueError(f"{entity} is not a generated entity; it cannot be written")
@@ -423,7 +467,7 @@ class Generator:
         else:
             blob = pack(record)
             if blob == store.blobs[pos]:
-                return  # the same record again: no change, nothing for an export to send
+                return False  # the same record again: no change, nothing for an export to send
             old = store.record(pos)
             if not self._building:
                 # The change log's times never go back (export tokens from a date rely on it).
@@ -433,9 +477,22 @@ class Generator:
             self._index_move(entity, old, record, pos)
             self._sibling_cache.get(entity, {}).pop(store.ids[pos], None)
         self._written.add(entity)
+        return True
 
     def _times(self, plan: _Plan, record: Record) -> tuple[int, int]:
-        """(created, modified) ms of a record: its own fields, else the generator's now."""
+        """(created, modified) ms of a record: its own fields, else its parent's creation."""
+        drawn = self._drawn.pop(id(record), None)
+        field = plan.entity.modified_field
+        if (
+            drawn is not None
+            and record.get("createdOn") is drawn[0]
+            and (field is None or field == "createdOn" or record.get(field) is drawn[2])
+        ):
+            # The times synthesize() drew, untouched by the behaviour (the very same strings).
+            created_ms = drawn[1]
+            if field is None or field == "createdOn":
+                return created_ms, created_ms
+            return created_ms, drawn[3]
         created_text = record.get("createdOn") if plan.has_created else None
         if isinstance(created_text, str):
             created = parse_ms(created_text)
@@ -443,7 +500,6 @@ class Generator:
             # No creation time of its own (job history, campaign costs): its parent's, or now.
             created = self.contexts[plan.name].window[0]
         modified = created
-        field = plan.entity.modified_field
         if field is not None:
             text = record.get(field)
             if isinstance(text, str):
@@ -559,9 +615,11 @@ class Generator:
             n = poisson(ctx.rng, plan.behaviour.change_rate_per_day * days * size)
             if hours >= MIN_CHANGE_HOURS and size:
                 n = max(n, 1)
-            for _ in range(n):
+            for i in range(n):
                 at = start_ms + 1 + int(ctx.rng.random() * (end_ms - start_ms))
-                schedule(at, order[name], self._change_action(plan, ctx))
+                # The first event of an entity that must change tries until something does.
+                must = i == 0 and hours >= MIN_CHANGE_HOURS
+                schedule(at, order[name], self._change_action(plan, ctx, must))
         children_by_parent: dict[str, list[_Plan]] = {}
         for plan in self.plans.values():
             if plan.entity.volume.per is not None:
@@ -587,9 +645,13 @@ class Generator:
                 schedule_children(parent, at)
         self.now_ms = end_ms
 
-    def _change_action(self, plan: _Plan, ctx: EntityContext) -> Callable[[int], None]:
+    def _change_action(self, plan: _Plan, ctx: EntityContext, must: bool) -> Callable[[int], None]:
+        """One change event of an entity; ``must``: retry on other records until one changes
+        (a behaviour may leave a record as it is, or a redraw may give the same values)."""
+
         def act(at: int) -> None:
             ctx.now_ms = at
+            ctx.window = (at, at)
             store = self.stores[plan.name]
             if plan.immutable:
                 # Immutable records (status changes, cancel logs) are never edited: time moving
@@ -599,14 +661,13 @@ class Generator:
                     pos = int(ctx.rng.random() * len(self.stores[per]))
                     self._children_of(plan, ctx, per, pos, 0, at, calls=1)
                 elif per is None:
-                    ctx.window = (at, at)
                     self._store_all(plan, plan.behaviour.generate(ctx, None))
                 return
-            pos = int(ctx.rng.random() * len(store))
-            ctx.window = (at, at)
-            changed = plan.behaviour.change(ctx, self.render(plan.name, pos))
-            if changed is not None:
-                self.store_record(plan.name, changed)
+            for _ in range(_MUST_CHANGE_TRIES if must else 1):
+                pos = int(ctx.rng.random() * len(store))
+                changed = plan.behaviour.change(ctx, self.render(plan.name, pos))
+                if changed is not None and self.store_record(plan.name, changed):
+                    return
 
         return act
 
@@ -631,6 +692,9 @@ class EntityContext:
         self._generator = generator
         self.entity = entity
         self.rng = FastRandom(f"{generator.seed}:generated:{entity}")
+        # The drawing state of the record being synthesised (one per entity: no allocation
+        # per record).
+        self.state = SynthState(self.rng, generator.now_ms, generator.now_ms)
         self.call_index = 0
         # Creation times of records synthesised now fall in this window (set per parent).
         self.window: tuple[int, int] = (generator.now_ms, generator.now_ms)
@@ -650,7 +714,7 @@ class EntityContext:
         return self._generator.synthesize(self, entity or self.entity, parent)
 
     def new_id(self, entity: str | None = None) -> int:
-        return self._generator.new_id(entity or self.entity)
+        return self._generator.new_id(entity or self.entity, self.rng)
 
     def ids(self, entity: str) -> Sequence[int]:
         store: array[int] = self._generator.stores[entity].ids
