@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from ...entities import ENTITIES, ENTITIES_BY_NAME, Entity, Reference
-from ..store import EntityStore, pack
+from ..store import KIND_INVOICE_ITEM, EntityStore, pack
 from ..timefmt import MS_PER_DAY, MS_PER_HOUR, iso, to_ms
 from ..world.base import HISTORY_DAYS, FastRandom
 from .behaviours import BEHAVIOURS
@@ -243,7 +243,7 @@ class Generator:
         self._internal_id: dict[str, int] = dict.fromkeys(self.plans, 0)
         # (entity, field) -> field value -> positions; built on first use, kept up to date for
         # generated entities, rebuilt for hand-written ones after they change.
-        self._indexes: dict[tuple[str, str], dict[Any, list[int]]] = {}
+        self._indexes: dict[str, dict[str, dict[Any, list[int]]]] = {}  # entity -> field -> ...
         self._composite_keys: dict[str, dict[tuple[Any, ...], int]] = {
             name: {} for name, plan in self.plans.items() if plan.store_key is None
         }
@@ -534,6 +534,15 @@ class Generator:
         blob = store.render_export(pos) if store.entity.has_export else store.render_list(pos)
         return dict(_loads(blob))
 
+    def _fields_of(self, entity: str, pos: int) -> Record:
+        """A stored record's fields, for lookups: the stored bytes carry every field but what
+        the export shape adds (invoice items' invoiceId), and parse faster than a rendering
+        (an invoice with its items)."""
+        store = self.stores[entity]
+        if store.kind == KIND_INVOICE_ITEM:
+            return self.render(entity, pos)
+        return _loads(store.blobs[pos])
+
     def _sibling_values(
         self, entity: str, record_id: int, siblings: tuple[tuple[str, str], ...]
     ) -> tuple[Any, ...]:
@@ -542,9 +551,8 @@ class Generator:
         cache = self._sibling_cache.setdefault(entity, {})
         known = cache.get(record_id)
         if known is None or any(source not in known for _field, source in siblings):
-            store = self.stores[entity]
             try:
-                referenced = self.render(entity, store.position(record_id))
+                referenced = self._fields_of(entity, self.stores[entity].position(record_id))
             except KeyError:
                 referenced = {}
             known = {**(known or {}), **{s: referenced.get(s) for _f, s in siblings}}
@@ -553,26 +561,21 @@ class Generator:
 
     def index(self, entity: str, field: str) -> dict[Any, list[int]]:
         """Positions of ``entity``'s records by the value of ``field`` (built on first use)."""
-        key = (entity, field)
-        index = self._indexes.get(key)
+        by_field = self._indexes.setdefault(entity, {})
+        index = by_field.get(field)
         if index is None:
             index = {}
-            store = self.stores[entity]
-            for pos in range(len(store)):
-                value = _get_path(self.render(entity, pos), field)
-                index.setdefault(value, []).append(pos)
-            self._indexes[key] = index
+            for pos in range(len(self.stores[entity])):
+                index.setdefault(_get_path(self._fields_of(entity, pos), field), []).append(pos)
+            by_field[field] = index
         return index
 
     def _index_add(self, entity: str, record: Record, pos: int) -> None:
-        for (name, field), index in self._indexes.items():
-            if name == entity:
-                index.setdefault(_get_path(record, field), []).append(pos)
+        for field, index in self._indexes.get(entity, {}).items():
+            index.setdefault(_get_path(record, field), []).append(pos)
 
     def _index_move(self, entity: str, old: Record, new: Record, pos: int) -> None:
-        for (name, field), index in self._indexes.items():
-            if name != entity:
-                continue
+        for field, index in self._indexes.get(entity, {}).items():
             before, after = _get_path(old, field), _get_path(new, field)
             if before != after:
                 positions = index.get(before)
@@ -582,8 +585,8 @@ class Generator:
 
     def forget_hand_written_indexes(self) -> None:
         """Drop what is known of hand-written entities (their records changed without us)."""
-        for key in [k for k in self._indexes if k[0] not in self.plans]:
-            del self._indexes[key]
+        for entity in [e for e in self._indexes if e not in self.plans]:
+            del self._indexes[entity]
         self._sibling_cache.clear()
 
     # ---------------------------------------------------------------- advance
