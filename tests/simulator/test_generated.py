@@ -280,3 +280,23 @@ def test_export_pages_are_shuffled_and_repeat_with_recent_changes(
     assert set(seen) == truth
     if pages > 1:
         assert len(seen) > len(truth)  # the documented repeats
+
+
+def test_nested_records_are_modified_after_they_are_created(tenant: Simulator) -> None:
+    def walk(node: object, found: list[dict]) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("createdOn"), str) and isinstance(node.get("modifiedOn"), str):
+                found.append(node)
+            for value in node.values():
+                walk(value, found)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, found)
+
+    nested: list[dict] = []
+    for entity in GENERATED:
+        for record in tenant.truth(entity.name):
+            for value in record.values():
+                walk(value, nested)
+    assert nested  # estimates' and purchase orders' items, inventory items, ...
+    assert all(n["createdOn"] <= n["modifiedOn"] for n in nested)

@@ -223,11 +223,16 @@ class _Compiler:
         kind = node.get("type")
         if kind == "object" or "properties" in node:
             required = set(node.get("required", ()))
+            properties = node.get("properties", {})
             fields = ", ".join(
                 f"{prop!r}: {self.compile(sub, prop, stack, required=prop in required)}"
-                for prop, sub in node.get("properties", {}).items()
+                for prop, sub in properties.items()
             )
-            return "{" + fields + "}"
+            literal = "{" + fields + "}"
+            if "createdOn" in properties and "modifiedOn" in properties:
+                # Nested records (an estimate's items) are modified after they are created.
+                return f"{self.bind(_created_before_modified)}({literal})"
+            return literal
         if kind == "array":
             items = node.get("items", {})
             if self.ref_name(items) in stack:
@@ -245,6 +250,15 @@ class _Compiler:
         if kind == "string":
             return self.leaf(_string(self.entity, name, node.get("format")))
         raise ValueError(f"{self.entity}: cannot synthesise {name or 'a value'} of schema {node}")
+
+
+def _created_before_modified(record: dict[str, Any]) -> dict[str, Any]:
+    """Swap a nested record's times when its modifiedOn was drawn before its createdOn
+    (both are RFC 3339 UTC strings of one format, so they compare as text)."""
+    created, modified = record["createdOn"], record["modifiedOn"]
+    if isinstance(created, str) and isinstance(modified, str) and modified < created:
+        record["createdOn"], record["modifiedOn"] = modified, created
+    return record
 
 
 def _choice(values: tuple[Any, ...]) -> Gen:
