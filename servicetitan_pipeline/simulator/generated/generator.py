@@ -266,7 +266,23 @@ class Generator:
                 self._build_reference_list(plan, ctx, volume.count)
             else:
                 self._build_children(plan, ctx, volume.per, volume.rate)
+            if plan.behaviour is DEFAULT:
+                self._ensure_an_inactive_record(plan, ctx)
         self._building = False
+
+    def _ensure_an_inactive_record(self, plan: _Plan, ctx: EntityContext) -> None:
+        """Deactivate one record of an entity that drew none inactive (a short reference list):
+        every entity with an active flag then shows how its endpoints treat inactive records.
+        Only for plain synthesised entities: a behaviour decides its own records' states."""
+        field = plan.entity.active_field
+        store = self.stores[plan.name]
+        if field is None or len(store) < MIN_RECORDS or not all(store.active):
+            return
+        pos = int(ctx.rng.random() * len(store))
+        record = store.record(pos)
+        record[field] = False
+        store.blobs[pos] = pack(record)
+        store.active[pos] = 0
 
     def _build_reference_list(self, plan: _Plan, ctx: EntityContext, count: int) -> None:
         setup_end = self.now_ms - HISTORY_DAYS * MS_PER_DAY
