@@ -12,8 +12,10 @@ On ``World.advance`` (:meth:`Generator.advance`) the generated entities move wit
 time order: parents created during the advance (new jobs, new customers, and generated parents
 such as new memberships) get their children, and a seeded sample of each entity's records is
 changed by its behaviour (about ``change_rate_per_day`` of them per day, at least one per entity
-in a multi-hour advance). Immutable entities (ordered by ``createdOn``: status changes, cancel
-logs) are never edited; they get new records instead.
+in a multi-hour advance), records falling due are changed (``Behaviour.due_ms``) and behaviours
+that follow their parent hear of its changes (``Behaviour.on_parent_change``). Immutable
+entities (ordered by ``createdOn``: status changes, cancel logs) are never edited; they get new
+records instead.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ UNMODIFIED_RATE = 0.5  # share of records never modified after their creation
 MIN_RECORDS = 3
 # An advance of at least this long changes at least one record of every generated entity.
 MIN_CHANGE_HOURS = 2.0
-_MUST_CHANGE_TRIES = 20  # records tried by an entity's one guaranteed change of an advance
+_MUST_CHANGE_TRIES = 200  # records tried by an entity's one guaranteed change of an advance
 _KEY_RETRIES = 8  # redraws of a composite key's free part before a duplicate record is dropped
 
 
@@ -248,6 +250,7 @@ class Generator:
             name: {} for name, plan in self.plans.items() if plan.store_key is None
         }
         self._written: set[str] = set()  # entities written since the last look (advance)
+        self._updated: list[tuple[str, int]] = []  # records updated since then (entity, pos)
         # entity -> id -> the fields other records copy from it (a customer's name).
         self._sibling_cache: dict[str, dict[int, dict[str, Any]]] = {}
         self._building = True
@@ -268,6 +271,7 @@ class Generator:
                 self._build_children(plan, ctx, volume.per, volume.rate)
             if plan.behaviour is DEFAULT:
                 self._ensure_an_inactive_record(plan, ctx)
+        self._updated.clear()
         self._building = False
 
     def _ensure_an_inactive_record(self, plan: _Plan, ctx: EntityContext) -> None:
@@ -318,7 +322,12 @@ class Generator:
         the window after the parent's creation)."""
         parents = self.stores[per]
         if calls is None:
-            calls = 1 if plan.one_per_parent else poisson(ctx.rng, rate)
+            if plan.one_per_parent:
+                calls = 1
+            elif plan.behaviour.calls_per_parent is not None:
+                calls = plan.behaviour.calls_per_parent  # the behaviour sizes the set itself
+            else:
+                calls = poisson(ctx.rng, rate)
         if calls <= 0:
             return
         parent = self.render(per, parent_pos)
@@ -473,6 +482,10 @@ class Generator:
             else:
                 self._internal_id[entity] += 1
                 store_id = self._internal_id[entity]
+            if not self._building:
+                # The change log's times never go back (export tokens from a date rely on it),
+                # even for a record a behaviour dates back (a split of a job created earlier).
+                modified_ms = max(modified_ms, self.now_ms)
             try:
                 pos = store.add(store_id, pack(record), modified_ms, created_ms, active)
             except ValueError as exc:
@@ -490,6 +503,7 @@ class Generator:
                 modified_ms = max(modified_ms, self.now_ms)
             store.update(pos, record, modified_ms)
             store.active[pos] = 1 if active else 0
+            self._updated.append((entity, pos))
             self._index_move(entity, old, record, pos)
             self._sibling_cache.get(entity, {}).pop(store.ids[pos], None)
         self._written.add(entity)
@@ -655,13 +669,48 @@ class Generator:
 
         for parent in children_by_parent:
             schedule_children(parent, start_ms + 1)
+        # Behaviours that follow their parent's changes (a job completed, an appointment
+        # dispatched), at the time of the change: the world's changes made above, and the
+        # generated parents' changes as they happen below.
+        reacting: dict[str, list[_Plan]] = {}
+        for plan in self.plans.values():
+            per = plan.entity.volume.per
+            if per is not None and plan.behaviour.on_parent_change is not None:
+                reacting.setdefault(per, []).append(plan)
+        for parent, plans in reacting.items():
+            if parent in self.plans:
+                continue
+            store = self.stores[parent]
+            before = lengths_before.get(parent, 0)
+            for pos in range(len(store)):
+                # Changed during the advance; parents created during it too when they changed
+                # after their creation (their children were made as they were created).
+                since = start_ms if pos < before else store.created_ms[pos]
+                if store.modified_ms[pos] > since:
+                    at = min(end_ms, store.modified_ms[pos])
+                    for plan in plans:
+                        schedule(
+                            at, order[plan.name], self._parent_change_action(plan, parent, pos)
+                        )
+        # Records that change by themselves when their time comes (a membership's end).
+        for name, plan in self.plans.items():
+            due_ms = plan.behaviour.due_ms
+            if due_ms is not None:
+                for pos in range(len(self.stores[name])):
+                    due = due_ms(self.render(name, pos))
+                    if due is not None and due <= end_ms:
+                        schedule(max(start_ms + 1, due), order[name], self._due_action(plan, pos))
         while queue:
             at, _order, _n, action = heapq.heappop(queue)
             self.now_ms = at
             self._written.clear()
+            self._updated.clear()
             action(at)
             for parent in self._written & children_by_parent.keys():
                 schedule_children(parent, at)
+            for parent, pos in self._updated:
+                for plan in reacting.get(parent, ()):
+                    schedule(at, order[plan.name], self._parent_change_action(plan, parent, pos))
         self.now_ms = end_ms
 
     def _change_action(self, plan: _Plan, ctx: EntityContext, must: bool) -> Callable[[int], None]:
@@ -682,11 +731,50 @@ class Generator:
                 elif per is None:
                     self._store_all(plan, plan.behaviour.generate(ctx, None))
                 return
-            for _ in range(_MUST_CHANGE_TRIES if must else 1):
-                pos = int(ctx.rng.random() * len(store))
+            if must:
+                # Distinct records, so that a small entity is tried whole: a behaviour leaves
+                # most records as they are (a dismissed estimate stays dismissed).
+                candidates = ctx.rng.sample(range(len(store)), min(len(store), _MUST_CHANGE_TRIES))
+            else:
+                candidates = [int(ctx.rng.random() * len(store))]
+            for pos in candidates:
                 changed = plan.behaviour.change(ctx, self.render(plan.name, pos))
                 if changed is not None and self.store_record(plan.name, changed):
                     return
+
+        return act
+
+    def _parent_change_action(self, plan: _Plan, parent: str, pos: int) -> Callable[[int], None]:
+        """What a parent's change brings to a behaviour that follows it (on_parent_change)."""
+
+        def act(at: int) -> None:
+            ctx = self.contexts[plan.name]
+            ctx.now_ms = at
+            ctx.window = (at, at)
+            ctx.call_index = 0
+            react = plan.behaviour.on_parent_change
+            assert react is not None
+            self._store_all(plan, react(ctx, self.render(parent, pos)))
+
+        return act
+
+    def _due_action(self, plan: _Plan, pos: int) -> Callable[[int], None]:
+        """A record whose time has come (Behaviour.due_ms) changes, unless it changed meanwhile
+        so that it is no longer due (a membership canceled before its end)."""
+
+        def act(at: int) -> None:
+            ctx = self.contexts[plan.name]
+            ctx.now_ms = at
+            ctx.window = (at, at)
+            record = self.render(plan.name, pos)
+            due_ms = plan.behaviour.due_ms
+            assert due_ms is not None
+            due = due_ms(record)
+            if due is None or due > at:
+                return
+            changed = plan.behaviour.change(ctx, record)
+            if changed is not None:
+                self.store_record(plan.name, changed)
 
         return act
 
