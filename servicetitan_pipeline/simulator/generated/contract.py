@@ -114,6 +114,10 @@ class Behaviour:
     # changed ones (an appointment's timesheet once the technician arrived: same key, stored
     # in place of the old version). ``None``: changes of a parent bring nothing.
     on_parent_change: Generate | None = None
+    # When set: the time (epoch ms) at which a record changes by itself, e.g. a membership
+    # reaching the end of its term (``None``: not due). On ``World.advance`` change() is also
+    # called, besides the sample, for every record that falls due by the advance's end.
+    due_ms: Callable[[Record], int | None] | None = None
 
 
 def default_generate(ctx: GenerationContext, parent: Record | None) -> list[Record]:
