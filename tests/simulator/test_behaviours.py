@@ -617,6 +617,7 @@ def test_assignments_are_the_jobs_crew_before_the_start(tenant: Tenant) -> None:
         for record in records:
             assert record["jobId"] == appointment["jobId"]
             assert ms(record["assignedOn"]) <= ms(appointment["start"])
+            assert ms(record["createdOn"]) <= tenant.world.now_ms
             assert technicians[record["technicianId"]]["name"] == record["technicianName"]
         if appointment["status"] == "Canceled":
             assert active == []

@@ -222,10 +222,13 @@ class Visit:
 
 
 def assigned_on(appointment: Record, tech_id: int) -> int:
-    """When a technician was assigned to an appointment: after it was booked, before it starts."""
+    """When a technician was assigned to an appointment: within half an hour of its booking
+    (dispatchers assign as they book), and before it starts. Derived from the appointment
+    alone, never from "now", so that every derivation of it gives the same time."""
     draws = Draws(f"assigned:{tech_id}", appointment)
     created, start = ms(appointment["createdOn"]), ms(appointment["start"])
-    return between(draws, created, max(created, start - 15 * MS_PER_MINUTE))
+    latest = min(start - 15 * MS_PER_MINUTE, created + 30 * MS_PER_MINUTE)
+    return between(draws, created, max(created, latest))
 
 
 def visit(appointment: Record, tech_id: int) -> Visit | None:
@@ -259,19 +262,17 @@ def reconcile(
     wanted: list[Record],
     match: str,
     compared: tuple[str, ...],
-    with_id: bool = True,
 ) -> list[Record]:
     """The records that turn ``existing`` (a parent's stored records) into ``wanted`` (what its
-    parent's state now implies): changed versions of those whose ``compared`` fields differ,
-    new ones (with fresh ids), and inactive versions of active ones no longer wanted (a
-    technician taken off the job). Records are matched by their ``match`` field."""
+    parent's state now implies, synthesized with fresh keys): changed versions of those whose
+    ``compared`` fields differ (keeping their key and creation), new ones, and inactive
+    versions of active ones no longer wanted (a technician taken off the job). Records are
+    matched by their ``match`` field."""
     by_match = {record[match]: record for record in existing}
     out: list[Record] = []
     for record in wanted:
         old = by_match.pop(record[match], None)
         if old is None:
-            if with_id:
-                record["id"] = ctx.new_id()
             out.append(record)
         elif any(old.get(name) != record.get(name) for name in compared):
             out.append(stamped(ctx, {**old, **{name: record[name] for name in compared}}))
@@ -358,8 +359,6 @@ def assignments_generate(ctx: GenerationContext, appointment: Record | None) -> 
     if appointment is None or ctx.call_index > 0:
         return []
     out = wanted_assignments(ctx, appointment)
-    for record in out:
-        record["id"] = ctx.new_id()
     # Now and then the dispatcher first assigned someone else and took them off again: an
     # inactive assignment of another technician, unassigned before the start.
     if out and ctx.rng.random() < 0.08:
@@ -370,7 +369,6 @@ def assignments_generate(ctx: GenerationContext, appointment: Record | None) -> 
             record = ctx.synthesize(parent=appointment)
             record.update(
                 {k: v for k, v in out[0].items() if k != "id"},
-                id=ctx.new_id(),
                 technicianId=other["id"],
                 technicianName=other["name"],
                 status="Scheduled",
@@ -428,10 +426,7 @@ def wanted_timesheets(ctx: GenerationContext, appointment: Record) -> list[Recor
 def timesheets_generate(ctx: GenerationContext, appointment: Record | None) -> list[Record]:
     if appointment is None or ctx.call_index > 0:
         return []
-    out = wanted_timesheets(ctx, appointment)
-    for record in out:
-        record["id"] = ctx.new_id()
-    return out
+    return wanted_timesheets(ctx, appointment)
 
 
 def timesheets_on_appointment_change(
@@ -531,7 +526,6 @@ def cancel_reasons_generate(ctx: GenerationContext, parent: Record | None) -> li
     record = ctx.synthesize(parent=parent)
     index = len(ctx.ids("job_cancel_reasons"))
     record["name"] = CANCEL_REASONS[index % len(CANCEL_REASONS)]
-    record["active"] = index < len(CANCEL_REASONS) or record.get("active", True)
     return [record]
 
 
@@ -663,6 +657,7 @@ OPTION_WEIGHTS = (65.0, 20.0, 15.0)
 MEAN_OPTIONS = 1.5
 SOLD_JOB_SHARE = 0.72
 TIER_NAMES = ("Good", "Better", "Best")
+NOT_STARTED = ("Scheduled", "Dispatched")  # job statuses before the technician is there
 TRADE_BY_JOB_TYPE = MappingProxyType({name: trade for name, trade, *_ in pools.JOB_TYPES})
 TAX_RATE = pools.SALES_TAX_RATE
 
@@ -744,7 +739,7 @@ def estimates_generate(ctx: GenerationContext, job: Record | None) -> list[Recor
     if job is None or ctx.call_index > 0:
         return []
     first = lookup(ctx, "appointments", job.get("firstAppointmentId"))
-    if first is None or ms(first["start"]) > ctx.now_ms:
+    if first is None or ms(first["start"]) > ctx.now_ms or job.get("jobStatus") in NOT_STARTED:
         return []  # nobody has been out yet: estimates come with the visit (on_parent_change)
     rng = ctx.rng
     if rng.random() >= min(1.0, volume_rate("estimates") / MEAN_OPTIONS):
@@ -1005,7 +1000,6 @@ def calls_change(ctx: GenerationContext, record: Record) -> Record | None:
     call_type = record.get("type")
     if record.get("customer") and rng.random() < 0.5:
         base = ctx.synthesize()
-        base["id"] = ctx.new_id()
         follow_up = call_record(
             ctx,
             base,
@@ -1469,9 +1463,9 @@ def year_month(ctx: GenerationContext, at: int) -> tuple[int, int]:
 
 
 def months_back(year: int, month: int, count: int) -> list[tuple[int, int]]:
-    """The ``count`` months ending with ``year``/``month``, oldest first."""
+    """The ``count`` (year, month) ending with ``year``/``month``, oldest first."""
     index = year * 12 + month - 1
-    return [divmod(i, 12) for i in range(index - count + 1, index + 1)]
+    return [(i // 12, i % 12 + 1) for i in range(index - count + 1, index + 1)]
 
 
 def daily_cost(rng: Uniform, campaign: Record, year: int, month: int) -> Decimal:
@@ -1493,7 +1487,7 @@ def cost_record(
         id=ctx.new_id(),
         campaignId=campaign["id"],
         year=year,
-        month=month + 0,
+        month=month,
         dailyCost=as_number(daily_cost(rng, campaign, year, month)),
     )
     return record
@@ -1505,8 +1499,7 @@ def campaign_costs_generate(ctx: GenerationContext, campaign: Record | None) -> 
         return []
     year, month = year_month(ctx, ctx.now_ms)
     return [
-        cost_record(ctx, campaign, y, m + 1, ctx.rng)
-        for y, m in months_back(year, month, COST_MONTHS)
+        cost_record(ctx, campaign, y, m, ctx.rng) for y, m in months_back(year, month, COST_MONTHS)
     ]
 
 
