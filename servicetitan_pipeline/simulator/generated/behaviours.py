@@ -221,14 +221,11 @@ class Visit:
     done: int | None
 
 
-def assigned_on(appointment: Record, tech_id: int) -> int:
-    """When a technician was assigned to an appointment: within half an hour of its booking
-    (dispatchers assign as they book), and before it starts. Derived from the appointment
-    alone, never from "now", so that every derivation of it gives the same time."""
-    draws = Draws(f"assigned:{tech_id}", appointment)
-    created, start = ms(appointment["createdOn"]), ms(appointment["start"])
-    latest = min(start - 15 * MS_PER_MINUTE, created + 30 * MS_PER_MINUTE)
-    return between(draws, created, max(created, latest))
+def assigned_on(appointment: Record) -> int:
+    """When the crew was assigned to an appointment: as it was booked (the CSR books into a
+    technician's slot on the dispatch board), so before it starts and never in the future.
+    Taken from the appointment alone, so every derivation of it gives the same time."""
+    return ms(appointment["createdOn"])
 
 
 def visit(appointment: Record, tech_id: int) -> Visit | None:
@@ -336,7 +333,7 @@ def wanted_assignments(ctx: GenerationContext, appointment: Record) -> list[Reco
     active = appointment["status"] != "Canceled"
     out = []
     for member in crew(ctx, job):
-        when = ctx.iso(assigned_on(appointment, member.id))
+        when = ctx.iso(assigned_on(appointment))
         record = ctx.synthesize(parent=appointment)
         record.update(
             appointmentId=appointment["id"],
@@ -583,7 +580,7 @@ def job_events(ctx: GenerationContext, job: Record) -> list[tuple[int, str, int 
         if appointment is None or lead is None:
             continue
         dispatcher = pick(Draws(f"dispatcher:{lead.id}", appointment), DISPATCHERS)
-        events.append((assigned_on(appointment, lead.id), "Technician Assigned", dispatcher))
+        events.append((assigned_on(appointment), "Technician Assigned", dispatcher))
         times = visit(appointment, lead.id)
         if times is not None:
             events.append((times.dispatched, "Technician Dispatched", lead.id))
