@@ -12,8 +12,10 @@ On ``World.advance`` (:meth:`Generator.advance`) the generated entities move wit
 time order: parents created during the advance (new jobs, new customers, and generated parents
 such as new memberships) get their children, and a seeded sample of each entity's records is
 changed by its behaviour (about ``change_rate_per_day`` of them per day, at least one per entity
-in a multi-hour advance). Immutable entities (ordered by ``createdOn``: status changes, cancel
-logs) are never edited; they get new records instead.
+in a multi-hour advance), records falling due are changed (``Behaviour.due_ms``) and behaviours
+that follow their parent hear of its changes (``Behaviour.on_parent_change``). Immutable
+entities (ordered by ``createdOn``: status changes, cancel logs) are never edited; they get new
+records instead.
 """
 
 from __future__ import annotations
@@ -196,6 +198,7 @@ class Generator:
             name: {} for name, plan in self.plans.items() if plan.store_key is None
         }
         self._written: set[str] = set()  # entities written since the last look (advance)
+        self._updated: list[tuple[str, int]] = []  # records updated since then (entity, pos)
         # entity -> id -> the fields other records copy from it (a customer's name).
         self._sibling_cache: dict[str, dict[int, dict[str, Any]]] = {}
         self._building = True
@@ -211,6 +214,7 @@ class Generator:
                 self._build_reference_list(plan, ctx, volume.count)
             else:
                 self._build_children(plan, ctx, volume.per, volume.rate)
+        self._updated.clear()
         self._building = False
 
     def _build_reference_list(self, plan: _Plan, ctx: EntityContext, count: int) -> None:
@@ -247,7 +251,12 @@ class Generator:
         the window after the parent's creation)."""
         parents = self.stores[per]
         if calls is None:
-            calls = 1 if plan.one_per_parent else poisson(ctx.rng, rate)
+            if plan.one_per_parent:
+                calls = 1
+            elif plan.behaviour.calls_per_parent is not None:
+                calls = plan.behaviour.calls_per_parent
+            else:
+                calls = poisson(ctx.rng, rate)
         if calls <= 0:
             return
         parent = self.render(per, parent_pos)
@@ -430,6 +439,7 @@ class Generator:
                 modified_ms = max(modified_ms, self.now_ms)
             store.update(pos, record, modified_ms)
             store.active[pos] = 1 if active else 0
+            self._updated.append((entity, pos))
             self._index_move(entity, old, record, pos)
             self._sibling_cache.get(entity, {}).pop(store.ids[pos], None)
         self._written.add(entity)
@@ -578,14 +588,73 @@ class Generator:
 
         for parent in children_by_parent:
             schedule_children(parent, start_ms + 1)
+        # Behaviours that follow their parent's changes (a job completed, an appointment
+        # dispatched), at the time of the change: the world's changes made above, and the
+        # generated parents' changes as they happen below.
+        reacting: dict[str, list[_Plan]] = {}
+        for plan in self.plans.values():
+            per = plan.entity.volume.per
+            if per is not None and plan.behaviour.on_parent_change is not None:
+                reacting.setdefault(per, []).append(plan)
+        for parent, plans in reacting.items():
+            if parent in self.plans:
+                continue
+            store = self.stores[parent]
+            for pos in range(lengths_before.get(parent, 0)):
+                if store.modified_ms[pos] > start_ms:
+                    at = min(end_ms, store.modified_ms[pos])
+                    for plan in plans:
+                        schedule(
+                            at, order[plan.name], self._parent_change_action(plan, parent, pos)
+                        )
+        # Records that change by themselves when their time comes (a membership's end).
+        for name, plan in self.plans.items():
+            if plan.behaviour.due_ms is not None:
+                for pos in range(len(self.stores[name])):
+                    due = plan.behaviour.due_ms(self.render(name, pos))
+                    if due is not None and due <= end_ms:
+                        schedule(max(start_ms + 1, due), order[name], self._due_action(plan, pos))
         while queue:
             at, _order, _n, action = heapq.heappop(queue)
             self.now_ms = at
             self._written.clear()
+            self._updated.clear()
             action(at)
             for parent in self._written & children_by_parent.keys():
                 schedule_children(parent, at)
+            for parent, pos in self._updated:
+                for plan in reacting.get(parent, ()):
+                    schedule(at, order[plan.name], self._parent_change_action(plan, parent, pos))
         self.now_ms = end_ms
+
+    def _parent_change_action(self, plan: _Plan, parent: str, pos: int) -> Callable[[int], None]:
+        def act(at: int) -> None:
+            ctx = self.contexts[plan.name]
+            ctx.now_ms = at
+            ctx.window = (at, at)
+            ctx.call_index = 0
+            react = plan.behaviour.on_parent_change
+            assert react is not None
+            self._store_all(plan, react(ctx, self.render(parent, pos)))
+
+        return act
+
+    def _due_action(self, plan: _Plan, pos: int) -> Callable[[int], None]:
+        def act(at: int) -> None:
+            ctx = self.contexts[plan.name]
+            ctx.now_ms = at
+            ctx.window = (at, at)
+            record = self.render(plan.name, pos)
+            due_ms = plan.behaviour.due_ms
+            assert due_ms is not None
+            due = due_ms(record)
+            if due is None or due > at:
+                return  # changed meanwhile (a membership canceled before its end)
+            changed = plan.behaviour.change(ctx, record)
+            if changed is not None:
+                self.store_record(plan.name, changed)
+
+        return act
 
     def _change_action(self, plan: _Plan, ctx: EntityContext) -> Callable[[int], None]:
         def act(at: int) -> None:
