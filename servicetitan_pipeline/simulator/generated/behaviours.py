@@ -131,6 +131,18 @@ def nothing(_ctx: GenerationContext, _parent: Record | None) -> list[Record]:
     return []
 
 
+def first_call(ctx: GenerationContext, parent: Record | None, field: str) -> bool:
+    """Whether this generate() call is the one that builds ``parent``'s set of records (their
+    ``field`` points to it): the first call for a parent that has none yet. The generator may
+    call again for a parent (to top up a tiny tenant, or as time passes for immutable logs):
+    the set is built once."""
+    return (
+        parent is not None
+        and ctx.call_index == 0
+        and not ctx.children(ctx.entity, field, parent["id"])
+    )
+
+
 def lookup(ctx: GenerationContext, entity: str, record_id: int | None) -> Record | None:
     """A stored record, or ``None`` when the id is missing or unknown."""
     if record_id is None:
@@ -279,6 +291,19 @@ def reconcile(
     return out
 
 
+def first_location(ctx: GenerationContext, customer: Record) -> Record | None:
+    locations = ctx.children("locations", "customerId", customer["id"])
+    return min(locations, key=lambda loc: loc["id"]) if locations else None
+
+
+def customer_jobs(ctx: GenerationContext, customer: Record) -> list[Record]:
+    """The customer's jobs booked so far, in the order they were booked (the world creates a
+    customer's later jobs before the generator reaches the customer's creation time)."""
+    jobs = ctx.children("jobs", "customerId", customer["id"])
+    booked = [job for job in jobs if ms(job["createdOn"]) <= ctx.now_ms]
+    return sorted(booked, key=lambda job: job["id"])
+
+
 def appointment_job(ctx: GenerationContext, appointment: Record) -> Record | None:
     return lookup(ctx, "jobs", appointment.get("jobId"))
 
@@ -310,7 +335,7 @@ def wanted_splits(ctx: GenerationContext, job: Record) -> list[Record]:
 
 
 def splits_generate(ctx: GenerationContext, job: Record | None) -> list[Record]:
-    if job is None or ctx.call_index > 0:
+    if job is None or not first_call(ctx, job, "jobId"):
         return []
     return wanted_splits(ctx, job)
 
@@ -353,7 +378,7 @@ def wanted_assignments(ctx: GenerationContext, appointment: Record) -> list[Reco
 
 
 def assignments_generate(ctx: GenerationContext, appointment: Record | None) -> list[Record]:
-    if appointment is None or ctx.call_index > 0:
+    if appointment is None or not first_call(ctx, appointment, "appointmentId"):
         return []
     out = wanted_assignments(ctx, appointment)
     # Now and then the dispatcher first assigned someone else and took them off again: an
@@ -421,7 +446,7 @@ def wanted_timesheets(ctx: GenerationContext, appointment: Record) -> list[Recor
 
 
 def timesheets_generate(ctx: GenerationContext, appointment: Record | None) -> list[Record]:
-    if appointment is None or ctx.call_index > 0:
+    if appointment is None or not first_call(ctx, appointment, "appointmentId"):
         return []
     return wanted_timesheets(ctx, appointment)
 
@@ -476,7 +501,7 @@ def wanted_ratings(ctx: GenerationContext, job: Record) -> list[Record]:
 
 
 def ratings_generate(ctx: GenerationContext, job: Record | None) -> list[Record]:
-    if job is None or ctx.call_index > 0:
+    if job is None or not first_call(ctx, job, "jobId"):
         return []
     return wanted_ratings(ctx, job)
 
@@ -546,7 +571,7 @@ def wanted_cancel_log(ctx: GenerationContext, job: Record) -> list[Record]:
 
 
 def cancel_logs_generate(ctx: GenerationContext, job: Record | None) -> list[Record]:
-    if job is None or ctx.call_index > 0:
+    if job is None or not first_call(ctx, job, "jobId"):
         return []
     return wanted_cancel_log(ctx, job)
 
@@ -625,7 +650,7 @@ def history_record(
 
 
 def history_generate(ctx: GenerationContext, job: Record | None) -> list[Record]:
-    if job is None or ctx.call_index > 0:
+    if job is None or not first_call(ctx, job, "jobId"):
         return []
     return [history_record(ctx, job)]
 
@@ -733,7 +758,7 @@ def estimates_generate(ctx: GenerationContext, job: Record | None) -> list[Recor
     """A job's estimates: written on its first visit, one to three options; on a completed job
     the customer bought one of them (the job's technician sold it) or dismissed them, unless
     the follow-up is still open; on a job in progress they are open."""
-    if job is None or ctx.call_index > 0:
+    if job is None or not first_call(ctx, job, "jobId"):
         return []
     first = lookup(ctx, "appointments", job.get("firstAppointmentId"))
     if first is None or ms(first["start"]) > ctx.now_ms or job.get("jobStatus") in NOT_STARTED:
@@ -785,7 +810,9 @@ def estimates_generate(ctx: GenerationContext, job: Record | None) -> list[Recor
             name=f"{base_name} – {TIER_NAMES[tier + 3 - options]}" if options > 1 else base_name,
             summary=f"Options presented on visit {first.get('appointmentNumber', '')}".strip(),
             status=estimate_status(name),
-            reviewStatus="Approved" if sold else "None",
+            reviewStatus=("Approved" if rng.random() < 0.7 else "NeedsApproval")
+            if sold
+            else "None",
             soldOn=ctx.iso(decided_at) if sold else None,
             soldBy=technician.id if sold and technician is not None else None,
             isRecommended=tier == options - 1 and options > 1,
@@ -822,11 +849,12 @@ def estimates_on_job_change(ctx: GenerationContext, job: Record | None) -> list[
 
 def estimates_change(ctx: GenerationContext, record: Record) -> Record | None:
     """An open estimate's follow-up: sold by the job's technician (unless another option of
-    the job was sold: then dismissed) or dismissed; a sold one gets its manager's approval."""
+    the job was sold: then dismissed) or dismissed; a sold one gets its manager's approval; a
+    dismissed one is now and then won back (the customer calls back and buys it)."""
     status = (record.get("status") or {}).get("name")
     if status == "Sold" and record["reviewStatus"] != "Approved":
         return stamped(ctx, {**record, "reviewStatus": "Approved"})
-    if status != "Open":
+    if status not in ("Open", "Dismissed"):
         return None
     job = lookup(ctx, "jobs", record.get("jobId"))
     siblings = ctx.children("estimates", "jobId", record["jobId"]) if job is not None else []
@@ -834,7 +862,10 @@ def estimates_change(ctx: GenerationContext, record: Record) -> Record | None:
         (s.get("status") or {}).get("name") == "Sold" for s in siblings if s["id"] != record["id"]
     )
     technician = job_technician(ctx, job) if job is not None else None
-    if sibling_sold or technician is None or ctx.rng.random() >= 0.55:
+    if status == "Dismissed":
+        if sibling_sold or technician is None or ctx.rng.random() >= 0.25:
+            return None
+    elif sibling_sold or technician is None or ctx.rng.random() >= 0.55:
         return stamped(ctx, {**record, "status": estimate_status("Dismissed")})
     return stamped(
         ctx,
@@ -955,9 +986,8 @@ def calls_generate(ctx: GenerationContext, customer: Record | None) -> list[Reco
         return []
     rng = ctx.rng
     customer_ref = {"id": customer["id"], "name": customer["name"]}
-    locations = ctx.children("locations", "customerId", customer["id"])
-    location = named(locations[0]) if locations else None
-    jobs = sorted(ctx.children("jobs", "customerId", customer["id"]), key=lambda j: j["id"])
+    location = named(first_location(ctx, customer))
+    jobs = customer_jobs(ctx, customer)
     base = ctx.synthesize(parent=customer)
     direction = "Inbound" if rng.random() < 0.78 else "Outbound"
     job = jobs[ctx.call_index] if ctx.call_index < len(jobs) else None
@@ -983,7 +1013,7 @@ def calls_generate(ctx: GenerationContext, customer: Record | None) -> list[Reco
     else:
         call_type = weighted(rng, (None, "NotLead", "Unbooked"), (50.0, 35.0, 15.0))
     created = ms(customer["createdOn"])
-    ended = between(rng, created + 20 * MS_PER_MINUTE, ctx.now_ms)
+    ended = between(rng, min(created + 20 * MS_PER_MINUTE, ctx.now_ms), ctx.now_ms)
     campaign = ctx.random_record("campaigns") if direction == "Inbound" else None
     return [
         call_record(ctx, base, customer_ref, location, direction, call_type, ended, campaign, None)
@@ -1259,16 +1289,6 @@ BOOKING_PROVIDERS = ((1, "Website Scheduler"), (2, "Google Reserve"), (3, "Call 
 ADDRESS_FIELDS = ("street", "unit", "city", "state", "zip", "country")
 
 
-def first_location(ctx: GenerationContext, customer: Record) -> Record | None:
-    locations = ctx.children("locations", "customerId", customer["id"])
-    return min(locations, key=lambda loc: loc["id"]) if locations else None
-
-
-def customer_jobs(ctx: GenerationContext, customer: Record) -> list[Record]:
-    """The customer's jobs in the order they were booked."""
-    return sorted(ctx.children("jobs", "customerId", customer["id"]), key=lambda job: job["id"])
-
-
 def leads_generate(ctx: GenerationContext, customer: Record | None) -> list[Record]:
     """A customer's request for work: converted to a booking, dismissed (with a reason), or
     still open and followed up when recent."""
@@ -1492,7 +1512,7 @@ def cost_record(
 
 def campaign_costs_generate(ctx: GenerationContext, campaign: Record | None) -> list[Record]:
     """One record per month of the last 36 (this one included)."""
-    if campaign is None or ctx.call_index > 0:
+    if campaign is None or not first_call(ctx, campaign, "campaignId"):
         return []
     year, month = year_month(ctx, ctx.now_ms)
     return [
@@ -1548,7 +1568,7 @@ def payroll_settings_for(ctx: GenerationContext, employee: Record) -> Record:
 
 
 def payroll_settings_generate(ctx: GenerationContext, employee: Record | None) -> list[Record]:
-    if employee is None or ctx.call_index > 0:
+    if employee is None or not first_call(ctx, employee, "employeeId"):
         return []
     return [payroll_settings_for(ctx, employee)]
 
