@@ -143,6 +143,15 @@ def first_call(ctx: GenerationContext, parent: Record | None, field: str) -> boo
     )
 
 
+def changed_later(ctx: GenerationContext, parent: Record) -> bool:
+    """Whether the parent as stored is from after "now": during an advance the world has
+    already applied all its changes when the generator creates a new job's records at the
+    job's creation time. Records that describe such a parent's later state wait for the
+    generator to tell of the change (``on_parent_change``, at its time)."""
+    modified = parent.get("modifiedOn")
+    return isinstance(modified, str) and ms(modified) > ctx.now_ms
+
+
 def lookup(ctx: GenerationContext, entity: str, record_id: int | None) -> Record | None:
     """A stored record, or ``None`` when the id is missing or unknown."""
     if record_id is None:
@@ -380,6 +389,8 @@ def wanted_assignments(ctx: GenerationContext, appointment: Record) -> list[Reco
 def assignments_generate(ctx: GenerationContext, appointment: Record | None) -> list[Record]:
     if appointment is None or not first_call(ctx, appointment, "appointmentId"):
         return []
+    if changed_later(ctx, appointment):
+        return []
     out = wanted_assignments(ctx, appointment)
     # Now and then the dispatcher first assigned someone else and took them off again: an
     # inactive assignment of another technician, unassigned before the start.
@@ -448,6 +459,8 @@ def wanted_timesheets(ctx: GenerationContext, appointment: Record) -> list[Recor
 def timesheets_generate(ctx: GenerationContext, appointment: Record | None) -> list[Record]:
     if appointment is None or not first_call(ctx, appointment, "appointmentId"):
         return []
+    if changed_later(ctx, appointment):
+        return []
     return wanted_timesheets(ctx, appointment)
 
 
@@ -477,6 +490,8 @@ def wanted_ratings(ctx: GenerationContext, job: Record) -> list[Record]:
     technician only, some their helper too; whether the customer answered is the job's draw."""
     if job.get("jobStatus") != "Completed" or not job.get("completedOn"):
         return []
+    if ms(job["completedOn"]) > ctx.now_ms:
+        return []  # completed later in this advance: rated when it is
     draws = Draws("rating", job)
     if draws.random() >= min(1.0, volume_rate("technician_ratings") / COMPLETED_SHARE):
         return []
@@ -553,7 +568,7 @@ def cancel_reasons_generate(ctx: GenerationContext, parent: Record | None) -> li
 
 def wanted_cancel_log(ctx: GenerationContext, job: Record) -> list[Record]:
     """A canceled job's log: when (the job's cancellation) and why (a real cancel reason)."""
-    if job.get("jobStatus") != "Canceled":
+    if job.get("jobStatus") != "Canceled" or changed_later(ctx, job):
         return []
     reason = ctx.random_record("job_cancel_reasons")
     if reason is None:
@@ -679,7 +694,13 @@ OPTION_WEIGHTS = (65.0, 20.0, 15.0)
 MEAN_OPTIONS = 1.5
 SOLD_JOB_SHARE = 0.72
 TIER_NAMES = ("Good", "Better", "Best")
-NOT_STARTED = ("Scheduled", "Dispatched")  # job statuses before the technician is there
+NOT_STARTED = ("Scheduled", "Dispatched")
+# Odds that an open estimate's follow-up sells it, by its age in days (the last: any age).
+FOLLOW_UP_SALE_ODDS = (
+    (30, 0.5),
+    (180, 0.2),
+    (1 << 30, 0.03),
+)  # job statuses before the technician is there
 TRADE_BY_JOB_TYPE = MappingProxyType({name: trade for name, trade, *_ in pools.JOB_TYPES})
 TAX_RATE = pools.SALES_TAX_RATE
 
@@ -758,7 +779,7 @@ def estimates_generate(ctx: GenerationContext, job: Record | None) -> list[Recor
     """A job's estimates: written on its first visit, one to three options; on a completed job
     the customer bought one of them (the job's technician sold it) or dismissed them, unless
     the follow-up is still open; on a job in progress they are open."""
-    if job is None or not first_call(ctx, job, "jobId"):
+    if job is None or not first_call(ctx, job, "jobId") or changed_later(ctx, job):
         return []
     first = lookup(ctx, "appointments", job.get("firstAppointmentId"))
     if first is None or ms(first["start"]) > ctx.now_ms or job.get("jobStatus") in NOT_STARTED:
@@ -781,7 +802,8 @@ def estimates_generate(ctx: GenerationContext, job: Record | None) -> list[Recor
             outcome = "Sold"
             sold_option = int(rng.random() * options)
             decided_at = written + between(rng, 5 * MS_PER_MINUTE, min(14 * MS_PER_DAY, age))
-        elif age > 30 * MS_PER_DAY or rng.random() < 0.4:
+        elif rng.random() < 0.5:
+            # Unsold options are dismissed by the office, or left open (many linger).
             outcome = "Dismissed"
             decided_at = written + between(rng, MS_PER_DAY, min(30 * MS_PER_DAY, age))
         decided_at = min(decided_at, now)
@@ -848,14 +870,17 @@ def estimates_on_job_change(ctx: GenerationContext, job: Record | None) -> list[
 
 
 def estimates_change(ctx: GenerationContext, record: Record) -> Record | None:
-    """An open estimate's follow-up: sold by the job's technician (unless another option of
-    the job was sold: then dismissed) or dismissed; a sold one gets its manager's approval; a
-    dismissed one is now and then won back (the customer calls back and buys it)."""
+    """An open estimate's follow-up: sold by the job's technician (less likely the older the
+    estimate; never when another option of the job was sold) or dismissed; a sold one gets
+    its manager's approval; a recently dismissed one is now and then won back (the customer
+    calls back and buys it)."""
     status = (record.get("status") or {}).get("name")
     if status == "Sold" and record["reviewStatus"] != "Approved":
         return stamped(ctx, {**record, "reviewStatus": "Approved"})
     if status not in ("Open", "Dismissed"):
         return None
+    age = ctx.now_ms - ms(record["createdOn"])
+    sale_odds = next(odds for days, odds in FOLLOW_UP_SALE_ODDS if age <= days * MS_PER_DAY)
     job = lookup(ctx, "jobs", record.get("jobId"))
     siblings = ctx.children("estimates", "jobId", record["jobId"]) if job is not None else []
     sibling_sold = any(
@@ -863,9 +888,9 @@ def estimates_change(ctx: GenerationContext, record: Record) -> Record | None:
     )
     technician = job_technician(ctx, job) if job is not None else None
     if status == "Dismissed":
-        if sibling_sold or technician is None or ctx.rng.random() >= 0.25:
+        if sibling_sold or technician is None or age > 60 * MS_PER_DAY or ctx.rng.random() >= 0.1:
             return None
-    elif sibling_sold or technician is None or ctx.rng.random() >= 0.55:
+    elif sibling_sold or technician is None or ctx.rng.random() >= sale_odds:
         return stamped(ctx, {**record, "status": estimate_status("Dismissed")})
     return stamped(
         ctx,
@@ -1609,7 +1634,7 @@ BEHAVIOURS: Mapping[str, Behaviour] = MappingProxyType(
         "estimates": Behaviour(
             estimates_generate,
             estimates_change,
-            change_rate_per_day=0.08,
+            change_rate_per_day=0.03,
             calls_per_parent=1,
             on_parent_change=estimates_on_job_change,
         ),
