@@ -600,8 +600,12 @@ class Generator:
             if parent in self.plans:
                 continue
             store = self.stores[parent]
-            for pos in range(lengths_before.get(parent, 0)):
-                if store.modified_ms[pos] > start_ms:
+            before = lengths_before.get(parent, 0)
+            for pos in range(len(store)):
+                # Changed during the advance; parents created during it too when they changed
+                # after their creation (their children were made as they were created).
+                since = start_ms if pos < before else store.created_ms[pos]
+                if store.modified_ms[pos] > since:
                     at = min(end_ms, store.modified_ms[pos])
                     for plan in plans:
                         schedule(
