@@ -771,6 +771,11 @@ def estimate_items(ctx: GenerationContext, trade: str | None, tier: int, at: str
     return EstimateItems(items, subtotal, tax)
 
 
+def review_status(rng: Uniform, age_ms: int) -> str:
+    """A sold estimate's manager review: done within a month or so, pending when recent."""
+    return "Approved" if rng.random() < min(0.95, age_ms / (30 * MS_PER_DAY)) else "NeedsApproval"
+
+
 def estimate_status(name: str) -> dict[str, Any]:
     return {"value": ESTIMATE_STATUS[name], "name": name}
 
@@ -832,9 +837,7 @@ def estimates_generate(ctx: GenerationContext, job: Record | None) -> list[Recor
             name=f"{base_name} – {TIER_NAMES[tier + 3 - options]}" if options > 1 else base_name,
             summary=f"Options presented on visit {first.get('appointmentNumber', '')}".strip(),
             status=estimate_status(name),
-            reviewStatus=("Approved" if rng.random() < 0.7 else "NeedsApproval")
-            if sold
-            else "None",
+            reviewStatus=review_status(rng, now - decided_at) if sold else "None",
             soldOn=ctx.iso(decided_at) if sold else None,
             soldBy=technician.id if sold and technician is not None else None,
             isRecommended=tier == options - 1 and options > 1,
@@ -871,7 +874,8 @@ def estimates_on_job_change(ctx: GenerationContext, job: Record | None) -> list[
 
 def estimates_change(ctx: GenerationContext, record: Record) -> Record | None:
     """An open estimate's follow-up: sold by the job's technician (less likely the older the
-    estimate; never when another option of the job was sold) or dismissed; a sold one gets
+    estimate; never when another option of the job was sold), dismissed, or noted and left
+    open; a sold one gets
     its manager's approval; a recently dismissed one is now and then won back (the customer
     calls back and buys it)."""
     status = (record.get("status") or {}).get("name")
@@ -890,8 +894,15 @@ def estimates_change(ctx: GenerationContext, record: Record) -> Record | None:
     if status == "Dismissed":
         if sibling_sold or technician is None or age > 60 * MS_PER_DAY or ctx.rng.random() >= 0.1:
             return None
-    elif sibling_sold or technician is None or ctx.rng.random() >= sale_odds:
+    elif sibling_sold or technician is None:
         return stamped(ctx, {**record, "status": estimate_status("Dismissed")})
+    elif ctx.rng.random() >= sale_odds:
+        if ctx.rng.random() < 0.4:
+            return stamped(ctx, {**record, "status": estimate_status("Dismissed")})
+        # Still undecided: the CSR's follow-up is noted on the estimate.
+        note = f"Followed up {ctx.iso(ctx.now_ms)[:10]}."
+        summary = f"{record['summary']} {note}" if record.get("summary") else note
+        return stamped(ctx, {**record, "summary": summary})
     return stamped(
         ctx,
         {
@@ -1363,7 +1374,16 @@ def leads_generate(ctx: GenerationContext, customer: Record | None) -> list[Reco
 
 
 def leads_change(ctx: GenerationContext, record: Record) -> Record | None:
-    """An open lead's follow-up: converted or dismissed."""
+    """An open lead's follow-up: converted or dismissed; a recently dismissed one is now and
+    then reopened (the customer got back in touch)."""
+    if record["status"] == "Dismissed":
+        recent = ctx.now_ms - ms(record["modifiedOn"]) <= 90 * MS_PER_DAY
+        if not recent or ctx.rng.random() >= 0.2:
+            return None
+        follow_up = ctx.iso(ctx.now_ms + between(ctx.rng, MS_PER_DAY, 3 * MS_PER_DAY))
+        return stamped(
+            ctx, {**record, "status": "Open", "dismissingReasonId": None, "followUpDate": follow_up}
+        )
     if record["status"] != "Open":
         return None
     if ctx.rng.random() < 0.5:
@@ -1410,7 +1430,8 @@ def bookings_generate(ctx: GenerationContext, customer: Record | None) -> list[R
         if now - created < 3 * MS_PER_DAY:
             status = pick(rng, ("New", "Accepted"))
         else:
-            status = "Dismissed" if rng.random() < 0.75 else "Accepted"
+            # Requests nobody turned into a job: mostly dismissed, some left accepted.
+            status = "Dismissed" if rng.random() < 0.6 else "Accepted"
         record.update(
             status=status,
             jobId=None,
@@ -1439,8 +1460,8 @@ def bookings_generate(ctx: GenerationContext, customer: Record | None) -> list[R
 
 
 def bookings_change(ctx: GenerationContext, record: Record) -> Record | None:
-    """A new booking is accepted or dismissed; an accepted one that never became a job is
-    dismissed in the end."""
+    """A new booking is accepted or dismissed; an accepted one is rescheduled (the customer
+    asks for another day) or, never becoming a job, dismissed in the end."""
     status = record["status"]
     if status not in ("New", "Accepted"):
         return None
@@ -1456,7 +1477,8 @@ def bookings_change(ctx: GenerationContext, record: Record) -> Record | None:
                 "dismissingReasonId": pick(ctx.rng, DISMISSING_REASON_IDS),
             },
         )
-    return None
+    later = max(ms(record["start"]), ctx.now_ms) + between(ctx.rng, MS_PER_DAY, 7 * MS_PER_DAY)
+    return stamped(ctx, {**record, "start": ctx.iso(later)})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1634,7 +1656,7 @@ BEHAVIOURS: Mapping[str, Behaviour] = MappingProxyType(
         "estimates": Behaviour(
             estimates_generate,
             estimates_change,
-            change_rate_per_day=0.03,
+            change_rate_per_day=0.05,
             calls_per_parent=1,
             on_parent_change=estimates_on_job_change,
         ),
