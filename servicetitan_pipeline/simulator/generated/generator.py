@@ -48,6 +48,7 @@ UNMODIFIED_RATE = 0.5  # share of records never modified after their creation
 MIN_RECORDS = 3
 # An advance of at least this long changes at least one record of every generated entity.
 MIN_CHANGE_HOURS = 2.0
+FORCED_CHANGE_TRIES = 25  # records that one change looks at before giving up
 _KEY_RETRIES = 8  # redraws of a composite key's free part before a duplicate record is dropped
 
 
@@ -567,11 +568,15 @@ class Generator:
             ctx = self.contexts[name]
             size = len(self.stores[name])
             n = poisson(ctx.rng, plan.behaviour.change_rate_per_day * days * size)
-            if hours >= MIN_CHANGE_HOURS and size:
+            forced = hours >= MIN_CHANGE_HOURS and size > 0
+            if forced:
                 n = max(n, 1)
-            for _ in range(n):
+            for i in range(n):
                 at = start_ms + 1 + int(ctx.rng.random() * (end_ms - start_ms))
-                schedule(at, order[name], self._change_action(plan, ctx))
+                # The first change of a long enough advance is sure to change a record: a
+                # behaviour leaves many records as they are (a dismissed booking stays so).
+                tries = FORCED_CHANGE_TRIES if forced and i == 0 else 1
+                schedule(at, order[name], self._change_action(plan, ctx, tries))
         children_by_parent: dict[str, list[_Plan]] = {}
         for plan in self.plans.values():
             if plan.entity.volume.per is not None:
@@ -660,7 +665,9 @@ class Generator:
 
         return act
 
-    def _change_action(self, plan: _Plan, ctx: EntityContext) -> Callable[[int], None]:
+    def _change_action(
+        self, plan: _Plan, ctx: EntityContext, tries: int = 1
+    ) -> Callable[[int], None]:
         def act(at: int) -> None:
             ctx.now_ms = at
             store = self.stores[plan.name]
@@ -675,11 +682,13 @@ class Generator:
                     ctx.window = (at, at)
                     self._store_all(plan, plan.behaviour.generate(ctx, None))
                 return
-            pos = int(ctx.rng.random() * len(store))
             ctx.window = (at, at)
-            changed = plan.behaviour.change(ctx, self.render(plan.name, pos))
-            if changed is not None:
-                self.store_record(plan.name, changed)
+            for _ in range(tries):
+                pos = int(ctx.rng.random() * len(store))
+                changed = plan.behaviour.change(ctx, self.render(plan.name, pos))
+                if changed is not None:
+                    self.store_record(plan.name, changed)
+                    return
 
         return act
 
