@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from test_schema import violations
 
+from servicetitan_pipeline import openapi
 from servicetitan_pipeline.entities import ENTITIES_BY_NAME
 from servicetitan_pipeline.simulator.config import SimulatorConfig
 from servicetitan_pipeline.simulator.generated import behaviours
@@ -107,6 +108,15 @@ def test_records_validate_against_the_spec(tenant: Tenant, entity: str) -> None:
         for problem in violations(spec.module, spec.record_schema, record, f"{entity} {record}")
     ]
     assert problems == [], problems[:5]
+
+
+@pytest.mark.parametrize("entity", sorted(BEHAVIOURS))
+def test_records_carry_every_property_of_the_schema(tenant: Tenant, entity: str) -> None:
+    """ServiceTitan sends every property (nullable ones as null): none is left out."""
+    spec = ENTITIES_BY_NAME[entity]
+    properties = set(openapi.module(spec.module).schema(spec.record_schema)["properties"])
+    for record in tenant.records(entity):
+        assert set(record) == properties, (entity, properties ^ set(record))
 
 
 # Behaviours that build one set of records per parent, and the field pointing to the parent.
