@@ -186,14 +186,16 @@ class Tech:
 
 # An appointment's status -> (assignment status, paused). Held work is paused, not a status of
 # its own in the dispatch API.
-ASSIGNMENT_STATUS = {
-    "Scheduled": ("Scheduled", False),
-    "Dispatched": ("Dispatched", False),
-    "Working": ("Working", False),
-    "Hold": ("Working", True),
-    "Done": ("Done", False),
-    "Canceled": ("Scheduled", False),
-}
+ASSIGNMENT_STATUS = MappingProxyType(
+    {
+        "Scheduled": ("Scheduled", False),
+        "Dispatched": ("Dispatched", False),
+        "Working": ("Working", False),
+        "Hold": ("Working", True),
+        "Done": ("Done", False),
+        "Canceled": ("Scheduled", False),
+    }
+)
 # Share of jobs with one, two or three technicians (1.3 on average: job_splits' volume).
 CREW_SIZES = (1, 2, 3)
 CREW_WEIGHTS = (75.0, 20.0, 5.0)
