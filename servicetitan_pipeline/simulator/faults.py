@@ -70,8 +70,14 @@ class FaultInjector:
                     return fault, None
             return None, None
 
-    def draw(self, stats: collections.Counter[str]) -> BodyFault | None:
+    def draw(
+        self, stats: collections.Counter[str], server_now: float | None = None
+    ) -> BodyFault | None:
         """Draw this request's fault and count it in ``stats``.
+
+        ``server_now``: the server's clock (epoch seconds) that the answer's ``Date`` carries;
+        a ``Retry-After`` date is on that clock (the simulated one), as a client reads it
+        against ``Date``. Default: the real clock.
 
         Raises:
             ApiProblem: the fault is an error answer (rate-limit cap, 429, 5xx).
@@ -97,7 +103,8 @@ class FaultInjector:
             if detail == "seconds":
                 headers["Retry-After"] = str(seconds)
             elif detail == "http-date":
-                headers["Retry-After"] = email.utils.formatdate(time.time() + seconds, usegmt=True)
+                now = time.time() if server_now is None else server_now
+                headers["Retry-After"] = email.utils.formatdate(now + seconds, usegmt=True)
             raise ApiProblem(
                 429, f"Rate limit is exceeded. Try again in {seconds} seconds.", headers=headers
             )

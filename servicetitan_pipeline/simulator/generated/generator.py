@@ -24,18 +24,27 @@ import heapq
 import math
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 
 from ...entities import ENTITIES, ENTITIES_BY_NAME, Entity, Reference
-from ..store import EntityStore, pack
+from ..store import KIND_INVOICE_ITEM, EntityStore, pack
 from ..timefmt import MS_PER_DAY, MS_PER_HOUR, iso, to_ms
 from ..world.base import HISTORY_DAYS, FastRandom
 from .behaviours import BEHAVIOURS
 from .contract import DEFAULT, HAND_WRITTEN, Behaviour, Record
-from .synth import Gen, RecordSynth, SynthState, record_synth, stable_hash, value_synth
+from .synth import (
+    Gen,
+    RecordSynth,
+    SynthState,
+    has_property,
+    record_synth,
+    stable_hash,
+    value_synth,
+)
 
 # Children are created within this long after their parent (an estimate after its job).
 CHILD_CREATION_WINDOW_MS = 30 * MS_PER_DAY
@@ -48,7 +57,7 @@ UNMODIFIED_RATE = 0.5  # share of records never modified after their creation
 MIN_RECORDS = 3
 # An advance of at least this long changes at least one record of every generated entity.
 MIN_CHANGE_HOURS = 2.0
-FORCED_CHANGE_TRIES = 25  # records that one change looks at before giving up
+_MUST_CHANGE_TRIES = 20  # records tried by an entity's one guaranteed change of an advance
 _KEY_RETRIES = 8  # redraws of a composite key's free part before a duplicate record is dropped
 
 
@@ -106,12 +115,25 @@ def parse_ms(text: str) -> int:
 
 
 def _get_path(record: Mapping[str, Any], path: str) -> Any:
+    if "." not in path:
+        return record.get(path)
     value: Any = record
     for part in path.split("."):
         if not isinstance(value, Mapping):
             return None
         value = value.get(part)
     return value
+
+
+@dataclass(frozen=True)
+class _RefRule:
+    """How one reference of an entity is resolved (see ``Generator._reference_target``)."""
+
+    ref: Reference
+    from_parent: str | None  # the parent's field holding the target ("id": the parent itself)
+    owner_field: str | None  # the target entity's field that references the parent entity
+    # Fields copied from the target: ("technicianName", "name"), ("customer.name", "name").
+    siblings: tuple[tuple[str, str], ...]
 
 
 class _Plan:
@@ -151,29 +173,50 @@ class _Plan:
         self.immutable = entity.modified_field not in (None, "modifiedOn")
         # Name-like siblings of references: "technicianName" beside "technicianId", and the
         # "name"/"number" inside a nested {"id", "name"} reference.
-        self.ref_siblings: dict[str, tuple[tuple[str, str], ...]] = {}
         # Drawers of the nested objects that dotted references live in ("customer" of
         # "customer.id"), never null: a reference that points at a record is an object.
         self.ref_objects: dict[str, Gen] = {}
         for ref in entity.references:
-            self.ref_siblings[ref.field] = self._siblings(ref.field, props)
             if "." in ref.field:
                 head = ref.field.rpartition(".")[0]
                 self.ref_objects[head] = value_synth(entity.name, head, nullable=False)
+        self.ref_rules = tuple(self._rule(ref, props) for ref in entity.references)
+        # References that are part of a composite key and not the parent's (a rating's
+        # technician): redrawn while the key is taken.
+        self.free_key_rules = tuple(
+            rule
+            for rule in self.ref_rules
+            if rule.ref.field in entity.key and rule.ref.entity != per
+        )
+
+    def _rule(self, ref: Reference, props: set[str]) -> _RefRule:
+        per = self.entity.volume.per
+        from_parent: str | None = None
+        owner_field: str | None = None
+        if per is not None:
+            if ref.entity == per:
+                from_parent = "id"
+            else:
+                # The parent's own reference to the same entity (an estimate's customer is
+                # its job's), else one of the parent's records of it (a call's location is one
+                # of its customer's locations).
+                for parent_ref in ENTITIES_BY_NAME[per].references:
+                    if parent_ref.entity == ref.entity:
+                        from_parent = parent_ref.field
+                        break
+                for target_ref in ENTITIES_BY_NAME[ref.entity].references:
+                    if target_ref.entity == per:
+                        owner_field = target_ref.field
+                        break
+        return _RefRule(ref, from_parent, owner_field, self._siblings(ref.field, props))
 
     def _siblings(self, field: str, props: set[str]) -> tuple[tuple[str, str], ...]:
         if "." in field:
             head = field.rpartition(".")[0]
-            try:
-                value_synth(self.name, f"{head}.name")
-                return ((f"{head}.name", "name"),)
-            except KeyError:
-                pass
-            try:
-                value_synth(self.name, f"{head}.number")
-                return ((f"{head}.number", "number"),)
-            except KeyError:
-                return ()
+            for source in ("name", "number"):
+                if has_property(self.name, f"{head}.{source}"):
+                    return ((f"{head}.{source}", source),)
+            return ()
         if field.endswith("Id"):
             name_field = field[:-2] + "Name"
             if name_field in props:
@@ -184,17 +227,25 @@ class _Plan:
 class Generator:
     """Builds and changes the generated entities of a :class:`~..world.World`'s stores."""
 
-    def __init__(self, stores: Mapping[str, EntityStore], seed: int | str, now_ms: int) -> None:
+    def __init__(
+        self,
+        stores: Mapping[str, EntityStore],
+        seed: int | str,
+        now_ms: int,
+        entities: Sequence[Entity] | None = None,
+    ) -> None:
+        """``entities``: what to generate, in dependency order (default: every entity outside
+        ``HAND_WRITTEN``; a test leaves one out to show the others do not depend on it)."""
         self.stores = stores
         self.seed = seed
         self.now_ms = now_ms
-        self.plans = {e.name: _Plan(e) for e in generated_entities()}
+        self.plans = {e.name: _Plan(e) for e in (entities or generated_entities())}
         self.contexts = {name: EntityContext(self, name) for name in self.plans}
         self._next_id: dict[str, int] = {name: id_base(name) for name in self.plans}
         self._internal_id: dict[str, int] = dict.fromkeys(self.plans, 0)
         # (entity, field) -> field value -> positions; built on first use, kept up to date for
         # generated entities, rebuilt for hand-written ones after they change.
-        self._indexes: dict[tuple[str, str], dict[Any, list[int]]] = {}
+        self._indexes: dict[str, dict[str, dict[Any, list[int]]]] = {}  # entity -> field -> ...
         self._composite_keys: dict[str, dict[tuple[Any, ...], int]] = {
             name: {} for name, plan in self.plans.items() if plan.store_key is None
         }
@@ -203,6 +254,9 @@ class Generator:
         # entity -> id -> the fields other records copy from it (a customer's name).
         self._sibling_cache: dict[str, dict[int, dict[str, Any]]] = {}
         self._building = True
+        # id(record) -> the times synthesize() drew for it: (createdOn text, ms, modifiedOn
+        # text, ms); emptied after each batch of records.
+        self._drawn: dict[int, tuple[str | None, int, str | None, int]] = {}
 
     # ---------------------------------------------------------------- build
 
@@ -215,8 +269,24 @@ class Generator:
                 self._build_reference_list(plan, ctx, volume.count)
             else:
                 self._build_children(plan, ctx, volume.per, volume.rate)
+            if plan.behaviour is DEFAULT:
+                self._ensure_an_inactive_record(plan, ctx)
         self._updated.clear()
         self._building = False
+
+    def _ensure_an_inactive_record(self, plan: _Plan, ctx: EntityContext) -> None:
+        """Deactivate one record of an entity that drew none inactive (a short reference list):
+        every entity with an active flag then shows how its endpoints treat inactive records.
+        Only for plain synthesised entities: a behaviour decides its own records' states."""
+        field = plan.entity.active_field
+        store = self.stores[plan.name]
+        if field is None or len(store) < MIN_RECORDS or not all(store.active):
+            return
+        pos = int(ctx.rng.random() * len(store))
+        record = store.record(pos)
+        record[field] = False
+        store.blobs[pos] = pack(record)
+        store.active[pos] = 0
 
     def _build_reference_list(self, plan: _Plan, ctx: EntityContext, count: int) -> None:
         setup_end = self.now_ms - HISTORY_DAYS * MS_PER_DAY
@@ -273,6 +343,7 @@ class Generator:
     def _store_all(self, plan: _Plan, records: Iterable[Record]) -> None:
         for record in records:
             self.store_record(plan.name, record)
+        self._drawn.clear()
 
     # ---------------------------------------------------------------- records
 
@@ -286,14 +357,19 @@ class Generator:
         modified = created
         if rng.random() >= UNMODIFIED_RATE and self.now_ms > created:
             modified = created + int(rng.random() * (self.now_ms - created + 1))
-        record = plan.synth(SynthState(rng, created, max(created, self.now_ms)))
+        state = ctx.state
+        state.lo_ms, state.hi_ms = created, max(created, self.now_ms)
+        record = plan.synth(state)
         if plan.fresh_key:
             assert plan.store_key is not None
-            record[plan.store_key] = self.new_id(entity)
+            record[plan.store_key] = self.new_id(entity, rng)
+        created_text = modified_text = None
         if plan.has_created:
-            record["createdOn"] = iso(created)
+            record["createdOn"] = created_text = iso(created)
         if plan.has_modified:
-            record["modifiedOn"] = iso(modified)
+            record["modifiedOn"] = modified_text = iso(modified)
+        # Remembered so that storing the record need not parse them back (see _times).
+        self._drawn[id(record)] = (created_text, created, modified_text, modified)
         active_field = plan.entity.active_field
         if active_field is not None:
             record[active_field] = rng.random() >= INACTIVE_RATE or hi <= lo
@@ -305,85 +381,62 @@ class Generator:
     def _make_key_unique(self, plan: _Plan, ctx: EntityContext, record: Record) -> None:
         """Redraw the free part of a composite key (a rating's technician, not its job) until
         no stored record has it; a record whose key stays taken updates that record."""
-        per = plan.entity.volume.per
-        free = [r for r in plan.entity.references if r.field in plan.entity.key and r.entity != per]
-        state = SynthState(ctx.rng, self.now_ms, self.now_ms)
+        state = ctx.state
         for _ in range(_KEY_RETRIES):
-            if not free or not self.key_taken(plan.name, record):
+            if not plan.free_key_rules or not self.key_taken(plan.name, record):
                 return
-            for ref in free:
-                target = self._reference_target(ref, ctx, None, None, ())
+            for rule in plan.free_key_rules:
+                target = self._reference_target(rule, ctx, None)
                 if target is not None:
-                    self._set_path(plan, state, record, ref.field, target)
+                    self._set_path(plan, state, record, rule.ref.field, target)
 
     def _resolve_references(
         self, plan: _Plan, ctx: EntityContext, record: Record, parent: Record | None
     ) -> None:
-        per = plan.entity.volume.per
-        parent_refs = ENTITIES_BY_NAME[per].references if per is not None else ()
-        state = SynthState(ctx.rng, self.now_ms, self.now_ms)
-        for ref in plan.entity.references:
-            target = self._reference_target(ref, ctx, parent, per, parent_refs)
+        state = ctx.state  # nested reference objects drawn here: times of the record's window
+        for rule in plan.ref_rules:
+            target = self._reference_target(rule, ctx, parent)
             if target is None:
                 continue
-            self._set_path(plan, state, record, ref.field, target)
-            siblings = plan.ref_siblings[ref.field]
-            if siblings:
-                values = self._sibling_values(ref.entity, target, siblings)
-                for (field, _source), value in zip(siblings, values, strict=True):
+            self._set_path(plan, state, record, rule.ref.field, target)
+            if rule.siblings:
+                values = self._sibling_values(rule.ref.entity, target, rule.siblings)
+                for (field, _source), value in zip(rule.siblings, values, strict=True):
                     if value is not None:
                         self._set_path(plan, state, record, field, value)
 
     def _reference_target(
-        self,
-        ref: Reference,
-        ctx: EntityContext,
-        parent: Record | None,
-        per: str | None,
-        parent_refs: Sequence[Reference],
+        self, rule: _RefRule, ctx: EntityContext, parent: Record | None
     ) -> int | None:
         """The id a reference points to: the parent itself, the parent's own reference to the
-        same entity, one of the parent's children of that entity, or any record of it."""
-        if parent is not None and per is not None:
-            if ref.entity == per:
-                value = parent.get("id")
+        same entity, one of the parent's records of that entity, or any record of it (mostly
+        an active one)."""
+        entity = rule.ref.entity
+        if parent is not None:
+            if rule.from_parent is not None:
+                value = _get_path(parent, rule.from_parent)
                 if isinstance(value, int):
                     return value
-            for parent_ref in parent_refs:
-                if parent_ref.entity == ref.entity:
-                    value = _get_path(parent, parent_ref.field)
-                    if isinstance(value, int):
-                        return value
-            owner_field = self._field_referring(ref.entity, per)
             parent_id = parent.get("id")
-            if owner_field is not None and isinstance(parent_id, int):
-                owned = self.index(ref.entity, owner_field).get(parent_id)
+            if rule.owner_field is not None and isinstance(parent_id, int):
+                owned = self.index(entity, rule.owner_field).get(parent_id)
                 if owned:
                     pos = owned[int(ctx.rng.random() * len(owned))]
-                    return int(self.stores[ref.entity].ids[pos])
-        store = self.stores[ref.entity]
+                    return int(self.stores[entity].ids[pos])
+        store = self.stores[entity]
         if not len(store):
             return None
         for _ in range(4):
             pos = int(ctx.rng.random() * len(store))
             if store.active[pos]:
                 break
-        return self._public_id(ref.entity, pos)
-
-    def _public_id(self, entity: str, pos: int) -> int:
-        """The id other records use for a record: its key (the store id) for id-keyed ones."""
-        return int(self.stores[entity].ids[pos])
-
-    @staticmethod
-    def _field_referring(entity: str, to: str) -> str | None:
-        """The field of ``entity`` that references ``to`` (locations.customerId -> customers)."""
-        for ref in ENTITIES_BY_NAME[entity].references:
-            if ref.entity == to:
-                return ref.field
-        return None
+        return int(store.ids[pos])
 
     @staticmethod
     def _set_path(plan: _Plan, state: SynthState, record: Record, path: str, value: Any) -> None:
+        if "." not in path:
+            record[path] = value
+            return
         parts = path.split(".")
         node = record
         for i, part in enumerate(parts[:-1]):
@@ -396,16 +449,22 @@ class Generator:
             node = child
         node[parts[-1]] = value
 
-    def new_id(self, entity: str) -> int:
-        """The next id of a generated entity (with small gaps, as in a multi-tenant database)."""
-        ctx = self.contexts[entity]
-        step = 1 + (ctx.rng.random() < 0.25) * int(1 + ctx.rng.random() * 4)
+    def new_id(self, entity: str, rng: FastRandom) -> int:
+        """The next id of a generated entity (with small gaps, as in a multi-tenant database),
+        the gaps drawn from ``rng``: the RNG of the entity asking."""
+        if entity not in self._next_id:
+            raise ValueError(f"{entity} is not a generated entity; it has no new ids to give")
+        step = 1 + (rng.random() < 0.25) * int(1 + rng.random() * 4)
         self._next_id[entity] += step
         return self._next_id[entity]
 
-    def store_record(self, entity: str, record: Record) -> None:
+    def store_record(self, entity: str, record: Record) -> bool:
         """Store a record (new, or a new version of one with the same key), stamped with its
-        times; raises ``ValueError`` naming the entity when the record cannot be stored."""
+        times; ``False`` when it equals the stored version (nothing changed).
+
+        Raises:
+            ValueError: the record cannot be stored (naming the entity and the record).
+        """
         plan = self.plans.get(entity)
         if plan is None:
             raise ValueError(f"{entity} is not a generated entity; it cannot be written")
@@ -433,7 +492,7 @@ class Generator:
         else:
             blob = pack(record)
             if blob == store.blobs[pos]:
-                return  # the same record again: no change, nothing for an export to send
+                return False  # the same record again: no change, nothing for an export to send
             old = store.record(pos)
             if not self._building:
                 # The change log's times never go back (export tokens from a date rely on it).
@@ -444,9 +503,22 @@ class Generator:
             self._index_move(entity, old, record, pos)
             self._sibling_cache.get(entity, {}).pop(store.ids[pos], None)
         self._written.add(entity)
+        return True
 
     def _times(self, plan: _Plan, record: Record) -> tuple[int, int]:
-        """(created, modified) ms of a record: its own fields, else the generator's now."""
+        """(created, modified) ms of a record: its own fields, else its parent's creation."""
+        drawn = self._drawn.pop(id(record), None)
+        field = plan.entity.modified_field
+        if (
+            drawn is not None
+            and record.get("createdOn") is drawn[0]
+            and (field is None or field == "createdOn" or record.get(field) is drawn[2])
+        ):
+            # The times synthesize() drew, untouched by the behaviour (the very same strings).
+            created_ms = drawn[1]
+            if field is None or field == "createdOn":
+                return created_ms, created_ms
+            return created_ms, drawn[3]
         created_text = record.get("createdOn") if plan.has_created else None
         if isinstance(created_text, str):
             created = parse_ms(created_text)
@@ -454,7 +526,6 @@ class Generator:
             # No creation time of its own (job history, campaign costs): its parent's, or now.
             created = self.contexts[plan.name].window[0]
         modified = created
-        field = plan.entity.modified_field
         if field is not None:
             text = record.get(field)
             if isinstance(text, str):
@@ -489,6 +560,15 @@ class Generator:
         blob = store.render_export(pos) if store.entity.has_export else store.render_list(pos)
         return dict(_loads(blob))
 
+    def _fields_of(self, entity: str, pos: int) -> Record:
+        """A stored record's fields, for lookups: the stored bytes carry every field but what
+        the export shape adds (invoice items' invoiceId), and parse faster than a rendering
+        (an invoice with its items)."""
+        store = self.stores[entity]
+        if store.kind == KIND_INVOICE_ITEM:
+            return self.render(entity, pos)
+        return _loads(store.blobs[pos])
+
     def _sibling_values(
         self, entity: str, record_id: int, siblings: tuple[tuple[str, str], ...]
     ) -> tuple[Any, ...]:
@@ -497,9 +577,8 @@ class Generator:
         cache = self._sibling_cache.setdefault(entity, {})
         known = cache.get(record_id)
         if known is None or any(source not in known for _field, source in siblings):
-            store = self.stores[entity]
             try:
-                referenced = self.render(entity, store.position(record_id))
+                referenced = self._fields_of(entity, self.stores[entity].position(record_id))
             except KeyError:
                 referenced = {}
             known = {**(known or {}), **{s: referenced.get(s) for _f, s in siblings}}
@@ -508,26 +587,21 @@ class Generator:
 
     def index(self, entity: str, field: str) -> dict[Any, list[int]]:
         """Positions of ``entity``'s records by the value of ``field`` (built on first use)."""
-        key = (entity, field)
-        index = self._indexes.get(key)
+        by_field = self._indexes.setdefault(entity, {})
+        index = by_field.get(field)
         if index is None:
             index = {}
-            store = self.stores[entity]
-            for pos in range(len(store)):
-                value = _get_path(self.render(entity, pos), field)
-                index.setdefault(value, []).append(pos)
-            self._indexes[key] = index
+            for pos in range(len(self.stores[entity])):
+                index.setdefault(_get_path(self._fields_of(entity, pos), field), []).append(pos)
+            by_field[field] = index
         return index
 
     def _index_add(self, entity: str, record: Record, pos: int) -> None:
-        for (name, field), index in self._indexes.items():
-            if name == entity:
-                index.setdefault(_get_path(record, field), []).append(pos)
+        for field, index in self._indexes.get(entity, {}).items():
+            index.setdefault(_get_path(record, field), []).append(pos)
 
     def _index_move(self, entity: str, old: Record, new: Record, pos: int) -> None:
-        for (name, field), index in self._indexes.items():
-            if name != entity:
-                continue
+        for field, index in self._indexes.get(entity, {}).items():
             before, after = _get_path(old, field), _get_path(new, field)
             if before != after:
                 positions = index.get(before)
@@ -537,8 +611,8 @@ class Generator:
 
     def forget_hand_written_indexes(self) -> None:
         """Drop what is known of hand-written entities (their records changed without us)."""
-        for key in [k for k in self._indexes if k[0] not in self.plans]:
-            del self._indexes[key]
+        for entity in [e for e in self._indexes if e not in self.plans]:
+            del self._indexes[entity]
         self._sibling_cache.clear()
 
     # ---------------------------------------------------------------- advance
@@ -568,15 +642,13 @@ class Generator:
             ctx = self.contexts[name]
             size = len(self.stores[name])
             n = poisson(ctx.rng, plan.behaviour.change_rate_per_day * days * size)
-            forced = hours >= MIN_CHANGE_HOURS and size > 0
-            if forced:
+            if hours >= MIN_CHANGE_HOURS and size:
                 n = max(n, 1)
             for i in range(n):
                 at = start_ms + 1 + int(ctx.rng.random() * (end_ms - start_ms))
-                # The first change of a long enough advance is sure to change a record: a
-                # behaviour leaves many records as they are (a dismissed booking stays so).
-                tries = FORCED_CHANGE_TRIES if forced and i == 0 else 1
-                schedule(at, order[name], self._change_action(plan, ctx, tries))
+                # The first event of an entity that must change tries until something does.
+                must = i == 0 and hours >= MIN_CHANGE_HOURS
+                schedule(at, order[name], self._change_action(plan, ctx, must))
         children_by_parent: dict[str, list[_Plan]] = {}
         for plan in self.plans.values():
             if plan.entity.volume.per is not None:
@@ -665,11 +737,13 @@ class Generator:
 
         return act
 
-    def _change_action(
-        self, plan: _Plan, ctx: EntityContext, tries: int = 1
-    ) -> Callable[[int], None]:
+    def _change_action(self, plan: _Plan, ctx: EntityContext, must: bool) -> Callable[[int], None]:
+        """One change event of an entity; ``must``: retry on other records until one changes
+        (a behaviour may leave a record as it is, or a redraw may give the same values)."""
+
         def act(at: int) -> None:
             ctx.now_ms = at
+            ctx.window = (at, at)
             store = self.stores[plan.name]
             if plan.immutable:
                 # Immutable records (status changes, cancel logs) are never edited: time moving
@@ -679,15 +753,12 @@ class Generator:
                     pos = int(ctx.rng.random() * len(self.stores[per]))
                     self._children_of(plan, ctx, per, pos, 0, at, calls=1)
                 elif per is None:
-                    ctx.window = (at, at)
                     self._store_all(plan, plan.behaviour.generate(ctx, None))
                 return
-            ctx.window = (at, at)
-            for _ in range(tries):
+            for _ in range(_MUST_CHANGE_TRIES if must else 1):
                 pos = int(ctx.rng.random() * len(store))
                 changed = plan.behaviour.change(ctx, self.render(plan.name, pos))
-                if changed is not None:
-                    self.store_record(plan.name, changed)
+                if changed is not None and self.store_record(plan.name, changed):
                     return
 
         return act
@@ -713,6 +784,9 @@ class EntityContext:
         self._generator = generator
         self.entity = entity
         self.rng = FastRandom(f"{generator.seed}:generated:{entity}")
+        # The drawing state of the record being synthesised (one per entity: no allocation
+        # per record).
+        self.state = SynthState(self.rng, generator.now_ms, generator.now_ms)
         self.call_index = 0
         # Creation times of records synthesised now fall in this window (set per parent).
         self.window: tuple[int, int] = (generator.now_ms, generator.now_ms)
@@ -732,7 +806,7 @@ class EntityContext:
         return self._generator.synthesize(self, entity or self.entity, parent)
 
     def new_id(self, entity: str | None = None) -> int:
-        return self._generator.new_id(entity or self.entity)
+        return self._generator.new_id(entity or self.entity, self.rng)
 
     def ids(self, entity: str) -> Sequence[int]:
         store: array[int] = self._generator.stores[entity].ids

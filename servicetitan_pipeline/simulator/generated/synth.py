@@ -37,7 +37,10 @@ from ..timefmt import MS_PER_DAY, iso
 from ..world.base import FastRandom
 
 _REF_PREFIX = "#/components/schemas/"
-NULL_RATE = 0.12  # how often a nullable scalar is null
+NULL_RATE = 0.12  # how often a nullable property the schema requires is null
+# How often an optional nullable property is null: ServiceTitan fills its optional fields
+# (budget codes, import ids, projects, ...) far less often than its required ones.
+OPTIONAL_NULL_RATE = 0.5
 NULL_OBJECT_RATE = 0.2  # how often a nullable nested object is null
 MAX_ITEMS = 3  # arrays get 0..MAX_ITEMS items
 
@@ -90,10 +93,11 @@ def record_synth(entity_name: str) -> RecordSynth:
         raise ValueError(f"{entity_name}: schema {entity.record_schema} is not an object")
     properties = root.get("properties", {})
     nullable = frozenset(name for name, sub in properties.items() if sub.get("nullable") is True)
-    draw = compiler.compile(root, "", (entity.record_schema,))
+    draw = compiler.function(compiler.compile(root, "", (entity.record_schema,)))
     return RecordSynth(entity_name, entity.record_schema, tuple(properties), nullable, draw)
 
 
+@cache
 def value_synth(entity_name: str, dotted_path: str, nullable: bool = True) -> Gen:
     """The compiled drawer of one (possibly nested, dotted) property of an entity's record;
     with ``nullable=False`` it never draws null (a nested reference that must point somewhere).
@@ -106,17 +110,31 @@ def value_synth(entity_name: str, dotted_path: str, nullable: bool = True) -> Ge
     compiler = _Compiler(spec, entity_name)
     node = compiler.resolve(spec.schema(entity.record_schema))
     parts = dotted_path.split(".")
+    stack = (entity.record_schema,)
     for i, part in enumerate(parts):
         properties = node.get("properties", {})
         if part not in properties:
             raise KeyError(f"{entity_name}: schema {entity.record_schema} has no {dotted_path}")
         sub = properties[part]
         if i == len(parts) - 1:
-            if nullable:
-                return compiler.compile(sub, part, (entity.record_schema,))
-            return compiler.compile_non_null(sub, part, (entity.record_schema,))
+            expr = compiler.compile(sub, part, stack, nullable)
+            return compiler.function(expr)
         node = compiler.resolve(sub)
     raise KeyError(dotted_path)
+
+
+def has_property(entity_name: str, dotted_path: str) -> bool:
+    """Whether an entity's record schema has a (possibly nested, dotted) property."""
+    entity = ENTITIES_BY_NAME[entity_name]
+    spec = openapi.module(entity.module)
+    compiler = _Compiler(spec, entity_name)
+    node = compiler.resolve(spec.schema(entity.record_schema))
+    for part in dotted_path.split("."):
+        properties = node.get("properties", {})
+        if part not in properties:
+            return False
+        node = compiler.resolve(properties[part])
+    return True
 
 
 def stable_hash(text: str) -> int:
@@ -124,12 +142,37 @@ def stable_hash(text: str) -> int:
     return zlib.crc32(text.encode())
 
 
+# A compiled value is a Python expression over ``state`` (the SynthState) and ``r`` (its
+# RNG's ``random``), or a closure the expression calls. The compiler turns a whole record
+# schema into one function returning one nested literal, about three times faster to draw
+# than a tree of closures, and draws made in the same order: same seed, same record.
+Leaf = str | Gen
+
+
 class _Compiler:
-    """Compiles schema nodes of one module's document into closures."""
+    """Compiles schema nodes of one module's document into one Python function per schema."""
 
     def __init__(self, spec: openapi.ModuleSpec, entity: str) -> None:
         self.spec = spec
         self.entity = entity
+        self.env: dict[str, Any] = {"iso": iso}
+
+    def bind(self, value: Any) -> str:
+        """A name for ``value`` in the compiled function's namespace."""
+        name = f"v{len(self.env)}"
+        self.env[name] = value
+        return name
+
+    def leaf(self, leaf: Leaf) -> str:
+        return leaf if isinstance(leaf, str) else f"{self.bind(leaf)}(state)"
+
+    def function(self, expr: str) -> Gen:
+        source = f"def draw(state):\n    r = state.rng.random\n    return {expr}\n"
+        namespace = dict(self.env)
+        # The source is built from the bundled spec only (names quoted with repr()).
+        exec(compile(source, f"<synth {self.entity}>", "exec"), namespace)
+        draw: Gen = namespace["draw"]
+        return draw
 
     def ref_name(self, node: Mapping[str, Any]) -> str | None:
         ref = node.get("$ref")
@@ -144,83 +187,78 @@ class _Compiler:
         name = self.ref_name(node)
         return node if name is None else self.resolve(self.spec.schema(name))
 
-    def compile(self, node: Mapping[str, Any], name: str, stack: tuple[str, ...]) -> Gen:
-        """The drawer of ``node`` (a property named ``name``; ``stack``: schemas we are in)."""
+    def compile(
+        self,
+        node: Mapping[str, Any],
+        name: str,
+        stack: tuple[str, ...],
+        nullable: bool = True,
+        required: bool = True,
+    ) -> str:
+        """The expression drawing ``node`` (a property named ``name``; ``stack``: the schemas
+        we are inside; ``nullable=False``: never null, whatever the spec allows; ``required``:
+        whether the enclosing schema lists it as required)."""
         ref = self.ref_name(node)
         if ref is not None and ref in stack:
             # A schema inside itself (categories' subcategories): stop the recursion.
-            return _recursion_end(node)
+            if node.get("nullable") is True:
+                return "None"
+            raise ValueError(f"{self.entity}: schema {ref} contains itself without a null end")
         inner_stack = (*stack, ref) if ref is not None else stack
         resolved = self.resolve(node)
-        gen = self._compile_resolved(resolved, name, inner_stack)
-        if node.get("nullable") is True or resolved.get("nullable") is True:
-            rate = NULL_OBJECT_RATE if resolved.get("type") == "object" else NULL_RATE
-            return _nullable(gen, rate)
-        return gen
+        expr = self._compile_resolved(resolved, name, inner_stack)
+        if nullable and (node.get("nullable") is True or resolved.get("nullable") is True):
+            if resolved.get("type") == "object":
+                rate = NULL_OBJECT_RATE
+            else:
+                rate = NULL_RATE if required else OPTIONAL_NULL_RATE
+            return f"(None if r() < {rate!r} else {expr})"
+        return expr
 
-    def compile_non_null(self, node: Mapping[str, Any], name: str, stack: tuple[str, ...]) -> Gen:
-        """The drawer of ``node`` without its nullable wrapper."""
-        ref = self.ref_name(node)
-        inner_stack = (*stack, ref) if ref is not None else stack
-        return self._compile_resolved(self.resolve(node), name, inner_stack)
-
-    def _compile_resolved(self, node: Mapping[str, Any], name: str, stack: tuple[str, ...]) -> Gen:
+    def _compile_resolved(self, node: Mapping[str, Any], name: str, stack: tuple[str, ...]) -> str:
         enum = node.get("enum")
         if enum:
-            return _choice(tuple(enum))
+            values = tuple(enum)
+            return f"{self.bind(values)}[int(r() * {len(values)})]"
         kind = node.get("type")
         if kind == "object" or "properties" in node:
-            fields = tuple(
-                (prop, self.compile(sub, prop, stack))
-                for prop, sub in node.get("properties", {}).items()
+            required = set(node.get("required", ()))
+            properties = node.get("properties", {})
+            fields = ", ".join(
+                f"{prop!r}: {self.compile(sub, prop, stack, required=prop in required)}"
+                for prop, sub in properties.items()
             )
-            return _object(fields)
+            literal = "{" + fields + "}"
+            if "createdOn" in properties and "modifiedOn" in properties:
+                # Nested records (an estimate's items) are modified after they are created.
+                return f"{self.bind(_created_before_modified)}({literal})"
+            return literal
         if kind == "array":
             items = node.get("items", {})
             if self.ref_name(items) in stack:
                 # Items of the schema we are inside (categories' subcategories): the tree
                 # ends here, with an empty list.
-                return lambda state: []
-            return _array(self.compile(items, _singular(name), stack))
+                return "[]"
+            item = self.compile(items, _singular(name), stack)
+            return f"[{item} for _ in range(int(r() * {MAX_ITEMS + 1}))]"
         if kind == "integer":
-            return _integer(name, node.get("format"))
+            return self.leaf(_integer(name, node.get("format")))
         if kind == "number":
-            return _number(name)
+            return self.leaf(_number(name))
         if kind == "boolean":
-            return _boolean(name)
+            return self.leaf(_boolean(name))
         if kind == "string":
-            return _string(self.entity, name, node.get("format"))
+            return self.leaf(_string(self.entity, name, node.get("format")))
         raise ValueError(f"{self.entity}: cannot synthesise {name or 'a value'} of schema {node}")
 
 
-# ---------------------------------------------------------------- structure
-
-
-def _recursion_end(node: Mapping[str, Any]) -> Gen:
-    if node.get("nullable") is True:
-        return lambda state: None
-    raise ValueError(f"a schema contains itself without a nullable end: {node}")
-
-
-def _nullable(gen: Gen, rate: float) -> Gen:
-    def draw(state: SynthState) -> Any:
-        return None if state.rng.random() < rate else gen(state)
-
-    return draw
-
-
-def _object(fields: tuple[tuple[str, Gen], ...]) -> Gen:
-    def draw(state: SynthState) -> dict[str, Any]:
-        return {name: gen(state) for name, gen in fields}
-
-    return draw
-
-
-def _array(item: Gen) -> Gen:
-    def draw(state: SynthState) -> list[Any]:
-        return [item(state) for _ in range(int(state.rng.random() * (MAX_ITEMS + 1)))]
-
-    return draw
+def _created_before_modified(record: dict[str, Any]) -> dict[str, Any]:
+    """Swap a nested record's times when its modifiedOn was drawn before its createdOn
+    (both are RFC 3339 UTC strings of one format, so they compare as text)."""
+    created, modified = record["createdOn"], record["modifiedOn"]
+    if isinstance(created, str) and isinstance(modified, str) and modified < created:
+        record["createdOn"], record["modifiedOn"] = modified, created
+    return record
 
 
 def _choice(values: tuple[Any, ...]) -> Gen:
@@ -247,16 +285,11 @@ def _words(name: str) -> list[str]:
 # ---------------------------------------------------------------- scalars
 
 
-def _uniform(lo: int, hi: int) -> Gen:
-    span = hi - lo + 1
-
-    def draw(state: SynthState) -> int:
-        return lo + int(state.rng.random() * span)
-
-    return draw
+def _uniform(lo: int, hi: int) -> str:
+    return f"({lo} + int(r() * {hi - lo + 1}))"
 
 
-def _integer(name: str, fmt: str | None) -> Gen:
+def _integer(name: str, fmt: str | None) -> Leaf:
     words = _words(name)
     last = words[-1] if words else ""
     if last in ("id", "ids"):
@@ -304,52 +337,39 @@ _HOUR_WORDS = frozenset({"hours", "duration"})
 _QUANTITY_WORDS = frozenset({"qty", "quantity", "picked", "received"})
 
 
-def _cents(lo: int, hi: int) -> Gen:
+def _cents(lo: int, hi: int) -> str:
     """A number with two decimals in ``[lo, hi]`` (money, computed in cents: no float noise)."""
-    span = (hi - lo) * 100 + 1
-
-    def draw(state: SynthState) -> float:
-        return (lo * 100 + int(state.rng.random() * span)) / 100
-
-    return draw
+    return f"(({lo * 100} + int(r() * {(hi - lo) * 100 + 1})) / 100)"
 
 
-def _number(name: str) -> Gen:
+def _number(name: str) -> Leaf:
     words = set(_words(name))
     if "latitude" in words:
         return _coordinate(30.27, 0.25)
     if "longitude" in words:
         return _coordinate(-97.74, 0.25)
     if "rating" in words:
-        return lambda state: float(int(state.rng.random() * 11))
+        return "float(int(r() * 11))"
     if words & _PERCENT_WORDS:
         return _cents(0, 100)
     if words & _HOUR_WORDS:
-        return lambda state: (1 + int(state.rng.random() * 32)) / 4
+        return "((1 + int(r() * 32)) / 4)"
     if words & _QUANTITY_WORDS:
-        return lambda state: float(1 + int(state.rng.random() * 5))
+        return "float(1 + int(r() * 5))"
     if words & _MONEY_WORDS:
         return _cents(0, 2500)
     return _cents(0, 500)
 
 
-def _coordinate(center: float, spread: float) -> Gen:
-    def draw(state: SynthState) -> float:
-        return round(center + (state.rng.random() * 2 - 1) * spread, 6)
-
-    return draw
+def _coordinate(center: float, spread: float) -> str:
+    return f"round({center!r} + (r() * 2 - 1) * {spread!r}, 6)"
 
 
-def _boolean(name: str) -> Gen:
+def _boolean(name: str) -> str:
     # Flags that mark something unusual ("isPaused", "doNotText") are mostly false.
     words = _words(name)
     rare = words[:1] in (["is"], ["do"], ["dont"], ["has"]) or "locked" in words
-    threshold = 0.2 if rare else 0.5
-
-    def draw(state: SynthState) -> bool:
-        return state.rng.random() < threshold
-
-    return draw
+    return f"(r() < {0.2 if rare else 0.5})"
 
 
 # ---------------------------------------------------------------- strings
@@ -400,9 +420,10 @@ _TEXT_WORDS = frozenset(
 _ADDRESS_WORDS = frozenset({"street", "city", "state", "zip", "country", "unit", "address"})
 
 
-def _string(entity: str, name: str, fmt: str | None) -> Gen:
+def _string(entity: str, name: str, fmt: str | None) -> Leaf:
     if fmt == "date-time":
-        return lambda state: iso(state.time_ms())
+        # SynthState.time_ms() inlined: date-times are the commonest field.
+        return "iso(state.lo_ms + int(r() * (state.hi_ms - state.lo_ms + 1)))"
     if fmt == "date":
         return lambda state: iso(state.time_ms() // MS_PER_DAY * MS_PER_DAY)[:10]
     if fmt == "duration":
