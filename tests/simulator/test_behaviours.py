@@ -562,14 +562,14 @@ def test_leads_are_converted_dismissed_or_open(tenant: Tenant) -> None:
 # Advancing the clock
 # ---------------------------------------------------------------------------------------------
 
-ADVANCE_DAYS = 90
+ADVANCE_DAYS = 120
 
 
 class Advanced:
     """A tenant before and after advancing the clock by :data:`ADVANCE_DAYS`."""
 
     def __init__(self) -> None:
-        self.tenant = Tenant(customers=120, seed=11)
+        self.tenant = Tenant(customers=300, seed=11)
         self.start_ms = self.tenant.world.now_ms
         self.before = {
             entity: {tuple(r[f] for f in ENTITIES_BY_NAME[entity].key): dict(r) for r in recs}

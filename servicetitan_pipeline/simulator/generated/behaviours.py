@@ -302,7 +302,7 @@ def reconcile(
     for record in wanted:
         old = by_match.pop(record[match], None)
         if old is None:
-            out.append(record)
+            out.append(stamped(ctx, record))  # appears now, whenever its facts happened
         elif any(old.get(name) != record.get(name) for name in compared):
             out.append(stamped(ctx, {**old, **{name: record[name] for name in compared}}))
     for old in by_match.values():
@@ -538,7 +538,7 @@ def ratings_on_job_change(ctx: GenerationContext, job: Record | None) -> list[Re
     existing = ctx.children("technician_ratings", "jobId", job["id"])
     if existing:
         return []
-    return wanted_ratings(ctx, job)
+    return [stamped(ctx, r) for r in wanted_ratings(ctx, job)]
 
 
 def ratings_change(ctx: GenerationContext, record: Record) -> Record | None:
@@ -699,7 +699,7 @@ ESTIMATE_STATUS = MappingProxyType({"Open": 0, "Sold": 1, "Dismissed": 2})
 OPTION_COUNTS = (1, 2, 3)
 OPTION_WEIGHTS = (65.0, 20.0, 15.0)
 MEAN_OPTIONS = 1.5
-SOLD_JOB_SHARE = 0.72
+SOLD_JOB_SHARE = 0.68
 TIER_NAMES = ("Good", "Better", "Best")
 NOT_STARTED = ("Scheduled", "Dispatched")
 # Odds that an open estimate's follow-up sells it, by its age in days (the last: any age).
@@ -814,8 +814,8 @@ def estimates_generate(ctx: GenerationContext, job: Record | None) -> list[Recor
             outcome = "Sold"
             sold_option = int(rng.random() * options)
             decided_at = written + between(rng, 5 * MS_PER_MINUTE, min(14 * MS_PER_DAY, age))
-        elif rng.random() < 0.5:
-            # Unsold options are dismissed by the office, or left open (many linger).
+        elif rng.random() < 0.35:
+            # Unsold options are dismissed by the office, or (most) left open to linger.
             outcome = "Dismissed"
             decided_at = written + between(rng, MS_PER_DAY, min(30 * MS_PER_DAY, age))
         decided_at = min(decided_at, now)
@@ -868,7 +868,8 @@ def estimates_on_job_change(ctx: GenerationContext, job: Record | None) -> list[
     existing = ctx.children("estimates", "jobId", job["id"])
     if not existing:
         if job.get("jobStatus") in ("InProgress", "Hold", "Completed"):
-            return estimates_generate(ctx, job)
+            # Written on the visit, entered now: what appears now carries now.
+            return [stamped(ctx, e) for e in estimates_generate(ctx, job)]
         return []
     if job.get("jobStatus") != "Canceled":
         return []
@@ -980,7 +981,7 @@ def call_record(
     rng = ctx.rng
     lo, hi = CALL_SECONDS[call_type]
     seconds = between(rng, lo, hi)
-    # Wrapped up (modifiedOn) 5 s after hanging up, at the latest by ``ended_by``.
+    # Saved (modifiedOn) at ``ended_by``, after the call and its wrap-up.
     started = ended_by - seconds * 1000 - between(rng, 5_000, 120_000)
     tracking = (campaign or {}).get("campaignPhoneNumbers") or [MAIN_LINE]
     phone = customer_phone(int(customer["id"]))
@@ -1016,7 +1017,7 @@ def call_record(
         else None,
         active=True,
         createdOn=ctx.iso(started),
-        modifiedOn=ctx.iso(min(ctx.now_ms, started + seconds * 1000 + 5_000)),
+        modifiedOn=ctx.iso(ended_by),
     )
     return record
 
@@ -1102,6 +1103,9 @@ def calls_change(ctx: GenerationContext, record: Record) -> Record | None:
 
 TERM_MS = 365 * MS_PER_DAY
 RENEWAL_RATE = 0.65
+# Terms a sold membership runs for on average, renewals included (sales over the last three
+# years, two in three expired ones renewed): ~1.6.
+TERMS_PER_SALE = 1.6
 CANCEL_RATE = 0.10  # per term
 SUSPEND_RATE = 0.06  # per term: a declined card, most often fixed
 # Memberships are looked at MEMBERSHIP_CHANGES_PER_DAY of them a day; an active one looked at is
@@ -1228,10 +1232,13 @@ def memberships_generate(ctx: GenerationContext, customer: Record | None) -> lis
     """A customer's membership from its sale to now: 1-year terms, each active, suspended,
     canceled or expired as its dates say, an expired one renewed (``renewedById``: the next
     term, starting where it ended) about two times in three. The status changes are emitted
-    as ``membership_status_changes``."""
+    as ``membership_status_changes``. A call starts such a chain of terms one time in
+    :data:`TERMS_PER_SALE`, so that the table's volume counts terms, renewals included."""
     if customer is None:
         return []
     rng = ctx.rng
+    if rng.random() >= 1 / TERMS_PER_SALE:
+        return []
     base = ctx.synthesize(parent=customer)
     base["customerId"] = customer["id"]
     locations = ctx.children("locations", "customerId", customer["id"])
@@ -1492,6 +1499,7 @@ def bookings_change(ctx: GenerationContext, record: Record) -> Record | None:
 # ---------------------------------------------------------------------------------------------
 
 COST_MONTHS = 36
+TRUE_UP_MONTHS = 3  # past months whose spend is still corrected as bills arrive
 # What a campaign costs per day, in dollars, by its medium.
 DAILY_SPEND = MappingProxyType(
     {
@@ -1573,7 +1581,9 @@ def campaign_costs_generate(ctx: GenerationContext, campaign: Record | None) -> 
 
 
 def campaign_costs_change(ctx: GenerationContext, record: Record) -> Record | None:
-    """Spend of the current month is re-paced as it goes; a new month opens its record."""
+    """Spend of the current month is re-paced as it goes (within 10 %), and the last few
+    months' are trued up as the ad platforms' bills arrive (within 3 %); older months are
+    closed. A new month opens its record."""
     year, month = year_month(ctx, ctx.now_ms)
     campaign = lookup(ctx, "campaigns", record.get("campaignId"))
     if campaign is None:
@@ -1581,10 +1591,13 @@ def campaign_costs_change(ctx: GenerationContext, record: Record) -> Record | No
     siblings = ctx.children("campaign_costs", "campaignId", campaign["id"])
     if not any(s["year"] == year and s["month"] == month for s in siblings):
         ctx.emit("campaign_costs", cost_record(ctx, campaign, year, month, ctx.rng))
-    if (record["year"], record["month"]) != (year, month) or not record["dailyCost"]:
+    months_ago = (year * 12 + month) - (record["year"] * 12 + record["month"])
+    if months_ago > TRUE_UP_MONTHS or not record["dailyCost"]:
         return None
-    factor = Decimal(between(ctx.rng, 90, 110)) / 100
-    return {**record, "dailyCost": as_number(Decimal(str(record["dailyCost"])) * factor)}
+    spread = 10 if months_ago == 0 else 3
+    factor = Decimal(100 + between(ctx.rng, -spread, spread)) / 100
+    revised = as_number(Decimal(str(record["dailyCost"])) * factor)
+    return None if revised == record["dailyCost"] else {**record, "dailyCost": revised}
 
 
 # ---------------------------------------------------------------------------------------------
