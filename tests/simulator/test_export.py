@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from sim_helpers import Api, record_key
+from sim_helpers import EVENT_LOGS, Api, record_key
 
 from servicetitan_pipeline.entities import ENTITIES, ENTITIES_BY_NAME
 from servicetitan_pipeline.simulator import SimulatorConfig, start_simulator
@@ -14,16 +14,6 @@ from servicetitan_pipeline.simulator.generated.contract import HAND_WRITTEN
 from servicetitan_pipeline.simulator.generated.generator import MIN_RECORDS
 
 EXPORTED = [e for e in ENTITIES if e.has_export]
-# Logs of other records' events (a membership's status changes, a job's cancellation) that
-# their behaviour never changes: they grow only when those events happen, which a small tenant
-# may not see in two days.
-EVENT_LOGS = frozenset(
-    e.name
-    for e in ENTITIES
-    if e.modified_field == "createdOn"
-    and e.name in BEHAVIOURS
-    and BEHAVIOURS[e.name].change_rate_per_day == 0
-)
 
 
 def test_full_export_returns_every_record_once_with_a_final_token(api: Api) -> None:

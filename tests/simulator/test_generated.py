@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from sim_helpers import Api, record_key
+from sim_helpers import EVENT_LOGS, Api, record_key
 
 from servicetitan_pipeline import openapi
 from servicetitan_pipeline.entities import ENTITIES, ENTITIES_BY_NAME, Entity
@@ -184,7 +184,7 @@ def test_advance_changes_every_generated_entity_deterministically() -> None:
     for entity in GENERATED:
         old = {record_key(entity, r): r for r in before[entity.name]}
         changed = [r for r in after[entity.name] if old.get(record_key(entity, r)) != r]
-        assert changed, entity.name
+        assert changed or entity.name in EVENT_LOGS, entity.name
         counts = summary["entities"][entity.name]
         assert counts["created"] + counts["updated"] == len(changed), entity.name
         if entity.modified_field == "modifiedOn":
