@@ -7,20 +7,8 @@ from typing import Any
 import httpx
 
 from servicetitan_pipeline import openapi
-from servicetitan_pipeline.entities import ENTITIES, Entity
+from servicetitan_pipeline.entities import Entity
 from servicetitan_pipeline.simulator import Simulator
-from servicetitan_pipeline.simulator.generated.behaviours import BEHAVIOURS
-
-# Logs of other records' events (a membership's status changes, a job's cancellation) that
-# their behaviour never changes: they grow only when those events happen, which a small tenant
-# may not see in a few days.
-EVENT_LOGS = frozenset(
-    e.name
-    for e in ENTITIES
-    if e.modified_field == "createdOn"
-    and e.name in BEHAVIOURS
-    and BEHAVIOURS[e.name].change_rate_per_day == 0
-)
 
 
 def record_key(entity: Entity, record: dict[str, Any]) -> tuple[Any, ...]:

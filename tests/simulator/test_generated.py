@@ -11,17 +11,21 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from sim_helpers import EVENT_LOGS, Api, record_key
+from sim_helpers import Api, record_key
 
 from servicetitan_pipeline import openapi
 from servicetitan_pipeline.entities import ENTITIES, ENTITIES_BY_NAME, Entity
 from servicetitan_pipeline.simulator import Simulator, SimulatorConfig, start_simulator
 from servicetitan_pipeline.simulator.generated import generator as generator_module
+from servicetitan_pipeline.simulator.generated.behaviours import BEHAVIOURS
 from servicetitan_pipeline.simulator.generated.contract import HAND_WRITTEN
 from servicetitan_pipeline.simulator.generated.generator import generated_entities
 from servicetitan_pipeline.simulator.world import tenant as tenant_module
 
 GENERATED = [e for e in ENTITIES if e.name not in HAND_WRITTEN]
+# Generated entities without a behaviour: plain synthesised records and changes. (A behaviour
+# sizes its own sets and decides which of its records change; its tests cover that.)
+PLAIN = [e for e in GENERATED if e.name not in BEHAVIOURS]
 _TIMESPAN = re.compile(r"^\d\d:[0-5]\d:[0-5]\d$")
 _DATE = re.compile(r"^\d{4}-\d\d-\d\d$")
 
@@ -60,7 +64,7 @@ def test_keys_are_unique_and_follow_the_table(tenant: Simulator, entity: Entity)
 
 def test_volumes_follow_the_table(tenant: Simulator) -> None:
     stores = tenant.world.stores
-    for entity in GENERATED:
+    for entity in PLAIN:
         volume = entity.volume
         n = len(stores[entity.name])
         if volume.per is None:
@@ -184,10 +188,10 @@ def test_advance_changes_every_generated_entity_deterministically() -> None:
     for entity in GENERATED:
         old = {record_key(entity, r): r for r in before[entity.name]}
         changed = [r for r in after[entity.name] if old.get(record_key(entity, r)) != r]
-        assert changed or entity.name in EVENT_LOGS, entity.name
+        assert changed or entity.name in BEHAVIOURS, entity.name
         counts = summary["entities"][entity.name]
         assert counts["created"] + counts["updated"] == len(changed), entity.name
-        if entity.modified_field == "modifiedOn":
+        if entity.modified_field == "modifiedOn" and entity.name not in BEHAVIOURS:
             # What changed carries the time it changed at: inside the advance.
             assert all(r["modifiedOn"] > a.config.start.isoformat()[:19] for r in changed)
         if entity.modified_field == "createdOn":

@@ -57,7 +57,7 @@ UNMODIFIED_RATE = 0.5  # share of records never modified after their creation
 MIN_RECORDS = 3
 # An advance of at least this long changes at least one record of every generated entity.
 MIN_CHANGE_HOURS = 2.0
-_MUST_CHANGE_TRIES = 20  # records tried by an entity's one guaranteed change of an advance
+_MUST_CHANGE_TRIES = 200  # records tried by an entity's one guaranteed change of an advance
 _KEY_RETRIES = 8  # redraws of a composite key's free part before a duplicate record is dropped
 
 
@@ -325,7 +325,7 @@ class Generator:
             if plan.one_per_parent:
                 calls = 1
             elif plan.behaviour.calls_per_parent is not None:
-                calls = plan.behaviour.calls_per_parent
+                calls = plan.behaviour.calls_per_parent  # the behaviour sizes the set itself
             else:
                 calls = poisson(ctx.rng, rate)
         if calls <= 0:
@@ -482,6 +482,10 @@ class Generator:
             else:
                 self._internal_id[entity] += 1
                 store_id = self._internal_id[entity]
+            if not self._building:
+                # The change log's times never go back (export tokens from a date rely on it),
+                # even for a record a behaviour dates back (a split of a job created earlier).
+                modified_ms = max(modified_ms, self.now_ms)
             try:
                 pos = store.add(store_id, pack(record), modified_ms, created_ms, active)
             except ValueError as exc:
@@ -690,9 +694,10 @@ class Generator:
                         )
         # Records that change by themselves when their time comes (a membership's end).
         for name, plan in self.plans.items():
-            if plan.behaviour.due_ms is not None:
+            due_ms = plan.behaviour.due_ms
+            if due_ms is not None:
                 for pos in range(len(self.stores[name])):
-                    due = plan.behaviour.due_ms(self.render(name, pos))
+                    due = due_ms(self.render(name, pos))
                     if due is not None and due <= end_ms:
                         schedule(max(start_ms + 1, due), order[name], self._due_action(plan, pos))
         while queue:
@@ -707,35 +712,6 @@ class Generator:
                 for plan in reacting.get(parent, ()):
                     schedule(at, order[plan.name], self._parent_change_action(plan, parent, pos))
         self.now_ms = end_ms
-
-    def _parent_change_action(self, plan: _Plan, parent: str, pos: int) -> Callable[[int], None]:
-        def act(at: int) -> None:
-            ctx = self.contexts[plan.name]
-            ctx.now_ms = at
-            ctx.window = (at, at)
-            ctx.call_index = 0
-            react = plan.behaviour.on_parent_change
-            assert react is not None
-            self._store_all(plan, react(ctx, self.render(parent, pos)))
-
-        return act
-
-    def _due_action(self, plan: _Plan, pos: int) -> Callable[[int], None]:
-        def act(at: int) -> None:
-            ctx = self.contexts[plan.name]
-            ctx.now_ms = at
-            ctx.window = (at, at)
-            record = self.render(plan.name, pos)
-            due_ms = plan.behaviour.due_ms
-            assert due_ms is not None
-            due = due_ms(record)
-            if due is None or due > at:
-                return  # changed meanwhile (a membership canceled before its end)
-            changed = plan.behaviour.change(ctx, record)
-            if changed is not None:
-                self.store_record(plan.name, changed)
-
-        return act
 
     def _change_action(self, plan: _Plan, ctx: EntityContext, must: bool) -> Callable[[int], None]:
         """One change event of an entity; ``must``: retry on other records until one changes
@@ -755,11 +731,50 @@ class Generator:
                 elif per is None:
                     self._store_all(plan, plan.behaviour.generate(ctx, None))
                 return
-            for _ in range(_MUST_CHANGE_TRIES if must else 1):
-                pos = int(ctx.rng.random() * len(store))
+            if must:
+                # Distinct records, so that a small entity is tried whole: a behaviour leaves
+                # most records as they are (a dismissed estimate stays dismissed).
+                candidates = ctx.rng.sample(range(len(store)), min(len(store), _MUST_CHANGE_TRIES))
+            else:
+                candidates = [int(ctx.rng.random() * len(store))]
+            for pos in candidates:
                 changed = plan.behaviour.change(ctx, self.render(plan.name, pos))
                 if changed is not None and self.store_record(plan.name, changed):
                     return
+
+        return act
+
+    def _parent_change_action(self, plan: _Plan, parent: str, pos: int) -> Callable[[int], None]:
+        """What a parent's change brings to a behaviour that follows it (on_parent_change)."""
+
+        def act(at: int) -> None:
+            ctx = self.contexts[plan.name]
+            ctx.now_ms = at
+            ctx.window = (at, at)
+            ctx.call_index = 0
+            react = plan.behaviour.on_parent_change
+            assert react is not None
+            self._store_all(plan, react(ctx, self.render(parent, pos)))
+
+        return act
+
+    def _due_action(self, plan: _Plan, pos: int) -> Callable[[int], None]:
+        """A record whose time has come (Behaviour.due_ms) changes, unless it changed meanwhile
+        so that it is no longer due (a membership canceled before its end)."""
+
+        def act(at: int) -> None:
+            ctx = self.contexts[plan.name]
+            ctx.now_ms = at
+            ctx.window = (at, at)
+            record = self.render(plan.name, pos)
+            due_ms = plan.behaviour.due_ms
+            assert due_ms is not None
+            due = due_ms(record)
+            if due is None or due > at:
+                return
+            changed = plan.behaviour.change(ctx, record)
+            if changed is not None:
+                self.store_record(plan.name, changed)
 
         return act
 
