@@ -15,6 +15,12 @@ when. They agree by deriving those facts from the job itself: the job's technici
 its invoice credits (``employeeInfo``), its helpers and each visit's times come from a small
 generator seeded by the record (:class:`Draws`), so every entity (and a later version of the
 same record) derives the same crew and the same times.
+
+Entities built as one set per parent (a job's splits, a campaign's 36 months) ask for one
+``generate`` call per parent (``calls_per_parent=1``) and size the set themselves; those that
+follow their parent's progress (a job completed: its history, rating, cancel log; an
+appointment dispatched: its timesheets and assignments) recompute what the parent now implies
+in ``on_parent_change``; memberships expire when their term ends (``due_ms``).
 """
 
 # Names and labels use real typography (en dashes) on purpose: it is data.
