@@ -543,6 +543,8 @@ def test_payroll_settings_one_per_employee(tenant: Tenant) -> None:
     for record in settings:
         employee = employees[record["employeeId"]]
         assert record["active"] == employee["active"]
+        assert record["createdOn"] == employee["createdOn"]
+        assert ms(record["hireDate"]) <= ms(record["createdOn"])
         assert 12 <= record["hourlyRate"] <= 90 and cents(record["hourlyRate"])
 
 

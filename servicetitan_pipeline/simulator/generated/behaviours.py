@@ -869,6 +869,9 @@ def estimates_generate(ctx: GenerationContext, job: Record | None) -> list[Recor
             soldBy=technician.id if sold and technician is not None else None,
             isRecommended=tier == options - 1 and options > 1,
             isChangeOrder=False,
+            budgetCodeId=None,
+            externalLinks=[],
+            proposalTagName=TIER_NAMES[tier + 3 - options] if options > 1 else None,
             items=priced.items,
             subtotal=as_number(priced.subtotal),
             tax=as_number(priced.tax),
@@ -1266,6 +1269,7 @@ def memberships_generate(ctx: GenerationContext, customer: Record | None) -> lis
         location = pick(rng, locations)
         base["locationId"] = base["recurringLocationId"] = location["id"]
     base["billingFrequency"] = weighted(rng, BILLING, BILLING_WEIGHTS)
+    base.update(memo=None, customerPo=None, customFields=[])
     seller = ctx.random_record("technicians")
     start = between(rng, ms(customer["createdOn"]), ctx.now_ms - MS_PER_DAY)
     record = new_term(ctx, base, start, int(seller["id"]) if seller is not None else None)
@@ -1625,6 +1629,15 @@ def campaign_costs_change(ctx: GenerationContext, record: Record) -> Record | No
 # ---------------------------------------------------------------------------------------------
 
 
+def hire_date(employee: Record) -> str:
+    """When the employee was hired: their start date, unless that is after their record was
+    created (payroll is set up once someone is hired)."""
+    start = employee.get("startDate")
+    if isinstance(start, str) and ms(start) <= ms(employee["createdOn"]):
+        return start
+    return str(employee["createdOn"])
+
+
 def payroll_settings_for(ctx: GenerationContext, employee: Record) -> Record:
     """An employee's payroll settings, from the employee's own record."""
     record = ctx.synthesize(parent=employee)
@@ -1640,7 +1653,7 @@ def payroll_settings_for(ctx: GenerationContext, employee: Record) -> Record:
         if str(employee.get("role") or "").startswith("Technician")
         else "Employee",
         hourlyRate=float(rate),
-        hireDate=employee.get("startDate") or employee["createdOn"],
+        hireDate=hire_date(employee),
         managerId=manager["id"] if manager is not None else None,
         payrollBusinessUnitId=employee.get("businessUnitId"),
         externalPayrollId=f"E{int(employee['id']) % 100_000:05d}",
