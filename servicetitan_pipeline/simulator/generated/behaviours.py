@@ -101,22 +101,9 @@ def weighted(rng: Uniform, options: Sequence[T], weights: Sequence[float]) -> T:
     return options[-1]
 
 
-_MIDNIGHT_MS: dict[str, int] = {}  # "2026-11-01" -> its midnight (a pure function's cache)
-
-
 def ms(text: str) -> int:
-    """Epoch milliseconds of a ServiceTitan timestamp.
-
-    The simulator's own ``2026-11-01T12:00:00.000Z`` form is read by slicing (behaviours read
-    several times per record, millions of times for a large tenant); anything else is parsed.
-    """
-    if len(text) == 24 and text[10] == "T" and text[19] == "." and text[23] == "Z":
-        day = text[:10]
-        midnight = _MIDNIGHT_MS.get(day)
-        if midnight is None:
-            midnight = _MIDNIGHT_MS[day] = parse_client_datetime(day)
-        seconds = (int(text[11:13]) * 60 + int(text[14:16])) * 60 + int(text[17:19])
-        return midnight + seconds * 1000 + int(text[20:23])
+    """Epoch milliseconds of a ServiceTitan timestamp (the simulator's own format is read by
+    slicing: behaviours read several per record)."""
     return parse_client_datetime(text)
 
 
