@@ -532,7 +532,7 @@ ENTITIES: tuple[Entity, ...] = (
         _MEMBERSHIP,
         modified_field="createdOn",
         active_field=None,
-        volume=Volume(per="memberships", rate=1.3),
+        volume=Volume(per="memberships", rate=0.35),
     ),
     _export(
         "invoice_templates",
@@ -709,7 +709,7 @@ ENTITIES: tuple[Entity, ...] = (
         _JOB,
         _ref("reasonId", "job_cancel_reasons"),
         modified_field="createdOn",
-        volume=Volume(per="jobs", rate=0.06),
+        volume=Volume(per="jobs", rate=0.1),
     ),
     _export(
         "job_history",
