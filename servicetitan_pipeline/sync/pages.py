@@ -25,9 +25,9 @@ Two ways in:
   surrogate escape, nesting past the parser's depth limit, ...) is decoded again the careful
   way: the body is split into its envelope and each record's bytes (by msgspec, or, when
   msgspec cannot read some record, by a scanner that only matches strings and brackets), and
-  each record is judged on its own by the same rules. So one bad record is rejected with a reason and its neighbours
-  load, exactly as they would on a clean page; only a body whose envelope is broken
-  (truncated, cut mid-record) is "not JSON", which the client retries.
+  each record is judged on its own by the same rules. So one bad record is rejected with a
+  reason and its neighbours load, exactly as they would on a clean page; only a body whose
+  envelope is broken (truncated, cut mid-record) is "not JSON", which the client retries.
 * :func:`prepare_page` -- from records already parsed (dicts): each checked, bad ones rejected
   with a reason, payloads re-serialised with orjson.
 
