@@ -12,6 +12,7 @@ import email.utils
 import random
 import threading
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Literal
 
@@ -25,7 +26,10 @@ BodyFault = Literal["drop", "truncate", "invalid"]
 class FaultInjector:
     """Decides, per API request, whether and how to misbehave (seeded; thread-safe)."""
 
-    def __init__(self, config: FaultConfig) -> None:
+    def __init__(self, config: FaultConfig, clock: Callable[[], float] = time.time) -> None:
+        # The server's "now" in seconds (the simulated clock its Date header shows): a
+        # Retry-After date is read against the answer's Date, so it must be on that clock.
+        self._clock = clock
         self._lock = threading.Lock()
         self._recent: collections.deque[float] = collections.deque()
         self.configure(config)
@@ -97,7 +101,8 @@ class FaultInjector:
             if detail == "seconds":
                 headers["Retry-After"] = str(seconds)
             elif detail == "http-date":
-                headers["Retry-After"] = email.utils.formatdate(time.time() + seconds, usegmt=True)
+                at = self._clock() + seconds
+                headers["Retry-After"] = email.utils.formatdate(at, usegmt=True)
             raise ApiProblem(
                 429, f"Rate limit is exceeded. Try again in {seconds} seconds.", headers=headers
             )
