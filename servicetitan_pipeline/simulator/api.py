@@ -102,16 +102,27 @@ def bad_request(field: str, message: str) -> ApiProblem:
     return ApiProblem(400, "One or more validation errors occurred.", {field: [message]})
 
 
+# The list parameter that makes some endpoints (dispatch teams) include inactive records: a
+# boolean rather than an active-status enum.
+_INCLUDE_INACTIVE = "includeInactive"
+
+
 @dataclass(frozen=True)
 class Route:
-    """An endpoint the simulator serves: the entity, which endpoint, and its list filter."""
+    """An endpoint the simulator serves: the entity, which endpoint, and its filters."""
 
     entity: Entity
     export: bool
-    # The list endpoint's active-status parameter ("active" or "activeState") and the values
-    # the spec gives it; None when the endpoint has none (the jobs list).
+    # The endpoint's active-status parameter ("active", "activeState" or "includeInactive")
+    # and the values the spec gives it; None when the endpoint has none (the jobs list).
     active_param: str | None = None
     active_values: tuple[str, ...] = ()
+    # What the endpoint returns without the parameter: list endpoints hide inactive records;
+    # export endpoints return them all, except where the entity table says the export must
+    # be asked for them (appointment assignments' export: active ones only by default).
+    active_default: ActiveFilter = "true"
+    # The date filters the spec gives the list endpoint (ASP.NET ignores any other query).
+    date_bounds: tuple[str, ...] = _DATE_BOUNDS
 
 
 def _routes() -> dict[tuple[str, str], Route]:
@@ -121,18 +132,30 @@ def _routes() -> dict[tuple[str, str], Route]:
         spec = openapi.module(entity.module)
         if entity.has_list:
             path = _operation_path(spec, entity.resource)
-            active_param: str | None = None
-            values: tuple[str, ...] = ()
-            for name in ("activeState", "active"):
-                enum = spec.enum(path, name)
-                if enum is not None:
-                    active_param, values = name, enum
-                    break
-            routes[(spec.path_prefix, entity.resource)] = Route(entity, False, active_param, values)
+            active_param, values = _active_parameter(spec, path)
+            bounds = tuple(b for b in _DATE_BOUNDS if b in spec.operations[path].parameters)
+            routes[(spec.path_prefix, entity.resource)] = Route(
+                entity, False, active_param, values, "true", bounds
+            )
         if entity.has_export:
-            _operation_path(spec, f"export/{entity.resource}")
-            routes[(spec.path_prefix, f"export/{entity.resource}")] = Route(entity, True)
+            path = _operation_path(spec, f"export/{entity.resource}")
+            active_param, values = _active_parameter(spec, path)
+            hides_inactive = active_param is not None and active_param in entity.export_params
+            routes[(spec.path_prefix, f"export/{entity.resource}")] = Route(
+                entity, True, active_param, values, "true" if hides_inactive else "any", ()
+            )
     return routes
+
+
+def _active_parameter(spec: openapi.ModuleSpec, path: str) -> tuple[str | None, tuple[str, ...]]:
+    """An operation's active-status parameter and its values, as the spec gives them."""
+    for name in ("activeState", "active"):
+        enum = spec.enum(path, name)
+        if enum is not None:
+            return name, enum
+    if _INCLUDE_INACTIVE in spec.operations[path].parameters:
+        return _INCLUDE_INACTIVE, ("true", "false")
+    return None, ()
 
 
 def _operation_path(spec: openapi.ModuleSpec, resource: str) -> str:
@@ -242,12 +265,14 @@ class ServiceTitanApi:
         """The page a GET answers; ``query`` keys lower-cased (ASP.NET binds them so)."""
         store = self.world.stores[route.entity.name]
         if route.export:
-            return self._answer_export(store, query)
+            return self._answer_export(store, query, _active_filter(route, query))
         return self._answer_list(route, store, query)
 
     # ---------------------------------------------------------------- export
 
-    def _answer_export(self, store: EntityStore, query: Mapping[str, str]) -> bytes:
+    def _answer_export(
+        self, store: EntityStore, query: Mapping[str, str], active: ActiveFilter
+    ) -> bytes:
         include_recent = _parse_bool(query, "includerecentchanges", False)
         raw_from = query.get("from", "")
         tenant = self.world.tenant
@@ -273,11 +298,11 @@ class ServiceTitanApi:
                             "from",
                             f"The value '{raw_from}' is neither a continuation token nor a date.",
                         ) from None
-            key = (store.name, after, include_recent, store.version)
+            key = (store.name, after, include_recent, active, store.version)
             body = self._export_cache.get(key)
             if body is None:
                 page = store.export_page(
-                    after, self.config.export_page_size, include_recent, self.config.seed
+                    after, self.config.export_page_size, include_recent, self.config.seed, active
                 )
                 head = b'{"hasMore":%s,"continueFrom":"%s","data":[' % (
                     b"true" if page.has_more else b"false",
@@ -298,8 +323,8 @@ class ServiceTitanApi:
             raise bad_request("pageSize", f"The page size must be between 1 and {MAX_PAGE_SIZE}.")
         include_total = _parse_bool(query, "includetotal", False)
         active = _active_filter(route, query)
-        bounds: dict[str, int | None] = {}
-        for name in _DATE_BOUNDS:
+        bounds: dict[str, int | None] = dict.fromkeys(_DATE_BOUNDS)
+        for name in route.date_bounds:
             raw = query.get(name.lower())
             if raw is None or raw == "":
                 bounds[name] = None
@@ -340,12 +365,14 @@ class ServiceTitanApi:
 
 
 def _active_filter(route: Route, query: Mapping[str, str]) -> ActiveFilter:
-    """``"true"``, ``"false"`` or ``"any"`` from the route's ``active`` / ``activeState``."""
+    """``"true"``, ``"false"`` or ``"any"`` from the route's active-status parameter."""
     if route.active_param is None:
         return "any"
     raw = query.get(route.active_param.lower())
     if raw is None or raw == "":
-        return "true"
+        return route.active_default
+    if route.active_param == _INCLUDE_INACTIVE:
+        return "any" if _parse_bool(query, _INCLUDE_INACTIVE.lower(), False) else "true"
     if raw.lower() not in {value.lower() for value in route.active_values}:
         values = ", ".join(route.active_values)
         raise bad_request(route.active_param, f"The value '{raw}' is not valid. Values: {values}.")

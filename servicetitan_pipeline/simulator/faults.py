@@ -12,7 +12,6 @@ import email.utils
 import random
 import threading
 import time
-from collections.abc import Callable
 from http import HTTPStatus
 from typing import Literal
 
@@ -26,10 +25,7 @@ BodyFault = Literal["drop", "truncate", "invalid"]
 class FaultInjector:
     """Decides, per API request, whether and how to misbehave (seeded; thread-safe)."""
 
-    def __init__(self, config: FaultConfig, clock: Callable[[], float] = time.time) -> None:
-        # The server's "now" in seconds (the simulated clock its Date header shows): a
-        # Retry-After date is read against the answer's Date, so it must be on that clock.
-        self._clock = clock
+    def __init__(self, config: FaultConfig) -> None:
         self._lock = threading.Lock()
         self._recent: collections.deque[float] = collections.deque()
         self.configure(config)
@@ -74,8 +70,14 @@ class FaultInjector:
                     return fault, None
             return None, None
 
-    def draw(self, stats: collections.Counter[str]) -> BodyFault | None:
+    def draw(
+        self, stats: collections.Counter[str], server_now: float | None = None
+    ) -> BodyFault | None:
         """Draw this request's fault and count it in ``stats``.
+
+        ``server_now``: the server's clock (epoch seconds) that the answer's ``Date`` carries;
+        a ``Retry-After`` date is on that clock (the simulated one), as a client reads it
+        against ``Date``. Default: the real clock.
 
         Raises:
             ApiProblem: the fault is an error answer (rate-limit cap, 429, 5xx).
@@ -101,8 +103,8 @@ class FaultInjector:
             if detail == "seconds":
                 headers["Retry-After"] = str(seconds)
             elif detail == "http-date":
-                at = self._clock() + seconds
-                headers["Retry-After"] = email.utils.formatdate(at, usegmt=True)
+                now = time.time() if server_now is None else server_now
+                headers["Retry-After"] = email.utils.formatdate(now + seconds, usegmt=True)
             raise ApiProblem(
                 429, f"Rate limit is exceeded. Try again in {seconds} seconds.", headers=headers
             )

@@ -179,7 +179,9 @@ class Handler(BaseHTTPRequestHandler):
         sim = self.server.simulator
         if method != "POST":
             raise ApiProblem(405, "Method Not Allowed")
-        if sim.faults.faults_on_token_endpoint and sim.fault_injector.draw(sim.stats):
+        if sim.faults.faults_on_token_endpoint and sim.fault_injector.draw(
+            sim.stats, sim.world.now_ms / 1000
+        ):
             # On the token endpoint a body fault is a dropped connection.
             self._drop(b"{}")
             return
@@ -207,7 +209,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiProblem(405, "Method Not Allowed")
         sim.api.check_auth(self.headers.get("Authorization"), self.headers.get("ST-App-Key"))
         sim.api.check_tenant(tenant)
-        fault = sim.fault_injector.draw(sim.stats)
+        fault = sim.fault_injector.draw(sim.stats, sim.world.now_ms / 1000)
         # ASP.NET binds query parameters case-insensitively; so do we. The last value wins.
         query = {k.lower(): v for k, v in parse_qsl(query_string, keep_blank_values=True)}
         # Body faults are applied to the real answer, computed normally: faults never touch

@@ -41,9 +41,7 @@ class Simulator:
         self.world = World(self.config)
         self.startup_seconds = time.perf_counter() - started
         self.api = ServiceTitanApi(self.config, self.world)
-        self.fault_injector = FaultInjector(
-            self.config.faults, clock=lambda: self.world.now_ms / 1000
-        )
+        self.fault_injector = FaultInjector(self.config.faults)
         self._httpd: HttpServer | None = None
         self._thread: threading.Thread | None = None
         # Requests served and faults injected, by kind (best-effort counts across threads).

@@ -195,12 +195,15 @@ class EntityStore:
         return pos
 
     def update(self, pos: int, record: dict[str, Any], modified_ms: int) -> None:
-        """Replace a record (already carrying its new ``modifiedOn``) and stamp a new seq."""
+        """Replace a record (already carrying its new ``modifiedOn``) and stamp a new seq
+        (unless the tenant is building)."""
         self.blobs[pos] = pack(record)
         self.modified_ms[pos] = modified_ms
         if "active" in record:
             self.active[pos] = 1 if record["active"] else 0
-        self._stamp(pos)
+        if not self.tenant.building:
+            # While building, finish_build stamps every record once, in modification order.
+            self._stamp(pos)
 
     def touch(self, pos: int, modified_ms: int) -> None:
         """Stamp a new seq on a record whose rendering changed without its own bytes changing
@@ -344,7 +347,12 @@ class EntityStore:
         out.append(b"]}")
 
     def export_page(
-        self, after_seq: int, page_size: int, include_recent: bool, shuffle_seed: int
+        self,
+        after_seq: int,
+        page_size: int,
+        include_recent: bool,
+        shuffle_seed: int,
+        active: str = "any",
     ) -> ExportPage:
         """The next export page after ``after_seq``.
 
@@ -352,20 +360,25 @@ class EntityStore:
         (deterministically, from the seed and the token) to keep clients honest. With
         ``include_recent`` the page also repeats up to a twentieth of a page of the records
         served just before the token: the documented "same results may appear multiple times".
+        ``active`` (``"true"``, ``"false"``, ``"any"``) leaves out the records of the other
+        state; the token still moves past them, so it stays exact.
         """
         log_seq, log_pos, seq = self.log_seq, self.log_pos, self.seq
+        flags = self.active
+        want = -1 if active == "any" else (1 if active == "true" else 0)
         start = bisect_right(log_seq, after_seq)
         end = len(log_seq)
         out: list[int] = []
         i = start
         while i < end and len(out) < page_size:
             pos = log_pos[i]
-            if seq[pos] == log_seq[i]:
+            if seq[pos] == log_seq[i] and (want < 0 or flags[pos] == want):
                 out.append(pos)
             i += 1
         last_seq = log_seq[i - 1] if i > start else max(after_seq, 0)
         # The last log entry is always live (it is the latest change of its record), so any
-        # entry left unread means there is more.
+        # entry left unread means there is more. (A filtered scan reads on until its page is
+        # full or the log ends, so it never answers an empty page that says hasMore.)
         has_more = i < end
         if include_recent and after_seq > 0:
             repeat: list[int] = []
@@ -373,7 +386,7 @@ class EntityStore:
             limit = max(1, page_size // 20)
             while j >= 0 and len(repeat) < limit:
                 pos = log_pos[j]
-                if seq[pos] == log_seq[j]:
+                if seq[pos] == log_seq[j] and (want < 0 or flags[pos] == want):
                     repeat.append(pos)
                 j -= 1
             out = repeat + out

@@ -6,7 +6,22 @@ from typing import Any
 
 import httpx
 
+from servicetitan_pipeline import openapi
+from servicetitan_pipeline.entities import Entity
 from servicetitan_pipeline.simulator import Simulator
+
+
+def record_key(entity: Entity, record: dict[str, Any]) -> tuple[Any, ...]:
+    """What identifies a record of ``entity`` (its ``id``, or the fields ``entity.key`` names)."""
+    return tuple(record[field] for field in entity.key)
+
+
+def envelope_item_schema(module: str, envelope: str) -> str:
+    """The component schema of the records in a response envelope's ``data`` (most envelopes
+    are named ``ExportResponse_Of_<schema>``; installed equipment's is not)."""
+    data = openapi.module(module).schema(envelope)["properties"]["data"]
+    ref: str = data["items"]["$ref"]
+    return ref.rpartition("/")[2]
 
 
 class Api:
@@ -47,13 +62,16 @@ class Api:
                 return out
             page += 1
 
-    def export_all(self, path: str, start: str | None = None) -> tuple[list[dict], str]:
-        """Every record of an export from ``start``, and the final continuation token."""
+    def export_all(
+        self, path: str, start: str | None = None, **extra: Any
+    ) -> tuple[list[dict], str]:
+        """Every record of an export from ``start``, and the final continuation token
+        (``extra``: query parameters sent with every request, e.g. an entity's export_params)."""
         out: list[dict] = []
         token = start
         while True:
             params = {"from": token} if token is not None else {}
-            response = self.get(path, **params)
+            response = self.get(path, **params, **extra)
             assert response.status_code == 200, response.text
             body = response.json()
             out.extend(body["data"])

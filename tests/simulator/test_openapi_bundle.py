@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from sim_helpers import envelope_item_schema
 
 from servicetitan_pipeline import openapi
 from servicetitan_pipeline.entities import ENTITIES
@@ -57,7 +58,10 @@ def test_bundle_has_every_endpoint_and_schema_the_entities_use() -> None:
             spec.schema(entity.list_schema)
         if entity.export_schema:
             op = spec.operations[f"/tenant/{{tenant}}/export/{entity.resource}"]
-            assert op.responses["200"] == f"ExportResponse_Of_{entity.export_schema}"
+            assert envelope_item_schema(entity.module, op.responses["200"]) == entity.export_schema
+            assert {"hasMore", "continueFrom", "data"} <= set(
+                spec.schema(op.responses["200"])["required"]
+            )
             assert {"from", "includeRecentChanges"} <= set(op.parameters)
             spec.schema(entity.export_schema)
 

@@ -88,7 +88,8 @@ class GenerationContext(Protocol):
         appointments: ``children("appointments", "jobId", job_id)``)."""
 
     def emit(self, entity: str, record: Record) -> None:
-        """Store a record of another entity now (a membership's status changes)."""
+        """Store a record of another entity now (a membership's status changes), or a new
+        record of this entity besides the one being changed (a membership's renewal)."""
 
 
 Generate = Callable[[GenerationContext, Record | None], list[Record]]
@@ -102,6 +103,21 @@ class Behaviour:
     generate: Generate
     change: Change
     change_rate_per_day: float = 0.002  # share of the entity's records changed per day
+    # When set, generate() is called exactly this many times for each parent record
+    # (call_index 0..n-1) instead of k times drawn around ``Volume.rate``: for entities whose
+    # records come as one set per parent that the behaviour sizes itself (a job's splits
+    # summing to 100%, an employee's one payroll settings record, a campaign's monthly costs).
+    calls_per_parent: int | None = None
+    # Called on ``World.advance`` for each record of the entity's ``Volume.per`` parent that the
+    # advance changed (not created: those get generate()), with the parent as it now is.
+    # Returns the records the change brings: new ones (a canceled job's cancel log) and
+    # changed ones (an appointment's timesheet once the technician arrived: same key, stored
+    # in place of the old version). ``None``: changes of a parent bring nothing.
+    on_parent_change: Generate | None = None
+    # When set: the time (epoch ms) at which a record changes by itself, e.g. a membership
+    # reaching the end of its term (``None``: not due). On ``World.advance`` change() is also
+    # called, besides the sample, for every record that falls due by the advance's end.
+    due_ms: Callable[[Record], int | None] | None = None
 
 
 def default_generate(ctx: GenerationContext, parent: Record | None) -> list[Record]:

@@ -28,6 +28,8 @@ from ..store import KIND_INVOICE, KIND_INVOICE_ITEM, KIND_JOB, KIND_PLAIN, Entit
 if TYPE_CHECKING:
     from _typeshed import SupportsLenAndGetItem
 
+    from ..generated.generator import Generator
+
 T = TypeVar("T")
 KINDS = {"jobs": KIND_JOB, "invoice_items": KIND_INVOICE_ITEM, "invoices": KIND_INVOICE}
 CENT = Decimal("0.01")
@@ -262,6 +264,7 @@ class WorldBase:
     unpaid_set: IndexedSet
     customer_location: array[int]
     catalog: Catalog
+    generated: Generator  # every entity the hand-written world does not build
 
     def _init_state(self, rng: FastRandom, block_ids: bool) -> None:
         """Empty stores and bookkeeping, drawing from ``rng``."""

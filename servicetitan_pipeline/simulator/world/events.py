@@ -119,6 +119,9 @@ class ChangeEvents(History):
                 if handlers[kind](at):
                     applied[kind] += 1
             self.now_ms = end_ms
+            # The generated entities follow, in their own time order: children of the parents
+            # created above, and their own changes.
+            self.generated.advance(start_ms, end_ms, before_len)
             entities: dict[str, EntityChanges] = {}
             for name, store in self.stores.items():
                 created = len(store) - before_len[name]

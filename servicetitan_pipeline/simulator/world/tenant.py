@@ -1,7 +1,8 @@
 """The simulated tenant's data as one object: :class:`World` generates it and moves it on.
 
 ``World(config)`` generates three years of history up to ``config.start`` (the reference data,
-then the customers with all their work, in chunks that worker processes may build) into a
+then the customers with all their work, in chunks that worker processes may build, then every
+other entity of the table from its schema: ``generated/``) into a
 :class:`~..store.TenantStore`; ``World.advance(hours)`` moves the simulated clock and applies a
 seeded mix of changes. Everything is drawn from seeded RNGs in a fixed order, so the same seed
 and size give byte-identical data.
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 
 from .. import pools
 from ..config import SimulatorConfig
+from ..generated.generator import Generator
 from ..timefmt import MS_PER_DAY, MS_PER_HOUR, to_ms
 from .base import HISTORY_DAYS, ID_BASES, ID_BLOCKS, Catalog, FastRandom
 from .events import ChangeEvents
@@ -40,6 +42,9 @@ class World(ChangeEvents, ReferenceData):
         self.tax_rate = pools.SALES_TAX_RATE
         self.catalog = Catalog()
         self._generate()
+        # Every other entity of the table, from its schema, on top of the hand-written ones.
+        self.generated = Generator(self.stores, config.seed, self.now_ms)
+        self.generated.build()
         self.tenant.finish_build()
 
     def _generate(self) -> None:
