@@ -228,13 +228,19 @@ def _build_modified_on_check(entity: Entity) -> dg.AssetChecksDefinition:
 
 def _build_reference_check(entity: Entity, ref: Reference) -> dg.AssetChecksDefinition:
     target = ENTITIES_BY_NAME[ref.entity]
+    if len(target.key) != 1:
+        # One field cannot name a record keyed by two; such a reference needs both fields.
+        raise ValueError(
+            f"{entity.name}.{ref.field} references {target.name}, whose records are keyed by "
+            f"{len(target.key)} fields {target.key}: a reference names one id"
+        )
     path = _json_path(ref.field)
 
     @dg.asset_check(
         asset=dg.AssetKey(entity.asset_key_path),
         name=reference_check_name(ref),
-        description=f"Every {entity.name} record's `{ref.field}` (when set) is the id of a "
-        f"stored {target.name} record of the same tenant (warning).",
+        description=f"Every {entity.name} record's `{ref.field}` (when set) is the "
+        f"{target.key[0]} of a stored {target.name} record of the same tenant (warning).",
     )
     def _check(servicetitan: ServiceTitanResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
         tenant_id = int(servicetitan.get_settings().tenant_id)

@@ -19,7 +19,7 @@ from test_sync_engine import TENANT, FakeServiceTitan, make_client
 from servicetitan_pipeline.client import ServiceTitanClient
 from servicetitan_pipeline.defs import ingestion
 from servicetitan_pipeline.defs.checks import build_ingestion_checks
-from servicetitan_pipeline.entities import SyncMode, get_entity
+from servicetitan_pipeline.entities import Reference, SyncMode, get_entity
 from servicetitan_pipeline.sync import engine
 from servicetitan_pipeline.warehouse import batch
 from servicetitan_pipeline.warehouse.state import CURSOR_FULL_LIST, read_sync_state
@@ -254,3 +254,9 @@ def test_checks_go_by_the_entity_key_and_skip_modified_on_without_one(tmp_path):
 
     names = {c.name for check in build_ingestion_checks([HISTORY]) for c in check.check_specs}
     assert "modified_on_plausible" not in names and "id_unique_and_not_null" in names
+
+
+def test_a_reference_to_an_entity_keyed_by_two_fields_is_refused_by_name():
+    odd = dataclasses.replace(CUSTOMERS, references=(Reference("ratingId", "technician_ratings"),))
+    with pytest.raises(ValueError, match=r"customers\.ratingId references technician_ratings"):
+        build_ingestion_checks([odd])
