@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +16,21 @@ from servicetitan_pipeline.simulator import Simulator
 def record_key(entity: Entity, record: dict[str, Any]) -> tuple[Any, ...]:
     """What identifies a record of ``entity`` (its ``id``, or the fields ``entity.key`` names)."""
     return tuple(record[field] for field in entity.key)
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def official_spec_dir() -> Path:
+    """Where the official ServiceTitan OpenAPI documents are: ``SERVICETITAN_OPENAPI_DIR``,
+    else ``shared/servicetitan-openapi`` beside the repository or beside the folder of
+    worktrees it is in (``/work/shared`` for ``/work/main`` and ``/work/wt/<name>`` alike).
+    The path may not exist: tests that need the documents skip then."""
+    configured = os.environ.get("SERVICETITAN_OPENAPI_DIR")
+    if configured:
+        return Path(configured)
+    candidates = [base / "shared" / "servicetitan-openapi" for base in REPO.parents[:2]]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
 
 
 def envelope_item_schema(module: str, envelope: str) -> str:

@@ -8,20 +8,17 @@ data is what the other tests use, so they still run).
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from sim_helpers import envelope_item_schema
+from sim_helpers import envelope_item_schema, official_spec_dir
 
 from servicetitan_pipeline import openapi
 from servicetitan_pipeline.entities import ENTITIES
 
 REPO = Path(__file__).resolve().parents[2]
-SPEC_DIR = Path(
-    os.environ.get("SERVICETITAN_OPENAPI_DIR", REPO.parent / "shared" / "servicetitan-openapi")
-)
+SPEC_DIR = official_spec_dir()
 
 
 def _vendor_script() -> ModuleType:

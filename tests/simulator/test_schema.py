@@ -10,14 +10,12 @@ kept, ``$ref``s resolve inside the spec, and ``date-time`` strings must be RFC 3
 from __future__ import annotations
 
 import json
-import os
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
-from sim_helpers import Api, envelope_item_schema
+from sim_helpers import Api, envelope_item_schema, official_spec_dir
 
 from servicetitan_pipeline import openapi
 from servicetitan_pipeline.entities import ENTITIES, Entity
@@ -72,12 +70,7 @@ def _format_checker() -> jsonschema.FormatChecker:
     return checker
 
 
-SPEC_DIR = Path(
-    os.environ.get(
-        "SERVICETITAN_OPENAPI_DIR",
-        Path(__file__).resolve().parents[3] / "shared" / "servicetitan-openapi",
-    )
-)
+SPEC_DIR = official_spec_dir()
 
 
 @cache

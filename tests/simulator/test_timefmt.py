@@ -31,7 +31,25 @@ def test_client_dates(text: str, expected: datetime) -> None:
     assert parse_client_datetime(text) == to_ms(expected)
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "2026-13-01", "2026-01-01T25:00:00Z"])
+def test_the_simulators_own_format_parses_like_any_date() -> None:
+    for ms in range(1_700_000_000_000, 1_700_000_000_000 + 400 * 86_400_000, 7_777_777_777):
+        text = iso(ms)
+        assert parse_client_datetime(text) == ms == to_ms(datetime.fromisoformat(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "yesterday",
+        "2026-13-01",
+        "2026-01-01T25:00:00Z",
+        "2026-01-01T25:00:00.000Z",
+        "2026-02-30T10:00:00.000Z",
+        "2026-01-01T+1:00:00.000Z",
+        "2026-01-01T10:61:00.000Z",
+    ],
+)
 def test_bad_client_dates(text: str) -> None:
     with pytest.raises(ValueError):
         parse_client_datetime(text)

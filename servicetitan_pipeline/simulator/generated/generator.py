@@ -25,14 +25,13 @@ import math
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
 
 from ...entities import ENTITIES, ENTITIES_BY_NAME, Entity, Reference
 from ..store import KIND_INVOICE_ITEM, EntityStore, pack
-from ..timefmt import MS_PER_DAY, MS_PER_HOUR, iso, to_ms
+from ..timefmt import MS_PER_DAY, MS_PER_HOUR, iso, parse_client_datetime
 from ..world.base import HISTORY_DAYS, FastRandom
 from .behaviours import BEHAVIOURS
 from .contract import DEFAULT, HAND_WRITTEN, Behaviour, Record
@@ -110,8 +109,12 @@ def poisson(rng: FastRandom, mean: float) -> int:
 
 
 def parse_ms(text: str) -> int:
-    """Epoch milliseconds of a timestamp the simulator wrote (``...Z``) or a behaviour set."""
-    return to_ms(datetime.fromisoformat(text))
+    """Epoch milliseconds of a timestamp the simulator wrote (``...Z``) or a behaviour set.
+
+    Raises:
+        ValueError: the text is not a timestamp.
+    """
+    return parse_client_datetime(text)
 
 
 def _get_path(record: Mapping[str, Any], path: str) -> Any:
