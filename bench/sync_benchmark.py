@@ -127,7 +127,8 @@ def child_bare(
         for entity in ENTITIES:
             if entity.sync_mode is SyncMode.EXPORT:
                 path = entity.export_path(tenant_id)
-                params: dict[str, str | int] = {}
+                # What the sync sends with every export request of the entity.
+                params: dict[str, str | int] = {**entity.export_params}
                 while True:
                     r = http.get(path, params=params, headers=headers)
                     r.raise_for_status()
@@ -137,7 +138,7 @@ def child_bare(
                     nbytes += len(r.content)
                     if not body["hasMore"]:
                         break
-                    params = {"from": body["continueFrom"]}
+                    params = {**entity.export_params, "from": body["continueFrom"]}
             else:
                 page = 1
                 while True:

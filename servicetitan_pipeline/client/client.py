@@ -199,7 +199,12 @@ class ServiceTitanClient:
 
     @overload
     def iter_export(
-        self, path: str, from_token: str | None = None, include_recent_changes: bool = False
+        self,
+        path: str,
+        from_token: str | None = None,
+        include_recent_changes: bool = False,
+        *,
+        params: Mapping[str, str] | None = None,
     ) -> Iterator[ExportPage[JsonRecords]]: ...
 
     @overload
@@ -209,6 +214,7 @@ class ServiceTitanClient:
         from_token: str | None = None,
         include_recent_changes: bool = False,
         *,
+        params: Mapping[str, str] | None = None,
         decode: PageDecoder[T],
     ) -> Iterator[ExportPage[T]]: ...
 
@@ -218,6 +224,7 @@ class ServiceTitanClient:
         from_token: str | None = None,
         include_recent_changes: bool = False,
         *,
+        params: Mapping[str, str] | None = None,
         decode: PageDecoder[object] = decode_json_page,
     ) -> Iterator[ExportPage[object]]:
         """Iterate the pages of an export endpoint, following ``continueFrom`` while ``hasMore``.
@@ -236,19 +243,22 @@ class ServiceTitanClient:
             from_token: a ``continueFrom`` token from an earlier sync, a date such as
                 ``"2024-01-01"``, or ``None`` to start from the beginning.
             include_recent_changes: ask for recent changes sooner (may repeat records).
+            params: query parameters sent with every request of the walk, the first and
+                each continuation (e.g. ``active=Any`` for appointment assignments).
             decode: turns each body into the page's ``data`` (default: the parsed records).
         """
         max_empty = self.paging_limits.max_consecutive_empty_pages
         token = from_token
         followed = {token}  # every `from` of this walk: a token seen again means a cycle
         empty_in_a_row = 0
+        fixed: dict[str, Any] = dict(params or {})
         while True:
-            params: dict[str, Any] = {}
+            query = dict(fixed)
             if token is not None:
-                params["from"] = token
+                query["from"] = token
             if include_recent_changes:
-                params["includeRecentChanges"] = "true"
-            body, size = self._get_page(path, params, decode)
+                query["includeRecentChanges"] = "true"
+            body, size = self._get_page(path, query, decode)
             has_more, continue_from = body.has_more, body.continue_from
             empty_in_a_row = empty_in_a_row + 1 if body.record_count == 0 else 0
             yield ExportPage(body.data, continue_from, has_more, size, token)
@@ -257,18 +267,18 @@ class ServiceTitanClient:
                 return
             if not continue_from or continue_from == token:
                 # Following the same token again would loop forever on the same page.
-                raise _paging_error(path, params, f"without a new continueFrom ({continue_from!r})")
+                raise _paging_error(path, query, f"without a new continueFrom ({continue_from!r})")
             if continue_from in followed:
                 raise _paging_error(
                     path,
-                    params,
+                    query,
                     f"with continueFrom {continue_from!r}, a token this walk already followed "
                     f"(the tokens cycle after {len(followed)} pages)",
                 )
             if empty_in_a_row > max_empty:
                 raise _paging_error(
                     path,
-                    params,
+                    query,
                     f"on {empty_in_a_row} empty pages in a row, each with a new continueFrom "
                     f"(the last {continue_from!r}; the limit is {max_empty})",
                 )

@@ -2,14 +2,16 @@
 
 Per entity, for the tenant of the configured connection (several tenants may share the file):
 
-* ``id_unique_and_not_null`` (ERROR): the table's key holds -- one row per id, no null id.
+* ``id_unique_and_not_null`` (ERROR): the table's key holds -- one row per key (``id``, or
+  ``(id, id_2)`` for an entity keyed by two fields: ``Entity.key``), no null key column.
 * ``no_rejected_records`` (ERROR): ``raw_servicetitan._rejected`` holds nothing for this
   entity; a record that could not be loaded is data the warehouse does not have.
-* ``modified_on_plausible`` (WARN): no stored record of this entity carries a ``modifiedOn``
-  that is not a plausible time (year 9999, ``infinity``, ``epoch``, after the server's now: see
-  ``warehouse.schema.plausible_modified_on_sql``). Such records are loaded -- payload as sent,
-  ``modified_on`` NULL, later versions replacing them by arrival -- but the source's clock or
-  data is wrong, and whatever reads that field downstream should know.
+* ``modified_on_plausible`` (WARN), for entities whose records have an ordering field
+  (``Entity.modified_field``: ``modifiedOn``, ``createdOn``): no stored record of this entity
+  carries one that is not a plausible time (year 9999, ``infinity``, ``epoch``, after the
+  server's now: see ``warehouse.schema.plausible_modified_on_sql``). Such records are loaded
+  -- payload as sent, ``modified_on`` NULL, later versions replacing them by arrival -- but the
+  source's clock or data is wrong, and whatever reads that field downstream should know.
 * ``<field>_references_<entity>`` (WARN), one per ``Entity.references``: every non-null
   reference (a dotted path into the payload, e.g. ``job.id``) points at a stored record of the
   referenced entity. A warning, not an error: ServiceTitan itself holds some dangling
@@ -33,6 +35,7 @@ from servicetitan_pipeline.warehouse.schema import (
     REJECTED_TABLE,
     REJECTED_TABLE_NAME,
     TENANT_ID,
+    RecordFields,
     latest_plausible_modified_on,
     plausible_modified_on_sql,
     raw_table,
@@ -69,11 +72,24 @@ def _not_loaded(entity: Entity) -> dg.AssetCheckResult:
 
 
 def _build_id_check(entity: Entity) -> dg.AssetChecksDefinition:
+    fields = RecordFields.of(entity)
+    columns = fields.key_columns
+    key = ", ".join(columns)
+    # One key as a value: the id itself, or a struct of the key columns (for the sample).
+    key_value = columns[0] if len(columns) == 1 else f"struct_pack({key})"
+    any_null = " OR ".join(f"{c} IS NULL" for c in columns)
+    all_set = " AND ".join(f"{c} IS NOT NULL" for c in columns)
+    in_words = (
+        "an id"
+        if fields.key == ("id",)
+        else f"its key {fields.describe_key()} (columns {', '.join(columns)})"
+    )
+
     @dg.asset_check(
         asset=dg.AssetKey(entity.asset_key_path),
         name="id_unique_and_not_null",
-        description=f"Every row of {entity.raw_table} for this tenant has an id, and no id "
-        "appears twice.",
+        description=f"Every row of {entity.raw_table} for this tenant has {in_words}, and no "
+        "key appears twice.",
     )
     def _check(servicetitan: ServiceTitanResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
         tenant_id = int(servicetitan.get_settings().tenant_id)
@@ -82,12 +98,15 @@ def _build_id_check(entity: Entity) -> dg.AssetChecksDefinition:
                 return _not_loaded(entity)
             rows, null_ids, duplicate_ids, sample = conn.execute(
                 f"""
-                WITH t AS (SELECT id FROM {raw_table(entity.name)} WHERE {TENANT_ID} = ?),
-                dup AS (SELECT id FROM t WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1)
+                WITH t AS (SELECT {key} FROM {raw_table(entity.name)} WHERE {TENANT_ID} = ?),
+                dup AS (
+                    SELECT {key_value} AS k FROM t WHERE {all_set}
+                    GROUP BY {key} HAVING count(*) > 1
+                )
                 SELECT (SELECT count(*) FROM t),
-                       (SELECT count(*) FROM t WHERE id IS NULL),
+                       (SELECT count(*) FROM t WHERE {any_null}),
                        (SELECT count(*) FROM dup),
-                       (SELECT list(id ORDER BY id)[1:{_SAMPLE}] FROM dup)
+                       (SELECT list(k ORDER BY k)[1:{_SAMPLE}] FROM dup)
                 """,
                 [tenant_id],
             ).fetchall()[0]
@@ -96,13 +115,14 @@ def _build_id_check(entity: Entity) -> dg.AssetChecksDefinition:
             passed=passed,
             severity=dg.AssetCheckSeverity.ERROR,
             description=(
-                f"{rows} rows, ids unique and not null"
+                f"{rows} rows, keys ({key}) unique and not null"
                 if passed
-                else f"{null_ids} null ids and {duplicate_ids} duplicated ids in "
+                else f"{null_ids} null keys and {duplicate_ids} duplicated keys ({key}) in "
                 f"{entity.raw_table} for tenant {tenant_id}"
             ),
             metadata={
                 "rows": rows,
+                "key_columns": key,
                 "null_ids": null_ids,
                 "duplicated_ids": duplicate_ids,
                 "duplicated_id_sample": str(sample or []),
@@ -152,10 +172,15 @@ def _build_rejected_check(entity: Entity) -> dg.AssetChecksDefinition:
 
 
 def _build_modified_on_check(entity: Entity) -> dg.AssetChecksDefinition:
+    modified = entity.modified_field
+    if modified is None:
+        raise ValueError(f"{entity.name} has no modified_field to check")
+    path = _json_path(modified)
+
     @dg.asset_check(
         asset=dg.AssetKey(entity.asset_key_path),
         name="modified_on_plausible",
-        description=f"No {entity.name} record of this tenant was sent with a modifiedOn that "
+        description=f"No {entity.name} record of this tenant was sent with a {modified} that "
         "is not a plausible time (year 9999, infinity, epoch, a future date). Such records are "
         "loaded with modified_on NULL (the payload keeps what was sent) and versioned by "
         "arrival, so nothing freezes; the warning says the source's data or clock is wrong.",
@@ -173,7 +198,7 @@ def _build_modified_on_check(entity: Entity) -> dg.AssetChecksDefinition:
                 WITH f AS (
                     SELECT id FROM {raw_table(entity.name)}
                     WHERE {TENANT_ID} = ? AND CASE WHEN modified_on IS NULL
-                        THEN payload ->> '$.modifiedOn' IS NOT NULL
+                        THEN payload ->> '{path}' IS NOT NULL
                         ELSE {plausible} IS NULL END
                 )
                 SELECT count(*), list(id ORDER BY id)[1:{_SAMPLE}] FROM f
@@ -184,10 +209,10 @@ def _build_modified_on_check(entity: Entity) -> dg.AssetChecksDefinition:
             passed=flagged == 0,
             severity=dg.AssetCheckSeverity.WARN,
             description=(
-                "every modifiedOn is a plausible time"
+                f"every {modified} is a plausible time"
                 if flagged == 0
                 else f"{flagged} {entity.name} records of tenant {tenant_id} were sent with a "
-                f"modifiedOn that is not a plausible time (e.g. ids {sample}); they are loaded "
+                f"{modified} that is not a plausible time (e.g. ids {sample}); they are loaded "
                 f"with modified_on NULL and their payload as sent, and a later version replaces "
                 f"them whatever its stamp. Ask ServiceTitan about the stamps."
             ),
@@ -203,13 +228,19 @@ def _build_modified_on_check(entity: Entity) -> dg.AssetChecksDefinition:
 
 def _build_reference_check(entity: Entity, ref: Reference) -> dg.AssetChecksDefinition:
     target = ENTITIES_BY_NAME[ref.entity]
+    if len(target.key) != 1:
+        # One field cannot name a record keyed by two; such a reference needs both fields.
+        raise ValueError(
+            f"{entity.name}.{ref.field} references {target.name}, whose records are keyed by "
+            f"{len(target.key)} fields {target.key}: a reference names one id"
+        )
     path = _json_path(ref.field)
 
     @dg.asset_check(
         asset=dg.AssetKey(entity.asset_key_path),
         name=reference_check_name(ref),
-        description=f"Every {entity.name} record's `{ref.field}` (when set) is the id of a "
-        f"stored {target.name} record of the same tenant (warning).",
+        description=f"Every {entity.name} record's `{ref.field}` (when set) is the "
+        f"{target.key[0]} of a stored {target.name} record of the same tenant (warning).",
     )
     def _check(servicetitan: ServiceTitanResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
         tenant_id = int(servicetitan.get_settings().tenant_id)
@@ -270,6 +301,7 @@ def build_ingestion_checks(
     for entity in entities:
         checks.append(_build_id_check(entity))
         checks.append(_build_rejected_check(entity))
-        checks.append(_build_modified_on_check(entity))
+        if entity.modified_field is not None:
+            checks.append(_build_modified_on_check(entity))
         checks.extend(_build_reference_check(entity, ref) for ref in entity.references)
     return checks

@@ -13,7 +13,7 @@ Public API (used by ``definitions.py`` and the CLI):
 # No `from __future__ import annotations`: Dagster reads the asset function's annotations
 # (config class, resources) at definition time and cannot resolve them as strings.
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -31,7 +31,7 @@ from servicetitan_pipeline.defs.resources import ServiceTitanResource
 from servicetitan_pipeline.entities import ENTITIES, Entity, SyncMode, get_entity
 from servicetitan_pipeline.sync.engine import SyncError, SyncResult, sync_entity
 from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
-from servicetitan_pipeline.warehouse.schema import REJECTED_TABLE
+from servicetitan_pipeline.warehouse.schema import REJECTED_TABLE, TENANT_ID, RecordFields
 
 INGESTION_GROUP = "servicetitan_raw"
 ASSET_KINDS = {"api", "duckdb"}
@@ -120,28 +120,86 @@ def materialization_metadata(result: SyncResult) -> dict[str, dg.MetadataValue]:
 # --------------------------------------------------------------------------------------------
 
 
+def _query(params: Mapping[str, str]) -> str:
+    return "&".join(f"{k}={v}" for k, v in params.items())
+
+
 def _how_it_syncs(entity: Entity) -> str:
+    """How the entity is read (its sync mode, endpoint and query), from the entity table."""
     if entity.sync_mode is SyncMode.EXPORT:
-        return (
-            f"Synced incrementally from the export endpoint `{entity.export_path('{tenant}')}` "
-            "with ServiceTitan's continuation token (active, inactive and deleted records). "
-            "Pages are committed in batches, each in one DuckDB transaction with the token that "
-            "follows it, so a run that stops anywhere resumes after the last committed batch."
+        sent = (
+            f" Every request sends `{_query(entity.export_params)}`."
+            if entity.export_params
+            else ""
         )
-    inactive = "&".join(f"{k}={v}" for k, v in entity.list_inactive_params.items())
+        which = "active, inactive and deleted records" if entity.active_field else "every record"
+        return (
+            f"Synced incrementally (mode `{entity.sync_mode}`) from the export endpoint "
+            f"`{entity.export_path('{tenant}')}` with ServiceTitan's continuation token "
+            f"({which}).{sent} Pages are committed in batches, "
+            "each in one DuckDB transaction with the token that follows it, so a run that stops "
+            "anywhere resumes after the last committed batch."
+        )
+    inactive = (
+        f" (`{_query(entity.list_inactive_params)}`, so inactive records come too)"
+        if entity.list_inactive_params
+        else ""
+    )
+    if entity.sync_mode is SyncMode.LIST_FULL:
+        return (
+            f"Read whole on every run (mode `{entity.sync_mode}`) from the list endpoint "
+            f"`{entity.list_path('{tenant}')}`{inactive}: there is no `modifiedOnOrAfter` to "
+            "follow. Records are upserted (a run with no change writes no row) and a record "
+            "that stops appearing is kept, never deleted; the cursor row in `_sync_state` says "
+            "when the list was last read."
+        )
     return (
-        f"Synced from the list endpoint `{entity.list_path('{tenant}')}` ({inactive}, so "
-        "inactive records come too) with `modifiedOnOrAfter` = the stored high-water "
-        "modifiedOn; the new high-water is committed once a pass completes."
+        f"Synced (mode `{entity.sync_mode}`) from the list endpoint "
+        f"`{entity.list_path('{tenant}')}`{inactive} with `modifiedOnOrAfter` = the stored "
+        f"high-water {entity.modified_field}; the new high-water is committed once a pass "
+        "completes."
+    )
+
+
+def _how_it_is_stored(entity: Entity) -> str:
+    """How the raw table keys, orders and flags the entity's records, from the entity table."""
+    fields = RecordFields.of(entity)
+    key_columns = ", ".join((TENANT_ID, *fields.key_columns))
+    if len(fields.key) == 1:
+        keyed = f"the record's `{fields.key[0]}` in `id`"
+    else:
+        keyed = " and ".join(
+            f"`{name}` in `{column}`"
+            for name, column in zip(fields.key, fields.key_columns, strict=True)
+        )
+    if fields.modified is None:
+        ordered = (
+            "`modified_on` is NULL (the records carry no time to follow): a changed payload "
+            "is what makes a version newer"
+        )
+    else:
+        ordered = (
+            f"`modified_on` holds `{fields.modified}`, and a version replaces the stored one "
+            f"only when its {fields.modified} is newer"
+        )
+        if fields.modified != "modifiedOn":
+            ordered += " (the records are immutable events)"
+    flagged = (
+        "`active` is NULL: the entity has no active flag"
+        if fields.active is None
+        else f"`active` holds `{fields.active}`"
+    )
+    return (
+        f"Writes `{entity.raw_table}`: one row per ({key_columns}) -- {keyed} -- with the "
+        f"latest version, the complete record as JSON in `payload` and lineage columns; "
+        f"{ordered}; {flagged}."
     )
 
 
 def build_ingestion_asset(entity: Entity) -> dg.AssetsDefinition:
     """The ingestion asset of one entity (key ``["servicetitan", entity.name]``)."""
     description = (
-        f"{entity.description}\n\n{_how_it_syncs(entity)}\n\n"
-        f"Writes `{entity.raw_table}`: one row per (_tenant_id, id) with the latest version, "
-        "the complete record as JSON in `payload`, `modified_on`, `active` and lineage columns. "
+        f"{entity.description}\n\n{_how_it_syncs(entity)}\n\n{_how_it_is_stored(entity)} "
         f"Records that cannot be loaded go to `{REJECTED_TABLE}`. Run config "
         "`full_refresh: true` rebuilds it from scratch."
     )
@@ -157,6 +215,9 @@ def build_ingestion_asset(entity: Entity) -> dg.AssetsDefinition:
             "raw_table": entity.raw_table,
             "sync_mode": str(entity.sync_mode),
             "api_spec": entity.spec_file,
+            "record_key": ", ".join(entity.key),
+            "ordered_by": entity.modified_field or "payload (no ordering field)",
+            "active_flag": entity.active_field or "none",
         },
     )
     def _ingest(

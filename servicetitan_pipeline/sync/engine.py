@@ -9,7 +9,14 @@
 * **list** entities re-read from the stored high-water ``modifiedOn`` (inclusive), commit
   rows per page and the new high-water only once a pass has completed (:func:`_sync_list`,
   which explains which high-water is safe);
+* **full-list** entities (small reference lists with no ``modifiedOnOrAfter`` filter or no
+  ``modifiedOn`` to follow) are read whole on every run and upserted; the cursor row only says
+  when they were last read (:func:`_sync_list_full`);
 * a **full refresh** first forgets the tenant's rows, cursor and rejects of the entity.
+
+Records are keyed, ordered and marked inactive by the entity's own fields (``Entity.key``,
+``modified_field``, ``active_field``: ``warehouse.schema.RecordFields``), which decide the
+page decoder (``sync.pages.page_decoder``, one per entity) and the raw table's key.
 
 While a page is being written, the next one is already being downloaded on a background
 thread (``sync.prefetch``), so the network and DuckDB overlap; at most three pages are in
@@ -27,6 +34,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
 import duckdb
@@ -36,10 +44,11 @@ from servicetitan_pipeline.client import (
     InvalidResponseError,
     ServiceTitanClient,
 )
+from servicetitan_pipeline.client.pagination import PageDecoder
 from servicetitan_pipeline.entities import Entity, SyncMode
-from servicetitan_pipeline.sync.pages import decode_page, gc_paused
+from servicetitan_pipeline.sync.pages import gc_paused, page_decoder
 from servicetitan_pipeline.sync.prefetch import Prefetcher
-from servicetitan_pipeline.warehouse.schema import PreparedPage
+from servicetitan_pipeline.warehouse.schema import PreparedPage, RecordFields
 from servicetitan_pipeline.warehouse.upsert import PageCounts
 from servicetitan_pipeline.warehouse.writer import EntityWriter
 
@@ -118,6 +127,7 @@ def sync_entity(
         SyncError: the API answered something unusable (recorded in ``_rejected`` first).
         ServiceTitanError: anything else the client could not recover from.
     """
+    fields = _record_fields(entity)
     started = time.monotonic()
     tenant_id = client.tenant_id
     stats_before = client.stats
@@ -135,6 +145,7 @@ def sync_entity(
         connection_name=connection_name,
         # The server's clock bounds a plausible modifiedOn (warehouse.upsert).
         source_clock=lambda: client.server_date,
+        fields=fields,
     )
     if full_refresh:
         result.deleted_by_full_refresh = writer.reset()
@@ -150,6 +161,8 @@ def sync_entity(
             try:
                 if entity.sync_mode is SyncMode.EXPORT:
                     _sync_export(entity, client, writer, result, log)
+                elif entity.sync_mode is SyncMode.LIST_FULL:
+                    _sync_list_full(entity, client, writer, result, list_page_size, log)
                 else:
                     _sync_list(entity, client, writer, result, list_page_size, log)
             finally:
@@ -177,6 +190,17 @@ def sync_entity(
         result.duration_seconds = time.monotonic() - started
     result.row_count = writer.row_count()
     return result
+
+
+def _record_fields(entity: Entity) -> RecordFields:
+    """The entity's record fields, refusing a table entry the engine cannot sync (named)."""
+    fields = RecordFields.of(entity)  # ValueError naming the entity for a bad key
+    if entity.sync_mode is SyncMode.LIST_INCREMENTAL and fields.modified is None:
+        raise ValueError(
+            f"entity {entity.name}: sync mode {entity.sync_mode} follows modifiedOnOrAfter, but "
+            "its records have no modified_field to follow; use SyncMode.LIST_FULL"
+        )
+    return fields
 
 
 def _page_line(entity: Entity, result: SyncResult, c: PageCounts) -> str:
@@ -209,24 +233,51 @@ def _downloaded(pages: Iterator[T]) -> Iterator[T]:
 
 
 def _prepared_export_pages(
-    client: ServiceTitanClient, path: str, token: str | None
+    client: ServiceTitanClient, entity: Entity, token: str | None
 ) -> Iterator[tuple[PreparedPage, str | None]]:
     """The export's pages as (staging columns, resume token).
 
-    Each body goes straight to Arrow staging columns (``sync.pages.decode_page``, the client's
-    page decoder), so a page never exists as Python objects. ``resume_from``: the page's
-    continueFrom, or the token it was asked with when the answer carried none (re-reading a
-    page is harmless, losing a cursor is not).
+    Each body goes straight to Arrow staging columns (``sync.pages.page_decoder``, the
+    client's page decoder), so a page never exists as Python objects. Every request sends the
+    entity's ``export_params``. ``resume_from``: the page's continueFrom, or the token it was
+    asked with when the answer carried none (re-reading a page is harmless, losing a cursor is
+    not).
     """
-    pages = client.iter_export(path, from_token=token, decode=decode_page)
+    pages = client.iter_export(
+        entity.export_path(client.tenant_id),
+        from_token=token,
+        params=entity.export_params,
+        decode=page_decoder(RecordFields.of(entity)),
+    )
     for page in _downloaded(pages):
         yield page.data, page.resume_from
 
 
-def _record_ids(prepared: PreparedPage) -> list[object]:
-    """The ids of a page's loadable records (how the client recognises a repeated list page)."""
-    ids: list[object] = prepared.table.column("id").to_pylist()
-    return ids
+def _record_keys(prepared: PreparedPage) -> list[object]:
+    """The keys of a page's loadable records -- ids, or (id, id_2) pairs for a two-field key
+    -- (how the client recognises a repeated list page)."""
+    table = prepared.table
+    if "id_2" not in table.schema.names:
+        ids: list[object] = table.column("id").to_pylist()
+        return ids
+    return list(zip(table.column("id").to_pylist(), table.column("id_2").to_pylist(), strict=True))
+
+
+def _list_pages(
+    entity: Entity, client: ServiceTitanClient, params: dict[str, str], page_size: int
+) -> Iterator[PreparedPage]:
+    """The list endpoint's pages (``params`` and the paging), as staging columns."""
+    decode: PageDecoder[PreparedPage] = page_decoder(RecordFields.of(entity))
+    for page in _downloaded(
+        client.iter_list(
+            entity.list_path(client.tenant_id),
+            params=params,
+            page_size=page_size,
+            decode=decode,
+            page_ids=_record_keys,
+        )
+    ):
+        yield page.data
 
 
 def _sync_export(
@@ -241,7 +292,7 @@ def _sync_export(
     token = writer.stored_cursor()
     result.cursor = token
     # The columns are built on the download thread (see sync.pages.decode_page).
-    pages = _prepared_export_pages(client, entity.export_path(client.tenant_id), token)
+    pages = _prepared_export_pages(client, entity, token)
     batches = writer.export_batches()
     # Pages are committed in batches (see warehouse.batch.PageBatchWriter), each with the
     # token that follows its last page; leaving the block -- normally or because the API
@@ -306,18 +357,7 @@ def _sync_list(
     if high_water:
         params["modifiedOnOrAfter"] = high_water
     next_high_water = high_water
-    pages = (
-        page.data
-        for page in _downloaded(
-            client.iter_list(
-                entity.list_path(client.tenant_id),
-                params=params,
-                page_size=page_size,
-                decode=decode_page,
-                page_ids=_record_ids,
-            )
-        )
-    )
+    pages = _list_pages(entity, client, params, page_size)
     with Prefetcher(pages, name=f"prefetch-{entity.name}") as prefetched:
         for prepared in prefetched:
             write_started = time.monotonic()
@@ -333,3 +373,44 @@ def _sync_list(
     result.api_wait_seconds = prefetched.wait_seconds
     writer.commit_high_water(next_high_water)
     result.cursor = next_high_water
+
+
+def _sync_list_full(
+    entity: Entity,
+    client: ServiceTitanClient,
+    writer: EntityWriter,
+    result: SyncResult,
+    page_size: int,
+    log: SyncLog,
+) -> None:
+    """Read every page of the list endpoint (with ``list_inactive_params``) and upsert it.
+
+    For small reference lists whose endpoint has no ``modifiedOnOrAfter`` filter, or whose
+    records carry no ``modifiedOn`` to follow: there is no cursor to resume from, so every run
+    reads the whole list, one or two requests. Rows are committed per page; a record already
+    stored as read writes nothing (the upsert's version rule, by payload when there is no
+    ordering field), so a run with no change at the source writes no row.
+
+    Rows of records that stop appearing are **kept**, never deleted: ServiceTitan does not
+    hard-delete, so a record missing from one read is hidden (filtered by a default the
+    endpoint applies) rather than gone, and a partial answer must never cost stored data. The
+    stored rows are therefore every record ever read, each at its latest version.
+
+    Once the pass has completed, the cursor row (``state.CURSOR_FULL_LIST``) records the
+    source's time of the read (ServiceTitan's ``Date`` of its last answer; this machine's
+    clock when the answer had none), so the state table shows when the entity was last read.
+    """
+    result.cursor = writer.stored_cursor()
+    pages = _list_pages(entity, client, dict(entity.list_inactive_params), page_size)
+    with Prefetcher(pages, name=f"prefetch-{entity.name}") as prefetched:
+        for prepared in prefetched:
+            write_started = time.monotonic()
+            counts = writer.write_page_keeping_cursor(prepared)
+            result.write_seconds += time.monotonic() - write_started
+            result.pages += 1
+            result.counts.add(counts)
+            log.debug(_page_line(entity, result, counts))
+    result.api_wait_seconds = prefetched.wait_seconds
+    read_at = client.server_date or datetime.now(UTC)
+    writer.commit_full_list_read(read_at)
+    result.cursor = read_at.isoformat()

@@ -1,39 +1,46 @@
 """Pages -> Arrow staging columns: the :class:`PreparedPage` the raw layer writer upserts.
 
 A page becomes a ``PreparedPage`` (defined with the raw layer's contract, in
-``warehouse.schema``): an Arrow table ``(id, modified_on_raw, active, payload)`` of the records
-that can be loaded, plus the rejected ones with a reason. It is built on the download thread,
-so the writing thread spends its time in DuckDB (which releases the GIL) and a queued page is
-compact Arrow buffers rather than Python objects.
+``warehouse.schema``): an Arrow table ``(id[, id_2], modified_on_raw, active, payload)`` of the
+records that can be loaded, plus the rejected ones with a reason. Which record fields fill the
+typed columns is the entity's ``RecordFields`` (its key, e.g. ``id``, ``employeeId`` or
+``(jobId, technicianId)``; its ordering field, ``modifiedOn``, ``createdOn`` or none; its active
+flag or none); every decoder here is built for one set of them and cached
+(:func:`page_decoder`), and a field the entity does not have leaves its column NULL. It is
+built on the download thread, so the writing thread spends its time in DuckDB (which releases
+the GIL) and a queued page is compact Arrow buffers rather than Python objects.
 
 Two ways in:
 
-* :func:`decode_page` -- the hot path. A page decoder for the client
-  (``client.iter_export(..., decode=decode_page)``): straight from the response body. msgspec
+* :func:`page_decoder` (``decode_page`` for the common fields) -- the hot path. A page decoder
+  for the client (``client.iter_export(..., decode=page_decoder(fields))``): straight from the
+  response body. msgspec
   validates the whole body as JSON and hands back each record's bytes *as the API sent them*
-  (no Python object per field, no re-serialisation), plus just the three fields the raw layer
-  types; Arrow checks the records' UTF-8. Several times faster than ``orjson.loads`` + building
+  (no Python object per field, no re-serialisation), plus just the fields the raw layer types
+  (a struct per entity whose attributes are renamed to the entity's field names); Arrow checks
+  the records' UTF-8. Several times faster than ``orjson.loads`` + building
   the columns from the parsed records (figures in bench/README.md). Any page with
-  something unusual in it (a record that is not an object, has no id or a non-integer one or
-  repeats its id, an ``active`` that is not a boolean, invalid UTF-8, a lone surrogate escape,
-  nesting past the parser's depth limit, ...) is decoded again the careful way: the body is
-  split into its envelope and each record's bytes (by msgspec, or, when msgspec cannot read
-  some record, by a scanner that only matches strings and brackets), and each record is judged
-  on its own by the same rules. So one bad record is rejected with a reason and its neighbours
-  load, exactly as they would on a clean page; only a body whose envelope is broken
-  (truncated, cut mid-record) is "not JSON", which the client retries.
+  something unusual in it (a record that is not an object, lacks a key field or has a
+  non-integer one or repeats one, an ``active`` that is not a boolean, invalid UTF-8, a lone
+  surrogate escape, nesting past the parser's depth limit, ...) is decoded again the careful
+  way: the body is split into its envelope and each record's bytes (by msgspec, or, when
+  msgspec cannot read some record, by a scanner that only matches strings and brackets), and
+  each record is judged on its own by the same rules. So one bad record is rejected with a
+  reason and its neighbours load, exactly as they would on a clean page; only a body whose
+  envelope is broken (truncated, cut mid-record) is "not JSON", which the client retries.
 * :func:`prepare_page` -- from records already parsed (dicts): each checked, bad ones rejected
   with a reason, payloads re-serialised with orjson.
 
-One rule for a repeated key: the ``id`` decides which row a record is, and readers disagree on
-a repeated one (msgspec and most parsers keep the last, DuckDB's JSON functions -- hence dbt --
-the first), so a record that repeats its ``id`` is rejected. Every other key is read by DuckDB
-alone, the first occurrence, by every model.
+One rule for a repeated key: the key fields (``id``, ``employeeId``, ...) decide which row a
+record is, and readers disagree on a repeated one (msgspec and most parsers keep the last,
+DuckDB's JSON functions -- hence dbt -- the first), so a record that repeats a key field is
+rejected. Every other field is read by DuckDB alone, the first occurrence, by every model.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import itertools
 import re
@@ -49,9 +56,15 @@ from servicetitan_pipeline.client.pagination import (
     BodyNotJsonError,
     DecodedBody,
     NotAPageError,
+    PageDecoder,
     decode_json_page,
 )
-from servicetitan_pipeline.warehouse.schema import PAGE_SCHEMA, PAYLOAD_TYPE, PreparedPage
+from servicetitan_pipeline.warehouse.schema import (
+    PAYLOAD_TYPE,
+    PreparedPage,
+    RecordFields,
+    page_schema,
+)
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
@@ -94,28 +107,28 @@ def _json_text_array(records: Sequence[Any]) -> pa.Array:
     return pa.ExtensionArray.from_storage(PAYLOAD_TYPE, storage)
 
 
-def _columns_fast(records: Sequence[Any]) -> pa.Table | None:
+def _columns_fast(records: Sequence[Any], fields: RecordFields) -> pa.Table | None:
     """Build the staging columns for a page in which every record is well formed.
 
-    This is the only per-record Python work on the hot path: three list comprehensions and one
-    ``orjson.dumps`` per record, then Arrow takes over in C. Returns ``None`` when any record
-    is malformed, in which case :func:`_columns_checked` sorts good from bad one by one.
+    This is the only per-record Python work on the hot path: a list comprehension per typed
+    column and one ``orjson.dumps`` per record, then Arrow takes over in C. Returns ``None``
+    when any record is malformed, in which case :func:`_columns_checked` sorts good from bad
+    one by one.
     """
     try:
-        ids = [r["id"] for r in records]
+        keys = [[r[name] for r in records] for name in fields.key]
         # bool is a subclass of int; True is not an id. A set of types is one C-level pass.
-        if {type(i) for i in ids} - {int}:
+        if any({type(i) for i in values} - {int} for values in keys):
             return None
-        mods = [r.get("modifiedOn") for r in records]
-        actives = [r.get("active") for r in records]
-        return pa.Table.from_arrays(
-            [
-                pa.array(ids, pa.int64()),
-                pa.array(mods, pa.string()),
-                pa.array(actives, pa.bool_()),
-                _json_text_array(records),
-            ],
-            schema=PAGE_SCHEMA,
+        n = len(records)
+        modified, active = fields.modified, fields.active
+        mods = [r.get(modified) for r in records] if modified else [None] * n
+        actives = [r.get(active) for r in records] if active else [None] * n
+        return _staging_table(
+            [pa.array(values, pa.int64()) for values in keys],
+            mods,
+            actives,
+            _json_text_array(records).storage,
         )
     # OverflowError: an id beyond int64 (pyarrow raises it, not an ArrowException); the
     # record-by-record path then rejects just that record.
@@ -130,9 +143,24 @@ def _columns_fast(records: Sequence[Any]) -> pa.Table | None:
         return None
 
 
-def _columns_checked(records: Sequence[Any]) -> tuple[pa.Table, list[tuple[str, str]]]:
+def _check_key(record: dict[str, Any], fields: RecordFields) -> list[int] | str:
+    """A parsed record's key values, or why it has no usable key (naming the field)."""
+    values: list[int] = []
+    for name in fields.key:
+        value = record.get(name)
+        if value is None:
+            return f"record has no {name}"
+        if type(value) is not int or not _INT64_MIN <= value <= _INT64_MAX:
+            return f"{name} is not a 64-bit integer"
+        values.append(value)
+    return values
+
+
+def _columns_checked(
+    records: Sequence[Any], fields: RecordFields
+) -> tuple[pa.Table, list[tuple[str, str]]]:
     """Slow path: validate each record, returning the good ones' columns and the rejects."""
-    ids: list[int] = []
+    keys: list[list[int]] = [[] for _ in fields.key]
     mods: list[str | None] = []
     actives: list[bool | None] = []
     payloads: list[str] = []
@@ -141,36 +169,32 @@ def _columns_checked(records: Sequence[Any]) -> tuple[pa.Table, list[tuple[str, 
         if not isinstance(r, dict):
             rejects.append(("record is not a JSON object", _dump_for_rejects(r)))
             continue
-        if "id" not in r or r["id"] is None:
-            rejects.append(("record has no id", _dump_for_rejects(r)))
+        key = _check_key(r, fields)
+        if isinstance(key, str):
+            rejects.append((key, _dump_for_rejects(r)))
             continue
-        rid = r["id"]
-        if type(rid) is not int or not _INT64_MIN <= rid <= _INT64_MAX:
-            rejects.append(("id is not a 64-bit integer", _dump_for_rejects(r)))
-            continue
-        mod = r.get("modifiedOn")
+        mod = r.get(fields.modified) if fields.modified else None
         if mod is not None and not isinstance(mod, str):
-            rejects.append(("modifiedOn is not a timestamp string", _dump_for_rejects(r)))
+            reason = f"{fields.modified} is not a timestamp string"
+            rejects.append((reason, _dump_for_rejects(r)))
             continue
         try:
             payload = orjson.dumps(r).decode()
         except orjson.JSONEncodeError as exc:
             rejects.append((f"record cannot be stored as JSON: {exc}", _dump_for_rejects(r)))
             continue
-        active = r.get("active")
+        active = r.get(fields.active) if fields.active else None
         # A non-boolean `active` is kept in the payload; the typed column says "unknown".
         actives.append(active if isinstance(active, bool) else None)
-        ids.append(rid)
+        for column, value in zip(keys, key, strict=True):
+            column.append(value)
         mods.append(mod)
         payloads.append(payload)
-    table = pa.Table.from_arrays(
-        [
-            pa.array(ids, pa.int64()),
-            pa.array(mods, pa.string()),
-            pa.array(actives, pa.bool_()),
-            pa.ExtensionArray.from_storage(PAYLOAD_TYPE, pa.array(payloads, pa.large_string())),
-        ],
-        schema=PAGE_SCHEMA,
+    table = _staging_table(
+        [pa.array(column, pa.int64()) for column in keys],
+        mods,
+        actives,
+        pa.array(payloads, pa.large_string()),
     )
     return table, rejects
 
@@ -194,16 +218,20 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def prepare_page(records: Sequence[Any]) -> PreparedPage:
-    """Turn a page of parsed records into staging columns (id, modifiedOn, active, payload
-    as JSON text) and the rejected ones. Pure Python + Arrow, no DuckDB: the sync runs it on
-    the download thread, so that the writing thread spends its time in DuckDB (which releases
-    the GIL) and a queued page is compact Arrow buffers rather than Python objects."""
+_COMMON_FIELDS = RecordFields()
+
+
+def prepare_page(records: Sequence[Any], fields: RecordFields = _COMMON_FIELDS) -> PreparedPage:
+    """Turn a page of parsed records into staging columns (the key, the ordering field, the
+    active flag -- as ``fields`` names them -- and the payload as JSON text) and the rejected
+    ones. Pure Python + Arrow, no DuckDB: the sync runs it on the download thread, so that
+    the writing thread spends its time in DuckDB (which releases the GIL) and a queued page is
+    compact Arrow buffers rather than Python objects."""
     with gc_paused():
-        table = _columns_fast(records)
+        table = _columns_fast(records, fields)
         rejects: list[tuple[str, str]] = []
         if table is None:
-            table, rejects = _columns_checked(records)
+            table, rejects = _columns_checked(records, fields)
     return PreparedPage(table, tuple(rejects), len(records))
 
 
@@ -222,34 +250,69 @@ class _Envelope(msgspec.Struct, gc=False):
 
 
 class _Id(int):
-    """A record's ``id`` as the head decoder reads it: an integer, counted as it is read.
+    """A record's key field (``id``, ``employeeId``, ...) as the head decoder reads it: an
+    integer, counted as it is read.
 
     msgspec keeps the *last* of a repeated key; DuckDB's JSON functions (hence every dbt model
-    reading ``payload``) the *first*. Each ``id`` msgspec meets goes through the decoder's hook
-    (one C -> Python call per record: ~0.9 ms for a page of 5000, measured), so a page in
-    which some record repeats its id reads more ids than it has records, and goes down the
-    careful path, which rejects that record. (An ``abc.ABC`` with ``int`` registered, to hand
-    msgspec's own ``int`` back, costs more: msgspec's isinstance check then runs ABCMeta's.)"""
+    reading ``payload``) the *first*. Each key field msgspec meets goes through the decoder's
+    hook (one C -> Python call per record and key field: ~0.9 ms for a page of 5000,
+    measured), so a page in which some record repeats a key field reads more of them than its
+    records have, and goes down the careful path, which rejects that record. (An ``abc.ABC``
+    with ``int`` registered, to hand msgspec's own ``int`` back, costs more: msgspec's
+    isinstance check then runs ABCMeta's.)"""
 
 
-class _Head(msgspec.Struct, gc=False):
-    """The fields of a record that the raw layer types; msgspec skips the rest without
-    building it. Strict types on purpose: anything else sends the page down the careful path,
-    which rejects (or, for ``active``, keeps as unknown) exactly as :func:`prepare_page`."""
+class _Shape:
+    """Everything decoding needs for one entity's :class:`RecordFields`, built once
+    (:func:`_shape` caches it per fields).
 
-    id: _Id
-    modifiedOn: str | None = None
-    active: bool | None = None
+    ``head``: a struct of the typed fields only -- attributes ``id`` (``id_2``), ``modified``,
+    ``active``, renamed to the entity's own field names (``employeeId``, ``createdOn``, ...) --
+    so msgspec reads just those and skips the rest without building it. Strict types on
+    purpose: anything else sends the page down the careful path, which rejects (or, for the
+    active flag, keeps as unknown) exactly as :func:`prepare_page`. A field the entity does not
+    have is not in the struct (its column is NULL). ``heads``: a page of heads. ``key_only``:
+    per key field, a struct of that field alone whatever its value (its occurrences are
+    counted, to find a record repeating it).
+    """
+
+    def __init__(self, fields: RecordFields) -> None:
+        self.fields = fields
+        self.width = len(fields.key)
+        self.key_attributes = fields.key_columns  # "id", "id_2": the head's attribute names
+        rename = dict(zip(self.key_attributes, fields.key, strict=True))
+        head_fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [
+            (name, _Id) for name in self.key_attributes
+        ]
+        if fields.modified is not None:
+            head_fields.append(("modified", str | None, None))
+            rename["modified"] = fields.modified
+        if fields.active is not None:
+            head_fields.append(("active", bool | None, None))
+            rename["active"] = fields.active
+        self.head: type[msgspec.Struct] = msgspec.defstruct(
+            "_Head", head_fields, rename=rename, gc=False
+        )
+        page_of_heads: Any = list[self.head]  # type: ignore[name-defined]
+        self.heads: type[msgspec.Struct] = msgspec.defstruct(
+            "_Heads", [("data", page_of_heads)], gc=False
+        )
+        self.key_only: tuple[tuple[str, type[msgspec.Struct]], ...] = tuple(
+            (
+                name,
+                msgspec.defstruct(
+                    "_KeyOnly", [("key", _Id | None, None)], rename={"key": name}, gc=False
+                ),
+            )
+            for name in fields.key
+        )
+        # A key field's name as it appears in a record's bytes (``"employeeId"``).
+        self.key_tokens = {b'"' + name.encode() + b'"': name for name in fields.key}
 
 
-class _Heads(msgspec.Struct, gc=False):
-    data: list[_Head]
-
-
-class _IdOnly(msgspec.Struct, gc=False):
-    """A record's ``id`` keys, whatever their values (counted and kept by the hook)."""
-
-    id: _Id | None = None
+@functools.cache
+def _shape(fields: RecordFields) -> _Shape:
+    return _Shape(fields)
 
 
 _NO_ID = _Id(0)
@@ -258,8 +321,8 @@ _NO_ID = _Id(0)
 def _counting_decoder(
     type_: type[Any], values: list[Any] | None = None
 ) -> tuple[msgspec.json.Decoder[Any], Callable[[], int]]:
-    """A decoder of ``type_`` whose hook counts the ids it reads, and ``tick``: each call
-    returns how many ids were read before it (and counts itself). With ``values``, every id's
+    """A decoder of ``type_`` whose hook counts the key fields it reads, and ``tick``: each
+    call returns how many were read before it (and counts itself). With ``values``, every
     value is kept there instead of checked.
 
     One per page (about a microsecond to make), so that pages decoded on several threads
@@ -273,7 +336,7 @@ def _counting_decoder(
             # bool is a subclass of int; True is not an id. (An id beyond 64 bits fails in
             # Arrow, or in _judge_record.)
             if type(value) is not int:
-                raise TypeError("id is not an integer")
+                raise TypeError("key field is not an integer")
             return _Id(value)
 
     else:
@@ -290,28 +353,44 @@ def _counting_decoder(
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
 
 
-def decode_page(body: bytes) -> DecodedBody[PreparedPage]:
-    """Page decoder for the client: a response body -> ``DecodedBody`` whose ``data`` is the
-    page's :class:`PreparedPage` (see the module docstring).
+@functools.cache
+def page_decoder(fields: RecordFields) -> PageDecoder[PreparedPage]:
+    """The page decoder for the client of an entity whose records have ``fields`` (one per
+    fields, cached): a response body -> ``DecodedBody`` whose ``data`` is the page's
+    :class:`PreparedPage` (see the module docstring).
 
     One bad record never costs its page: a record that is not valid JSON (a lone surrogate
     escape, nesting past the parsers' depth limit, invalid UTF-8, ...) is rejected on its own
     and its neighbours load, as long as the page around it is sound.
 
-    Raises the client's ``BodyNotJsonError`` for a body whose envelope is not valid JSON
-    (truncated, cut mid-record: the client retries the request) and ``NotAPageError`` for
-    JSON without a ``data`` list.
+    The decoder raises the client's ``BodyNotJsonError`` for a body whose envelope is not
+    valid JSON (truncated, cut mid-record: the client retries the request) and
+    ``NotAPageError`` for JSON without a ``data`` list.
     """
-    with gc_paused():
-        fast = _decode_raw(body)
-        if fast is not None:
-            return fast
-        return _decode_careful(body)
+    shape = _shape(fields)
+
+    def decode(body: bytes) -> DecodedBody[PreparedPage]:
+        with gc_paused():
+            fast = _decode_raw(body, shape)
+            if fast is not None:
+                return fast
+            return _decode_careful(body, shape)
+
+    decode.__doc__ = f"Page decoder for records keyed by {fields.describe_key()}."
+    return decode
 
 
-def _decode_raw(body: bytes) -> DecodedBody[PreparedPage] | None:
+_COMMON_DECODER = page_decoder(_COMMON_FIELDS)
+
+
+def decode_page(body: bytes) -> DecodedBody[PreparedPage]:
+    """:func:`page_decoder` for the common fields (``id``, ``modifiedOn``, ``active``)."""
+    return _COMMON_DECODER(body)
+
+
+def _decode_raw(body: bytes, shape: _Shape) -> DecodedBody[PreparedPage] | None:
     """The fast way, or ``None`` when the page needs the careful one."""
-    heads_decoder, tick = _counting_decoder(_Heads)
+    heads_decoder, tick = _counting_decoder(shape.heads)
     try:
         envelope = _ENVELOPE.decode(body)
         # A second pass over the same bytes (in C, skipping every other field) is cheaper than
@@ -320,9 +399,9 @@ def _decode_raw(body: bytes) -> DecodedBody[PreparedPage] | None:
     except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
         return None
     raws = envelope.data
-    if tick() != len(heads):  # some record repeats its id
+    if tick() != len(heads) * shape.width:  # some record repeats a key field
         return None
-    table = _columns_raw(raws, heads)
+    table = _columns_raw(raws, heads, shape)
     if table is None:
         return None
     return DecodedBody.from_envelope(
@@ -347,32 +426,49 @@ def _payload_storage(raws: Sequence[bytes | msgspec.Raw]) -> pa.Array:
 
 
 def _staging_table(
-    ids: pa.Array, mods: Sequence[str | None], actives: Sequence[bool | None], storage: pa.Array
+    keys: Sequence[pa.Array],
+    mods: Sequence[str | None],
+    actives: Sequence[bool | None],
+    storage: pa.Array,
 ) -> pa.Table:
+    """The staged page: the key columns (``id``, ``id_2``), then the typed fields and the
+    payload's ``storage`` (large strings of valid JSON)."""
     return pa.Table.from_arrays(
         [
-            ids,
+            *keys,
             pa.array(mods, pa.string()),
             pa.array(actives, pa.bool_()),
             pa.ExtensionArray.from_storage(PAYLOAD_TYPE, storage),
         ],
-        schema=PAGE_SCHEMA,
+        schema=page_schema(len(keys)),
     )
 
 
-def _columns_raw(raws: Sequence[msgspec.Raw], heads: Sequence[_Head]) -> pa.Table | None:
-    """Staging columns from the records' raw bytes and decoded heads; ``None`` if an id does
-    not fit in 64 bits or a record's bytes are not valid UTF-8 (msgspec checks the JSON
+def _columns_raw(
+    raws: Sequence[msgspec.Raw], heads: Sequence[Any], shape: _Shape
+) -> pa.Table | None:
+    """Staging columns from the records' raw bytes and decoded heads; ``None`` if a key value
+    does not fit in 64 bits or a record's bytes are not valid UTF-8 (msgspec checks the JSON
     grammar of what it skips, not the encoding of its strings)."""
     if len(raws) != len(heads):  # cannot happen for one body; never trust it silently
         return None
     storage = _payload_storage(raws)
     try:
         storage.validate(full=True)  # UTF-8 of every record (SIMD; ~4 ms for 17.8 MB)
-        ids = pa.array([h.id for h in heads], pa.int64())
+        if shape.width == 1:  # the common case: no getattr per record
+            keys = [pa.array([h.id for h in heads], pa.int64())]
+        else:
+            keys = [
+                pa.array([getattr(h, name) for h in heads], pa.int64())
+                for name in shape.key_attributes
+            ]
     except (pa.ArrowInvalid, OverflowError):
         return None
-    return _staging_table(ids, [h.modifiedOn for h in heads], [h.active for h in heads], storage)
+    n = len(heads)
+    fields = shape.fields
+    mods = [h.modified for h in heads] if fields.modified is not None else [None] * n
+    actives = [h.active for h in heads] if fields.active is not None else [None] * n
+    return _staging_table(keys, mods, actives, storage)
 
 
 # --------------------------------------------------------------------------------------------
@@ -380,27 +476,33 @@ def _columns_raw(raws: Sequence[msgspec.Raw], heads: Sequence[_Head]) -> pa.Tabl
 # --------------------------------------------------------------------------------------------
 
 
-def _decode_careful(body: bytes) -> DecodedBody[PreparedPage]:
+def _decode_careful(body: bytes, shape: _Shape) -> DecodedBody[PreparedPage]:
     """Split the body into its envelope and each record's bytes, then judge every record on
     its own: the good ones load exactly as the fast path loads them (their bytes as sent),
     the bad ones are rejected with a reason."""
     envelope, raws = _split_page(body)
-    ids: list[int] = []
+    keys: list[list[int]] = [[] for _ in range(shape.width)]
     mods: list[str | None] = []
     actives: list[bool | None] = []
     payloads: list[bytes] = []
     rejects: list[tuple[str, str]] = []
-    heads = _counting_decoder(_Head)[0]
+    heads = _counting_decoder(shape.head)[0]
     for raw in raws:
-        verdict = _judge_record(raw, heads)
+        verdict = _judge_record(raw, heads, shape)
         if isinstance(verdict, str):
             rejects.append((verdict, raw.decode("utf-8", "backslashreplace")))
             continue
-        ids.append(verdict.id)
-        mods.append(verdict.modifiedOn)
+        for column, value in zip(keys, verdict.key, strict=True):
+            column.append(value)
+        mods.append(verdict.modified)
         actives.append(verdict.active)
         payloads.append(raw)
-    table = _staging_table(pa.array(ids, pa.int64()), mods, actives, _payload_storage(payloads))
+    table = _staging_table(
+        [pa.array(column, pa.int64()) for column in keys],
+        mods,
+        actives,
+        _payload_storage(payloads),
+    )
     return DecodedBody.from_envelope(
         PreparedPage(table, tuple(rejects), len(raws)),
         len(raws),
@@ -530,91 +632,107 @@ def _element(body: bytes, start: int, end: int) -> tuple[int, int] | None:
 class _Loadable:
     """A record that can be loaded: its typed fields."""
 
-    __slots__ = ("active", "id", "modifiedOn")
+    __slots__ = ("active", "key", "modified")
 
-    def __init__(self, id: int, modified_on: str | None, active: bool | None) -> None:
-        self.id = id
-        self.modifiedOn = modified_on
+    def __init__(self, key: Sequence[int], modified: str | None, active: bool | None) -> None:
+        self.key = key
+        self.modified = modified
         self.active = active
 
 
-_ID_VALUE = re.compile(rb"\s*:\s*(-?[0-9]{1,19})\s*[,}]")
+_INTEGER_VALUE = re.compile(rb"\s*:\s*(-?[0-9]{1,19})\s*[,}]")
 
 
-def _judge_record(
-    raw: bytes,
-    heads: msgspec.json.Decoder[Any],
-) -> _Loadable | str:
+def _judge_record(raw: bytes, heads: msgspec.json.Decoder[Any], shape: _Shape) -> _Loadable | str:
     """A record's verdict: a :class:`_Loadable`, or the reason it is rejected (a ``str``).
 
     The rules are the fast path's, applied to one record: valid JSON (by the same parser), an
-    object with an ``id`` that is a 64-bit integer and appears once, a ``modifiedOn`` that is
-    a string or null, valid UTF-8; an ``active`` that is not a boolean loads as unknown.
+    object whose every key field is a 64-bit integer and appears once, an ordering field that
+    is a string or null, valid UTF-8; an active flag that is not a boolean loads as unknown.
     """
+    fields = shape.fields
     try:
         try:
             head = heads.decode(raw)
-            rid = cast(int, head.id)
-            if not _INT64_MIN <= rid <= _INT64_MAX:
-                return "id is not a 64-bit integer"
-            record = _Loadable(rid, head.modifiedOn, head.active)
+            key = [cast(int, getattr(head, name)) for name in shape.key_attributes]
+            for name, value in zip(fields.key, key, strict=True):
+                if not _INT64_MIN <= value <= _INT64_MAX:
+                    return f"{name} is not a 64-bit integer"
+            record = _Loadable(
+                key,
+                head.modified if fields.modified is not None else None,
+                head.active if fields.active is not None else None,
+            )
         except msgspec.ValidationError:
             # Valid JSON so far, of another shape; parse it all (which checks the rest).
-            verdict = _judge_parsed(msgspec.json.decode(raw))
+            verdict = _judge_parsed(msgspec.json.decode(raw), fields)
             if isinstance(verdict, str):
                 return verdict
             record = verdict
     except RecursionError:
-        return f"{_which(raw)} is nested deeper than a JSON parser reads (about 1,000 levels)"
+        which = _which(raw, shape)
+        return f"{which} is nested deeper than a JSON parser reads (about 1,000 levels)"
     except msgspec.DecodeError as exc:
-        return f"{_which(raw)} is not valid JSON: {_json_error(raw, exc)}"
-    ids: list[Any] = []
-    _counting_decoder(_IdOnly, ids)[0].decode(raw)
-    if len(ids) > 1:
-        values = ", then ".join(_dump_for_rejects(v) for v in ids)
-        return (
-            f"record {ids[0]} repeats the key 'id' ({values}): which record it is "
-            "depends on the reader (DuckDB reads the first, most JSON parsers the last)"
-        )
+        return f"{_which(raw, shape)} is not valid JSON: {_json_error(raw, exc)}"
+    for name, key_only in shape.key_only:
+        values: list[Any] = []
+        _counting_decoder(key_only, values)[0].decode(raw)
+        if len(values) > 1:
+            shown = ", then ".join(_dump_for_rejects(v) for v in values)
+            return (
+                f"record {values[0]} repeats the key {name!r} ({shown}): which record it is "
+                "depends on the reader (DuckDB reads the first, most JSON parsers the last)"
+            )
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return f"record {record.id} is not valid UTF-8: {exc.reason} at byte {exc.start}"
+        label = _label(fields, dict(zip(fields.key, record.key, strict=True)))
+        return f"{label} is not valid UTF-8: {exc.reason} at byte {exc.start}"
     return record
 
 
-def _judge_parsed(value: Any) -> _Loadable | str:
+def _judge_parsed(value: Any, fields: RecordFields) -> _Loadable | str:
     """The verdict on a record that is valid JSON but not of the strict head's shape."""
     if not isinstance(value, dict):
         return "record is not a JSON object"
-    rid = value.get("id")
-    if rid is None:
-        return "record has no id"
-    if type(rid) is not int or not _INT64_MIN <= rid <= _INT64_MAX:
-        return "id is not a 64-bit integer"
-    mod = value.get("modifiedOn")
+    key = _check_key(value, fields)
+    if isinstance(key, str):
+        return key
+    mod = value.get(fields.modified) if fields.modified is not None else None
     if mod is not None and not isinstance(mod, str):
-        return "modifiedOn is not a timestamp string"
-    active = value.get("active")
-    # A non-boolean `active` is kept in the payload; the typed column says "unknown".
-    return _Loadable(rid, mod, active if isinstance(active, bool) else None)
+        return f"{fields.modified} is not a timestamp string"
+    active = value.get(fields.active) if fields.active is not None else None
+    # A non-boolean active flag is kept in the payload; the typed column says "unknown".
+    return _Loadable(key, mod, active if isinstance(active, bool) else None)
 
 
-def _which(raw: bytes) -> str:
-    """``record <id>``, its top-level ``id`` found without parsing (the record cannot be
-    parsed: this is for the reason it is rejected), else ``record (id unreadable)``."""
+def _label(fields: RecordFields, found: dict[str, int]) -> str:
+    """How a reject names its record: ``record 5`` (by ``id``), ``record employeeId 5``,
+    ``record jobId 3, technicianId 9``; ``record (id unreadable)`` when no key field was
+    found."""
+    if not found:
+        return f"record ({fields.describe_key()} unreadable)"
+    if fields.key == ("id",):
+        return f"record {found['id']}"
+    return "record " + ", ".join(f"{name} {value}" for name, value in found.items())
+
+
+def _which(raw: bytes, shape: _Shape) -> str:
+    """How to name a record that cannot be parsed (for the reason it is rejected): by its
+    top-level key fields found without parsing (:func:`_label`)."""
+    found: dict[str, int] = {}
     depth = 0
     for match in _TOKENS.finditer(raw):
         char = raw[match.start()]
         if char in b"{[":
-            depth += 1
+            depth += len(match.group())
         elif char in b"}]":
-            depth -= 1
-        elif depth == 1 and match.group() == b'"id"':
-            value = _ID_VALUE.match(raw, match.end())
-            if value is not None:
-                return f"record {int(value.group(1))}"
-    return "record (id unreadable)"
+            depth -= len(match.group())
+        elif depth == 1 and (name := shape.key_tokens.get(match.group())) is not None:
+            value = _INTEGER_VALUE.match(raw, match.end())
+            if value is not None and name not in found:
+                found[name] = int(value.group(1))
+    return _label(shape.fields, {name: found[name] for name in shape.fields.key if name in found})
 
 
 def _json_error(raw: bytes, exc: Exception) -> str:

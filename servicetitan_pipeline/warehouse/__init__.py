@@ -4,7 +4,9 @@ Nothing here knows HTTP or Dagster, so it can be unit-tested on a temporary file
 per job:
 
 * ``schema``: schema, table and column names, DDL, and the staged page the writer consumes
-  (the raw-layer contract that checks, demo and the dbt test fixtures import);
+  (the raw-layer contract that checks, demo and the dbt test fixtures import), and
+  ``RecordFields``: which record fields an entity is keyed (``id``, ``id_2``), ordered
+  (``modified_on``) and flagged (``active``) by;
 * ``session``: DuckDB session settings of a writer (time zone, memory and thread bounds,
   checkpoint);
 * ``state``: cursors, the whole cursor protocol (kinds, ``KEEP_CURSOR``);

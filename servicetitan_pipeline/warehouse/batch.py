@@ -9,17 +9,15 @@ from datetime import datetime
 from types import TracebackType
 
 import duckdb
-import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type information
-import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-from servicetitan_pipeline.warehouse.schema import PreparedPage, raw_table
+from servicetitan_pipeline.warehouse.schema import PreparedPage, RecordFields, raw_table
 from servicetitan_pipeline.warehouse.state import (
     CURSOR_EXPORT_TOKEN,
     KEEP_CURSOR,
     CursorUpdate,
     finish_sql,
 )
-from servicetitan_pipeline.warehouse.upsert import PageCounts, write_in_transaction
+from servicetitan_pipeline.warehouse.upsert import PageCounts, distinct_keys, write_in_transaction
 
 # DuckDB's row group: an append of at least this many rows in one transaction is written
 # straight to the database file as compressed row groups ("optimistic writes"); a smaller one
@@ -29,11 +27,6 @@ ROW_GROUP_ROWS = 122_880
 BATCH_MAX_ROWS = ROW_GROUP_ROWS
 BATCH_MAX_BYTES = 512 * 2**20
 BATCH_MAX_SECONDS = 60.0
-
-
-def _distinct_ids(table: pa.Table) -> bool:
-    ids = table.column("id")
-    return bool(pc.count_distinct(ids).as_py() == len(ids))
 
 
 class PageBatchWriter:
@@ -74,8 +67,11 @@ class PageBatchWriter:
         max_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         source_clock: Callable[[], datetime | None] = lambda: None,
+        fields: RecordFields | None = None,
     ) -> None:
         raw_table(entity)  # validate the name up front
+        # The entity's key decides where a page may be split and which rows are one record.
+        self._fields = RecordFields.for_entity_name(entity) if fields is None else fields
         self._conn = conn
         self._entity = entity
         self._tenant_id = tenant_id
@@ -104,11 +100,12 @@ class PageBatchWriter:
         group per batch, which DuckDB merged -- decompressing and compressing them again --
         at the final checkpoint. A run killed between the two
         parts re-reads the page, and the upsert finds the head's rows unchanged. A page that
-        repeats an id is not split (its newest listing must win within the page).
+        repeats a key (``id``, or ``(id, id_2)`` for a two-field key) is not split (its newest
+        listing must win within the page).
         """
         room = self.max_rows - self._rows if self._open else self.max_rows
         n = prepared.table.num_rows
-        if 0 < room < n and _distinct_ids(prepared.table):
+        if 0 < room < n and distinct_keys(prepared.table, self._fields.key_columns) == n:
             head = PreparedPage(prepared.table.slice(0, room), (), room)
             tail = PreparedPage(
                 prepared.table.slice(room), prepared.rejects, prepared.records - room
@@ -143,6 +140,7 @@ class PageBatchWriter:
                 begin=begin,
                 commit_sql=self._finish() if last else None,
                 source_now=self._source_clock(),
+                fields=self._fields,
             )
         except BaseException as exc:
             # write_in_transaction has rolled back; make sure, whatever raised, no half batch

@@ -3,10 +3,14 @@
 Everything that reads or writes ``raw_servicetitan`` takes its names from here: the writer,
 the asset checks, the demo's reset and the dbt test fixtures (docs/architecture.md):
 
-* ``raw_servicetitan.<entity>``: one row per ``(_tenant_id, id)`` holding the record's latest
-  version, with the complete record as JSON in ``payload`` (as the API sent it) and its
-  ``modifiedOn`` in ``modified_on`` when that is a plausible time, else NULL
-  (:func:`plausible_modified_on_sql`).
+* ``raw_servicetitan.<entity>``: one row per key -- ``(_tenant_id, id)``, or ``(_tenant_id,
+  id, id_2)`` for an entity keyed by two fields -- holding the record's latest version, with
+  the complete record as JSON in ``payload`` (as the API sent it), the field that orders its
+  versions (``modifiedOn``, ``createdOn`` for immutable events; none for some entities) in
+  ``modified_on`` when that is a plausible time, else NULL (:func:`plausible_modified_on_sql`),
+  and its active flag in ``active`` (NULL when the entity has no active flag). Which record
+  fields fill ``id``/``id_2``, ``modified_on`` and ``active`` is the entity's
+  :class:`RecordFields`.
 * ``raw_servicetitan._sync_state``: one cursor per ``(_tenant_id, entity)``.
 * ``raw_servicetitan._rejected``: records (or response bodies) that could not be loaded.
 
@@ -24,10 +28,11 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type information
 
-from servicetitan_pipeline.entities import RAW_SCHEMA
+from servicetitan_pipeline.entities import ENTITIES_BY_NAME, RAW_SCHEMA, Entity
 
 __all__ = [
     "ENTITY_COLUMNS",
+    "KEY_COLUMNS",
     "MODIFIED_ON_EARLIEST",
     "MODIFIED_ON_FUTURE_MARGIN",
     "PAGE_SCHEMA",
@@ -39,12 +44,16 @@ __all__ = [
     "SYNC_STATE_TABLE_NAME",
     "TENANT_ID",
     "PreparedPage",
+    "RecordFields",
     "ensure_entity_table",
     "ensure_sync_tables",
+    "entity_columns",
     "latest_plausible_modified_on",
+    "page_schema",
     "plausible_modified_on_sql",
     "raw_table",
     "sql_literal",
+    "stored_key_columns",
 ]
 
 # The key column that keeps tenants sharing one file apart, in every raw table.
@@ -55,7 +64,8 @@ REJECTED_TABLE_NAME = "_rejected"
 SYNC_STATE_TABLE = f"{RAW_SCHEMA}.{SYNC_STATE_TABLE_NAME}"
 REJECTED_TABLE = f"{RAW_SCHEMA}.{REJECTED_TABLE_NAME}"
 
-# The columns of every entity table, in order: name and DuckDB type.
+# The columns of an entity table keyed by one field (most entities), in order: name and
+# DuckDB type. A table keyed by two fields has ``id_2`` after ``id`` (:func:`entity_columns`).
 ENTITY_COLUMNS: tuple[tuple[str, str], ...] = (
     (TENANT_ID, "BIGINT      NOT NULL"),
     ("id", "BIGINT      NOT NULL"),
@@ -65,6 +75,70 @@ ENTITY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_connection", "VARCHAR     NOT NULL"),
     ("_loaded_at", "TIMESTAMPTZ NOT NULL"),
 )
+
+# The raw columns that hold a record's key fields, in the order of ``Entity.key``.
+KEY_COLUMNS: tuple[str, ...] = ("id", "id_2")
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordFields:
+    """Which fields of an entity's records fill the raw table's typed columns.
+
+    ``key``: the top-level integer fields that identify a record, stored in ``id`` (and
+    ``id_2``): ``("id",)`` for most entities, ``("employeeId",)``, ``("jobId",
+    "technicianId")``. ``modified``: the field stored in ``modified_on`` that orders a record's
+    versions (``modifiedOn``; ``createdOn`` for immutable events); ``None``: the records carry
+    no such time, ``modified_on`` is NULL and a changed payload is what makes a version newer
+    (``upsert``). ``active``: the boolean stored in ``active``; ``None``: the entity has no
+    active flag, and ``active`` is NULL.
+
+    Hashable, so that decoders built from it are cached per entity (``sync.pages``).
+    """
+
+    key: tuple[str, ...] = ("id",)
+    modified: str | None = "modifiedOn"
+    active: str | None = "active"
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.key) <= len(KEY_COLUMNS):
+            raise ValueError(
+                f"a record key has 1 to {len(KEY_COLUMNS)} fields, not {len(self.key)}: "
+                f"{self.key!r}"
+            )
+        if len(set(self.key)) != len(self.key):
+            raise ValueError(f"a record key names a field twice: {self.key!r}")
+
+    @classmethod
+    def of(cls, entity: Entity) -> RecordFields:
+        """The fields of ``entity`` (its ``key``, ``modified_field`` and ``active_field``)."""
+        try:
+            return cls(entity.key, entity.modified_field, entity.active_field)
+        except ValueError as exc:
+            raise ValueError(f"entity {entity.name}: {exc}") from None
+
+    @classmethod
+    def for_entity_name(cls, entity: str) -> RecordFields:
+        """The fields of the entity table's entry named ``entity``; the common ones (``id``,
+        ``modifiedOn``, ``active``) for a name the table does not hold (a test's table)."""
+        known = ENTITIES_BY_NAME.get(entity)
+        return cls() if known is None else cls.of(known)
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The raw columns holding the key: ``("id",)`` or ``("id", "id_2")``."""
+        return KEY_COLUMNS[: len(self.key)]
+
+    def describe_key(self) -> str:
+        """The key in words, for messages: ``id``, ``(jobId, technicianId)``."""
+        return self.key[0] if len(self.key) == 1 else f"({', '.join(self.key)})"
+
+
+def entity_columns(fields: RecordFields) -> tuple[tuple[str, str], ...]:
+    """The columns of an entity table whose records have ``fields``, in order: name and
+    DuckDB type (:data:`ENTITY_COLUMNS`, plus ``id_2`` for a two-field key)."""
+    extra = tuple((name, "BIGINT      NOT NULL") for name in fields.key_columns[1:])
+    return ENTITY_COLUMNS[:2] + extra + ENTITY_COLUMNS[2:]
+
 
 # --------------------------------------------------------------------------------------------
 # A plausible modifiedOn: the one definition (the writer's version rule, the asset check)
@@ -147,22 +221,50 @@ def ensure_sync_tables(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def ensure_entity_table(conn: duckdb.DuckDBPyConnection, entity: str) -> None:
+def ensure_entity_table(
+    conn: duckdb.DuckDBPyConnection, entity: str, fields: RecordFields | None = None
+) -> None:
     """Create ``raw_servicetitan.<entity>`` (and the sync tables) if missing (idempotent).
+
+    ``fields`` (default: the entity table's entry of that name) decides the key: ``(_tenant_id,
+    id)``, or ``(_tenant_id, id, id_2)`` for a two-field key. A table that exists already
+    must have that key (:class:`ValueError` naming the entity otherwise): rows keyed another
+    way cannot be upserted.
 
     ``payload`` is stored with zstd: DuckDB's automatic choice for long JSON strings (FSST or
     dictionary, decided by analysing every segment at each checkpoint) made checkpoints the
     single largest cost of a sync, and a file several times larger.
     """
+    if fields is None:
+        fields = RecordFields.for_entity_name(entity)
     ensure_sync_tables(conn)
-    columns = ",\n            ".join(f"{name:<11} {ddl}" for name, ddl in ENTITY_COLUMNS)
+    columns = ",\n            ".join(f"{name:<11} {ddl}" for name, ddl in entity_columns(fields))
     conn.execute(
         f"""
         CREATE TABLE IF NOT EXISTS {raw_table(entity)} (
             {columns},
-            PRIMARY KEY ({TENANT_ID}, id)
+            PRIMARY KEY ({TENANT_ID}, {", ".join(fields.key_columns)})
         )"""
     )
+    stored = stored_key_columns(conn, entity)
+    if stored != fields.key_columns:
+        raise ValueError(
+            f"{raw_table(entity)} is keyed by {', '.join(stored)} but entity {entity} has "
+            f"{len(fields.key)} key field(s) {fields.describe_key()} (columns "
+            f"{', '.join(fields.key_columns)}): the entity's key changed since the table was "
+            "made; a full refresh cannot fix that, drop the table and sync the entity again"
+        )
+
+
+def stored_key_columns(conn: duckdb.DuckDBPyConnection, entity: str) -> tuple[str, ...]:
+    """The key columns (after ``_tenant_id``) that the existing raw table of ``entity`` has."""
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? AND column_name IN "
+        f"({', '.join('?' for _ in KEY_COLUMNS)}) ORDER BY ordinal_position",
+        [RAW_SCHEMA, entity, *KEY_COLUMNS],
+    ).fetchall()
+    return tuple(str(name) for (name,) in rows)
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,6 +278,8 @@ def ensure_entity_table(conn: duckdb.DuckDBPyConnection, entity: str) -> None:
 # validated on the way, or what ``orjson.dumps`` produced). The stored column stays ``JSON``.
 PAYLOAD_TYPE = pa.json_(pa.large_string())
 
+# The staged page of an entity keyed by one field; a two-field key adds ``id_2`` after ``id``
+# (:func:`page_schema`).
 PAGE_SCHEMA = pa.schema(
     [
         ("id", pa.int64()),
@@ -184,6 +288,12 @@ PAGE_SCHEMA = pa.schema(
         ("payload", PAYLOAD_TYPE),
     ]
 )
+_PAGE_SCHEMA_TWO_FIELD_KEY = PAGE_SCHEMA.insert(1, pa.field("id_2", pa.int64()))
+
+
+def page_schema(key_width: int) -> pa.Schema:
+    """The staged page's schema for a key of ``key_width`` fields (1 or 2)."""
+    return PAGE_SCHEMA if key_width == 1 else _PAGE_SCHEMA_TWO_FIELD_KEY
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,9 +302,10 @@ class PreparedPage:
     which can be freed as soon as this exists.
 
     Attributes:
-        table: the loadable records, an Arrow table of :data:`PAGE_SCHEMA` (``modified_on_raw``
-            is ``modifiedOn`` exactly as the API wrote it; the writer parses it, rejects what
-            does not parse and keeps an implausible one as unknown, see
+        table: the loadable records, an Arrow table of :func:`page_schema` (``id`` and, for
+            a two-field key, ``id_2`` the key's values; ``modified_on_raw`` the ordering field
+            -- ``RecordFields.modified`` -- exactly as the API wrote it; the writer parses it,
+            rejects what does not parse and keeps an implausible one as unknown, see
             :func:`plausible_modified_on_sql`).
         rejects: ``(reason, record as JSON text)`` of the records that could not be staged.
         records: how many records the page held (loadable and rejected).

@@ -3,8 +3,10 @@
 The cursor protocol, whole:
 
 * A cursor is a string that tells the next sync where to resume, stored with its *kind*
-  (:data:`CURSOR_EXPORT_TOKEN` or :data:`CURSOR_MODIFIED_ON`) so that a reader knows what the
-  string means. No row means "never synced": start from the beginning.
+  (:data:`CURSOR_EXPORT_TOKEN`, :data:`CURSOR_MODIFIED_ON` or :data:`CURSOR_FULL_LIST`) so
+  that a reader knows what the string means. No row means "never synced": start from the
+  beginning. A :data:`CURSOR_FULL_LIST` cursor is not where to resume (such an entity is read
+  whole on every run) but when it was last read completely, by the source's clock.
 * A cursor is written in the same transaction as the rows it covers (the writer ends each
   transaction with :func:`finish_sql`), so a process killed at any instant leaves rows and
   cursor consistent: the next run resumes from the last committed cursor and re-reads at most
@@ -32,6 +34,7 @@ from servicetitan_pipeline.warehouse.schema import SYNC_STATE_TABLE, TENANT_ID, 
 # Cursor kinds stored next to the cursor, so a reader knows what the string means.
 CURSOR_EXPORT_TOKEN = "export_continue_from"
 CURSOR_MODIFIED_ON = "modified_on_high_water"
+CURSOR_FULL_LIST = "full_list"
 
 
 class _Keep(enum.Enum):

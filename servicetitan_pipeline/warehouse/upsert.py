@@ -1,11 +1,17 @@
 """Upsert of pages into ``raw_servicetitan.<entity>``, full refresh and row counts.
 
-Version rule (the upsert): a record replaces the stored row only when its ``modifiedOn`` is
-strictly newer; the same or an older ``modifiedOn`` writes nothing (re-reads and out-of-order
-replays are harmless). ``modifiedOn`` is nullable on some entities (invoices); when either
-side's ``modifiedOn`` is unknown the versions cannot be ordered, so the incoming record --
-what the source says *now* -- replaces the stored row exactly when its content differs. That
-keeps a re-run with no change at the source free of writes, and never loses a change.
+Rows are keyed by ``(_tenant_id, id)``, or ``(_tenant_id, id, id_2)`` for an entity whose
+records are identified by two fields (``schema.RecordFields``): every join, in-page
+deduplication and conflict below goes by the page's key columns.
+
+Version rule (the upsert): a record replaces the stored row only when its ``modifiedOn`` (the
+entity's ordering field, stored in ``modified_on``: ``createdOn`` for immutable events) is
+strictly newer; the same or an older one writes nothing (re-reads and out-of-order replays are
+harmless). It is nullable on some entities (invoices), and always NULL for entities whose
+records carry no time to follow (``RecordFields.modified`` is ``None``: job history, reviews);
+when either side's is unknown the versions cannot be ordered, so the incoming record -- what
+the source says *now* -- replaces the stored row exactly when its content differs. That keeps
+a re-run with no change at the source free of writes, and never loses a change.
 
 An implausible ``modifiedOn`` (year 9999, ``infinity``, ``epoch``: ``schema.
 plausible_modified_on_sql``, the one definition) is unknown, on either side -- also one stored
@@ -35,6 +41,7 @@ from servicetitan_pipeline.warehouse.schema import (
     REJECTED_TABLE,
     SYNC_STATE_TABLE,
     PreparedPage,
+    RecordFields,
     ensure_entity_table,
     latest_plausible_modified_on,
     plausible_modified_on_sql,
@@ -53,10 +60,11 @@ from servicetitan_pipeline.warehouse.state import (
 class PageCounts:
     """What writing one page (or, summed, a whole run) did.
 
-    ``inserted``: ids new for this tenant; ``updated``: stored rows replaced by a newer version
+    ``inserted``: keys new for this tenant; ``updated``: stored rows replaced by a newer version
     (``deactivated`` counts the subset whose ``active`` went from true to false);
     ``unchanged``: records already stored at the same or a newer version (and in-page
-    duplicates that collapsed); ``rejected``: records that could not be loaded.
+    duplicates that collapsed); ``rejected``: records that could not be loaded. ``deactivated``
+    is always 0 for an entity without an active flag (its ``active`` is NULL).
     ``max_modified_on``: the page's greatest plausible ``modifiedOn``, exactly as the API wrote
     it; ``implausible_modified_on``: records loaded whose ``modifiedOn`` was not plausible
     (kept as unknown, see the module docstring).
@@ -91,35 +99,56 @@ class PageCounts:
         return self.inserted + self.updated
 
 
-def _dedup_cte(has_duplicates: bool, latest: datetime) -> str:
+def distinct_keys(table: pa.Table, key_columns: tuple[str, ...]) -> int:
+    """How many distinct keys (values of ``key_columns``) the staged page ``table`` holds."""
+    if len(key_columns) == 1:  # the common case, one C call
+        return int(pc.count_distinct(table.column(key_columns[0])).as_py())
+    return int(table.select(list(key_columns)).group_by(list(key_columns)).aggregate([]).num_rows)
+
+
+def _page_key_columns(table: pa.Table, fields: RecordFields, entity: str) -> tuple[str, ...]:
+    """The key columns of ``fields``, which the staged page must have (it was staged for
+    another entity otherwise: say so rather than let DuckDB fail on a missing column)."""
+    key_columns = fields.key_columns
+    names = table.schema.names
+    if names[: len(key_columns)] != list(key_columns) or "id_2" in names[len(key_columns) :]:
+        raise ValueError(
+            f"{entity}: the page is staged with columns {names}, not for the key "
+            f"{fields.describe_key()} (columns {', '.join(key_columns)})"
+        )
+    return key_columns
+
+
+def _dedup_cte(has_duplicates: bool, latest: datetime, key_columns: tuple[str, ...]) -> str:
     """CTEs ``src`` (the page, timestamps parsed: ``parsed_on`` as DuckDB reads it,
-    ``modified_on`` the same when plausible, else NULL) and ``dedup`` (one row per id).
+    ``modified_on`` the same when plausible, else NULL) and ``dedup`` (one row per key).
 
     In-page duplicates collapse to the newest version (the later listing on a tie: it was
     listed after). Rows whose modifiedOn DuckDB cannot read are left out here and rejected
-    instead. Pages almost never repeat an id, and the two window functions are a measurable
+    instead. Pages almost never repeat a key, and the two window functions are a measurable
     share of a page's cost, so they are only planned when the page does.
     """
+    keys = ", ".join(key_columns)
     ord_column = ",\n               row_number() OVER () AS ord" if has_duplicates else ""
     src = f"""
     parsed AS (
-        SELECT id, modified_on_raw, active, payload,
+        SELECT {keys}, modified_on_raw, active, payload,
                TRY_CAST(modified_on_raw AS TIMESTAMPTZ) AS parsed_on
         FROM _st_page
     ),
     src AS (
-        SELECT id, modified_on_raw, active, payload, parsed_on,
+        SELECT {keys}, modified_on_raw, active, payload, parsed_on,
                {plausible_modified_on_sql("parsed_on", latest)} AS modified_on{ord_column}
         FROM parsed
     )"""
-    dedup = """
+    dedup = f"""
     dedup AS (
-        SELECT id, modified_on_raw, modified_on, active, payload FROM src
+        SELECT {keys}, modified_on_raw, modified_on, active, payload FROM src
         WHERE modified_on_raw IS NULL OR parsed_on IS NOT NULL%s
     )""" % (
-        """
+        f"""
         QUALIFY row_number() OVER (
-            PARTITION BY id ORDER BY modified_on DESC NULLS LAST, ord DESC) = 1"""
+            PARTITION BY {keys} ORDER BY modified_on DESC NULLS LAST, ord DESC) = 1"""
         if has_duplicates
         else ""
     )
@@ -145,6 +174,7 @@ def write_page(
     cursor: CursorUpdate = KEEP_CURSOR,
     cursor_kind: str = CURSOR_EXPORT_TOKEN,
     source_now: datetime | None = None,
+    fields: RecordFields | None = None,
 ) -> PageCounts:
     """Upsert one page and (optionally) store the cursor, in ONE transaction.
 
@@ -159,6 +189,8 @@ def write_page(
         cursor_kind: what ``cursor`` means, stored next to it.
         source_now: the source's current time (ServiceTitan's ``Date``), if known: bounds a
             plausible ``modifiedOn`` (see the module docstring).
+        fields: the entity's record fields (its key; the ordering field, named in rejects);
+            default: the entity table's entry named ``entity``.
 
     Returns:
         The page's :class:`PageCounts`.
@@ -174,6 +206,7 @@ def write_page(
         connection_name=connection_name,
         begin=True,
         source_now=source_now,
+        fields=fields,
         commit_sql=finish_sql(
             tenant_id=tenant_id,
             entity=entity,
@@ -194,17 +227,21 @@ def write_in_transaction(
     begin: bool,
     commit_sql: list[str] | None,
     source_now: datetime | None = None,
+    fields: RecordFields | None = None,
 ) -> PageCounts:
     """Write one page inside a transaction: open it first when ``begin``, end it with
     ``commit_sql`` (cursor + COMMIT, ``state.finish_sql``) when given, else leave it open for
-    the next page. ``source_now``: as for :func:`write_page`.
+    the next page. ``source_now`` and ``fields``: as for :func:`write_page`.
 
     On any failure the transaction -- with every page written in it so far -- is rolled
     back and the error re-raised.
     """
     table_name = raw_table(entity)
+    if fields is None:
+        fields = RecordFields.for_entity_name(entity)
     counts = PageCounts(records=prepared.records)
     table = prepared.table
+    key_columns = _page_key_columns(table, fields, entity)
     rejects = list(prepared.rejects)
     now = datetime.now(UTC)
     params: dict[str, Any] = {
@@ -226,7 +263,9 @@ def write_in_transaction(
     try:
         write_sql: list[str] = []
         if table.num_rows:
-            insert_sql = _classify_page(conn, table, table_name, params, counts, begin=begin)
+            insert_sql = _classify_page(
+                conn, table, table_name, key_columns, params, counts, begin=begin
+            )
             if insert_sql:
                 write_sql.append(insert_sql)
             if counts._bad_timestamps:
@@ -234,7 +273,8 @@ def write_in_transaction(
                     "SELECT payload FROM _st_page WHERE modified_on_raw IS NOT NULL "
                     "AND TRY_CAST(modified_on_raw AS TIMESTAMPTZ) IS NULL"
                 ).fetchall()
-                rejects.extend(("modifiedOn is not a valid timestamp", p) for (p,) in bad)
+                reason = f"{fields.modified or 'modifiedOn'} is not a valid timestamp"
+                rejects.extend((reason, p) for (p,) in bad)
         elif begin:
             conn.execute("BEGIN TRANSACTION")
         counts.rejected = len(rejects)
@@ -266,25 +306,29 @@ def _classify_page(
     conn: duckdb.DuckDBPyConnection,
     table: pa.Table,
     table_name: str,
+    key_columns: tuple[str, ...],
     params: dict[str, Any],
     counts: PageCounts,
     *,
     begin: bool = True,
 ) -> str | None:
     """(Begin the transaction when ``begin``, then) classify the page ``table``
-    (named ``_st_page`` in the SQL).
+    (named ``_st_page`` in the SQL), keyed by ``key_columns``.
 
     Fills ``counts`` from one aggregate over the page LEFT JOINed to this tenant's stored rows
     (new / newer / deactivated by the version rule; only narrow stored columns are read unless
     a version is unordered, i.e. has a null modifiedOn) and returns the INSERT that writes the
-    page -- a plain one when every id is new (every first sync; measurably cheaper), else
+    page -- a plain one when every key is new (every first sync; measurably cheaper), else
     ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <same version rule>``, which finds the stored
     row through the primary-key index -- or ``None`` when nothing is to be written.
     """
     _st_page = table  # read by DuckDB as a replacement scan (see write_in_transaction)
-    ids = table.column("id")
     latest: datetime = params["latest"]
-    dedup_cte = _dedup_cte(pc.count_distinct(ids).as_py() != len(ids), latest)
+    has_duplicates = distinct_keys(table, key_columns) != table.num_rows
+    dedup_cte = _dedup_cte(has_duplicates, latest, key_columns)
+    keys = ", ".join(key_columns)
+    s_keys = ", ".join(f"s.{c}" for c in key_columns)
+    joined_on = " AND ".join(f"t.{c} = s.{c}" for c in key_columns)
     tenant_only = {"tenant": params["tenant"]}
     # The stored version as the rule sees it: an implausible stored stamp (one written by an
     # older version of this writer) is unknown too. Applied to the joined rows only (the
@@ -295,14 +339,14 @@ def _classify_page(
         return f"""
             WITH {dedup_cte},
             classified AS (
-                SELECT s.id, s.active, s.modified_on, s.modified_on_raw,
+                SELECT {s_keys}, s.active, s.modified_on, s.modified_on_raw,
                        t.id IS NULL AS is_new, t.active AS old_active,
                        t.id IS NOT NULL AND {rule} AS is_newer,
                        t.id IS NOT NULL
                            AND (s.modified_on IS NULL OR {t_on} IS NULL) AS unordered
                 FROM dedup s
                 LEFT JOIN (SELECT {stored_cols} FROM {table_name} WHERE _tenant_id = $tenant) t
-                  ON t.id = s.id
+                  ON {joined_on}
             )
             SELECT count(*) FILTER (WHERE is_new),
                    count(*) FILTER (WHERE is_newer),
@@ -324,13 +368,13 @@ def _classify_page(
     # stored payload column, the expensive one).
     row = conn.execute(
         ("BEGIN TRANSACTION;\n" if begin else "")
-        + classify_sql(f"s.modified_on > {t_on}", "id, active, modified_on"),
+        + classify_sql(f"s.modified_on > {t_on}", f"{keys}, active, modified_on"),
         tenant_only,
     ).fetchall()[0]
     n_unordered = row[-1]
     if n_unordered:
         row = conn.execute(
-            classify_sql(_newer_sql("s", "t", t_on), "id, active, modified_on, payload"),
+            classify_sql(_newer_sql("s", "t", t_on), f"{keys}, active, modified_on, payload"),
             tenant_only,
         ).fetchall()[0]
     (
@@ -347,14 +391,14 @@ def _classify_page(
         return None
     insert = f"""
         INSERT INTO {table_name}
-            (_tenant_id, id, modified_on, active, payload, _connection, _loaded_at)
+            (_tenant_id, {keys}, modified_on, active, payload, _connection, _loaded_at)
         WITH {dedup_cte}
-        SELECT {sql_literal(params["tenant"])}, id, modified_on, active, payload,
+        SELECT {sql_literal(params["tenant"])}, {keys}, modified_on, active, payload,
                {sql_literal(params["conn"])}, now()
         FROM dedup
     """
     if counts.inserted == n_distinct:
-        # Every id of the page is new: no conflict is possible, so no conflict clause.
+        # Every key of the page is new: no conflict is possible, so no conflict clause.
         return insert
     # DuckDB names the stored row by the table name in DO UPDATE ... WHERE.
     bare = table_name.split(".", 1)[1]
@@ -365,7 +409,7 @@ def _classify_page(
         else f"EXCLUDED.modified_on > {bare}.modified_on"
     )
     return f"""{insert}
-        ON CONFLICT (_tenant_id, id) DO UPDATE SET
+        ON CONFLICT (_tenant_id, {keys}) DO UPDATE SET
             modified_on = EXCLUDED.modified_on,
             active = EXCLUDED.active,
             payload = EXCLUDED.payload,
@@ -380,14 +424,21 @@ def _classify_page(
 # --------------------------------------------------------------------------------------------
 
 
-def reset_entity(conn: duckdb.DuckDBPyConnection, *, entity: str, tenant_id: int) -> int:
+def reset_entity(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    entity: str,
+    tenant_id: int,
+    fields: RecordFields | None = None,
+) -> int:
     """Forget one entity for one tenant: its rows, its cursor and its rejected records, in one
     transaction. Other tenants sharing the file are untouched. Returns the rows deleted.
+    ``fields``: as for :func:`write_page` (the table is created with their key if missing).
 
     Rejected records go too: a full refresh re-reads everything, and whatever is still bad at
     the source is rejected again, so the rejects afterwards describe the current source.
     """
-    ensure_entity_table(conn, entity)
+    ensure_entity_table(conn, entity, fields)
     conn.execute("BEGIN TRANSACTION")
     try:
         (deleted,) = conn.execute(

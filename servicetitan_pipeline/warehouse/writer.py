@@ -16,9 +16,15 @@ import duckdb
 
 from servicetitan_pipeline.warehouse import rejects, session, upsert
 from servicetitan_pipeline.warehouse.batch import PageBatchWriter
-from servicetitan_pipeline.warehouse.schema import REJECTED_TABLE, PreparedPage, ensure_entity_table
+from servicetitan_pipeline.warehouse.schema import (
+    REJECTED_TABLE,
+    PreparedPage,
+    RecordFields,
+    ensure_entity_table,
+)
 from servicetitan_pipeline.warehouse.state import (
     CURSOR_EXPORT_TOKEN,
+    CURSOR_FULL_LIST,
     CURSOR_MODIFIED_ON,
     KEEP_CURSOR,
     read_sync_state,
@@ -34,7 +40,9 @@ class EntityWriter:
     written inside :meth:`bounded` (DuckDB's memory and thread caps for a writer).
 
     ``source_clock`` tells the source's current time (ServiceTitan's ``Date``), when known: it
-    bounds a plausible ``modifiedOn`` (``upsert``).
+    bounds a plausible ``modifiedOn`` (``upsert``). ``fields`` are the entity's record fields
+    (key, ordering and active fields; default: the entity table's entry named ``entity``):
+    they decide the table's key and every page's.
 
     Attributes:
         rejected_table: where rejected records and response bodies go (for messages).
@@ -50,19 +58,23 @@ class EntityWriter:
         tenant_id: int,
         connection_name: str,
         source_clock: Callable[[], datetime | None] = lambda: None,
+        fields: RecordFields | None = None,
     ) -> None:
         self._conn = conn
         self._source_clock = source_clock
         self.entity = entity
+        self.fields = RecordFields.for_entity_name(entity) if fields is None else fields
         self.tenant_id = tenant_id
         self.connection_name = connection_name
         session.configure_connection(conn)
-        ensure_entity_table(conn, entity)
+        ensure_entity_table(conn, entity, self.fields)
 
     def reset(self) -> int:
         """Full refresh: forget this tenant's rows, cursor and rejects of the entity, in one
         transaction; returns the rows deleted (see ``upsert.reset_entity``)."""
-        return upsert.reset_entity(self._conn, entity=self.entity, tenant_id=self.tenant_id)
+        return upsert.reset_entity(
+            self._conn, entity=self.entity, tenant_id=self.tenant_id, fields=self.fields
+        )
 
     def stored_cursor(self) -> str | None:
         """The committed cursor, or ``None`` when never synced (or reset)."""
@@ -90,6 +102,7 @@ class EntityWriter:
             connection_name=self.connection_name,
             cursor_kind=CURSOR_EXPORT_TOKEN,
             source_clock=self._source_clock,
+            fields=self.fields,
         )
 
     def write_page_keeping_cursor(self, page: PreparedPage) -> PageCounts:
@@ -102,6 +115,7 @@ class EntityWriter:
             connection_name=self.connection_name,
             cursor=KEEP_CURSOR,
             source_now=self._source_clock(),
+            fields=self.fields,
         )
 
     def commit_high_water(self, high_water: str | None) -> None:
@@ -113,6 +127,18 @@ class EntityWriter:
             connection_name=self.connection_name,
             cursor=high_water,
             cursor_kind=CURSOR_MODIFIED_ON,
+        )
+
+    def commit_full_list_read(self, read_at: datetime) -> None:
+        """Store when a full-list entity was last read whole (``read_at``, the source's time),
+        once its pass has completed: the cursor row says when, not where to resume."""
+        write_sync_state(
+            self._conn,
+            entity=self.entity,
+            tenant_id=self.tenant_id,
+            connection_name=self.connection_name,
+            cursor=read_at.isoformat(),
+            cursor_kind=CURSOR_FULL_LIST,
         )
 
     def record_rejected_response(self, *, reason: str, body: str | None, request: str) -> None:

@@ -15,6 +15,7 @@ import pytest
 from ingestion_helpers import LIST_PAGE_SIZE, assert_equals_truth, sync
 
 from servicetitan_pipeline.simulator import FaultConfig, SimulatorConfig, start_simulator
+from servicetitan_pipeline.warehouse.schema import stored_key_columns
 
 pytestmark = pytest.mark.integration
 
@@ -107,9 +108,9 @@ def test_sigkill_at_random_points_then_rerun_equals_truth(tmp_path):
                         ).fetchall()
                     ]
                     for t in tables:
+                        key = ", ".join(("_tenant_id", *stored_key_columns(conn, t)))
                         (dups,) = conn.execute(
-                            f"SELECT count(*) - count(DISTINCT (_tenant_id, id)) "
-                            f"FROM raw_servicetitan.{t}"
+                            f"SELECT count(*) - count(DISTINCT ({key})) FROM raw_servicetitan.{t}"
                         ).fetchall()[0]
                         assert dups == 0, t
         assert kills >= 3, f"only {kills} of 6 runs were killed mid-sync (seed {seed})"

@@ -10,7 +10,10 @@ import pytest
 
 from servicetitan_pipeline.client import BodyNotJsonError, NotAPageError
 from servicetitan_pipeline.sync import pages
-from servicetitan_pipeline.warehouse.schema import PreparedPage
+from servicetitan_pipeline.warehouse.schema import PreparedPage, RecordFields
+
+# The decoding of the common fields (id, modifiedOn, active), for the private fast path.
+COMMON_SHAPE = pages._shape(RecordFields())
 
 
 def rec(i, mod="2024-05-01T10:00:00Z", active=True, **extra):
@@ -64,7 +67,7 @@ NORMAL_PAGE = [
 
 def test_a_normal_page_takes_the_fast_path_and_stages_what_the_careful_path_stages():
     body = body_of(NORMAL_PAGE)
-    assert pages._decode_raw(body) is not None  # the fast path really is taken
+    assert pages._decode_raw(body, COMMON_SHAPE) is not None  # the fast path really is taken
     decoded = pages.decode_page(body)
     page = decoded.data
     assert isinstance(page, PreparedPage)
@@ -103,7 +106,7 @@ def test_the_payload_is_each_record_exactly_as_the_api_wrote_it():
 )
 def test_an_odd_record_sends_the_page_down_the_careful_path_with_the_same_outcome(odd):
     body = body_of(odd)
-    assert pages._decode_raw(body) is None
+    assert pages._decode_raw(body, COMMON_SHAPE) is None
     page = pages.decode_page(body).data
     expected = careful(body)
     assert rows(page) == rows(expected)
@@ -205,7 +208,7 @@ def test_a_record_that_is_not_json_is_rejected_alone_and_its_neighbours_load(bad
     good = [orjson.dumps(rec(i)) for i in (4, 6)]
     body = b'{"hasMore":true,"continueFrom":"t2","data":[' + b", ".join([good[0], bad, good[1]])
     body += b'],"totalCount":3}'
-    assert pages._decode_raw(body) is None
+    assert pages._decode_raw(body, COMMON_SHAPE) is None
     decoded = pages.decode_page(body)
     page = decoded.data
     assert page.table.column("id").to_pylist() == [4, 6]
@@ -233,7 +236,8 @@ def test_a_record_that_repeats_its_id_is_rejected_on_either_path():
     good = orjson.dumps(rec(6))
     for odd in (b"", orjson.dumps(rec(7, active="yes")) + b","):  # fast page, careful page
         body = b'{"hasMore":false,"data":[' + odd + twice + b"," + good + b"]}"
-        assert pages._decode_raw(body) is None  # more ids than records: not the fast path
+        # More ids than records: not the fast path.
+        assert pages._decode_raw(body, COMMON_SHAPE) is None
         page = pages.decode_page(body).data
         assert 4 not in page.table.column("id").to_pylist()
         assert 5 not in page.table.column("id").to_pylist()
