@@ -21,7 +21,12 @@ from spec_records import spec_record
 
 from servicetitan_pipeline.entities import ENTITIES, Entity
 from servicetitan_pipeline.openapi import modules
-from servicetitan_pipeline.warehouse.schema import ENTITY_COLUMNS, ensure_entity_table, raw_table
+from servicetitan_pipeline.warehouse.schema import (
+    RecordFields,
+    ensure_entity_table,
+    entity_columns,
+    raw_table,
+)
 
 STAGING_DIR = DBT_PROJECT_DIR / "models" / "staging" / "servicetitan"
 TENANT = 1000001
@@ -93,7 +98,7 @@ def spec_warehouse(tmp_path_factory) -> SpecWarehouse:
                     "_connection": "spec",
                     "_loaded_at": LOADED_AT,
                 }
-                columns = [name for name, _ddl in ENTITY_COLUMNS]
+                columns = [name for name, _ddl in entity_columns(RecordFields.of(entity))]
                 con.execute(
                     f"insert into {raw_table(entity.name)} ({', '.join(columns)}) "
                     f"values ({', '.join('?' for _ in columns)})",

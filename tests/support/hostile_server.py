@@ -79,9 +79,6 @@ _MAX_REQUEST_BODY = 1 << 20  # a token request is a few hundred bytes; refuse to
 _BASE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
 _SECRET_HEADERS = frozenset({"authorization", "st-app-key", "cookie"})
 _REDACTED = "<redacted>"
-_API_PATH = re.compile(
-    r"^/(?P<module>[^/]+)/v2/tenant/(?P<tenant>[^/]+)/(?P<export>export/)?(?P<resource>[^/]+)$"
-)
 _DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 Kind = Literal["token", "export", "list", "other", "tls"]
@@ -871,15 +868,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _classify(self, path: str) -> tuple[Kind, Entity | None]:
         if path == TOKEN_PATH:
             return "token", None
-        match = _API_PATH.match(path)
-        if match is None or match["tenant"] != str(self.owner.tenant_id):
-            return "other", None
+        tenant = self.owner.tenant_id
         for entity in ENTITIES:
-            if entity.module == match["module"] and entity.resource == match["resource"]:
-                if match["export"] and entity.has_export:
-                    return "export", entity
-                if not match["export"] and entity.has_list:
-                    return "list", entity
+            # The entity table's own paths: module prefixes differ (/telecom/v2) and resources
+            # may have two segments (jobs/splits).
+            if entity.has_export and path == entity.export_path(tenant):
+                return "export", entity
+            if entity.has_list and path == entity.list_path(tenant):
+                return "list", entity
         return "other", None
 
     # -- writing answers, every loop bounded by the stream limit and by stop()
