@@ -51,3 +51,21 @@
 {% macro st_text_list(json_expr) -%}
     cast(from_json({{ json_expr }}, '["VARCHAR"]') as varchar[])
 {%- endmacro %}
+
+{#
+    A strict ServiceTitan duration (a call's `duration`): only `[d.]hh:mm:ss[.fffffff]` is
+    accepted and parsed by `st_timespan_seconds`; anything else fails the query with an error
+    naming the value and, through `record_label` (a SQL expression, e.g. `'call ' || id`), the
+    record it came from, rather than becoming NULL and shortening a total. Empty is missing.
+#}
+{% macro st_duration_seconds(json_text, record_label="'a record'") -%}
+    case
+        when nullif(trim({{ json_text }}), '') is null then null
+        when regexp_matches(trim({{ json_text }}), '^(\d+\.)?\d{1,2}:\d{2}:\d{2}(\.\d+)?$')
+            then {{ st_timespan_seconds(json_text) }}
+        else error(
+            'not a ServiceTitan duration ([d.]hh:mm:ss) in ' || ({{ record_label }}) || ': '
+            || ({{ json_text }})
+        )
+    end
+{%- endmacro %}
