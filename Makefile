@@ -41,13 +41,17 @@ $(STAMP): $(LOCKED) pyproject.toml setup.py
 prepare: install
 	$(BIN)/python -m servicetitan_pipeline.defs.dbt_project
 
-# The whole suite, the slow install tests (a fresh virtualenv, a few minutes) included.
+# The whole suite, the slow install tests (a fresh virtualenv, a few minutes) included, on
+# two worker processes: most tests wait on a simulator, a subprocess or DuckDB, so two workers
+# take ~60% of one's time even on 2 cores. A file's tests stay in one worker (--dist loadfile:
+# module fixtures such as a synced warehouse are built once). PYTEST_WORKERS=0 runs in-process.
+PYTEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # Everything but the install tests.
 test-fast: install
-	$(BIN)/python -m pytest -m "not install"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not install"
 
 # Only the install tests: `pip install .` and an editable install into fresh virtualenvs.
 test-install: install
