@@ -6,9 +6,13 @@ from pathlib import Path
 from typing import TextIO
 
 from servicetitan_pipeline.cli.runner import SyncOutcome
+from servicetitan_pipeline.entities import ENTITIES
+
+# The entity column is as wide as the longest entity name, so every row lines up.
+_W = max(len("entity"), *(len(e.name) for e in ENTITIES))
 
 _ENTITY_HEADER = (
-    f"  {'entity':<15} {'rows':>9} {'new':>8} {'updated':>8} {'deactiv.':>8} "
+    f"  {'entity':<{_W}} {'rows':>9} {'new':>8} {'updated':>8} {'deactiv.':>8} "
     f"{'rejected':>8} {'pages':>6} {'requests':>8} {'retries':>7} {'seconds':>8}"
 )
 
@@ -22,7 +26,7 @@ def print_sync_outcome(outcome: SyncOutcome, *, out: TextIO) -> None:
         m = asset.metadata
         name = asset.key.split("/", 1)[1]
         print(
-            f"  {name:<15} {m.get('dagster/row_count', 0):>9,} {m.get('rows_inserted', 0):>8,} "
+            f"  {name:<{_W}} {m.get('dagster/row_count', 0):>9,} {m.get('rows_inserted', 0):>8,} "
             f"{m.get('rows_updated', 0):>8,} {m.get('rows_deactivated', 0):>8,} "
             f"{m.get('rows_rejected', 0):>8,} {m.get('pages', 0):>6,} {m.get('requests', 0):>8,} "
             f"{m.get('retries', 0):>7,} {float(m.get('duration_seconds', 0.0)):>8.2f}",
@@ -74,7 +78,7 @@ def print_demo_summary(
 
     print("\nSummary", file=out)
     print(
-        f"  {'entity':<15} {'rows':>9}   {'first sync':>10}   then, after the clock moved",
+        f"  {'entity':<{_W}} {'rows':>9}   {'first sync':>10}   then, after the clock moved",
         file=out,
     )
     second_by_key = {a.key: a for a in second.ingestion()}
@@ -89,7 +93,7 @@ def print_demo_summary(
             else "not run"
         )
         print(
-            f"  {asset.key.split('/', 1)[1]:<15} {rows:>9,}   "
+            f"  {asset.key.split('/', 1)[1]:<{_W}} {rows:>9,}   "
             f"{asset.metadata.get('rows_inserted', 0):>10,}   {changes}",
             file=out,
         )
