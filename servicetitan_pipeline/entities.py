@@ -254,23 +254,19 @@ def _list(
     )
 
 
-def _ref(field: str, entity: str) -> Reference:
-    return Reference(field, entity)
-
-
 _ACTIVE_STATE_ALL = MappingProxyType({"activeState": "All"})
-_CUSTOMER = _ref("customerId", "customers")
-_LOCATION = _ref("locationId", "locations")
-_JOB = _ref("jobId", "jobs")
-_TECHNICIAN = _ref("technicianId", "technicians")
-_BUSINESS_UNIT = _ref("businessUnitId", "business_units")
-_CAMPAIGN = _ref("campaignId", "campaigns")
-_JOB_TYPE = _ref("jobTypeId", "job_types")
-_MEMBERSHIP = _ref("membershipId", "memberships")
-_EMPLOYEE = _ref("employeeId", "employees")
-_APPOINTMENT = _ref("appointmentId", "appointments")
-_PROJECT = _ref("projectId", "projects")
-_INVOICE = _ref("invoiceId", "invoices")
+_CUSTOMER = Reference("customerId", "customers")
+_LOCATION = Reference("locationId", "locations")
+_JOB = Reference("jobId", "jobs")
+_TECHNICIAN = Reference("technicianId", "technicians")
+_BUSINESS_UNIT = Reference("businessUnitId", "business_units")
+_CAMPAIGN = Reference("campaignId", "campaigns")
+_JOB_TYPE = Reference("jobTypeId", "job_types")
+_MEMBERSHIP = Reference("membershipId", "memberships")
+_EMPLOYEE = Reference("employeeId", "employees")
+_APPOINTMENT = Reference("appointmentId", "appointments")
+_PROJECT = Reference("projectId", "projects")
+_INVOICE = Reference("invoiceId", "invoices")
 
 ENTITIES: tuple[Entity, ...] = (
     Entity(
@@ -407,7 +403,7 @@ ENTITIES: tuple[Entity, ...] = (
         _CUSTOMER,
         _LOCATION,
         _BUSINESS_UNIT,
-        _ref("soldBy", "technicians"),
+        Reference("soldBy", "technicians"),
         volume=Volume(per="jobs", rate=0.5),
     ),
     _export(
@@ -417,10 +413,10 @@ ENTITIES: tuple[Entity, ...] = (
         "Telecom.V2.ExportCallResponse",
         "Phone calls (inbound and outbound) with duration, call type, campaign and whether a "
         "job was booked: the base of booking rate and campaign ROI.",
-        _ref("customer.id", "customers"),
-        _ref("location.id", "locations"),
-        _ref("campaign.id", "campaigns"),
-        _ref("job.id", "jobs"),
+        Reference("customer.id", "customers"),
+        Reference("location.id", "locations"),
+        Reference("campaign.id", "campaigns"),
+        Reference("job.id", "jobs"),
         volume=Volume(per="customers", rate=1.5),
     ),
     _export(
@@ -478,7 +474,7 @@ ENTITIES: tuple[Entity, ...] = (
         _CUSTOMER,
         _LOCATION,
         _BUSINESS_UNIT,
-        _ref("membershipTypeId", "membership_types"),
+        Reference("membershipTypeId", "membership_types"),
         volume=Volume(per="customers", rate=0.25),
     ),
     _export(
@@ -497,7 +493,7 @@ ENTITIES: tuple[Entity, ...] = (
         "Recurring services of memberships at locations (e.g. two tune-ups a year).",
         _MEMBERSHIP,
         _LOCATION,
-        _ref("recurringServiceTypeId", "recurring_service_types"),
+        Reference("recurringServiceTypeId", "recurring_service_types"),
         _BUSINESS_UNIT,
         _JOB_TYPE,
         _CAMPAIGN,
@@ -517,7 +513,7 @@ ENTITIES: tuple[Entity, ...] = (
         "recurring-service-events",
         "Memberships.V2.ExportLocationRecurringServiceEventResponse",
         "Scheduled occurrences of recurring services, and the jobs booked for them.",
-        _ref("locationRecurringServiceId", "recurring_services"),
+        Reference("locationRecurringServiceId", "recurring_services"),
         _MEMBERSHIP,
         _JOB,
         volume=Volume(per="recurring_services", rate=2.0),
@@ -579,7 +575,7 @@ ENTITIES: tuple[Entity, ...] = (
         _INVOICE,
         _CUSTOMER,
         _LOCATION,
-        _ref("activityCodeId", "activity_codes"),
+        Reference("activityCodeId", "activity_codes"),
         volume=Volume(per="jobs", rate=1.0),
     ),
     _export(
@@ -589,7 +585,7 @@ ENTITIES: tuple[Entity, ...] = (
         "Payroll.V2.PayrollAdjustments.PayrollAdjustmentExportResponse",
         "Payroll adjustments (bonuses, deductions) per employee.",
         _EMPLOYEE,
-        _ref("activityCodeId", "activity_codes"),
+        Reference("activityCodeId", "activity_codes"),
         volume=Volume(per="employees", rate=2.0),
     ),
     _export(
@@ -707,7 +703,7 @@ ENTITIES: tuple[Entity, ...] = (
         "Why and when jobs were canceled (the base of cancel rate by reason). The records have "
         "no modifiedOn: ordered by createdOn.",
         _JOB,
-        _ref("reasonId", "job_cancel_reasons"),
+        Reference("reasonId", "job_cancel_reasons"),
         modified_field="createdOn",
         volume=Volume(per="jobs", rate=0.1),
     ),
@@ -765,7 +761,7 @@ ENTITIES: tuple[Entity, ...] = (
         "inventory-bills",
         "Accounting.V2.ExportInventoryBillResponse",
         "Vendor bills for inventory received against purchase orders.",
-        _ref("purchaseOrderId", "purchase_orders"),
+        Reference("purchaseOrderId", "purchase_orders"),
         _JOB,
         volume=Volume(per="purchase_orders", rate=0.8),
     ),
@@ -856,7 +852,7 @@ ENTITIES: tuple[Entity, ...] = (
         "Inventory.V2.ExportPurchaseOrdersResponse",
         "Purchase orders to vendors. The records have no active flag: their status says "
         "whether they are canceled.",
-        _ref("vendorId", "vendors"),
+        Reference("vendorId", "vendors"),
         _JOB,
         _TECHNICIAN,
         _BUSINESS_UNIT,
@@ -878,8 +874,8 @@ ENTITIES: tuple[Entity, ...] = (
         "returns",
         "Inventory.V2.ExportReturnsResponse",
         "Inventory returned to vendors.",
-        _ref("vendorId", "vendors"),
-        _ref("purchaseOrderId", "purchase_orders"),
+        Reference("vendorId", "vendors"),
+        Reference("purchaseOrderId", "purchase_orders"),
         volume=Volume(per="purchase_orders", rate=0.1),
     ),
     _export(
@@ -982,7 +978,7 @@ ENTITIES: tuple[Entity, ...] = (
         _EMPLOYEE,
         _JOB,
         _APPOINTMENT,
-        _ref("activityTypeId", "timesheet_activity_types"),
+        Reference("activityTypeId", "timesheet_activity_types"),
         volume=Volume(per="appointments", rate=0.5),
     ),
     _export(
@@ -991,7 +987,7 @@ ENTITIES: tuple[Entity, ...] = (
         "activity-types",
         "Timesheets.V2.ActivityTypes.ActivityTypeExportResponse",
         "Timesheet activity types.",
-        _ref("categoryId", "timesheet_activity_categories"),
+        Reference("categoryId", "timesheet_activity_categories"),
         volume=Volume(count=15),
     ),
     _export(

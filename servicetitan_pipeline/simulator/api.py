@@ -21,14 +21,15 @@ from typing import Any, Literal
 import orjson
 
 from .. import openapi
-from ..entities import ENTITIES, Entity
+from ..entities import ENTITIES, MODULES, Entity
 from .config import MAX_PAGE_SIZE, SimulatorConfig
 from .store import LRU, EntityStore, decode_token
 from .timefmt import parse_client_datetime
 from .world import World
 
 _API_PATH = re.compile(r"^(/.+?)/tenant/([^/]+)/((?:export/)?[a-z0-9-]+(?:/[a-z0-9-]+)?)/?$")
-_SCOPE = "tn.crm tn.jpm tn.accounting tn.settings tn.marketing"
+# The token grants every module the simulator serves (a denied module answers 403 instead).
+_SCOPE = " ".join(f"tn.{name}" for name in MODULES)
 _DATE_BOUNDS = ("modifiedOnOrAfter", "modifiedBefore", "createdOnOrAfter", "createdBefore")
 
 # RFC 7807 "type" URIs as ASP.NET Core (and so ServiceTitan) sends them.
