@@ -747,10 +747,13 @@ def other_tenant_records() -> dict[str, list[dict[str, Any]]]:
 
 def create_raw_layer(database: str) -> None:
     """Create the raw layer (the writer's own DDL, ``warehouse.schema``) in ``database`` and
-    load both tenants."""
+    load both tenants, and each KPI domain's own tenant (``kpi_fixtures``)."""
+    from kpi_fixtures import domain_tenants
+
     tenants = (
         (TENANT, {**tenant_records(), **kpi_tenant_records()}),
         (OTHER_TENANT, {**other_tenant_records(), **kpi_other_tenant_records()}),
+        *domain_tenants().items(),
     )
     with duckdb.connect(database) as con:
         # every entity's raw table, empty unless the fixture has records for it: every staging

@@ -10,24 +10,15 @@ days past the due date. If either side drifts from the documented rules, the fig
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-import dagster as dg
 import duckdb
 import pytest
-from dagster_duckdb import DuckDBResource
-from dbt_test_helpers import run_dbt
-
-from servicetitan_pipeline.defs import ingestion
-from servicetitan_pipeline.defs.resources import ServiceTitanResource
-from servicetitan_pipeline.entities import ENTITIES
-from servicetitan_pipeline.simulator import SimulatorConfig, start_simulator
 
 pytestmark = pytest.mark.integration
 
-ADVANCE_HOURS = 96  # a few simulated days of change: payments, merges, adjustments, new jobs
 ZERO = Decimal("0.00")
 
 
@@ -43,45 +34,9 @@ def _money(text: str | None) -> Decimal:
 
 
 @pytest.fixture(scope="module")
-def synced(tmp_path_factory) -> dict[str, Any]:
-    """Sync a simulated tenant into a fresh DuckDB file, build dbt, keep the ground truth."""
-    root = tmp_path_factory.mktemp("dbt_simulator")
-    database = root / "warehouse.duckdb"
-    config = SimulatorConfig(customers=150, seed=2026)
-    with start_simulator(config) as sim:
-        sim.advance(hours=ADVANCE_HOURS)
-        resource = ServiceTitanResource(
-            name="dbt-integration",
-            environment="integration",
-            tenant_id=str(sim.config.tenant_id),
-            client_id=sim.config.client_id,
-            client_secret=sim.config.client_secret,
-            app_key=sim.config.app_key,
-            api_base_url=sim.base_url,
-            auth_url=sim.auth_url,
-        )
-        entity_names = [e.name for e in ENTITIES]
-        result = dg.materialize(
-            ingestion.build_ingestion_assets(),
-            resources={"servicetitan": resource, "duckdb": DuckDBResource(database=str(database))},
-            run_config=ingestion.ingestion_run_config(entity_names),
-            instance=dg.DagsterInstance.ephemeral(),
-        )
-        assert result.success
-        truth = {name: sim.truth(name) for name in entity_names}
-        tenant_id = sim.config.tenant_id
-
-    # Age receivables as of the simulated "now" (the simulator's clock, not the wall clock the
-    # rows were loaded at), through the documented override.
-    as_of = (config.start + timedelta(hours=ADVANCE_HOURS)).date()
-    build = run_dbt(
-        ["build", "--vars", f"{{ar_as_of_date: '{as_of.isoformat()}'}}"],
-        database=database,
-        target_path=root / "target",
-    )
-    assert build.returncode == 0, build.output
-    assert "ERROR=0" in build.output
-    return {"database": database, "truth": truth, "tenant_id": tenant_id, "as_of": as_of}
+def synced(simulated_warehouse) -> dict[str, Any]:
+    """The session's simulated tenant, synced and built (conftest ``simulated_warehouse``)."""
+    return simulated_warehouse
 
 
 def _query(synced, sql: str) -> list[tuple]:
