@@ -163,13 +163,21 @@ def child_bare(
 
 
 def child_sync(
-    base_url: str, tenant_id: int, client_id: str, secret: str, app_key: str, database: str
+    base_url: str,
+    tenant_id: int,
+    client_id: str,
+    secret: str,
+    app_key: str,
+    database: str,
+    workers: int,
 ) -> Report:
-    """``dagster.materialize`` of every ingestion asset into a fresh DuckDB file."""
+    """``dagster.materialize`` of every ingestion asset into a fresh DuckDB file, ``workers``
+    entities at a time."""
     import dagster as dg
     from dagster_duckdb import DuckDBResource
 
     from servicetitan_pipeline.defs.ingestion import (
+        SYNC_OP_NAME,
         build_ingestion_assets,
         ingestion_run_config,
     )
@@ -196,16 +204,20 @@ def child_sync(
     instance = dg.DagsterInstance.ephemeral()
     cpu_at_start = _cpu()
     started = time.perf_counter()
-    result = dg.materialize(
-        assets,
-        resources=resources,
-        run_config=ingestion_run_config([e.name for e in ENTITIES]),
-        instance=instance,
-    )
+    run_config = ingestion_run_config([e.name for e in ENTITIES])
+    run_config["ops"][SYNC_OP_NAME]["config"]["concurrent_entities"] = workers
+    result = dg.materialize(assets, resources=resources, run_config=run_config, instance=instance)
     elapsed = time.perf_counter() - started
+    # The ingestion step's own wall time (its start to its end in the event log): what the
+    # sync costs without Dagster's per-run overhead and the DuckDB file's final checkpoint.
+    stamps = {
+        entry.dagster_event.event_type_value: entry.timestamp
+        for entry in instance.all_logs(result.run_id)
+        if entry.dagster_event is not None and entry.step_key == SYNC_OP_NAME
+    }
+    step_seconds = stamps["STEP_SUCCESS"] - stamps["STEP_START"]
     per_asset: Report = {}
     records = pages = 0
-    step_seconds = 0.0
     for event in result.get_asset_materialization_events():
         # The asset's metadata as plain values (ints and floats, see defs.ingestion).
         md: Report = {k: v.value for k, v in event.materialization.metadata.items()}
@@ -220,7 +232,6 @@ def child_sync(
         }
         records += md["records_read"]
         pages += md["pages"]
-        step_seconds += md["duration_seconds"]
     return {
         "records": records,
         "pages": pages,
@@ -264,7 +275,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--download-runs", type=int, default=1, help="download-only runs (after the others)"
     )
+    parser.add_argument(
+        "--sync-workers",
+        default="2",
+        help="entities synced at once, comma-separated for several sync runs side by side "
+        "(e.g. 2,1: the default, then one entity at a time); the first is the headline",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -281,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.child in ("bare", "download"):
             out = child_bare(args.base_url, *creds, parse=args.child == "bare")
         else:
-            out = child_sync(args.base_url, *creds, args.database)
+            out = child_sync(args.base_url, *creds, args.database, args.workers)
         usage = resource.getrusage(resource.RUSAGE_SELF)
         out["peak_rss_mib"] = round(usage.ru_maxrss / 1024, 1)
         # CPU of every thread of the child (DuckDB's included), imports excluded: a figure
@@ -314,15 +332,21 @@ def main(argv: list[str] | None = None) -> int:
         bares: list[Report] = []
         downloads: list[Report] = []
         sync: Report | None = None
+        syncs: dict[int, Report] = {}
+        workers = [int(w) for w in args.sync_workers.split(",")]
         with tempfile.TemporaryDirectory(prefix="st-bench-") as tmp:
-            database = str(Path(tmp) / "bench.duckdb")
-            order = ["bare", "sync"] + ["bare"] * max(0, args.bare_runs - 1)
+            order = ["bare", *(f"sync:{w}" for w in workers)]
+            order += ["bare"] * max(0, args.bare_runs - 1)
             order += ["download"] * args.download_runs
             for kind in order:
                 print(f"running {kind} ...", flush=True)
-                if kind == "sync":
-                    out = _run_child("sync", [*base, "--database", database])
-                    sync = out
+                if kind.startswith("sync:"):
+                    n = int(kind.split(":")[1])
+                    database = str(Path(tmp) / f"bench-{n}.duckdb")
+                    out = _run_child("sync", [*base, "--database", database, f"--workers={n}"])
+                    Path(database).unlink()
+                    syncs[n] = out
+                    sync = sync or out
                 else:
                     out = _run_child(kind, base)
                     (bares if kind == "bare" else downloads).append(out)
@@ -372,6 +396,18 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_ratio_bare_over_sync": round(
                 (sum(b["cpu_seconds"] for b in bares) / len(bares)) / sync["cpu_seconds"], 3
             ),
+            "sync_workers": workers[0],
+            # Every sync run of --sync-workers, side by side with the same bare runs.
+            "sync_by_workers": {
+                str(n): {
+                    "seconds": round(out["seconds"], 2),
+                    "asset_seconds": round(out["asset_seconds"], 2),
+                    "ratio": round(out["records"] / out["seconds"] / bare_rate, 3),
+                    "peak_rss_mib": out["peak_rss_mib"],
+                    "cpu_seconds": out["cpu_seconds"],
+                }
+                for n, out in syncs.items()
+            },
             "per_asset": sync["per_asset"],
             "loadavg_before": load_before,
             "loadavg_after": _loadavg(),
@@ -388,6 +424,11 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"sync_{args.customers}_{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(summary, indent=2) + "\n")
+    for n, figures in summary["sync_by_workers"].items():
+        print(
+            f"sync with {n} at once: {figures['seconds']:.1f}s, {figures['ratio']:.0%} of bare, "
+            f"peak RSS {figures['peak_rss_mib']:.0f} MiB, CPU {figures['cpu_seconds']}s"
+        )
     print(
         f"\nbare {bare_rate:,.0f} records/s | sync {sync_rate:,.0f} records/s end to end "
         f"({summary['ratio']:.0%} of bare; {summary['ratio_in_asset_steps']:.0%} counting asset "

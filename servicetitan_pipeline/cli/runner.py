@@ -219,6 +219,15 @@ def summarise(result: dg.ExecuteInProcessResult, elapsed: float) -> SyncOutcome:
         error = part.error
         while error.cause is not None:
             error = error.cause
+        if part.description and "\n" in part.description:
+            # A step that failed for several reasons (the ingestion step: one line per entity
+            # that failed, after a headline) gets one summary line per reason.
+            failures += [
+                f"{part.label}: {_one_line(line)}"
+                for line in part.description.splitlines()[1:]
+                if line.strip()
+            ]
+            continue
         reason = f"{error.cls_name}: {part.description}" if part.description else error.message
         failures.append(f"{part.label}: {_one_line(reason)}")
     failures += [

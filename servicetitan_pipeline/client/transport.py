@@ -22,6 +22,7 @@ exist, a malformed URL), raised as ``EndpointSettingsError`` naming the setting.
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import re
@@ -328,16 +329,23 @@ class ClientStats:
 
 
 class StatsRecorder:
-    """Thread-safe accumulator behind ``ServiceTitanClient.stats``."""
+    """Thread-safe accumulator behind ``ServiceTitanClient.stats``.
 
-    def __init__(self) -> None:
+    ``forward_to``: a recorder that counts everything this one counts too (a client view's
+    counters add up into its client's, see ``ServiceTitanClient.with_own_stats``).
+    """
+
+    def __init__(self, forward_to: StatsRecorder | None = None) -> None:
         self._lock = threading.Lock()
         self._values: dict[str, Any] = {f.name: f.default for f in fields(ClientStats)}
+        self._forward_to = forward_to
 
     def add(self, **increments: float) -> None:
         with self._lock:
             for key, inc in increments.items():
                 self._values[key] += inc
+        if self._forward_to is not None:
+            self._forward_to.add(**increments)
 
     def snapshot(self) -> ClientStats:
         with self._lock:
@@ -486,6 +494,13 @@ class Transport:
         # "today" should use the server's day, not this machine's (a clock set wrong, a time
         # zone around midnight, a simulated tenant living at another date).
         self.server_date: datetime | None = None
+
+    def with_stats(self, stats: StatsRecorder) -> Transport:
+        """This transport (same connection pool, retry policy, limits, rate limiter) counting
+        into ``stats``."""
+        view = copy.copy(self)
+        view.stats = stats
+        return view
 
     def send(
         self,

@@ -1,19 +1,21 @@
 """Ingestion assets: one Dagster asset per entry of ``entities.ENTITIES``.
 
-Each asset runs the sync engine (``sync.engine.sync_entity``) for its entity, under the
-warehouse's write lock, and turns what the sync did into materialization metadata.
+One step (op ``servicetitan_ingestion``, a multi-asset that can be subset) runs the sync engine
+for the selected entities, a few at a time (``sync.concurrent``), under the warehouse's write
+lock, and turns what each sync did into that entity's materialization metadata.
 
 Public API (used by ``definitions.py`` and the CLI):
 
 * :func:`build_ingestion_assets` -- the assets, keys ``["servicetitan", <entity>]``;
-* :class:`IngestionConfig` -- run config of each asset (``full_refresh``, ``list_page_size``);
+* :class:`IngestionConfig` -- run config of the step (``full_refresh``,
+  ``full_refresh_entities``, ``list_page_size``, ``concurrent_entities``);
 * :func:`ingestion_run_config` -- the run config dict for a selection of entities.
 """
 
 # No `from __future__ import annotations`: Dagster reads the asset function's annotations
 # (config class, resources) at definition time and cannot resolve them as strings.
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -29,21 +31,32 @@ from servicetitan_pipeline.config import missing_scope_remedy
 from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL, is_transient
 from servicetitan_pipeline.defs.resources import ServiceTitanResource
 from servicetitan_pipeline.entities import ENTITIES, Entity, SyncMode, get_entity
-from servicetitan_pipeline.sync.engine import SyncError, SyncResult, sync_entity
+from servicetitan_pipeline.sync.concurrent import DEFAULT_WORKERS, EntitySyncs
+from servicetitan_pipeline.sync.engine import SyncError, SyncResult
 from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
 from servicetitan_pipeline.warehouse.schema import REJECTED_TABLE, TENANT_ID, RecordFields
 
 INGESTION_GROUP = "servicetitan_raw"
+ENTITY_NAMES = frozenset(e.name for e in ENTITIES)
 ASSET_KINDS = {"api", "duckdb"}
 
 
+SYNC_OP_NAME = "servicetitan_ingestion"
+
+
 class IngestionConfig(dg.Config):
-    """Run config of one ingestion asset."""
+    """Run config of the ingestion step (the op ``servicetitan_ingestion``)."""
 
     full_refresh: bool = Field(
         default=False,
-        description="Delete this tenant's rows, cursor and rejected records of the entity, then "
-        "re-read it from the beginning. Default: incremental from the stored cursor.",
+        description="Delete this tenant's rows, cursor and rejected records of every selected "
+        "entity, then re-read them from the beginning. Default: incremental from the stored "
+        "cursors.",
+    )
+    full_refresh_entities: list[str] = Field(
+        default_factory=list,
+        description="Entities (names, e.g. `invoices`) to fully refresh, the others of the "
+        "selection staying incremental.",
     )
     list_page_size: int = Field(
         default=DEFAULT_LIST_PAGE_SIZE,
@@ -52,26 +65,43 @@ class IngestionConfig(dg.Config):
         description="pageSize for list-endpoint entities (job types, campaigns); 5000 is "
         "ServiceTitan's practical maximum and costs the fewest requests.",
     )
+    concurrent_entities: int = Field(
+        default=DEFAULT_WORKERS,
+        ge=1,
+        le=8,
+        description="How many entities are synced at once, each on its own DuckDB connection "
+        "(the largest first). 1 syncs them one after another.",
+    )
+
+    def refreshed(self, selected: Iterable[str]) -> dict[str, bool]:
+        """Entity name -> whether this run fully refreshes it (unknown names refused)."""
+        unknown = [name for name in self.full_refresh_entities if name not in ENTITY_NAMES]
+        if unknown:
+            raise dg.Failure(
+                description=f"full_refresh_entities names unknown entities: {', '.join(unknown)}"
+            )
+        chosen = set(self.full_refresh_entities)
+        return {name: self.full_refresh or name in chosen for name in selected}
 
 
 def ingestion_op_name(entity_name: str) -> str:
-    """The op name of an entity's asset (the key under ``ops`` in run config)."""
-    return f"servicetitan__{get_entity(entity_name).name}"
+    """The op that syncs ``entity_name`` (the key under ``ops`` in run config): one op,
+    ``servicetitan_ingestion``, syncs every entity. Unknown names raise ``KeyError`` listing the
+    known entities."""
+    get_entity(entity_name)
+    return SYNC_OP_NAME
 
 
 def ingestion_run_config(entity_names: Iterable[str], full_refresh: bool = False) -> dict[str, Any]:
-    """Run config for the ingestion assets of ``entity_names``.
+    """Run config for the ingestion of ``entity_names``.
 
     Example: ``ingestion_run_config(["customers"], full_refresh=True)`` ->
-    ``{"ops": {"servicetitan__customers": {"config": {"full_refresh": True}}}}``.
+    ``{"ops": {"servicetitan_ingestion": {"config": {"full_refresh_entities": ["customers"]}}}}``.
     Unknown names raise ``KeyError`` listing the known entities.
     """
-    return {
-        "ops": {
-            ingestion_op_name(name): {"config": {"full_refresh": bool(full_refresh)}}
-            for name in entity_names
-        }
-    }
+    names = [get_entity(name).name for name in entity_names]
+    config: dict[str, Any] = {"full_refresh_entities": names} if full_refresh else {}
+    return {"ops": {SYNC_OP_NAME: {"config": config}}}
 
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -196,20 +226,19 @@ def _how_it_is_stored(entity: Entity) -> str:
     )
 
 
-def build_ingestion_asset(entity: Entity) -> dg.AssetsDefinition:
-    """The ingestion asset of one entity (key ``["servicetitan", entity.name]``)."""
+def _asset_spec(entity: Entity) -> dg.AssetSpec:
+    """The ingestion asset of one entity (key ``["servicetitan", entity.name]``): its
+    description, built from the entity table, is what the UI shows."""
     description = (
         f"{entity.description}\n\n{_how_it_syncs(entity)}\n\n{_how_it_is_stored(entity)} "
         f"Records that cannot be loaded go to `{REJECTED_TABLE}`. Run config "
         "`full_refresh: true` rebuilds it from scratch."
     )
-
-    @dg.asset(
+    return dg.AssetSpec(
         key=entity.asset_key_path,
         group_name=INGESTION_GROUP,
         kinds=ASSET_KINDS,
         description=description,
-        pool=WAREHOUSE_POOL,
         tags={"servicetitan/sync_mode": str(entity.sync_mode)},
         metadata={
             "raw_table": entity.raw_table,
@@ -219,65 +248,105 @@ def build_ingestion_asset(entity: Entity) -> dg.AssetsDefinition:
             "ordered_by": entity.modified_field or "payload (no ordering field)",
             "active_flag": entity.active_field or "none",
         },
+        # An entity that fails leaves its asset unmaterialized while the others land.
+        skippable=True,
     )
-    def _ingest(
-        context: dg.AssetExecutionContext,
-        config: IngestionConfig,
-        servicetitan: ServiceTitanResource,
-        duckdb: DuckDBResource,
-        # [Any]: what Dagster makes of a bare MaterializeResult (it carries no value).
-    ) -> dg.MaterializeResult[Any]:
-        settings = servicetitan.get_settings()
-        client = servicetitan.get_client()
-        holder = f"run {context.run.run_id[:8]}, asset {'/'.join(entity.asset_key_path)}"
-        # The file lock covers writers outside Dagster's run queue (a shell `sync` next to the
-        # UI); the DuckDB connection lives only as long as this asset's step.
-        with (
-            warehouse_write_lock(duckdb.database, holder=holder, on_wait=context.log.info),
-            duckdb.get_connection() as conn,
-        ):
-            try:
-                result = sync_entity(
-                    entity,
-                    client,
-                    conn,
-                    connection_name=settings.name,
-                    full_refresh=config.full_refresh,
-                    list_page_size=config.list_page_size,
-                    log=context.log,
-                )
-            except SyncError as exc:
-                # An answer that stayed unusable after the client's retries: not transient.
-                raise dg.Failure(
-                    description=str(exc), allow_retries=is_transient(exc.__cause__ or exc)
-                ) from exc
-            except PermissionDeniedError as exc:
-                # A missing API scope fails this entity alone (the job's other steps go on);
-                # no retry can grant a scope, so say which one and how to do without it.
-                trace = f", traceId {exc.trace_id}" if exc.trace_id else ""
-                raise dg.Failure(
-                    description=f"{entity.name}: the app lacks the API scope '{entity.scope}' "
-                    f"(ServiceTitan answered HTTP 403 to {exc.request}{trace}). "
-                    f"{missing_scope_remedy(entity)}",
-                    allow_retries=False,
-                ) from exc
-            except ServiceTitanError as exc:
-                # Bad settings, refused credentials, a missing scope fail at once; a source
-                # that kept answering 429/5xx is worth the job's retry policy (which resumes
-                # from the cursor committed with the last page).
-                raise dg.Failure(
-                    description=f"{entity.name}: {exc}", allow_retries=is_transient(exc)
-                ) from exc
-        context.log.info(result.summary())
-        return dg.MaterializeResult(metadata=materialization_metadata(result))
 
-    # Docstrings become UI descriptions; this one is built from the entity table.
-    _ingest.__doc__ = description
-    return _ingest
+
+def _failure(entity: Entity, exc: Exception) -> dg.Failure:
+    """What an entity's failed sync tells the run: its name, what went wrong, and whether a
+    retry can help."""
+    if isinstance(exc, SyncError):
+        # An answer that stayed unusable after the client's retries: not transient.
+        return dg.Failure(description=str(exc), allow_retries=is_transient(exc.__cause__ or exc))
+    if isinstance(exc, PermissionDeniedError):
+        # A missing API scope fails this entity alone (the others go on); no retry can grant
+        # a scope, so say which one and how to do without it.
+        trace = f", traceId {exc.trace_id}" if exc.trace_id else ""
+        return dg.Failure(
+            description=f"{entity.name}: the app lacks the API scope '{entity.scope}' "
+            f"(ServiceTitan answered HTTP 403 to {exc.request}{trace}). "
+            f"{missing_scope_remedy(entity)}",
+            allow_retries=False,
+        )
+    if isinstance(exc, ServiceTitanError):
+        # Bad settings, refused credentials fail at once; a source that kept answering
+        # 429/5xx is worth the job's retry policy (which resumes from the committed cursors).
+        return dg.Failure(description=f"{entity.name}: {exc}", allow_retries=is_transient(exc))
+    return dg.Failure(description=f"{entity.name}: {type(exc).__name__}: {exc}")
 
 
 def build_ingestion_assets(
     entities: Sequence[Entity] = ENTITIES,
 ) -> list[dg.AssetsDefinition]:
-    """One ingestion asset per entity (default: every entry of ``ENTITIES``)."""
-    return [build_ingestion_asset(e) for e in entities]
+    """The ingestion assets: one asset per entity (default: every entry of ``ENTITIES``),
+    keys ``["servicetitan", <entity>]``, computed by one step that syncs the selected
+    entities a few at a time (``IngestionConfig.concurrent_entities``).
+
+    Why one step: DuckDB lets one process write a file, and Dagster runs the steps of a
+    process one after another; the time of a sync is mostly DuckDB compressing and writing
+    payloads (``bench/README.md``), so entities written side by side on their own connections
+    to the one database (different tables: no conflicts) finish sooner than one by one.
+    Every entity is still its own asset, selectable alone in the UI, with its own
+    materialization, metadata and checks; one that fails is named in the step's failure and
+    does not stop the others.
+    """
+    by_key = {dg.AssetKey(e.asset_key_path): e for e in entities}
+
+    @dg.multi_asset(
+        name=SYNC_OP_NAME,
+        specs=[_asset_spec(e) for e in entities],
+        can_subset=True,
+        pool=WAREHOUSE_POOL,
+        description="Syncs the selected ServiceTitan entities into DuckDB.",
+    )
+    def _sync(
+        context: dg.AssetExecutionContext,
+        config: IngestionConfig,
+        servicetitan: ServiceTitanResource,
+        duckdb: DuckDBResource,
+    ) -> Iterator[dg.MaterializeResult[Any]]:
+        selected = [by_key[key] for key in context.selected_asset_keys if key in by_key]
+        settings = servicetitan.get_settings()
+        client = servicetitan.get_client()
+        holder = f"run {context.run.run_id[:8]}, ServiceTitan sync"
+        # The file lock covers writers outside Dagster's run queue (a shell `sync` next to the
+        # UI); the DuckDB connection lives only as long as this step.
+        with (
+            warehouse_write_lock(duckdb.database, holder=holder, on_wait=context.log.info),
+            duckdb.get_connection() as conn,
+        ):
+            syncs = EntitySyncs(
+                conn,
+                client,
+                connection_name=settings.name,
+                full_refresh=config.refreshed(e.name for e in selected),
+                list_page_size=config.list_page_size,
+                workers=config.concurrent_entities,
+            )
+            failures: list[tuple[Entity, dg.Failure]] = []
+            for outcome in syncs.run(selected, log=context.log):
+                if outcome.result is not None:
+                    context.log.info(outcome.result.summary())
+                    yield dg.MaterializeResult(
+                        asset_key=outcome.entity.asset_key_path,
+                        metadata=materialization_metadata(outcome.result),
+                    )
+                else:
+                    assert outcome.error is not None
+                    failure = _failure(outcome.entity, outcome.error)
+                    context.log.error(failure.description or outcome.entity.name)
+                    failures.append((outcome.entity, failure))
+        if failures:
+            names = ", ".join(e.name for e, _ in failures)
+            raise dg.Failure(
+                description=(
+                    f"{len(failures)} of {len(selected)} entities failed ({names}); the others "
+                    "are synced.\n" + "\n".join(f.description or e.name for e, f in failures)
+                ),
+                # Worth the job's retry (which resumes each from its committed cursor) only
+                # when every failure is transient.
+                allow_retries=all(f.allow_retries for _, f in failures),
+            )
+
+    return [_sync]

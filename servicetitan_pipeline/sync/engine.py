@@ -29,6 +29,7 @@ No Dagster here: ``defs.ingestion`` wraps this in assets, and anything else may 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import time
@@ -117,8 +118,14 @@ def sync_entity(
     full_refresh: bool = False,
     list_page_size: int = DEFAULT_LIST_PAGE_SIZE,
     log: SyncLog = logger,
+    own_writer_bounds: bool = True,
 ) -> SyncResult:
     """Bring ``raw_servicetitan.<entity>`` up to date for the client's tenant.
+
+    ``own_writer_bounds``: set DuckDB's writer bounds (memory limit, one thread) for this sync
+    and restore them after. Those settings belong to the whole database, so a caller that
+    syncs several entities at once on one database sets them once around all of them and
+    passes ``False``.
 
     Either way (export or list, see the module docstring) a crash at any instant leaves the
     table consistent with its cursor, and the next run ends with exactly the source's records.
@@ -157,7 +164,7 @@ def sync_entity(
         # The cyclic GC stays on here; it is paused only while a page is downloaded and
         # turned into columns (see _downloaded), as httpx leaves a reference cycle holding
         # each response's body.
-        with writer.bounded():
+        with writer.bounded() if own_writer_bounds else contextlib.nullcontext():
             try:
                 if entity.sync_mode is SyncMode.EXPORT:
                     _sync_export(entity, client, writer, result, log)

@@ -83,7 +83,7 @@ def evaluation(result: dg.ExecuteInProcessResult, check: str) -> dg.AssetCheckEv
 
 
 def metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
-    (event,) = result.asset_materializations_for_node("servicetitan__customers")
+    (event,) = result.asset_materializations_for_node("servicetitan_ingestion")
     return {k: v.value for k, v in event.metadata.items()}
 
 

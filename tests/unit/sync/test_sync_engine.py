@@ -362,7 +362,7 @@ def test_materialize_metadata_checks_and_failure(tmp_path):
         raise_on_error=False,
     )
     assert result.success
-    (mat,) = result.asset_materializations_for_node("servicetitan__customers")
+    (mat,) = result.asset_materializations_for_node("servicetitan_ingestion")
     md = {k: v.value for k, v in mat.metadata.items()}
     assert md["dagster/row_count"] == 2
     assert (md["rows_inserted"], md["rows_rejected"], md["pages"], md["requests"]) == (2, 1, 3, 3)
