@@ -67,8 +67,10 @@ dev: install
 check: install
 	$(BIN)/servicetitan-pipeline check
 
+# The 100,000-customer tenant: bare client, the sync two entities at a time and one at a time
+# side by side, then a full `dbt build` of the synced warehouse (bench/README.md).
 bench: install
-	$(BIN)/python bench/sync_benchmark.py
+	$(BIN)/python bench/sync_benchmark.py --sync-workers 2,1 --dbt-build
 
 # Python: ruff, and mypy in strict mode over the package (config in pyproject.toml). SQL:
 # sqlfluff renders the dbt models with its jinja templater (config in .sqlfluff): no dbt

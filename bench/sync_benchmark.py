@@ -243,6 +243,47 @@ def child_sync(
     }
 
 
+def child_dbt(database: str, workdir: str) -> Report:
+    """``dbt build`` of the whole project on ``database`` (the dbt CLI in a subprocess, as
+    dagster-dbt runs it), with its wall time and the dbt process's peak RSS."""
+    env = {
+        **os.environ,
+        "SERVICETITAN_DUCKDB_PATH": database,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DBT_LOG_PATH": str(Path(workdir) / "logs"),
+    }
+    project = REPO / "dbt_project"
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [
+            str(Path(PYTHON).parent / "dbt"),
+            "build",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--target-path",
+            str(Path(workdir) / "target"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"dbt build failed:\n{proc.stdout[-6000:]}")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = [line for line in proc.stdout.splitlines() if "Done. PASS=" in line]
+    return {
+        "seconds": elapsed,
+        "summary": done[-1].split("Done. ", 1)[1] if done else "",
+        "dbt_peak_rss_mib": round(children.ru_maxrss / 1024, 1),
+        "dbt_cpu_seconds": round(children.ru_utime + children.ru_stime, 1),
+        "cpu_at_start": 0.0,
+    }
+
+
 def _run_child(kind: str, args: list[str]) -> Report:
     """Run a child, return its JSON result plus its peak RSS (from getrusage of children)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -281,6 +322,11 @@ def main(argv: list[str] | None = None) -> int:
         help="entities synced at once, comma-separated for several sync runs side by side "
         "(e.g. 2,1: the default, then one entity at a time); the first is the headline",
     )
+    parser.add_argument(
+        "--dbt-build",
+        action="store_true",
+        help="after the syncs, time a full `dbt build` on the headline sync's warehouse",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -296,7 +342,9 @@ def main(argv: list[str] | None = None) -> int:
 
     creds = (DEMO_TENANT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_APP_KEY)
     if args.child:
-        if args.child in ("bare", "download"):
+        if args.child == "dbt":
+            out = child_dbt(args.database, str(Path(args.database).parent))
+        elif args.child in ("bare", "download"):
             out = child_bare(args.base_url, *creds, parse=args.child == "bare")
         else:
             out = child_sync(args.base_url, *creds, args.database, args.workers)
@@ -334,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         sync: Report | None = None
         syncs: dict[int, Report] = {}
         workers = [int(w) for w in args.sync_workers.split(",")]
+        headline_database: str | None = None
+        dbt: Report | None = None
         with tempfile.TemporaryDirectory(prefix="st-bench-") as tmp:
             order = ["bare", *(f"sync:{w}" for w in workers)]
             order += ["bare"] * max(0, args.bare_runs - 1)
@@ -344,7 +394,10 @@ def main(argv: list[str] | None = None) -> int:
                     n = int(kind.split(":")[1])
                     database = str(Path(tmp) / f"bench-{n}.duckdb")
                     out = _run_child("sync", [*base, "--database", database, f"--workers={n}"])
-                    Path(database).unlink()
+                    if sync is None and args.dbt_build:
+                        headline_database = database
+                    else:
+                        Path(database).unlink()
                     syncs[n] = out
                     sync = sync or out
                 else:
@@ -357,6 +410,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"  {kind}: {out['records']:,} records in {out['seconds']:.2f}s = "
                     f"{rate:,.0f} records/s, peak RSS {out['peak_rss_mib']:.0f} MiB, "
                     f"CPU {out['cpu_seconds']:.1f}s",
+                    flush=True,
+                )
+            if headline_database is not None:
+                print("running dbt build ...", flush=True)
+                dbt = _run_child("dbt", ["--database", headline_database])
+                print(
+                    f"  dbt build: {dbt['seconds']:.1f}s, peak RSS {dbt['dbt_peak_rss_mib']:.0f} "
+                    f"MiB ({dbt['summary']})",
                     flush=True,
                 )
         assert sync is not None
@@ -407,6 +468,14 @@ def main(argv: list[str] | None = None) -> int:
                     "cpu_seconds": out["cpu_seconds"],
                 }
                 for n, out in syncs.items()
+            },
+            "dbt_build": None
+            if dbt is None
+            else {
+                "seconds": round(dbt["seconds"], 1),
+                "peak_rss_mib": dbt["dbt_peak_rss_mib"],
+                "cpu_seconds": dbt["dbt_cpu_seconds"],
+                "summary": dbt["summary"],
             },
             "per_asset": sync["per_asset"],
             "loadavg_before": load_before,

@@ -334,9 +334,12 @@ def build_ingestion_assets(
                     )
                 else:
                     assert outcome.error is not None
-                    failure = _failure(outcome.entity, outcome.error)
-                    context.log.error(failure.description or outcome.entity.name)
-                    failures.append((outcome.entity, failure))
+                    failures.append((outcome.entity, _failure(outcome.entity, outcome.error)))
+                    # Said at once (the step's failure, with the whole reason, comes at its end).
+                    context.log.error(
+                        f"{outcome.entity.name}: failed ({type(outcome.error).__name__}); the "
+                        "other entities go on"
+                    )
         if failures:
             names = ", ".join(e.name for e, _ in failures)
             raise dg.Failure(

@@ -82,7 +82,8 @@ def build_sync_job(selection: EntitySelection | None = None) -> dg.UnresolvedAss
         SYNC_JOB_NAME,
         selection=assets,
         description=(
-            f"Sync {what} into DuckDB (incrementally; full refresh per asset via run config), "
+            f"Sync {what} into DuckDB (incrementally; full refresh via the ingestion step's run "
+            "config), "
             "then build the dbt staging views, marts and reports downstream of them."
         ),
         executor_def=dg.in_process_executor,
