@@ -25,6 +25,7 @@ from typing import Any
 
 from dbt_fixture_records import (
     business_unit,
+    campaign,
     customer,
     invoice,
     invoice_item,
@@ -76,6 +77,12 @@ def _membership(
         locationId=LOCATION,
         cancellationInvoiceId=None,
     )
+    return record
+
+
+def _at_our_location(record: dict[str, Any]) -> dict[str, Any]:
+    """The shared invoice builder bills location 11; this tenant's location is LOCATION."""
+    record["location"] = {"id": LOCATION, "name": f"Location {LOCATION}"}
     return record
 
 
@@ -344,6 +351,7 @@ def records() -> dict[str, list[dict[str, Any]]]:
     return {
         "business_units": [business_unit(BU_NORTH, "North"), business_unit(BU_SOUTH, "South")],
         "job_types": [job_type(JOB_TYPE_SERVICE, "Service call"), warranty],
+        "campaigns": [campaign(1, "Yard signs")],
         "customers": [customer(CUSTOMER, "Ana Member")],
         "locations": [location(LOCATION, CUSTOMER)],
         "jobs": [
@@ -385,17 +393,19 @@ def records() -> dict[str, list[dict[str, Any]]]:
         ],
         # the sale of membership 5004 on job 4002 (every tenant with completed jobs invoices them)
         "invoices": [
-            invoice(
-                4102,
-                customer=(CUSTOMER, "Ana Member"),
-                business_unit=(BU_NORTH, "North"),
-                job_id=4002,
-                invoice_date="2026-02-20",
-                due_date="2026-03-22",
-                sub_total="189.00",
-                sales_tax="0.00",
-                total="189.00",
-                balance="0.00",
+            _at_our_location(
+                invoice(
+                    4102,
+                    customer=(CUSTOMER, "Ana Member"),
+                    business_unit=(BU_NORTH, "North"),
+                    job_id=4002,
+                    invoice_date="2026-02-20",
+                    due_date="2026-03-22",
+                    sub_total="189.00",
+                    sales_tax="0.00",
+                    total="189.00",
+                    balance="0.00",
+                )
             )
         ],
         "invoice_items": [invoice_item(4202, 4102, "189.00")],
