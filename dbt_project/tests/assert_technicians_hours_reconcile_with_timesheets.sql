@@ -14,7 +14,7 @@ timesheets as (
         tenant_id,
         technician_id,
         cast(date_trunc('month', timezone('UTC', arrived_at)) as date) as scorecard_month,
-        date_diff('second', arrived_at, done_at) as worked_seconds
+        date_diff('microsecond', arrived_at, done_at) as worked_microseconds
     from {{ ref('stg_servicetitan__job_timesheets') }}
     where is_active and technician_id is not null and done_at >= arrived_at
 
@@ -26,7 +26,7 @@ expected as (
         tenant_id,
         scorecard_month,
         technician_id,
-        cast(round(sum(worked_seconds) / 3600, 4) as decimal(18, 4)) as hours_worked
+        {{ hours_from_microseconds('sum(worked_microseconds)') }} as hours_worked
     from timesheets
     group by tenant_id, scorecard_month, technician_id
 

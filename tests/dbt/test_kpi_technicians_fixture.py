@@ -60,8 +60,9 @@ def test_job_splits_share_each_subtotal_to_the_cent(fixture_warehouse):
 def test_job_timesheets_hours_on_the_job(fixture_warehouse):
     rows = query(
         fixture_warehouse,
-        "select job_timesheet_id, worked_seconds, hours_on_job, work_month, is_counted_as_worked "
-        "from fct_job_timesheets where tenant_id = ? order by job_timesheet_id",
+        # whole seconds here: the fixture's times have none of the fractions the type keeps
+        "select job_timesheet_id, worked_microseconds // 1000000, hours_on_job, work_month, "
+        "is_counted_as_worked from fct_job_timesheets where tenant_id = ? order by 1",
     )
     assert rows == [
         (1, 9000, D("2.5000"), FEB, True),  # 13:00 -> 15:30

@@ -38,25 +38,23 @@ final as (
         cast(
             date_trunc('month', {{ st_utc_date('timesheets.arrived_at') }}) as date
         ) as work_month,
-        -- driving: dispatched -> arrived
+        -- driving: dispatched -> arrived, in microseconds (exact: the times carry fractions
+        -- of a second)
         case
             when timesheets.arrived_at >= timesheets.dispatched_at
-                then date_diff('second', timesheets.dispatched_at, timesheets.arrived_at)
-        end as travel_seconds,
+                then date_diff('microsecond', timesheets.dispatched_at, timesheets.arrived_at)
+        end as travel_microseconds,
         -- on the job: arrived -> done; NULL while the visit is under way, and for a visit
         -- whose times are out of order (never negative hours)
         case
             when timesheets.done_at >= timesheets.arrived_at
-                then date_diff('second', timesheets.arrived_at, timesheets.done_at)
-        end as worked_seconds,
+                then date_diff('microsecond', timesheets.arrived_at, timesheets.done_at)
+        end as worked_microseconds,
         case
             when timesheets.done_at >= timesheets.arrived_at
-                then cast(
-                        round(
-                            date_diff('second', timesheets.arrived_at, timesheets.done_at) / 3600, 4
-                        )
-                        as decimal(18, 4)
-                    )
+                then {{ hours_from_microseconds(
+                    "date_diff('microsecond', timesheets.arrived_at, timesheets.done_at)"
+                ) }}
         end as hours_on_job,
         -- what the scorecard counts: an active visit the technician arrived at and finished
         coalesce(

@@ -189,7 +189,7 @@ hours_metrics as (
         tenant_id,
         work_month as scorecard_month,
         technician_id,
-        sum(worked_seconds) as worked_seconds
+        sum(worked_microseconds) as worked_microseconds
     from timesheets
     where technician_id is not null
     group by tenant_id, work_month, technician_id
@@ -244,7 +244,7 @@ combined as (
         coalesce(job_metrics.split_revenue, cast(0 as decimal(18, 2))) as split_revenue,
         coalesce(membership_metrics.memberships_sold, 0) as memberships_sold,
         coalesce(recall_metrics.recalls_caused, 0) as recalls_caused,
-        coalesce(hours_metrics.worked_seconds, 0) as worked_seconds
+        coalesce(hours_metrics.worked_microseconds, 0) as worked_microseconds
     from scorecard_keys
     left join job_metrics
         on
@@ -296,8 +296,9 @@ final as (
         {{ money_divide('combined.split_revenue', 'combined.completed_jobs') }} as average_ticket,
         combined.memberships_sold,
         combined.recalls_caused,
-        cast(round(combined.worked_seconds / 3600, 4) as decimal(18, 4)) as hours_worked,
-        {{ money_divide('combined.split_revenue * 3600', 'combined.worked_seconds') }}
+        {{ hours_from_microseconds('combined.worked_microseconds') }} as hours_worked,
+        -- revenue / hours from the exact microseconds, not the rounded hours
+        {{ money_divide('combined.split_revenue * 3600000000', 'combined.worked_microseconds') }}
             as revenue_per_hour
     from combined
     {{ join_within_tenant('combined', 'technicians', 'technician_id') }}
