@@ -235,3 +235,96 @@ def test_technician_scorecard_matches_the_truth(synced):
     assert sum(w["split_revenue"] for w in expected.values()) > 0
     assert sum(w["memberships_sold"] for w in expected.values()) > 0
     assert sum(w["worked_microseconds"] for w in expected.values()) > 0
+
+
+NOT_PAY_ADJUSTMENTS = {"Advance", "SoldAdvance", "CommissionBased"}
+
+
+def _expected_labour_cost(truth) -> dict[tuple[date, int | None], dict[str, Decimal]]:
+    """(month, business unit) -> gross pay, payroll adjustments and invoice-date revenue."""
+    jobs = {j["id"]: j for j in truth["jobs"]}
+    invoices = {i["id"]: i for i in truth["invoices"]}
+    names: dict[str, list[int]] = defaultdict(list)
+    for unit in truth["business_units"]:
+        names[unit["name"]].append(unit["id"])
+    unique_names = {name: ids[0] for name, ids in names.items() if len(ids) == 1}
+    homes = {
+        "Technician": {t["id"]: t.get("businessUnitId") for t in truth["technicians"]},
+        "Employee": {e["id"]: e.get("businessUnitId") for e in truth["employees"]},
+    }
+
+    def invoice_unit(invoice_id: int | None) -> int | None:
+        invoice = invoices.get(invoice_id)  # type: ignore[arg-type]
+        if invoice is None:
+            return None
+        unit = invoice.get("businessUnit")
+        if not unit and invoice.get("adjustmentToId") in invoices:
+            unit = invoices[invoice["adjustmentToId"]].get("businessUnit")
+        return unit["id"] if unit else None
+
+    def home_unit(record: dict) -> int | None:
+        return homes.get(record.get("employeeType"), {}).get(record.get("employeeId"))
+
+    rows: dict[tuple[date, int | None], dict[str, Decimal]] = defaultdict(
+        lambda: {"gross_pay": ZERO, "payroll_adjustments": ZERO, "revenue": ZERO}
+    )
+    for item in truth["gross_pay_items"]:
+        month = _month(item.get("date"))
+        if not item["active"] or item.get("grossPayItemType") == "Reimbursement" or not month:
+            continue
+        job = jobs.get(item.get("jobId"))  # type: ignore[arg-type]
+        unit = next(
+            (
+                u
+                for u in (
+                    job.get("businessUnitId") if job else None,
+                    invoice_unit(item.get("invoiceId")),
+                    unique_names.get(item.get("businessUnitName")),  # type: ignore[arg-type]
+                    home_unit(item),
+                )
+                if u is not None
+            ),
+            None,
+        )
+        rows[(month, unit)]["gross_pay"] += _money(item.get("amount"))
+    for adjustment in truth["payroll_adjustments"]:
+        month = _month(adjustment.get("postedOn"))
+        kind = adjustment.get("type") or "Direct"
+        if not adjustment["active"] or kind in NOT_PAY_ADJUSTMENTS or not month:
+            continue
+        unit = invoice_unit(adjustment.get("invoiceId"))
+        if unit is None:
+            unit = home_unit(adjustment)
+        rows[(month, unit)]["payroll_adjustments"] += _money(adjustment.get("amount"))
+    for invoice in invoices.values():
+        month = _month(invoice.get("invoiceDate") or invoice.get("createdOn"))
+        if invoice["active"] and month:
+            revenue = _money(invoice["total"]) - _money(invoice["salesTax"])
+            rows[(month, invoice_unit(invoice["id"]))]["revenue"] += revenue
+    return rows
+
+
+def test_labour_cost_share_matches_the_truth(synced):
+    expected = _expected_labour_cost(synced["truth"])
+    rows = _query(
+        synced,
+        "select report_month, business_unit_id, gross_pay, payroll_adjustments, labour_cost, "
+        "revenue, labour_cost_share from rpt_labour_cost_share where tenant_id = ?",
+    )
+    actual = {(r[0], r[1]): r[2:] for r in rows}
+    assert set(actual) == set(expected)
+    for key, want in expected.items():
+        gross_pay, adjustments, labour_cost, revenue, share = actual[key]
+        assert (gross_pay, adjustments, revenue) == (
+            want["gross_pay"],
+            want["payroll_adjustments"],
+            want["revenue"],
+        ), key
+        assert labour_cost == want["gross_pay"] + want["payroll_adjustments"], key
+        if want["revenue"] > 0:
+            exact = (want["gross_pay"] + want["payroll_adjustments"]) / want["revenue"]
+            assert share == pytest.approx(float(exact), abs=5e-5), key
+        else:
+            assert share is None, key
+    assert sum(w["gross_pay"] for w in expected.values()) > 0
+    assert sum(w["payroll_adjustments"] for w in expected.values()) > 0
