@@ -1,12 +1,24 @@
 {#
     Reconciliation: the scorecard's hours worked are the job timesheets' arrived-to-done time,
-    per tenant, month of arrival (UTC) and technician, computed here from the staging
+    per tenant, month of arrival (UTC) and technician, computed here from the raw
     timesheets (active, both times present and in order); a technician-month with hours in one
     and none in the other is a mismatch too. Returns what disagrees.
 #}
 {{ config(meta={'dagster': {'ref': {'name': 'rpt_technician_scorecard'}}}) }}
 
 with
+
+raw_timesheets as (
+
+    select
+        _tenant_id as tenant_id,
+        active as is_active,
+        {{ st_id("payload ->> '$.technicianId'") }} as technician_id,
+        {{ st_timestamp("payload ->> '$.arrivedOn'") }} as arrived_at,
+        {{ st_timestamp("payload ->> '$.doneOn'") }} as done_at
+    from {{ source('servicetitan', 'job_timesheets') }}
+
+),
 
 timesheets as (
 
@@ -15,7 +27,7 @@ timesheets as (
         technician_id,
         cast(date_trunc('month', timezone('UTC', arrived_at)) as date) as scorecard_month,
         date_diff('microsecond', arrived_at, done_at) as worked_microseconds
-    from {{ ref('stg_servicetitan__job_timesheets') }}
+    from raw_timesheets
     where is_active and technician_id is not null and done_at >= arrived_at
 
 ),

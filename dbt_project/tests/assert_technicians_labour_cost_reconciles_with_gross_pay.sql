@@ -1,7 +1,8 @@
 {#
     Reconciliation: the labour-cost report accounts, per tenant and month (UTC), for every
     active gross pay item that is not a reimbursement and every active payroll adjustment of a
-    type that is pay, to the cent, computed here from the staging records; its revenue is the
+    type that is pay, to the cent, computed here from the raw records (not
+    from staging, so that building the staging layer alone does not select this test); its revenue is the
     invoice-date revenue report's; and labour cost is gross pay plus adjustments on every row.
     Returns what disagrees.
 #}
@@ -12,28 +13,34 @@ with
 pay_items as (
 
     select
-        tenant_id,
-        cast(date_trunc('month', timezone('UTC', worked_at)) as date) as report_month,
-        amount
-    from {{ ref('stg_servicetitan__gross_pay_items') }}
+        _tenant_id as tenant_id,
+        cast(
+            date_trunc('month', timezone('UTC', {{ st_timestamp("payload ->> '$.date'") }}))
+            as date
+        ) as report_month,
+        {{ st_money("payload ->> '$.amount'") }} as amount
+    from {{ source('servicetitan', 'gross_pay_items') }}
     where
-        is_active
-        and worked_at is not null
-        and coalesce(gross_pay_item_type, '') <> 'Reimbursement'
+        active
+        and payload ->> '$.date' is not null
+        and coalesce(payload ->> '$.grossPayItemType', '') <> 'Reimbursement'
 
 ),
 
 adjustments as (
 
     select
-        tenant_id,
-        cast(date_trunc('month', timezone('UTC', posted_at)) as date) as report_month,
-        amount
-    from {{ ref('stg_servicetitan__payroll_adjustments') }}
+        _tenant_id as tenant_id,
+        cast(
+            date_trunc('month', timezone('UTC', {{ st_timestamp("payload ->> '$.postedOn'") }}))
+            as date
+        ) as report_month,
+        {{ st_money("payload ->> '$.amount'") }} as amount
+    from {{ source('servicetitan', 'payroll_adjustments') }}
     where
-        is_active
-        and posted_at is not null
-        and coalesce(payroll_adjustment_type, 'Direct')
+        active
+        and payload ->> '$.postedOn' is not null
+        and coalesce(payload ->> '$.type', 'Direct')
         not in ('Advance', 'SoldAdvance', 'CommissionBased')
 
 ),

@@ -3,7 +3,8 @@
     revenue (fct_jobs.revenue, the invoice subtotal) of the completed jobs credited to anyone
     (an active job split, else a sold-by technician), per tenant and month of completion; and
     every job's split credits (fct_job_splits) add up exactly to its revenue. The credited jobs
-    are found from the staging splits, not from the marts under test. Returns what disagrees.
+    are found from the raw splits, not from the models under test (and not from
+    staging, so that building the staging layer alone does not select this test). Returns what disagrees.
 #}
 {{ config(meta={'dagster': {'ref': {'name': 'rpt_technician_scorecard'}}}) }}
 
@@ -18,10 +19,10 @@ jobs as (
 jobs_with_splits as (
 
     select distinct
-        tenant_id,
-        job_id
-    from {{ ref('stg_servicetitan__job_splits') }}
-    where is_active and technician_id is not null
+        _tenant_id as tenant_id,
+        {{ st_id("payload ->> '$.jobId'") }} as job_id
+    from {{ source('servicetitan', 'job_splits') }}
+    where active and payload ->> '$.technicianId' is not null
 
 ),
 

@@ -96,14 +96,13 @@ ranked as (
 
     select
         remainders.*,
-        remainders.share_numerator - remainders.floor_cents * remainders.share_denominator
-            as remainder_numerator,
         remainders.subtotal_cents - sum(remainders.floor_cents) over (
             partition by remainders.tenant_id, remainders.job_id
         ) as cents_left_over,
         row_number() over (
             partition by remainders.tenant_id, remainders.job_id
             order by
+                -- the remainder of the split's exact share, in units of 1/denominator cent
                 remainders.share_numerator
                 - remainders.floor_cents * remainders.share_denominator desc,
                 remainders.technician_id asc,
