@@ -70,9 +70,12 @@ final as (
         bookings.job_id is not null as is_converted_to_job,
         leads_by_booking.lead_id is not null as is_from_lead,
         jobs_booked_by_lead_calls.job_id is not null as is_booked_by_lead_call,
-        bookings.is_active
-        and leads_by_booking.lead_id is null
-        and jobs_booked_by_lead_calls.job_id is null as is_counted_lead,
+        coalesce(
+            bookings.is_active
+            and leads_by_booking.lead_id is null
+            and jobs_booked_by_lead_calls.job_id is null,
+            false
+        ) as is_counted_lead,
 
         -- dates (UTC)
         bookings.created_at,

@@ -102,7 +102,9 @@ final as (
         -- the decisions
         is_from_lead_call,
         is_booked_by_lead_call,
-        is_active and not is_from_lead_call and not is_booked_by_lead_call as is_counted_lead,
+        coalesce(
+            is_active and not is_from_lead_call and not is_booked_by_lead_call, false
+        ) as is_counted_lead,
 
         -- dates (UTC)
         created_at,
