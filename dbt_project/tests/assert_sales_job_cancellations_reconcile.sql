@@ -1,7 +1,8 @@
 {#
     Reconciliation: rpt_job_cancellations counts, per tenant and business unit, every active
     completed and every active canceled job of fct_jobs once, and rpt_job_cancel_reasons
-    splits each month's and business unit's canceled jobs by reason without losing one.
+    splits each month's and business unit's canceled jobs by reason without losing one; each
+    row's closed jobs and cancel rate follow from its counts.
     Returns what disagrees.
 #}
 {{ config(meta={'dagster': {'ref': {'name': 'rpt_job_cancellations'}}}) }}
@@ -27,7 +28,11 @@ reported as (
         tenant_id,
         business_unit_id,
         sum(completed_jobs) as completed_jobs,
-        sum(canceled_jobs) as canceled_jobs
+        sum(canceled_jobs) as canceled_jobs,
+        count(*) filter (
+            where closed_jobs <> completed_jobs + canceled_jobs
+            or cancel_rate is distinct from round(canceled_jobs / closed_jobs, 4)
+        ) as inconsistent_rows
     from {{ ref('rpt_job_cancellations') }}
     group by 1, 2
 
@@ -65,13 +70,15 @@ select
     expected.completed_jobs as expected_completed_jobs,
     reported.completed_jobs as reported_completed_jobs,
     expected.canceled_jobs as expected_canceled_jobs,
-    reported.canceled_jobs as reported_canceled_jobs
+    reported.canceled_jobs as reported_canceled_jobs,
+    reported.inconsistent_rows
 from reported
 full outer join expected
     on reported.tenant_id = expected.tenant_id
     and reported.business_unit_id is not distinct from expected.business_unit_id
 where reported.completed_jobs is distinct from expected.completed_jobs
     or reported.canceled_jobs is distinct from expected.canceled_jobs
+    or reported.inconsistent_rows > 0
 
 union all
 
@@ -83,7 +90,8 @@ select
     null as expected_completed_jobs,
     null as reported_completed_jobs,
     monthly.canceled_jobs as expected_canceled_jobs,
-    by_reason.canceled_jobs as reported_canceled_jobs
+    by_reason.canceled_jobs as reported_canceled_jobs,
+    null as inconsistent_rows
 from by_reason
 full outer join monthly
     on by_reason.tenant_id = monthly.tenant_id

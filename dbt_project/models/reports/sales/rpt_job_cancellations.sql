@@ -66,6 +66,7 @@ monthly as (
         coalesce(any_value(business_unit_name), 'Unassigned') as business_unit_name,
         count(*) filter (where is_completed) as completed_jobs,
         count(*) filter (where is_canceled) as canceled_jobs,
+        count(*) as closed_jobs,
         count(*) filter (where is_canceled and not has_cancel_log) as canceled_without_log
     from outcomes
     group by tenant_id, outcome_month, business_unit_id
@@ -81,8 +82,8 @@ final as (
         business_unit_name,
         completed_jobs,
         canceled_jobs,
-        completed_jobs + canceled_jobs as closed_jobs,
-        {{ ratio('canceled_jobs', 'completed_jobs + canceled_jobs') }} as cancel_rate,
+        closed_jobs,
+        {{ ratio('canceled_jobs', 'closed_jobs') }} as cancel_rate,
         canceled_without_log
     from monthly
 
