@@ -1,7 +1,7 @@
 {#
     Reconciliation: rpt_revenue_servicetitan adds up, per tenant, month and kind of revenue, to
     the income items of the invoices it claims to count, computed here from the marts
-    (fct_invoice_items, fct_invoices, fct_jobs) and the accounts: active items on active
+    (fct_invoice_items, fct_invoices, fct_jobs) and the raw accounts: active items on active
     invoices on an income (or unknown) account; a job's invoice on the job's completion month
     once completed, non-job and adjustment invoices on their invoice month. Also each row's
     total_revenue is the sum of its three parts. Returns what disagrees, to the cent.
@@ -17,20 +17,26 @@ items as (
 
 ),
 
+-- the account types straight from the raw JSON, so this check does not lean on the staging
+-- models that the report's intermediate reads (and runs only when the report is built)
 item_accounts as (
 
     select
-        tenant_id,
-        invoice_item_id,
-        general_ledger_account_id,
-        general_ledger_account_type
-    from {{ ref('stg_servicetitan__invoice_items') }}
+        _tenant_id as tenant_id,
+        id as invoice_item_id,
+        cast(payload ->> '$.generalLedgerAccount.id' as bigint) as general_ledger_account_id,
+        payload ->> '$.generalLedgerAccount.type' as general_ledger_account_type
+    from {{ source('servicetitan', 'invoice_items') }}
 
 ),
 
 gl_accounts as (
 
-    select * from {{ ref('stg_servicetitan__gl_accounts') }}
+    select
+        _tenant_id as tenant_id,
+        id as gl_account_id,
+        payload ->> '$.type' as gl_account_type
+    from {{ source('servicetitan', 'gl_accounts') }}
 
 ),
 
