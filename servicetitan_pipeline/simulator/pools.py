@@ -285,6 +285,45 @@ SKUS = (
     (5023, "Pool Pump Motor", "Equipment", "450", "850", True, "0.40", "2", "Pools"),
 )
 MEMBER_DISCOUNT_SKU = (5100, "Comfort Club Member Discount (15%)")
+
+# The company's general ledger accounts that the hand-written world posts to, as ServiceTitan
+# writes an account reference on an invoice item or a payment ({id, name, number, type,
+# detailType}). The gl_accounts endpoint lists them (behaviours.gl_accounts_generate), so an
+# item's account can be looked up there. Customer Deposits is a Liability: an item posted to
+# it is on the invoice but is not revenue on ServiceTitan's dashboard (only income accounts).
+GL_SALES_INCOME = {
+    "id": 4000,
+    "name": "Sales Income",
+    "number": "4000",
+    "type": "Income",
+    "detailType": "SalesOfProductIncome",
+}
+GL_SERVICE_INCOME = {
+    "id": 4001,
+    "name": "Service Income",
+    "number": "4001",
+    "type": "Income",
+    "detailType": "SalesOfProductIncome",
+}
+GL_CUSTOMER_DEPOSITS = {
+    "id": 2300,
+    "name": "Customer Deposits",
+    "number": "2300",
+    "type": "Liability",
+    "detailType": "OtherCurrentLiabilities",
+}
+GL_UNDEPOSITED_FUNDS = {
+    "id": 1200,
+    "name": "Undeposited Funds",
+    "number": "1200",
+    "type": "Other Current Asset",
+    "detailType": "UndepositedFunds",
+}
+# in increasing id order (the generated store's ids must increase)
+WORLD_GL_ACCOUNTS = (GL_UNDEPOSITED_FUNDS, GL_CUSTOMER_DEPOSITS, GL_SALES_INCOME, GL_SERVICE_INCOME)
+# One invoice item in this many (by item id, so no random draw changes) is a deposit taken on
+# the job, posted to Customer Deposits rather than to income.
+DEPOSIT_ITEM_EVERY = 41
 GOODWILL_CREDIT_SKU = (5101, "Goodwill Credit")
 
 PAYMENT_TYPES = (

@@ -2,7 +2,8 @@
     One row per job (of stg_servicetitan__jobs): what ServiceTitan's dashboard and scorecards decide about it (opportunity,
     converted, sales opportunity, won), decided once here so every KPI counts the same jobs.
     The definitions, from ServiceTitan's help pages ("What's a sold threshold?", "Mark jobs as
-    no charge or non-opportunity by default"), are in _intermediate__models.yml.
+    no charge or non-opportunity by default", "Use the mobile scorecard", "Understanding
+    ServiceTitan Vocabulary: Sales"), are in _intermediate__models.yml.
 #}
 
 with
@@ -90,22 +91,36 @@ decided as (
 
 ),
 
-final as (
+reached as (
 
     select
         *,
+        -- the job's money reached its sold threshold, by its invoice or by its sold estimates:
+        -- what lifts a No Charge job back among the opportunities
+        greatest(invoice_subtotal, sold_estimate_subtotal) >= sold_threshold
+            as is_threshold_reached
+    from decided
+
+),
+
+final as (
+
+    select
+        * exclude (is_threshold_reached),
+        -- converted: by the invoice subtotal alone ("Converted job" in "What's a sold
+        -- threshold?"); sold estimates that were never invoiced do not convert a job
+        is_completed and invoice_subtotal >= sold_threshold as is_converted,
+        is_completed and (not is_no_charge or is_threshold_reached) as is_opportunity,
+        -- a sales opportunity is an opportunity on which estimates were presented: a No Charge
+        -- job with estimates is one only once it reached the threshold, as for conversion
         is_completed
-        and greatest(invoice_subtotal, sold_estimate_subtotal) >= sold_threshold as is_converted,
+        and (not is_no_charge or is_threshold_reached)
+        and estimate_count > 0 as is_sales_opportunity,
         is_completed
-        and (
-            not is_no_charge
-            or greatest(invoice_subtotal, sold_estimate_subtotal) >= sold_threshold
-        ) as is_opportunity,
-        is_completed and estimate_count > 0 as is_sales_opportunity,
-        is_completed
+        and (not is_no_charge or is_threshold_reached)
         and sold_estimate_count > 0
         and sold_estimate_subtotal >= sold_threshold as is_sales_won
-    from decided
+    from reached
 
 )
 

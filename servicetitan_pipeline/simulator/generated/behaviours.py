@@ -38,7 +38,7 @@ from typing import Any, Protocol, TypeVar
 from ...entities import ENTITIES_BY_NAME
 from .. import pools
 from ..timefmt import MS_PER_DAY, MS_PER_HOUR, parse_client_datetime
-from .contract import Behaviour, GenerationContext, Record
+from .contract import Behaviour, GenerationContext, Record, default_change
 
 T = TypeVar("T")
 MS_PER_MINUTE = 60_000
@@ -1685,6 +1685,36 @@ def cancel_reasons_change(ctx: GenerationContext, record: Record) -> Record | No
     return stamped(ctx, {**record, "active": False})
 
 
+def gl_accounts_generate(ctx: GenerationContext, parent: Record | None) -> list[Record]:
+    """The chart of accounts: the first records are the accounts the hand-written world posts
+    invoice items and payments to (pools.WORLD_GL_ACCOUNTS: their ids, names and types, so an
+    item's account can be looked up here), the rest synthesised. Each record is synthesised
+    first either way, so the accounts after them draw exactly what they drew before."""
+    record = ctx.synthesize(parent=parent)
+    index = len(ctx.ids("gl_accounts"))
+    if index >= len(pools.WORLD_GL_ACCOUNTS):
+        return [record]
+    account = pools.WORLD_GL_ACCOUNTS[index]
+    record.update(
+        id=account["id"],
+        name=account["name"],
+        number=account["number"],
+        type=account["type"],
+        subtype=account["detailType"],
+        description=f"{account['name']} ({account['type']})",
+        active=True,
+    )
+    return [record]
+
+
+def gl_accounts_change(ctx: GenerationContext, record: Record) -> Record | None:
+    """The world's own accounts never change (its items keep naming them as they are); the
+    others change as plain synthesised records do."""
+    if any(record["id"] == account["id"] for account in pools.WORLD_GL_ACCOUNTS):
+        return None
+    return default_change(ctx, record)
+
+
 # ---------------------------------------------------------------------------------------------
 # The registry
 # ---------------------------------------------------------------------------------------------
@@ -1744,6 +1774,7 @@ BEHAVIOURS: Mapping[str, Behaviour] = MappingProxyType(
             on_parent_change=cancel_logs_on_job_change,
         ),
         "job_cancel_reasons": Behaviour(cancel_reasons_generate, cancel_reasons_change),
+        "gl_accounts": Behaviour(gl_accounts_generate, gl_accounts_change),
         "job_history": Behaviour(
             history_generate,
             unchanged,

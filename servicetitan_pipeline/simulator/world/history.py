@@ -33,6 +33,16 @@ from .base import (
 )
 
 
+def item_account(item_id: int, item_type: str) -> dict[str, Any]:
+    """The general ledger account an invoice item posts to: one item in
+    ``pools.DEPOSIT_ITEM_EVERY`` (never a price modifier) is a deposit on Customer Deposits, a
+    Liability; the rest is income, services to Service Income, everything else to Sales Income.
+    Decided from the item's id alone, so no random draw of the world changes."""
+    if item_type != "PriceModifier" and item_id % pools.DEPOSIT_ITEM_EVERY == 0:
+        return pools.GL_CUSTOMER_DEPOSITS
+    return pools.GL_SERVICE_INCOME if item_type == "Service" else pools.GL_SALES_INCOME
+
+
 class History(WorldBase):
     """Creates customers and their work."""
 
@@ -481,13 +491,7 @@ class History(WorldBase):
             "inventory": item_type in ("Material", "Equipment"),
             "taxable": taxable,
             "isChargeable": True,
-            "generalLedgerAccount": {
-                "id": 4000 + (item_type == "Service"),
-                "name": "Service Income" if item_type == "Service" else "Sales Income",
-                "number": "4001" if item_type == "Service" else "4000",
-                "type": "Income",
-                "detailType": "SalesOfProductIncome",
-            },
+            "generalLedgerAccount": dict(item_account(item_id, item_type)),
             "costOfSaleAccount": None,
             "assetAccount": None,
             "membershipTypeId": 0,
@@ -588,13 +592,7 @@ class History(WorldBase):
             "customFields": [],
             "date": iso(paid_ms),
             "deposit": None,
-            "generalLedgerAccount": {
-                "id": 1200,
-                "name": "Undeposited Funds",
-                "number": "1200",
-                "type": "Other Current Asset",
-                "detailType": "UndepositedFunds",
-            },
+            "generalLedgerAccount": dict(pools.GL_UNDEPOSITED_FUNDS),
             "id": p_id,
             "memo": None,
             "modifiedOn": iso(paid_ms),

@@ -30,6 +30,10 @@ renamed as (
         payload ->> '$.businessUnit.name' as business_unit_name,
         payload ->> '$.generalLedgerAccount.name' as general_ledger_account_name,
         payload ->> '$.generalLedgerAccount.number' as general_ledger_account_number,
+        -- The account's type as the item carries it (Income, Liability, ...): which items are
+        -- revenue as ServiceTitan's dashboard counts it (only items on an income account).
+        payload ->> '$.generalLedgerAccount.type' as general_ledger_account_type,
+        payload ->> '$.generalLedgerAccount.detailType' as general_ledger_account_detail_type,
         payload ->> '$.itemGroup.name' as item_group_name,
         payload ->> '$.inventoryLocation' as inventory_location,
         cast(payload ->> '$.order' as integer) as item_order,
