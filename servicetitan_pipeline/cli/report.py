@@ -127,7 +127,13 @@ def print_demo_summary(
 
 
 def _ingestion_seconds(outcome: SyncOutcome) -> float:
-    return sum(float(a.metadata.get("duration_seconds", 0.0)) for a in outcome.ingestion())
+    """The ingestion step's wall time; entities sync side by side, so their own durations
+    add up to more. Failing that (the step failed), the longest entity's."""
+    if outcome.ingestion_seconds is not None:
+        return outcome.ingestion_seconds
+    return max(
+        (float(a.metadata.get("duration_seconds", 0.0)) for a in outcome.ingestion()), default=0.0
+    )
 
 
 EXAMPLE_QUERIES: list[tuple[str, str]] = [
@@ -136,6 +142,26 @@ EXAMPLE_QUERIES: list[tuple[str, str]] = [
         "select revenue_month, sum(invoice_count) as invoices, sum(revenue) as revenue "
         "from rpt_revenue_by_month_business_unit group by revenue_month "
         "order by revenue_month desc limit 6",
+    ),
+    (
+        "Technician scorecard, latest month: the top 5 by revenue credited through job splits",
+        "select technician_name, completed_jobs as jobs, conversion_rate as conversion, "
+        "close_rate, average_ticket, split_revenue, round(hours_worked, 1) as hours, "
+        "revenue_per_hour from rpt_technician_scorecard "
+        "where scorecard_month = (select max(scorecard_month) from rpt_technician_scorecard) "
+        "order by split_revenue desc limit 5",
+    ),
+    (
+        "The company's month, as ServiceTitan's dashboard counts it",
+        "select c.completed_month as month, r.total_revenue as revenue, c.average_ticket, "
+        "c.conversion_rate as conversion, c.close_rate, "
+        "(select round(sum(booked_calls) / nullif(sum(booked_calls + unbooked_calls), 0), 4) "
+        "from rpt_call_center where date_trunc('month', call_date) = c.completed_month) "
+        "as booking_rate "
+        "from rpt_sales_conversion c join (select revenue_month, sum(total_revenue) as "
+        "total_revenue from rpt_revenue_servicetitan group by 1) r "
+        "on r.revenue_month = c.completed_month where c.dimension = 'company' "
+        "order by month desc limit 3",
     ),
     (
         "Accounts receivable aging, all customers",

@@ -57,6 +57,9 @@ class SyncOutcome:
     checks: list[CheckOutcome]
     failures: list[str]  # one line per failed step: "<step>: <reason>"
     log_path: str | None = None  # the run's full output, dbt's log lines included
+    # Wall time of the ingestion step (every entity of the run, synced side by side); None
+    # when it did not succeed.
+    ingestion_seconds: float | None = None
 
     def ingestion(self) -> list[AssetOutcome]:
         return [a for a in self.assets if a.key.startswith(f"{ASSET_KEY_PREFIX}/")]
@@ -246,6 +249,16 @@ def summarise(result: dg.ExecuteInProcessResult, elapsed: float) -> SyncOutcome:
         )
         for ev in result.get_asset_check_evaluations()
     ]
+    from servicetitan_pipeline.defs.ingestion import SYNC_OP_NAME
+
+    ingestion_seconds = next(
+        (
+            event.step_success_data.duration_ms / 1000
+            for event in result.all_events
+            if event.is_step_success and event.step_key == SYNC_OP_NAME
+        ),
+        None,
+    )
     return SyncOutcome(
         success=result.success,
         run_id=result.run_id,
@@ -253,6 +266,7 @@ def summarise(result: dg.ExecuteInProcessResult, elapsed: float) -> SyncOutcome:
         assets=sorted(assets.values(), key=lambda a: a.key),
         checks=checks,
         failures=failures,
+        ingestion_seconds=ingestion_seconds,
     )
 
 

@@ -250,11 +250,6 @@ def _expected_marketing(truth: dict[str, list[dict]]) -> dict[tuple, dict[str, A
     # jobs: booked in the month they were created, completed in the month they completed
     subtotals = _job_subtotals(truth)
     thresholds = {t["id"]: _money(t.get("soldThreshold")) for t in truth["job_types"]}
-    sold_estimates: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for estimate in truth["estimates"]:
-        status = (estimate.get("status") or {}).get("name")
-        if estimate["active"] and status == "Sold" and estimate.get("jobId") is not None:
-            sold_estimates[estimate["jobId"]] += _money(estimate.get("subtotal"))
     for job in jobs:
         if not job["active"]:
             continue
@@ -269,7 +264,8 @@ def _expected_marketing(truth: dict[str, list[dict]]) -> dict[tuple, dict[str, A
         row["completed_jobs"] += 1
         row["completed_revenue"] += subtotal
         threshold = thresholds.get(job.get("jobTypeId"), ZERO)
-        row["converted_jobs"] += max(subtotal, sold_estimates.get(job["id"], ZERO)) >= threshold
+        # converted: the invoice subtotal alone reaches the sold threshold (int_job_outcomes)
+        row["converted_jobs"] += subtotal >= threshold
 
     # costs: the daily cost over the month's days
     for cost in truth["campaign_costs"]:

@@ -141,15 +141,19 @@ def _expected_scorecard(truth) -> dict[tuple[date, int], dict[str, Any]]:
         sold = [e for e in estimates if e["status"]["name"] == "Sold"]
         sold_subtotal = sum((_money(e["subtotal"]) for e in sold), ZERO)
         threshold = thresholds.get(job.get("jobTypeId"), ZERO)
+        # int_job_outcomes: a No Charge job is an opportunity once its invoice or its sold
+        # estimates reach the threshold; converted is the invoice subtotal's alone; sales
+        # opportunities are opportunities with estimates
         reached = max(subtotal, sold_subtotal) >= threshold
         opportunity = not job.get("noCharge") or reached
+        converted = subtotal >= threshold
         for tech, credited in credits.get(job["id"], {}).items():
             row = rows[(month, tech)]
             row["completed_jobs"] += 1
             row["opportunities"] += opportunity
-            row["converted_jobs"] += opportunity and reached
+            row["converted_jobs"] += opportunity and converted
             row["split_revenue"] += credited
-        if estimates:
+        if estimates and opportunity:
             sellers = {e["soldBy"] for e in estimates if e.get("soldBy") is not None}
             won = bool(sold) and sold_subtotal >= threshold
             for tech in sellers or credits.get(job["id"], {}):
