@@ -93,7 +93,7 @@ def run_sync(
         tags: extra run tags.
     """
     # Imported here: loading the definitions imports Dagster, dbt's manifest and the client.
-    from servicetitan_pipeline.defs.definitions import defs
+    from servicetitan_pipeline.defs.definitions import defs, report_assets
     from servicetitan_pipeline.defs.ingestion import ingestion_run_config
     from servicetitan_pipeline.defs.jobs import SYNC_JOB_NAME
 
@@ -101,6 +101,9 @@ def run_sync(
     # The job's own selection is SERVICETITAN_ENTITIES'; a run names its assets itself, so the
     # CLI's --select may reach entities outside it (the job's graph holds every asset).
     selection = ingestion_asset_keys(names)
+    if not entities:
+        # A whole sync pulls the configured reports too (their comparison checks need them).
+        selection += [key for asset in report_assets for key in asset.keys]
     if include_dbt:
         downstream = (
             dg.AssetSelection.assets(*selection).downstream().resolve(defs.resolve_asset_graph())

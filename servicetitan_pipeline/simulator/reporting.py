@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -38,6 +39,8 @@ from .config import SimulatorConfig
 from .world import World
 
 PREFIX = "/reporting/v2"
+# The report list of the demo and `make dev` (the two reports below, compared with the marts).
+DEMO_REPORTS_FILE = Path(__file__).with_name("demo_reports.toml")
 _PATH = re.compile(
     r"^/reporting/v2/tenant/(?P<tenant>[^/]+)/"
     r"(?:(?P<categories>report-categories)"

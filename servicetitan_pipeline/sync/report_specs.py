@@ -15,6 +15,8 @@ names; see :func:`servicetitan_pipeline.config.reports_file`)::
     page_size = 5000                    # rows per page (ServiceTitan: at most 25000)
     money_fields = ["TotalRevenue"]     # Number fields stored as DECIMAL(18,2)
     integer_fields = ["CompletedJobs"]  # Number fields stored as BIGINT
+    compare_with = "rpt_revenue_servicetitan"   # the dbt report checked against it (optional)
+    compare_columns = { date = "invoice_day" }  # its column for a model column, where they differ
 
 ServiceTitan's figures change after the fact (an invoice is adjusted, a job completed late):
 ``lookback_days`` is how far back each run re-pulls, replacing what it pulled before.
@@ -28,11 +30,12 @@ import datetime as dt
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from servicetitan_pipeline.config import ConfigError
+from servicetitan_pipeline.warehouse.report_comparisons import COMPARISONS
 
 MAX_REPORT_PAGE_SIZE = 25000  # the data endpoint's documented maximum
 DEFAULT_REPORT_PAGE_SIZE = 5000
@@ -51,6 +54,8 @@ _REPORT_KEYS = frozenset(
         "money_fields",
         "integer_fields",
         "description",
+        "compare_with",
+        "compare_columns",
     }
 )
 _REQUIRED_KEYS = ("name", "category", "report_id", "date_parameters", "start_date")
@@ -79,6 +84,10 @@ class ReportSpec:
         money_fields: Number fields stored exactly, as DECIMAL(18,2).
         integer_fields: Number fields stored as BIGINT.
         description: what the report is, for the asset's description.
+        compare_with: the dbt report an asset check compares with this one (a key of
+            ``warehouse.report_comparisons.COMPARISONS``), or ``None``.
+        compare_columns: this report's column (snake_case) for a column of that model, where
+            the names differ; ``date`` is the report's day.
     """
 
     name: str
@@ -94,6 +103,8 @@ class ReportSpec:
     money_fields: frozenset[str] = frozenset()
     integer_fields: frozenset[str] = frozenset()
     description: str = ""
+    compare_with: str | None = None
+    compare_columns: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def table_name(self) -> str:
@@ -218,6 +229,16 @@ def _parse_report(raw: object, *, source: str, index: int) -> ReportSpec:
     description = raw.get("description") or ""
     if not isinstance(description, str):
         raise fail("description", "must be text")
+    compare_with = raw.get("compare_with")
+    if compare_with is not None and compare_with not in COMPARISONS:
+        raise fail("compare_with", f"must be one of {', '.join(sorted(COMPARISONS))}")
+    compare_columns = raw.get("compare_columns") or {}
+    if not isinstance(compare_columns, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in compare_columns.items()
+    ):
+        raise fail("compare_columns", "must be a table of model column = report column")
+    if compare_columns and compare_with is None:
+        raise fail("compare_columns", "needs compare_with (the model they map onto)")
     return ReportSpec(
         name=name,
         category=category.strip(),
@@ -232,6 +253,8 @@ def _parse_report(raw: object, *, source: str, index: int) -> ReportSpec:
         money_fields=money,
         integer_fields=integers,
         description=description.strip(),
+        compare_with=compare_with,
+        compare_columns=dict(compare_columns),
     )
 
 
