@@ -208,7 +208,8 @@ def test_new_fields_add_columns_and_changed_types_are_refused(conn):
     ).fetchone()
     assert comment is not None and "'TotalRevenue'" in comment[0]
     assert conn.execute(
-        f"SELECT field_name, column_type FROM {REPORT_FIELDS_TABLE} WHERE column_name = 'new_metric'"
+        f"SELECT field_name, column_type FROM {REPORT_FIELDS_TABLE} "
+        "WHERE column_name = 'new_metric'"
     ).fetchone() == ("NewMetric", "DOUBLE")
     changed = [{**f, "dataType": "String"} if f["name"] == "TotalRevenue" else f for f in FIELDS]
     with pytest.raises(ReportValueError, match="full_refresh"):
