@@ -92,7 +92,7 @@ def report_metadata(result: ReportSyncResult) -> dict[str, dg.MetadataValue]:
     """What a pull did, as materialization metadata."""
     windows = result.windows
     return {
-        "dagster/row_count": dg.MetadataValue.int(result.rows_written),
+        "dagster/row_count": dg.MetadataValue.int(result.row_count),
         "rows_written": dg.MetadataValue.int(result.rows_written),
         "rows_replaced": dg.MetadataValue.int(result.rows_replaced),
         "windows": dg.MetadataValue.int(len(windows)),

@@ -34,6 +34,7 @@ from servicetitan_pipeline.warehouse.reports import (
     replace_window,
     report_columns,
     report_table,
+    stored_row_count,
     typed_rows,
 )
 
@@ -72,6 +73,7 @@ class ReportSyncResult:
     report_id: int
     today: dt.date
     windows: Sequence[WindowResult] = field(default_factory=tuple)
+    row_count: int = 0  # the tenant's rows of the table after the pull
     full_refresh: bool = False
     rows_deleted_by_full_refresh: int = 0
     requests: int = 0
@@ -206,6 +208,7 @@ def sync_report(
         report_id=spec.report_id,
         today=today,
         windows=tuple(results),
+        row_count=stored_row_count(conn, spec.name, tenant_id),
         full_refresh=full_refresh,
         rows_deleted_by_full_refresh=deleted_by_refresh,
         requests=spent.requests,

@@ -524,6 +524,16 @@ def last_window_end(conn: duckdb.DuckDBPyConnection, name: str, tenant_id: int) 
     return value if isinstance(value, dt.date) else None
 
 
+def stored_row_count(conn: duckdb.DuckDBPyConnection, name: str, tenant_id: int) -> int:
+    """The rows of ``report_<name>`` stored for the tenant (0 when the table does not exist)."""
+    if not stored_columns(conn, name):
+        return 0
+    row = conn.execute(
+        f"SELECT count(*) FROM {report_table(name)} WHERE {TENANT_ID} = ?", [tenant_id]
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def delete_report(conn: duckdb.DuckDBPyConnection, name: str, tenant_id: int) -> int:
     """Delete every stored row, page and window of the tenant's report (a full refresh);
     returns the rows deleted."""

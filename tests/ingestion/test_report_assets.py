@@ -131,7 +131,8 @@ def test_reports_land_exactly_as_the_simulator_computes_them(sim, tmp_path):
         md = metadata(result, spec)
         # two windows, one page each, plus the description: 3 requests
         assert (md["windows"], md["pages"], md["requests"]) == (2, 2, 3)
-        assert md["rows_written"] == len(stored) and md["rows_replaced"] == 0
+        assert md["rows_written"] == md["dagster/row_count"] == len(stored)
+        assert md["rows_replaced"] == 0
     with duckdb.connect(str(database), read_only=True) as conn:
         pages = conn.execute(
             "SELECT report, count(*), sum(json_array_length(payload -> '$.data')) "
@@ -155,6 +156,7 @@ def test_a_rerun_replaces_the_last_window_and_never_duplicates(sim, tmp_path):
         # Ten days back from the last day is in the second window: only it is pulled again.
         assert (md["windows"], md["first_day"]) == (1, str(SECOND_WINDOW))
         assert md["rows_replaced"] == md["rows_written"] == len(recent)
+        assert md["dagster/row_count"] == len(before[spec.name])
 
 
 def test_a_look_back_re_pull_replaces_changed_figures(sim, tmp_path):
