@@ -21,7 +21,7 @@ import dagster as dg
 
 from servicetitan_pipeline.config import configured_entity_selection
 from servicetitan_pipeline.defs import run_logging
-from servicetitan_pipeline.entities import ASSET_KEY_PREFIX, get_entity
+from servicetitan_pipeline.entities import ASSET_KEY_PREFIX, ENTITIES, get_entity
 
 # The most characters of a failure's one-line reason (the run log has the whole error).
 ONE_LINE_LIMIT = 600
@@ -101,8 +101,9 @@ def run_sync(
     # The job's own selection is SERVICETITAN_ENTITIES'; a run names its assets itself, so the
     # CLI's --select may reach entities outside it (the job's graph holds every asset).
     selection = ingestion_asset_keys(names)
-    if not entities:
-        # A whole sync pulls the configured reports too (their comparison checks need them).
+    if {get_entity(name).name for name in names} == {entity.name for entity in ENTITIES}:
+        # A sync of every entity pulls the configured reports too (their comparison checks
+        # compare them with the reports dbt builds from those entities).
         selection += [key for asset in report_assets for key in asset.keys]
     if include_dbt:
         downstream = (
