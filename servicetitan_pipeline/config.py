@@ -200,6 +200,35 @@ def dbt_executable() -> str:
     return shutil.which("dbt") or "dbt"
 
 
+# --- ServiceTitan's Reporting API --------------------------------------------------------------
+
+# The file listing the reports to pull (TOML; see sync/report_specs.py for its keys). Relative
+# paths are read from the working directory. No file: no report assets.
+REPORTS_FILE_ENV: Final = "SERVICETITAN_REPORTS_FILE"
+DEFAULT_REPORTS_FILE: Final = "servicetitan_reports.toml"
+# ServiceTitan allows 5 data requests of the same report per minute, per tenant.
+REPORT_REQUESTS_PER_MINUTE: Final = 5
+REPORT_RATE_WINDOW_SECONDS: Final = 60.0
+
+
+def reports_file(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The report list to read: ``SERVICETITAN_REPORTS_FILE``, else ``servicetitan_reports.toml``
+    in the working directory when it exists; ``None`` when there is none (no report assets).
+
+    Raises:
+        ConfigError: naming ``SERVICETITAN_REPORTS_FILE`` when it names a file that is missing.
+    """
+    environ = os.environ if environ is None else environ
+    raw = environ.get(REPORTS_FILE_ENV, "").strip()
+    if not raw:
+        default = Path(DEFAULT_REPORTS_FILE).resolve()
+        return default if default.is_file() else None
+    path = Path(raw).expanduser().resolve()
+    if not path.is_file():
+        raise ConfigError(f"{REPORTS_FILE_ENV}: {path} is not a file")
+    return path
+
+
 # --- the sync schedule -----------------------------------------------------------------------
 
 SYNC_CRON_ENV: Final = "SERVICETITAN_SYNC_CRON"

@@ -21,7 +21,7 @@ import dagster as dg
 
 from servicetitan_pipeline.config import configured_entity_selection
 from servicetitan_pipeline.defs import run_logging
-from servicetitan_pipeline.entities import ASSET_KEY_PREFIX, get_entity
+from servicetitan_pipeline.entities import ASSET_KEY_PREFIX, ENTITIES, get_entity
 
 # The most characters of a failure's one-line reason (the run log has the whole error).
 ONE_LINE_LIMIT = 600
@@ -96,7 +96,7 @@ def run_sync(
         tags: extra run tags.
     """
     # Imported here: loading the definitions imports Dagster, dbt's manifest and the client.
-    from servicetitan_pipeline.defs.definitions import defs
+    from servicetitan_pipeline.defs.definitions import defs, report_assets
     from servicetitan_pipeline.defs.ingestion import ingestion_run_config
     from servicetitan_pipeline.defs.jobs import SYNC_JOB_NAME
 
@@ -104,6 +104,10 @@ def run_sync(
     # The job's own selection is SERVICETITAN_ENTITIES'; a run names its assets itself, so the
     # CLI's --select may reach entities outside it (the job's graph holds every asset).
     selection = ingestion_asset_keys(names)
+    if {get_entity(name).name for name in names} == {entity.name for entity in ENTITIES}:
+        # A sync of every entity pulls the configured reports too (their comparison checks
+        # compare them with the reports dbt builds from those entities).
+        selection += [key for asset in report_assets for key in asset.keys]
     if include_dbt:
         downstream = (
             dg.AssetSelection.assets(*selection).downstream().resolve(defs.resolve_asset_graph())

@@ -16,8 +16,10 @@ from servicetitan_pipeline.config import (
     AR_AS_OF_DATE_ENV,
     CONNECTION_ENV_VARS,
     DUCKDB_PATH_ENV,
+    REPORTS_FILE_ENV,
 )
 from servicetitan_pipeline.simulator import Simulator, SimulatorConfig, start_simulator
+from servicetitan_pipeline.simulator.reporting import DEMO_REPORTS_FILE
 
 
 def simulator_settings(sim: Simulator, database: Path, *, connection_name: str) -> dict[str, str]:
@@ -34,6 +36,8 @@ def simulator_settings(sim: Simulator, database: Path, *, connection_name: str) 
     }
     settings = {CONNECTION_ENV_VARS[field]: value for field, value in connection.items()}
     settings[DUCKDB_PATH_ENV] = str(database)
+    # The reports the simulator serves (a user's own list names reports it does not have).
+    settings[REPORTS_FILE_ENV] = str(DEMO_REPORTS_FILE)
     return settings
 
 

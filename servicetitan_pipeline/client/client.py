@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, overload
+from urllib.parse import quote
 
 import httpx
+import orjson
 
 from servicetitan_pipeline.client.auth import TokenProvider
 from servicetitan_pipeline.client.errors import (
@@ -36,6 +39,12 @@ from servicetitan_pipeline.client.pagination import (
     json_record_ids,
 )
 from servicetitan_pipeline.client.ratelimit import RateLimiter
+from servicetitan_pipeline.client.reporting import (
+    ReportDataPage,
+    ReportField,
+    ReportRateLimiter,
+    decode_report_page,
+)
 from servicetitan_pipeline.client.settings import ConnectionSettings
 from servicetitan_pipeline.client.transport import (
     ClientStats,
@@ -62,6 +71,7 @@ if logging.getLogger("httpx").level == logging.NOTSET:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 DEFAULT_LIST_PAGE_SIZE = 5000  # ServiceTitan's practical maximum: fewest requests per record
+REPORTING_PREFIX = "/reporting/v2"
 
 T = TypeVar("T")
 
@@ -92,6 +102,8 @@ class ServiceTitanClient:
             from ``settings``; an answer that breaks a bound raises ``ResponseLimitError`` and
             is not retried.
         paging_limits: what ends a walk whose paging would never end (``PaginationError``).
+        report_limiter: the Reporting API's limit per report (5 a minute by default), on top
+            of the tenant's rate limit; shared by every report request of this client.
     """
 
     def __init__(
@@ -105,8 +117,10 @@ class ServiceTitanClient:
         retry_policy: RetryPolicy | None = None,
         response_limits: ResponseLimits | None = None,
         paging_limits: PagingLimits | None = None,
+        report_limiter: ReportRateLimiter | None = None,
     ) -> None:
         self.settings = settings
+        self.report_limiter = report_limiter or ReportRateLimiter(clock=clock, sleep=sleep)
         self.paging_limits = paging_limits or PagingLimits()
         try:
             self._http = httpx.Client(
@@ -383,30 +397,149 @@ class ServiceTitanClient:
                 )
             page += 1
 
+    # -- the Reporting API -------------------------------------------------------------------
+
+    def report_path(self, category: str, report_id: int, *, data: bool = False) -> str:
+        """``/reporting/v2/tenant/{tenant}/report-category/{category}/reports/{id}[/data]``."""
+        path = (
+            f"{REPORTING_PREFIX}/tenant/{self.tenant_id}/report-category/"
+            f"{quote(category, safe='')}/reports/{int(report_id)}"
+        )
+        return f"{path}/data" if data else path
+
+    def get_report_description(self, category: str, report_id: int) -> dict[str, Any]:
+        """A report's description: its ``parameters`` and ``fields`` (with their ``dataType``).
+
+        Counted against the report's 5-per-minute limit like its data requests.
+        """
+        self._wait_for_report(category, report_id)
+        body = self.get_json(self.report_path(category, report_id))
+        if not isinstance(body, dict) or not isinstance(body.get("fields"), list):
+            path = self.report_path(category, report_id)
+            raise InvalidResponseError(
+                f"ServiceTitan GET {path} answered without a 'fields' list",
+                body=self._scrubber.scrub(orjson.dumps(body)[:300].decode("utf-8", "replace")),
+                method="GET",
+                path=path,
+                status=200,
+            )
+        return body
+
+    def iter_report_data(
+        self,
+        category: str,
+        report_id: int,
+        parameters: Sequence[Mapping[str, Any]],
+        *,
+        page_size: int = 5000,
+    ) -> Iterator[ReportDataPage]:
+        """Iterate the pages of a report's data (POST ``.../data``) until ``hasMore`` is false.
+
+        Each request waits for the report's own limit (5 a minute; see
+        :class:`~servicetitan_pipeline.client.reporting.ReportRateLimiter`) and then the
+        tenant's; a 429 is waited out as ``Retry-After`` says.
+
+        Args:
+            category: the report category's id (``accounting``, ...).
+            report_id: the report's id within the category.
+            parameters: ``[{"name": ..., "value": ...}]``, sent as the JSON body of every page.
+            page_size: rows per page (the endpoint allows 1..25000).
+
+        Raises:
+            PaginationError: an empty page that says ``hasMore``, a page whose fields differ
+                from the first page's, or more than ``paging_limits.max_list_pages`` pages.
+        """
+        if not 1 <= page_size <= 25000:
+            raise ValueError(f"page_size must be in 1..25000, got {page_size}")
+        path = self.report_path(category, report_id, data=True)
+        content = orjson.dumps({"parameters": [dict(p) for p in parameters]})
+        fields: tuple[ReportField, ...] | None = None
+        page = 1
+        while True:
+            query = {"page": page, "pageSize": page_size}
+            self._wait_for_report(category, report_id)
+            result, _size = self._send_page(
+                "POST",
+                path,
+                query,
+                functools.partial(decode_report_page, page=page, page_size=page_size),
+                content=content,
+            )
+            if fields is not None and result.fields != fields:
+                raise _paging_error(
+                    path,
+                    query,
+                    f"on page {page} with other fields than page 1 "
+                    f"({[f.name for f in result.fields]} vs {[f.name for f in fields]}): the "
+                    "report changed while it was read",
+                    method="POST",
+                )
+            fields = result.fields
+            yield result
+            if not result.has_more:
+                return
+            if not result.rows:
+                raise _paging_error(path, query, "on an empty page", method="POST")
+            if page >= self.paging_limits.max_list_pages:
+                raise _paging_error(
+                    path,
+                    query,
+                    f"after {page} pages (the limit of one walk)",
+                    method="POST",
+                )
+            page += 1
+
+    def _wait_for_report(self, category: str, report_id: int) -> None:
+        waited = self.report_limiter.acquire((category, int(report_id)))
+        if waited:
+            self._stats.add(rate_limit_wait_seconds=waited)
+            logger.info(
+                "ServiceTitan report %s/%s: waited %.1fs for its limit of %d requests a minute",
+                category,
+                report_id,
+                waited,
+                self.report_limiter.requests,
+            )
+
     # -- internals ---------------------------------------------------------------------------
 
     def _get_page(
         self, path: str, params: Mapping[str, Any], decode: PageDecoder[T]
     ) -> tuple[DecodedBody[T], int]:
         """GET one page and decode it; a body the decoder finds not to be JSON is retried."""
+        return self._send_page("GET", path, params, decode)
 
-        def decoded(response: httpx.Response) -> DecodedBody[T]:
+    def _send_page(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any],
+        decode: Callable[[bytes], T],
+        *,
+        content: bytes | None = None,
+    ) -> tuple[T, int]:
+        """Send one page request and decode it; a body the decoder finds not JSON is retried.
+
+        Returns the decoded page and the body's size in bytes.
+        """
+
+        def decoded(response: httpx.Response) -> T:
             try:
                 return decode(response.content)
             except BodyNotJsonError as exc:
                 raise invalid_json_failure(response, exc) from None
             except NotAPageError as exc:
-                request = describe_request("GET", path, params)
+                request = describe_request(method, path, params)
                 raise InvalidResponseError(
                     f"ServiceTitan {request} answered JSON without a 'data' list",
                     body=self._scrubber.scrub(exc.excerpt),
-                    method="GET",
+                    method=method,
                     path=path,
                     query=request.partition("?")[2] or None,
                     status=response.status_code,
                 ) from None
 
-        return self._get(path, params, decoded)
+        return self._request(method, path, params, decoded, content=content)
 
     def _get(
         self,
@@ -414,16 +547,30 @@ class ServiceTitanClient:
         params: Mapping[str, Any] | None,
         decode: Callable[[httpx.Response], T],
     ) -> tuple[T, int]:
+        return self._request("GET", path, params, decode)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        decode: Callable[[httpx.Response], T],
+        *,
+        content: bytes | None = None,
+    ) -> tuple[T, int]:
         params = dict(params) if params else None
         used: dict[str, Any] = {"token": None, "refreshed": False}
 
         def headers() -> dict[str, str]:
             used["token"] = token = self._auth.get_token()
-            return {
+            sent = {
                 "Authorization": f"Bearer {token}",
                 "ST-App-Key": self.settings.app_key,
                 "Accept": "application/json",
             }
+            if content is not None:
+                sent["Content-Type"] = "application/json"
+            return sent
 
         def interpret(response: httpx.Response) -> tuple[T, int]:
             status = response.status_code
@@ -437,18 +584,23 @@ class ServiceTitanClient:
                 raise RetryNow
             if is_retryable_status(status):
                 raise retryable_status_failure(response)
-            raise self._error(response, path, params)
+            raise self._error(response, path, params, method=method)
 
         return self._transport.send(
-            "GET", path, params=params, headers=headers, interpret=interpret
+            method, path, params=params, headers=headers, interpret=interpret, content=content
         )
 
     def _error(
-        self, response: httpx.Response, path: str, params: dict[str, Any] | None
+        self,
+        response: httpx.Response,
+        path: str,
+        params: dict[str, Any] | None,
+        *,
+        method: str = "GET",
     ) -> ApiError:
         status = response.status_code
         problem = Problem.from_response(response)
-        request = describe_request("GET", path, params)
+        request = describe_request(method, path, params)
         detail = f"HTTP {status}"
         if response.reason_phrase:
             detail += f" {response.reason_phrase}"
@@ -483,7 +635,7 @@ class ServiceTitanClient:
         message = f"ServiceTitan {request} failed: {detail}." + (f" {hint}" if hint else "")
         return error_type(
             self._scrubber.scrub(message),
-            method="GET",
+            method=method,
             path=path,
             query=request.partition("?")[2] or None,
             status=status,
@@ -492,14 +644,16 @@ class ServiceTitanClient:
         )
 
 
-def _paging_error(path: str, params: Mapping[str, Any], why: str) -> PaginationError:
+def _paging_error(
+    path: str, params: Mapping[str, Any], why: str, *, method: str = "GET"
+) -> PaginationError:
     """The error of a walk that would never end; ``why`` completes "answered hasMore=true ..."."""
-    request = describe_request("GET", path, params)
+    request = describe_request(method, path, params)
     return PaginationError(
         f"ServiceTitan {request} answered hasMore=true {why}; stopping instead of paging "
         "forever (the pages before it are kept). If it happens again, report the request to "
         "ServiceTitan.",
-        method="GET",
+        method=method,
         path=path,
         query=request.partition("?")[2] or None,
         status=200,

@@ -511,6 +511,7 @@ class Transport:
         headers: Callable[[], dict[str, str]],
         params: dict[str, Any] | None = None,
         data: dict[str, str] | None = None,
+        content: bytes | None = None,
         path: str | None = None,
         is_token_request: bool = False,
     ) -> T:
@@ -524,6 +525,7 @@ class Transport:
             headers: called per attempt, so that a refreshed token is picked up.
             params: query parameters.
             data: form fields (token requests).
+            content: a raw body (the Reporting API's JSON requests; headers say its type).
             path: the path to quote in errors and logs (defaults to ``url``).
             is_token_request: count in ``token_requests`` and skip the rate limiter.
         """
@@ -533,7 +535,7 @@ class Transport:
         while True:
             try:
                 request = self.http.build_request(
-                    method, url, params=params, data=data, headers=headers()
+                    method, url, params=params, data=data, content=content, headers=headers()
                 )
             except httpx.InvalidURL as exc:
                 raise self._endpoint_error(exc, url, is_token_request) from None

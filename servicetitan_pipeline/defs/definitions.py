@@ -4,11 +4,12 @@ Loaded by ``dagster dev -w workspace.yaml`` (and ``make dev``), by ``servicetita
 sync`` / ``demo`` and by the tests. Connection settings come from ``SERVICETITAN_*`` environment
 variables through ``dagster.EnvVar`` (resolved when a run starts, never stored in the run config);
 the DuckDB file from ``SERVICETITAN_DUCKDB_PATH``. Every entity has its asset; the job and its
-schedule sync those ``SERVICETITAN_ENTITIES`` selects (all by default). Loading it makes every
-file this process creates private, as ``SERVICETITAN_FILE_MODE`` says (the code server and run
-workers of ``dagster dev`` load it too), and refuses to load when the ``.env`` that ``dagster
-dev`` read from its working directory points the URLs elsewhere while the credentials are the
-environment's.
+schedule sync those ``SERVICETITAN_ENTITIES`` selects (all by default), and every report of the
+report list (``SERVICETITAN_REPORTS_FILE``) has its asset, which the job pulls too. Loading it
+makes every file this process creates private, as ``SERVICETITAN_FILE_MODE`` says (the code
+server and run workers of ``dagster dev`` load it too), and refuses to load when the ``.env``
+that ``dagster dev`` read from its working directory points the URLs elsewhere while the
+credentials are the environment's.
 """
 
 from __future__ import annotations
@@ -27,16 +28,33 @@ from servicetitan_pipeline.defs.dbt import servicetitan_dbt_assets
 from servicetitan_pipeline.defs.dbt_project import dbt_project
 from servicetitan_pipeline.defs.ingestion import build_ingestion_assets
 from servicetitan_pipeline.defs.jobs import build_sync_job, build_sync_schedule
+from servicetitan_pipeline.defs.reports import (
+    build_report_assets,
+    build_report_checks,
+    configured_report_specs,
+    dbt_model_keys,
+)
 from servicetitan_pipeline.defs.resources import WarehouseResource, servicetitan_resource_from_env
 from servicetitan_pipeline.defs.run_logging import compact_console_logger
 
 apply_file_mode()
 refuse_credentials_redirected_by()  # `dagster dev` loads ./.env itself, over the environment
-sync_job = build_sync_job()
+report_specs = configured_report_specs()  # SERVICETITAN_REPORTS_FILE: none without a list
+report_assets = build_report_assets(report_specs)
+sync_job = build_sync_job(report_assets=report_assets)
 
 defs = dg.Definitions(
-    assets=[*build_ingestion_assets(), servicetitan_dbt_assets],
-    asset_checks=build_ingestion_checks(),
+    assets=[*build_ingestion_assets(), *report_assets, servicetitan_dbt_assets],
+    asset_checks=[
+        *build_ingestion_checks(),
+        *build_report_checks(
+            report_specs,
+            dbt_model_keys(
+                servicetitan_dbt_assets.keys,
+                [s.compare_with for s in report_specs if s.compare_with],
+            ),
+        ),
+    ],
     jobs=[sync_job],
     schedules=[build_sync_schedule(sync_job)],
     resources={

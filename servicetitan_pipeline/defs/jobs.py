@@ -8,6 +8,8 @@ configured by ``SERVICETITAN_SYNC_CRON``, ``SERVICETITAN_SYNC_TIMEZONE`` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dagster as dg
 
 from servicetitan_pipeline.config import (
@@ -51,7 +53,11 @@ WAREHOUSE_POOL = "servicetitan_duckdb"
 TRANSIENT_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.LINEAR)
 
 
-def build_sync_job(selection: EntitySelection | None = None) -> dg.UnresolvedAssetJobDefinition:
+def build_sync_job(
+    selection: EntitySelection | None = None,
+    *,
+    report_assets: Sequence[dg.AssetsDefinition] = (),
+) -> dg.UnresolvedAssetJobDefinition:
     """The selected ServiceTitan entities, then the dbt build downstream of them, in one process.
 
     ``selection`` defaults to what ``SERVICETITAN_ENTITIES`` selects (every entity unless it
@@ -59,6 +65,9 @@ def build_sync_job(selection: EntitySelection | None = None) -> dg.UnresolvedAss
     shows them all and one left out can still be materialised by hand; the job (and so the
     schedule) runs only the selected ones, and of the dbt models only those downstream of
     them (``defs.dbt`` skips the models whose other raw tables do not exist yet).
+
+    The reports of the report list (``report_assets``) are pulled by every run, whatever
+    the entity selection: a report is a few requests, and its comparison checks need it.
 
     One process because DuckDB allows one writing process per file; Dagster orders the dbt
     models after the raw assets they read.
@@ -74,10 +83,14 @@ def build_sync_job(selection: EntitySelection | None = None) -> dg.UnresolvedAss
     else:
         keys = [dg.AssetKey(entity.asset_key_path) for entity in selection.entities]
         assets = dg.AssetSelection.assets(*keys).downstream()
+        if report_assets:
+            assets = assets | dg.AssetSelection.assets(*report_assets)
         what = (
             f"the {len(selection.entities)} ServiceTitan entities {selection.source} selects "
             f"({selection.value})"
         )
+    if report_assets:
+        what += f" and its {len(report_assets)} configured report(s)"
     return dg.define_asset_job(
         SYNC_JOB_NAME,
         selection=assets,

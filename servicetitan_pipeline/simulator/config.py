@@ -24,6 +24,10 @@ DEFAULT_TOKEN_TTL_SECONDS = 900
 # data on every machine and every day (a clock derived from "now" would not).
 DEFAULT_START = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
 MAX_PAGE_SIZE = 5000
+# ServiceTitan's Reporting API: requests of one report per minute (its description and data).
+REPORT_REQUESTS_PER_MINUTE = 5
+# The Reporting API's scope, deniable like an entity module's (it serves no entity).
+REPORTING_MODULE = "reporting"
 
 RetryAfterMode = Literal["mixed", "seconds", "http-date", "none"]
 
@@ -136,7 +140,10 @@ class SimulatorConfig:
             not depend on it.
         denied_modules: API modules (``entities.MODULES`` names, e.g. ``"payroll"``) whose
             scopes the app was not granted: every endpoint of them answers 403, as
-            ServiceTitan does for an app without the scope.
+            ServiceTitan does for an app without the scope; ``"reporting"`` denies the
+            Reporting API.
+        report_requests_per_minute: requests of the same report the Reporting API answers per
+            minute (ServiceTitan's limit is 5); more answer 429. ``None``: no limit.
     """
 
     customers: int = 300
@@ -152,9 +159,12 @@ class SimulatorConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     generation_workers: int | None = None
     denied_modules: frozenset[str] = frozenset()
+    report_requests_per_minute: int | None = REPORT_REQUESTS_PER_MINUTE
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.denied_modules) - set(MODULES))
+        if self.report_requests_per_minute is not None and self.report_requests_per_minute < 1:
+            raise ValueError("SimulatorConfig.report_requests_per_minute must be >= 1 (or None)")
+        unknown = sorted(set(self.denied_modules) - {*MODULES, REPORTING_MODULE})
         if unknown:
             raise ValueError(
                 f"SimulatorConfig.denied_modules: unknown module(s) {', '.join(unknown)}; "

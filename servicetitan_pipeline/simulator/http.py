@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, unquote_plus, urlsplit
 import orjson
 
 from .api import ApiProblem, OAuthProblem, problem_body
+from .config import REPORTING_MODULE
 from .control import PREFIX as CONTROL_PREFIX
 from .control import answer_control
 
@@ -166,6 +167,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._token(method, body)
             elif url.path.startswith(CONTROL_PREFIX):
                 self._send(200, answer_control(sim, method, url.path, body))
+            elif sim.reporting.handles(url.path):
+                self._reporting(method, url.path, url.query, body)
             else:
                 self._api(method, url.path, url.query)
         except ApiProblem as problem:
@@ -216,6 +219,25 @@ class Handler(BaseHTTPRequestHandler):
         # the data or the tokens.
         body = sim.api.answer(route, query)
         sim.stats["pages"] += 1
+        self._send_with_fault(fault, body)
+
+    def _reporting(self, method: str, path: str, query_string: str, request: bytes) -> None:
+        """The Reporting API: the same token, app key, tenant and fault rules as the others."""
+        sim = self.server.simulator
+        tenant = sim.reporting.tenant_of(path)
+        sim.api.check_auth(self.headers.get("Authorization"), self.headers.get("ST-App-Key"))
+        sim.api.check_tenant(tenant)
+        if REPORTING_MODULE in sim.config.denied_modules:
+            raise ApiProblem(403, "Forbidden")
+        fault = sim.fault_injector.draw(sim.stats, sim.world.now_ms / 1000)
+        query = {k.lower(): v for k, v in parse_qsl(query_string, keep_blank_values=True)}
+        body = sim.reporting.answer(method, path, query, request)
+        sim.stats["report_pages"] += 1
+        self._send_with_fault(fault, body)
+
+    def _send_with_fault(self, fault: str | None, body: bytes) -> None:
+        """Send the answer, with the body fault drawn for it (if any) applied on the wire."""
+        sim = self.server.simulator
         if fault == "drop":
             sim.stats["fault_drop"] += 1
             self._drop(body)

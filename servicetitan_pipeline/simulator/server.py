@@ -21,6 +21,7 @@ from .api import ServiceTitanApi
 from .config import FaultConfig, SimulatorConfig
 from .faults import FaultInjector
 from .http import HttpServer
+from .reporting import ReportingApi
 from .store import EntityStore
 from .timefmt import iso
 from .world import World
@@ -41,6 +42,7 @@ class Simulator:
         self.world = World(self.config)
         self.startup_seconds = time.perf_counter() - started
         self.api = ServiceTitanApi(self.config, self.world)
+        self.reporting = ReportingApi(self.config, self.world)
         self.fault_injector = FaultInjector(self.config.faults)
         self._httpd: HttpServer | None = None
         self._thread: threading.Thread | None = None
