@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,6 @@ DEFAULT_DATA_PAGE_SIZE = 1000
 MAX_DATA_PAGE_SIZE = 25000
 RATE_WINDOW_SECONDS = 60.0
 _MODIFIED_ON = "2026-01-05T09:00:00Z"  # when the simulated reports' structure last changed
-_CENT = Decimal("0.01")
 _ZERO = Decimal("0.00")
 
 Records = Mapping[str, Sequence[Mapping[str, Any]]]
@@ -230,11 +229,11 @@ def job_outcomes(records: Records) -> dict[int, JobOutcome]:
     """Every completed job's outcome, by the definitions of ``int_job_outcomes``.
 
     The invoice subtotal is the pre-tax total (``total - salesTax``) of the job's active
-    invoices, adjustments (which inherit the original's job) included. A job converts when the
-    larger of that subtotal and its sold estimates' subtotal reaches its job type's sold
-    threshold (0 when unset); it is an opportunity unless it is no-charge and stays below the
-    threshold; a sales opportunity when it has an active estimate; won when an active estimate
-    was sold and the sold subtotal reaches the threshold.
+    invoices, adjustments (which inherit the original's job) included. A job is an opportunity
+    unless it is No Charge and neither that subtotal nor its sold estimates' subtotal reaches
+    its job type's sold threshold (0 when unset); it converts when the invoice subtotal alone
+    reaches the threshold; it is a sales opportunity when it is an opportunity with an active
+    estimate, won when one was sold and the sold subtotal reaches the threshold.
     """
     invoices = _by_id(records["invoices"])
     thresholds = {int(t["id"]): _money(t.get("soldThreshold")) for t in records["job_types"]}
@@ -262,60 +261,76 @@ def job_outcomes(records: Records) -> dict[int, JobOutcome]:
         sold_subtotal = sum((_money(e.get("subtotal")) for e in sold), _ZERO)
         threshold = thresholds.get(job.get("jobTypeId") or -1, _ZERO)
         invoiced = subtotal[job_id]
-        reaches = max(invoiced, sold_subtotal) >= threshold
+        opportunity = not job.get("noCharge") or max(invoiced, sold_subtotal) >= threshold
         outcomes[job_id] = JobOutcome(
             job_id=job_id,
             completed_on=completed_on,
             invoice_subtotal=invoiced,
-            is_opportunity=not job.get("noCharge") or reaches,
-            is_converted=reaches,
-            is_sales_opportunity=bool(estimates[job_id]),
-            is_sales_won=bool(sold) and sold_subtotal >= threshold,
+            is_opportunity=opportunity,
+            is_converted=invoiced >= threshold,
+            is_sales_opportunity=opportunity and bool(estimates[job_id]),
+            is_sales_won=opportunity and bool(sold) and sold_subtotal >= threshold,
         )
     return outcomes
 
 
-def split_amounts(amount: Decimal, shares: Sequence[tuple[int, Decimal]]) -> dict[int, Decimal]:
-    """``amount`` split by ``shares`` (technician, percentage), to the cent, summing exactly.
-
-    Each technician gets their share rounded down to the cent; the cents left over go one each
-    to the largest remainders (ties: the larger share, then the lower technician id), so the
-    parts always add up to ``amount``. Negative amounts (credits) split the same way.
-    """
-    total_share = sum((share for _, share in shares), Decimal(0))
-    if not shares or total_share <= 0:
-        return {}
-    sign = Decimal(-1) if amount < 0 else Decimal(1)
-    cents = abs(amount)
-    exact = {tech: cents * share / total_share for tech, share in shares}
-    parts = {tech: value.quantize(_CENT, rounding=ROUND_FLOOR) for tech, value in exact.items()}
-    left = int(((cents - sum(parts.values(), _ZERO)) / _CENT).to_integral_value())
-    order = sorted(shares, key=lambda ts: (-(exact[ts[0]] - parts[ts[0]]), -ts[1], ts[0]))
-    for tech, _ in order[:left]:
-        parts[tech] += _CENT
-    return {tech: sign * value for tech, value in parts.items()}
+def split_amounts(amount: Decimal, splits: Sequence[tuple[int, int, Decimal]]) -> list[Decimal]:
+    """``amount`` shared over ``splits`` (split id, technician id, percentage), in cents,
+    adding up exactly, as ``fct_job_splits`` shares it: each split gets its share rounded down
+    (all equal when the percentages add up to 0); the cents left go one each to the largest
+    remainders, ties to the lower technician id, then the lower split id. Returns each
+    split's part, in the order given."""
+    cents = int(amount * 100)
+    percents = [share for _, _, share in splits]
+    total = sum(percents, Decimal(0))
+    if total > 0:
+        numerators = [cents * int(p * 10000) for p in percents]
+        denominator = int(total * 10000)
+    else:
+        numerators, denominator = [cents] * len(splits), len(splits)
+    floors = [n // denominator for n in numerators]
+    left_over = cents - sum(floors)
+    order = sorted(
+        range(len(splits)),
+        key=lambda k: (-(numerators[k] - floors[k] * denominator), splits[k][1], splits[k][0]),
+    )
+    parts = list(floors)
+    for k in order[:left_over]:
+        parts[k] += 1
+    return [Decimal(part) / 100 for part in parts]
 
 
 def technician_rows(records: Records, start: dt.date, end: dt.date) -> list[Row]:
-    """Technician performance per day (of job completion, UTC) and technician.
+    """Technician performance per day (of job completion, UTC) and technician, by the
+    definitions of ``rpt_technician_scorecard``.
 
-    A completed job counts for each technician credited with it: those of its active job splits
-    (share > 0), or, when it has none, its ``soldById``; else nobody. Each of them counts the
-    job as completed and, by its outcome (:func:`job_outcomes`), as an opportunity, converted,
-    a sales opportunity, won. The job's invoice subtotal is split between them by their
-    shares (:func:`split_amounts`); a job credited to ``soldById`` gives it all. Memberships
-    sold: active memberships by ``soldById``, on their creation date (UTC).
+    A completed job counts for each technician credited with it: those of its active job
+    splits, or, when it has none, its ``soldById``; else nobody. Each of them counts it as
+    completed and, by its outcome (:func:`job_outcomes`), as an opportunity and a converted
+    opportunity; the job's invoice subtotal is shared between them by :func:`split_amounts`
+    (all of it to the ``soldById``). Sales opportunities and wins go to the sellers (``soldBy``)
+    of the job's estimates, else to its credited technicians. Memberships sold: active
+    memberships that renew no other, by their technician ``soldById``, on their ``from`` date.
 
     Rows: ``[date, technician id, name, completed jobs, opportunities, converted jobs, sales
     opportunities, sales won, split revenue, memberships sold]``, sorted by date and technician.
     """
     outcomes = job_outcomes(records)
     names = {int(t["id"]): str(t.get("name") or "") for t in records["technicians"]}
-    splits: dict[int, list[tuple[int, Decimal]]] = collections.defaultdict(list)
+    splits: dict[int, list[tuple[int, int, Decimal]]] = collections.defaultdict(list)
     for split in records["job_splits"]:
-        share = _money(split.get("split"))
-        if split.get("active") is not False and share > 0:
-            splits[int(split["jobId"])].append((int(split["technicianId"]), share))
+        if split.get("active") is not False and split.get("technicianId") is not None:
+            splits[int(split["jobId"])].append(
+                (int(split["id"]), int(split["technicianId"]), _money(split.get("split")))
+            )
+    sellers: dict[int, set[int]] = collections.defaultdict(set)
+    for estimate in records["estimates"]:
+        if (
+            estimate.get("active") is not False
+            and estimate.get("jobId") is not None
+            and estimate.get("soldBy") is not None
+        ):
+            sellers[int(estimate["jobId"])].add(int(estimate["soldBy"]))
     jobs = _by_id(records["jobs"])
     counts: dict[tuple[dt.date, int], list[Any]] = collections.defaultdict(
         lambda: [0, 0, 0, 0, 0, _ZERO, 0]
@@ -323,27 +338,38 @@ def technician_rows(records: Records, start: dt.date, end: dt.date) -> list[Row]
     for job_id, outcome in outcomes.items():
         if not start <= outcome.completed_on <= end:
             continue
-        shares = splits.get(job_id)
-        if not shares:
-            sold_by = jobs[job_id].get("soldById")
-            if sold_by is None:
-                continue
-            shares = [(int(sold_by), Decimal(100))]
-        for tech, amount in split_amounts(outcome.invoice_subtotal, shares).items():
+        credited: dict[int, Decimal] = collections.defaultdict(lambda: _ZERO)
+        if splits.get(job_id):
+            parts = split_amounts(outcome.invoice_subtotal, splits[job_id])
+            for (_, tech, _), part in zip(splits[job_id], parts, strict=True):
+                credited[tech] += part
+        elif jobs[job_id].get("soldById") is not None:
+            credited[int(jobs[job_id]["soldById"])] = outcome.invoice_subtotal
+        for tech, amount in credited.items():
             cell = counts[(outcome.completed_on, tech)]
             cell[0] += 1
             cell[1] += outcome.is_opportunity
-            cell[2] += outcome.is_converted
-            cell[3] += outcome.is_sales_opportunity
-            cell[4] += outcome.is_sales_won
+            cell[2] += outcome.is_opportunity and outcome.is_converted
             cell[5] += amount
+        if outcome.is_sales_opportunity:
+            for tech in sellers.get(job_id) or credited:
+                cell = counts[(outcome.completed_on, tech)]
+                cell[3] += 1
+                cell[4] += outcome.is_sales_won
+    renewals = {m.get("renewedById") for m in records["memberships"] if m.get("renewedById")}
     for membership in records["memberships"]:
         sold_by = membership.get("soldById")
-        created = _utc_date(membership.get("createdOn"))
-        if membership.get("active") is False or sold_by is None or created is None:
+        started = _utc_date(membership.get("from"))
+        if (
+            membership.get("active") is False
+            or membership.get("id") in renewals
+            or sold_by is None
+            or int(sold_by) not in names
+            or started is None
+        ):
             continue
-        if start <= created <= end:
-            counts[(created, int(sold_by))][6] += 1
+        if start <= started <= end:
+            counts[(started, int(sold_by))][6] += 1
     return [
         [day.isoformat(), tech, names.get(tech, ""), *cell[:5], _number(cell[5]), cell[6]]
         for (day, tech), cell in sorted(counts.items())

@@ -270,7 +270,8 @@ def test_an_editable_install_syncs_without_a_prepare_step(
     elsewhere = workspace / "elsewhere"
     cli = str(venv / "bin" / "servicetitan-pipeline")
     assert "Traceback" not in _run([cli, "check"], cwd=elsewhere, env=env)
-    output = _run([cli, "sync"], cwd=elsewhere, env=env)
+    # a few entities and the dbt models downstream of them: the manifest is built on demand
+    output = _run([cli, "sync", "--select", "customers,jobs,invoices"], cwd=elsewhere, env=env)
     assert "dbt build:" in output and "succeeded" in output, output
     assert manifest.exists() and (manifest.parent / "manifest_inputs.sha256").exists()
     # the workspace file `dagster dev -w workspace.yaml` loads, from another directory
