@@ -41,7 +41,7 @@ def _duckdb_values_containing(database: Path, needle: str) -> list[str]:
     return hits
 
 
-INVOICE_ENTITIES = "business_units,customers,locations,jobs,invoices,invoice_items"
+INVOICE_ENTITIES = "business_units,customers,locations,jobs,invoices,invoice_items,payments"
 
 
 def test_sync_builds_the_warehouse_and_leaks_no_secret(
