@@ -24,7 +24,7 @@ threads and hands each outcome back, in order of completion, to the calling thre
 from __future__ import annotations
 
 import queue
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -89,7 +89,7 @@ class EntitySyncs:
         client: ServiceTitanClient,
         *,
         connection_name: str,
-        full_refresh: Callable[[str], bool] | Mapping[str, bool] | None = None,
+        full_refresh: Mapping[str, bool] | None = None,
         list_page_size: int = DEFAULT_LIST_PAGE_SIZE,
         workers: int = DEFAULT_WORKERS,
     ) -> None:
@@ -98,13 +98,7 @@ class EntitySyncs:
         self._conn = conn
         self._client = client
         self._connection_name = connection_name
-        if full_refresh is None:
-            self._full_refresh: Callable[[str], bool] = lambda _name: False
-        elif callable(full_refresh):
-            self._full_refresh = full_refresh
-        else:
-            mapping = dict(full_refresh)
-            self._full_refresh = lambda name: mapping.get(name, False)
+        self._full_refresh = dict(full_refresh or {})  # entity name -> refresh it; else not
         self._list_page_size = list_page_size
         self._workers = workers
 
@@ -154,7 +148,7 @@ class EntitySyncs:
                 self._client.with_own_stats(),
                 conn,
                 connection_name=self._connection_name,
-                full_refresh=self._full_refresh(entity.name),
+                full_refresh=self._full_refresh.get(entity.name, False),
                 list_page_size=self._list_page_size,
                 log=log,
                 own_writer_bounds=False,
