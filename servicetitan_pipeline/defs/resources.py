@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -22,6 +22,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr, field_validator
 
 from servicetitan_pipeline.client import ConnectionSettings, ServiceTitanClient
+from servicetitan_pipeline.client.connections import TenantConnection, configured_connections
 from servicetitan_pipeline.config import (
     CONNECTION_ENV_VARS,
     DEFAULT_CONNECT_TIMEOUT_SECONDS,
@@ -41,9 +42,13 @@ from servicetitan_pipeline.warehouse.opening import (
 )
 
 __all__ = [
+    "ServiceTitanConnectionConfig",
     "ServiceTitanResource",
+    "ServiceTitanTenantsResource",
     "WarehouseResource",
     "servicetitan_resource_from_env",
+    "servicetitan_tenants_from_connections",
+    "tenant_resources",
     "warehouse_file_errors_not_retried",
 ]
 
@@ -186,6 +191,30 @@ class ServiceTitanResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             request_deadline_seconds=self.request_deadline_seconds,
         )
 
+    @classmethod
+    def from_settings(cls, settings: ConnectionSettings) -> ServiceTitanResource:
+        """A resource for already validated ``settings`` (a tenant of the connections file,
+        built in the run's process: its values never reach a definition or the run config)."""
+        resource = cls(
+            name=settings.name,
+            environment=str(settings.environment),
+            tenant_id=str(settings.tenant_id),
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            app_key=settings.app_key,
+            api_base_url=settings.api_base_url,
+            auth_url=settings.auth_url,
+            rate_limit_per_second=settings.rate_limit_per_second,
+            max_attempts=settings.max_attempts,
+            max_total_wait_seconds=settings.max_total_wait_seconds,
+            connect_timeout_seconds=settings.connect_timeout_seconds,
+            read_timeout_seconds=settings.read_timeout_seconds,
+            max_response_mb=f"{settings.max_response_mb:g}",
+            request_deadline_seconds=f"{settings.request_deadline_seconds:g}",
+        )
+        resource._settings = settings
+        return resource
+
     def get_client(self) -> ServiceTitanClient:
         """The connection's shared, thread-safe client, created on first use.
 
@@ -225,6 +254,188 @@ class ServiceTitanResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self.close()
+
+
+class ServiceTitanConnectionConfig(dg.Config):
+    """One entry of the connections file, as Dagster shows it: no secret, only the names of
+    the variables that hold them (see :mod:`servicetitan_pipeline.client.connections`)."""
+
+    name: str = Field(description="Connection name: the partition key of its tenant.")
+    environment: str = Field(default="", description="'integration' or 'production'.")
+    tenant_id: int | None = Field(
+        default=None,
+        description="ServiceTitan tenant ID (null: SERVICETITAN_TENANT_ID, read at run time).",
+    )
+    client_id_env: str = Field(description="The variable holding the OAuth client ID.")
+    client_secret_env: str = Field(description="The variable holding the OAuth client secret.")
+    app_key_env: str = Field(description="The variable holding the app key.")
+    api_base_url: str = Field(default="", description="API root override; empty: default.")
+    auth_url: str = Field(default="", description="Token endpoint override; empty: default.")
+    rate_limit_per_second: float | None = Field(
+        default=DEFAULT_RATE_LIMIT_PER_SECOND,
+        description="This tenant's client-side request limit (ServiceTitan's is per app and "
+        "tenant).",
+    )
+    from_environment: bool = Field(
+        default=False,
+        description="The single-tenant SERVICETITAN_* setup: every setting read from those "
+        "variables at run time.",
+    )
+
+    def connection(self) -> TenantConnection:
+        return TenantConnection(
+            name=self.name,
+            environment=self.environment,
+            tenant_id=self.tenant_id,
+            client_id_env=self.client_id_env,
+            client_secret_env=self.client_secret_env,
+            app_key_env=self.app_key_env,
+            api_base_url=self.api_base_url,
+            auth_url=self.auth_url,
+            rate_limit_per_second=self.rate_limit_per_second,
+            from_environment=self.from_environment,
+        )
+
+
+class ServiceTitanTenantsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Every ServiceTitan connection of the deployment: one per tenant (the partitions of
+    the ingestion assets).
+
+    Holds no secret: each connection names the variables that hold its credentials, read
+    when a run first asks for that tenant's client (:meth:`resource`). Each tenant gets its
+    own :class:`ServiceTitanResource`, so its own token, rate limiter and retry budget.
+    """
+
+    connections: list[ServiceTitanConnectionConfig] = Field(
+        description="The connections, in the order of the connections file."
+    )
+    max_attempts: int = Field(
+        default=DEFAULT_MAX_ATTEMPTS, description="Sends of one request at most (1 = no retries)."
+    )
+    max_total_wait_seconds: float = Field(
+        default=DEFAULT_MAX_TOTAL_WAIT_SECONDS,
+        description="The most one request may wait between its retries.",
+    )
+    connect_timeout_seconds: float = Field(
+        default=DEFAULT_CONNECT_TIMEOUT_SECONDS, description="Connect timeout."
+    )
+    read_timeout_seconds: float = Field(
+        default=DEFAULT_READ_TIMEOUT_SECONDS,
+        description="Read timeout (time between bytes of an answer).",
+    )
+    max_response_mb: str = Field(
+        default=f"{DEFAULT_MAX_RESPONSE_MB:g}",
+        description="The most one answer's body may hold once decoded, in MiB "
+        f"({CONNECTION_ENV_VARS['max_response_mb']}).",
+    )
+    request_deadline_seconds: str = Field(
+        default=f"{DEFAULT_REQUEST_DEADLINE_SECONDS:g}",
+        description="The most one request may take, from sending it to the answer's last byte "
+        f"({CONNECTION_ENV_VARS['request_deadline_seconds']}).",
+    )
+
+    _resources: dict[str, ServiceTitanResource] = PrivateAttr(default_factory=dict)
+    _resources_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @field_validator("max_response_mb", "request_deadline_seconds", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    def names(self) -> list[str]:
+        """The connection names, in the file's order (the partition keys)."""
+        return [c.name for c in self.connections]
+
+    def connection(self, name: str) -> TenantConnection:
+        """The connection named ``name`` (``KeyError`` listing the known names)."""
+        for config in self.connections:
+            if config.name == name:
+                return config.connection()
+        raise KeyError(f"no connection named {name!r}; known: {', '.join(self.names())}")
+
+    def resource(self, name: str) -> ServiceTitanResource:
+        """The tenant's own connection resource, its credentials read from the environment
+        now (once per run). Raises ``SettingsError`` naming the tenant and the variable."""
+        with self._resources_lock:
+            existing = self._resources.get(name)
+            if existing is not None:
+                return existing
+        settings = self.connection(name).settings(
+            max_attempts=self.max_attempts,
+            max_total_wait_seconds=self.max_total_wait_seconds,
+            connect_timeout_seconds=self.connect_timeout_seconds,
+            read_timeout_seconds=self.read_timeout_seconds,
+            max_response_mb=self.max_response_mb,
+            request_deadline_seconds=self.request_deadline_seconds,
+        )
+        resource = ServiceTitanResource.from_settings(settings)
+        with self._resources_lock:
+            return self._resources.setdefault(name, resource)
+
+    def close(self) -> None:
+        """Close every tenant's client."""
+        with self._resources_lock:
+            resources, self._resources = list(self._resources.values()), {}
+        for resource in resources:
+            resource.close()
+
+    def __enter__(self) -> ServiceTitanTenantsResource:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self.close()
+
+
+def tenant_resources(
+    resource: ServiceTitanResource | ServiceTitanTenantsResource,
+    names: Sequence[str] | None = None,
+) -> dict[str, ServiceTitanResource]:
+    """Connection name -> its tenant's resource, for the ``names`` a run covers (default: all).
+
+    A plain :class:`ServiceTitanResource` (one connection: tests, scripts) is its own one
+    tenant. A tenant whose settings are not valid raises ``SettingsError`` naming it.
+    """
+    if isinstance(resource, ServiceTitanResource):
+        return {resource.get_settings().name: resource}
+    chosen = resource.names() if names is None else list(names)
+    return {name: resource.resource(name) for name in chosen}
+
+
+def servicetitan_tenants_from_connections(
+    connections: Sequence[TenantConnection] | None = None, **tuning: Any
+) -> ServiceTitanTenantsResource:
+    """The deployment's tenants resource: ``connections`` (default: the connections file, or
+    the single-tenant ``SERVICETITAN_*`` setup) with the deployment-wide tuning from the
+    environment (``SERVICETITAN_MAX_RESPONSE_MB``, ``SERVICETITAN_REQUEST_DEADLINE_SECONDS``)."""
+    connections = configured_connections() if connections is None else connections
+    fields: dict[str, Any] = {}
+    for field_name in ("max_response_mb", "request_deadline_seconds"):
+        if (os.environ.get(CONNECTION_ENV_VARS[field_name]) or "").strip():
+            fields[field_name] = dg.EnvVar(CONNECTION_ENV_VARS[field_name])
+    fields.update(tuning)
+    return ServiceTitanTenantsResource(
+        connections=[
+            ServiceTitanConnectionConfig(
+                name=c.name,
+                environment=c.environment,
+                tenant_id=c.tenant_id,
+                client_id_env=c.client_id_env,
+                client_secret_env=c.client_secret_env,
+                app_key_env=c.app_key_env,
+                api_base_url=c.api_base_url,
+                auth_url=c.auth_url,
+                rate_limit_per_second=c.rate_limit_per_second,
+                from_environment=c.from_environment,
+            )
+            for c in connections
+        ],
+        **fields,
+    )
 
 
 def _shown(value: Any) -> str:
