@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--customers",
         type=int,
         default=5000,
-        help="customers to generate (with --tenants: the first tenant's; the others get 45-80%%)",
+        help="customers to generate (with --tenants: the first tenant's; the others a share of it)",
     )
     parser.add_argument(
         "--tenants",

@@ -60,6 +60,10 @@ class FaultConfig:
         invalid_json_rate: probability of a 200 whose body is not JSON at all (an HTML error page).
         slow_rate: probability of answering only after ``slow_seconds``.
         slow_seconds: delay of a slow answer.
+        latency_seconds: a fixed delay before every API and Reporting API answer (errors and
+            faults included; not the token endpoint or the controls), as the real API takes
+            some 0.3-1 s per export page: for benchmarks of concurrent downloads. Unlike
+            ``slow_rate=1.0`` it is not a fault: it is not counted, and the faults still draw.
         token_ttl_seconds: lifetime of the access tokens issued from now on.
         rate_limit_rps: requests per second allowed (per tenant, as ServiceTitan counts them);
             above it the simulator answers 429 with ``Retry-After: 1``. ``None``: no cap.
@@ -76,6 +80,7 @@ class FaultConfig:
     invalid_json_rate: float = 0.0
     slow_rate: float = 0.0
     slow_seconds: float = 0.5
+    latency_seconds: float = 0.0
     token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS
     rate_limit_rps: float | None = None
     faults_on_token_endpoint: bool = False
@@ -88,6 +93,8 @@ class FaultConfig:
                     raise ValueError(f"FaultConfig.{f.name} must be between 0 and 1, got {value}")
         if self.retry_after not in ("mixed", "seconds", "http-date", "none"):
             raise ValueError(f"FaultConfig.retry_after: unknown mode {self.retry_after!r}")
+        if self.latency_seconds < 0:
+            raise ValueError("FaultConfig.latency_seconds must not be negative")
         if self.token_ttl_seconds <= 0:
             raise ValueError("FaultConfig.token_ttl_seconds must be positive")
         if self.rate_limit_rps is not None and self.rate_limit_rps <= 0:

@@ -15,6 +15,7 @@ import logging
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -229,6 +230,7 @@ class Handler(BaseHTTPRequestHandler):
         sim = self.tenant = routes.authorize(
             tenant, self.headers.get("Authorization"), self.headers.get("ST-App-Key")
         )
+        _wait_latency(sim)
         fault = sim.fault_injector.draw(sim.stats, sim.world.now_ms / 1000)
         # ASP.NET binds query parameters case-insensitively; so do we. The last value wins.
         query = {k.lower(): v for k, v in parse_qsl(query_string, keep_blank_values=True)}
@@ -245,6 +247,7 @@ class Handler(BaseHTTPRequestHandler):
         sim = self.tenant = routes.authorize(
             tenant, self.headers.get("Authorization"), self.headers.get("ST-App-Key")
         )
+        _wait_latency(sim)
         if REPORTING_MODULE in sim.config.denied_modules:
             raise ApiProblem(403, "Forbidden")
         fault = sim.fault_injector.draw(sim.stats, sim.world.now_ms / 1000)
@@ -267,3 +270,14 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, b"<html><body><h1>502 Bad Gateway</h1></body></html>")
         else:
             self._send(200, body)
+
+
+def _wait_latency(sim: Simulator) -> None:
+    """Sleep the tenant's configured latency (``FaultConfig.latency_seconds``), if any.
+
+    Each request sleeps on its own handler thread, so concurrent requests overlap their waits,
+    as they do against the real API.
+    """
+    latency = sim.faults.latency_seconds
+    if latency > 0:
+        time.sleep(latency)
