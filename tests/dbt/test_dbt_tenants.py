@@ -112,6 +112,7 @@ def group_warehouse(tmp_path_factory) -> Path:
                     loaded_at=load.loaded_at,
                 )
     selection = [
+        "dim_tenants",
         "+rpt_group_monthly",
         "+rpt_revenue_by_month_business_unit",
         "+rpt_daily_kpis",
