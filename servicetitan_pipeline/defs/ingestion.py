@@ -1,8 +1,12 @@
 """Ingestion assets: one Dagster asset per entry of ``entities.ENTITIES``.
 
 One step (op ``servicetitan_ingestion``, a multi-asset that can be subset) runs the sync engine
-for the selected entities, a few at a time (``sync.concurrent``), under the warehouse's write
-lock, and turns what each sync did into that entity's materialization metadata.
+for the selected entities of the run's tenants, a few at a time (``sync.concurrent``), under
+the warehouse's write lock, and turns what each sync did into that entity's materialization
+metadata. Partitioned by tenant (``build_ingestion_assets(tenants=...)``), a run covers one
+tenant or a range of them (``context.partition_keys``), downloaded in parallel; one tenant's
+failure (refused credentials, a missing variable, a missing scope) fails the step at its end,
+named, after the other tenants' data landed and their partitions were recorded.
 
 Public API (used by ``definitions.py`` and the CLI):
 
@@ -16,6 +20,7 @@ Public API (used by ``definitions.py`` and the CLI):
 # (config class, resources) at definition time and cannot resolve them as strings.
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
@@ -24,20 +29,33 @@ from pydantic import Field
 
 from servicetitan_pipeline.client import (
     DEFAULT_LIST_PAGE_SIZE,
+    AuthenticationError,
     PermissionDeniedError,
     ServiceTitanError,
 )
 from servicetitan_pipeline.config import missing_scope_remedy
 from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL, is_transient
-from servicetitan_pipeline.defs.resources import ServiceTitanResource
+from servicetitan_pipeline.defs.tenants import (
+    RunTenant,
+    run_tenant_names,
+    run_tenants,
+    tenant_partitions,
+)
 from servicetitan_pipeline.entities import ENTITIES, Entity, SyncMode, get_entity
-from servicetitan_pipeline.sync.concurrent import DEFAULT_WORKERS, EntitySyncs
+from servicetitan_pipeline.sync.concurrent import (
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_WORKERS,
+    TenantSync,
+    TenantSyncs,
+)
 from servicetitan_pipeline.sync.engine import SyncError, SyncResult
 from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
 from servicetitan_pipeline.warehouse.schema import REJECTED_TABLE, TENANT_ID, RecordFields
+from servicetitan_pipeline.warehouse.upsert import PageCounts
 
 INGESTION_GROUP = "servicetitan_raw"
 ENTITY_NAMES = frozenset(e.name for e in ENTITIES)
+_POSITION = {e.name: n for n, e in enumerate(ENTITIES)}
 ASSET_KINDS = {"api", "duckdb"}
 
 
@@ -49,9 +67,9 @@ class IngestionConfig(dg.Config):
 
     full_refresh: bool = Field(
         default=False,
-        description="Delete this tenant's rows, cursor and rejected records of every selected "
-        "entity, then re-read them from the beginning. Default: incremental from the stored "
-        "cursors.",
+        description="Delete the run's tenants' rows, cursors and rejected records of every "
+        "selected entity, then re-read them from the beginning. Default: incremental from the "
+        "stored cursors.",
     )
     full_refresh_entities: list[str] = Field(
         default_factory=list,
@@ -69,8 +87,15 @@ class IngestionConfig(dg.Config):
         default=DEFAULT_WORKERS,
         ge=1,
         le=8,
-        description="How many entities are synced at once, each on its own DuckDB connection "
-        "(the largest first). 1 syncs them one after another.",
+        description="How many entities of one tenant are synced at once, each on its own "
+        "DuckDB connection (the largest first). 1 syncs them one after another.",
+    )
+    max_concurrent_syncs: int = Field(
+        default=DEFAULT_MAX_WORKERS,
+        ge=1,
+        le=32,
+        description="How many entity syncs run at once in all, across the run's tenants "
+        "(tenants take turns: every tenant starts at once). Unused by a one-tenant run.",
     )
 
     def refreshed(self, selected: Iterable[str]) -> dict[str, bool]:
@@ -253,103 +278,346 @@ def _asset_spec(entity: Entity) -> dg.AssetSpec:
     )
 
 
-def _failure(entity: Entity, exc: Exception) -> dg.Failure:
-    """What an entity's failed sync tells the run: its name, what went wrong, and whether a
-    retry can help."""
+def _reason(entity: Entity, exc: Exception) -> tuple[str, bool]:
+    """What an entity's failed sync tells the run -- what went wrong, without the tenant's
+    or the entity's name (the failure line gives them) -- and whether a retry can help."""
     if isinstance(exc, SyncError):
         # An answer that stayed unusable after the client's retries: not transient.
-        return dg.Failure(description=str(exc), allow_retries=is_transient(exc.__cause__ or exc))
+        text = str(exc).removeprefix(f"{entity.name}: ")
+        return text, is_transient(exc.__cause__ or exc)
     if isinstance(exc, PermissionDeniedError):
         # A missing API scope fails this entity alone (the others go on); no retry can grant
         # a scope, so say which one and how to do without it.
         trace = f", traceId {exc.trace_id}" if exc.trace_id else ""
-        return dg.Failure(
-            description=f"{entity.name}: the app lacks the API scope '{entity.scope}' "
+        return (
+            f"the app lacks the API scope '{entity.scope}' "
             f"(ServiceTitan answered HTTP 403 to {exc.request}{trace}). "
             f"{missing_scope_remedy(entity)}",
-            allow_retries=False,
+            False,
         )
     if isinstance(exc, ServiceTitanError):
         # Bad settings, refused credentials fail at once; a source that kept answering
         # 429/5xx is worth the job's retry policy (which resumes from the committed cursors).
-        return dg.Failure(description=f"{entity.name}: {exc}", allow_retries=is_transient(exc))
-    return dg.Failure(description=f"{entity.name}: {type(exc).__name__}: {exc}")
+        return str(exc), is_transient(exc)
+    return f"{type(exc).__name__}: {exc}", True
+
+
+def _credentials_hint(tenant: RunTenant) -> str:
+    """Where this tenant's credentials are, when the connections file names the variables
+    (the client's message names the single-tenant ``SERVICETITAN_*`` ones)."""
+    v = tenant.credential_variables
+    if not v:
+        return ""
+    return (
+        f" This connection's client ID and secret are in {v['client_id']} and "
+        f"{v['client_secret']} (app key: {v['app_key']})."
+    )
+
+
+def _settings_reason(tenant: RunTenant, exc: Exception) -> str:
+    """A tenant's settings error without the connection's own label (the line starts with
+    it): ``environment variable X (its OAuth client secret) is not set``."""
+    text = str(exc)
+    label = f"connection {tenant.name!r}"
+    if text.startswith(label):
+        rest = text[len(label) :]
+        if tenant.tenant_id is not None:
+            rest = rest.removeprefix(f" (tenant {tenant.tenant_id})")
+        if rest.startswith(": "):
+            return rest[2:]
+    return text
+
+
+def _in_table_order(names: Iterable[str]) -> list[str]:
+    return sorted(names, key=lambda name: _POSITION.get(name, len(_POSITION)))
+
+
+@dataclass
+class _TenantFailures:
+    """The failures of one tenant of a run, grouped by reason (a refused secret fails every
+    entity of it with one reason: one line, not one per entity)."""
+
+    label: str
+    reasons: dict[str, list[str]] = field(default_factory=dict)  # reason -> entity names
+    retryable: bool = True
+
+    def add(self, entities: Iterable[str], reason: str, allow_retries: bool) -> None:
+        self.reasons.setdefault(reason, []).extend(entities)
+        self.retryable = self.retryable and allow_retries
+
+    @property
+    def entities(self) -> int:
+        return sum(len(names) for names in self.reasons.values())
+
+    def lines(self) -> list[str]:
+        """``<connection> (tenant N): <entity>[, <entity>...]: <reason>`` per reason, the
+        entities in the entity table's order."""
+        return [
+            f"{self.label}: {', '.join(_in_table_order(names))}: {reason}"
+            for reason, names in self.reasons.items()
+        ]
+
+
+def _run_failure(
+    failures: Mapping[str, _TenantFailures], tenants: Sequence[RunTenant], selected: int
+) -> dg.Failure:
+    """The step's failure: which tenants failed, one line per tenant and reason, and that the
+    rest of the run landed."""
+    lines = [line for f in failures.values() for line in f.lines()]
+    if len(tenants) == 1:
+        (f,) = failures.values()
+        names = ", ".join(_in_table_order(n for names in f.reasons.values() for n in names))
+        header = f"{f.entities} of {selected} entities failed ({names}); the others are synced."
+    else:
+        which = ", ".join(
+            f"{name} ({f.entities} of {selected} entities)" for name, f in failures.items()
+        )
+        header = (
+            f"{len(failures)} of {len(tenants)} tenants failed: {which}. Everything else "
+            "landed: the other tenants' data is synced and their partitions are materialized."
+        )
+    return dg.Failure(
+        description=header + "\n" + "\n".join(lines),
+        # Worth the job's retry (which resumes each from its committed cursor) only when
+        # every failure is transient.
+        allow_retries=all(f.retryable for f in failures.values()),
+    )
+
+
+def _md_cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def run_metadata(results: Sequence[SyncResult], failed: Sequence[str]) -> dict[str, Any]:
+    """An entity's materialization metadata for a run of several tenants: the totals over
+    the tenants that synced it, and a table of each tenant's own numbers (``per_tenant``).
+    ``failed``: the tenants of the run that did not sync it."""
+    if len(results) == 1 and not failed:
+        return materialization_metadata(results[0])
+    total = PageCounts()
+    for r in results:
+        total.add(r.counts)
+    header = (
+        "| connection | tenant_id | rows | inserted | updated | deactivated | unchanged | "
+        "rejected | requests | retries | seconds | cursor |"
+    )
+    rows = [
+        "| "
+        + " | ".join(
+            _md_cell(v)
+            for v in (
+                r.connection_name,
+                r.tenant_id,
+                r.row_count,
+                r.counts.inserted,
+                r.counts.updated,
+                r.counts.deactivated,
+                r.counts.unchanged,
+                r.counts.rejected,
+                r.requests,
+                r.retries,
+                f"{r.duration_seconds:.2f}",
+                _shown(r.cursor or ""),
+            )
+        )
+        + " |"
+        for r in results
+    ]
+    rows += [f"| {_md_cell(name)} | | failed | | | | | | | | | |" for name in failed]
+    modes = sorted({r.sync_mode for r in results})
+    return {
+        # Totals over the run's tenants (each tenant's own are in per_tenant).
+        "dagster/row_count": dg.MetadataValue.int(sum(r.row_count for r in results)),
+        "rows_inserted": dg.MetadataValue.int(total.inserted),
+        "rows_updated": dg.MetadataValue.int(total.updated),
+        "rows_deactivated": dg.MetadataValue.int(total.deactivated),
+        "rows_unchanged": dg.MetadataValue.int(total.unchanged),
+        "rows_rejected": dg.MetadataValue.int(total.rejected),
+        "rows_implausible_modified_on": dg.MetadataValue.int(total.implausible_modified_on),
+        "records_read": dg.MetadataValue.int(total.records),
+        "pages": dg.MetadataValue.int(sum(r.pages for r in results)),
+        "requests": dg.MetadataValue.int(sum(r.requests for r in results)),
+        "retries": dg.MetadataValue.int(sum(r.retries for r in results)),
+        "wait_seconds": dg.MetadataValue.float(round(sum(r.wait_seconds for r in results), 3)),
+        "bytes_received": dg.MetadataValue.int(sum(r.bytes_received for r in results)),
+        # The tenants ran side by side: the longest is what the entity took.
+        "duration_seconds": dg.MetadataValue.float(
+            round(max((r.duration_seconds for r in results), default=0.0), 3)
+        ),
+        "write_seconds": dg.MetadataValue.float(round(sum(r.write_seconds for r in results), 3)),
+        "api_wait_seconds": dg.MetadataValue.float(
+            round(sum(r.api_wait_seconds for r in results), 3)
+        ),
+        "sync_mode": dg.MetadataValue.text(", ".join(modes)),
+        "full_refresh": dg.MetadataValue.bool(any(r.full_refresh for r in results)),
+        "rows_deleted_by_full_refresh": dg.MetadataValue.int(
+            sum(r.deleted_by_full_refresh for r in results)
+        ),
+        "tenants": dg.MetadataValue.int(len(results)),
+        "tenants_synced": dg.MetadataValue.text(", ".join(r.connection_name for r in results)),
+        "tenants_failed": dg.MetadataValue.text(", ".join(failed)),
+        "per_tenant": dg.MetadataValue.md("\n".join([header, "|" + " --- |" * 12, *rows])),
+    }
+
+
+def _partitioned_description(tenants: Sequence[str]) -> str:
+    return (
+        f"\n\nPartitioned by tenant: one partition per connection ({', '.join(tenants)}), "
+        "in the connections file's order. Materialize one tenant, several or all; a run over "
+        "a range of tenants (a backfill) is one run that downloads them in parallel, each "
+        "with its own token, rate limit and cursors, and records a materialization for each "
+        "tenant that synced the entity."
+    )
 
 
 def build_ingestion_assets(
     entities: Sequence[Entity] = ENTITIES,
+    tenants: Sequence[str] | None = None,
 ) -> list[dg.AssetsDefinition]:
     """The ingestion assets: one asset per entity (default: every entry of ``ENTITIES``),
     keys ``["servicetitan", <entity>]``, computed by one step that syncs the selected
-    entities a few at a time (``IngestionConfig.concurrent_entities``).
+    entities of the run's tenants a few at a time (``IngestionConfig.concurrent_entities``
+    per tenant, ``max_concurrent_syncs`` in all).
+
+    ``tenants``: the connection names, one partition each (``defs.tenants.tenant_partitions``)
+    with ``BackfillPolicy.single_run()``, so a backfill over tenants is one run that syncs
+    them in parallel. ``None``: not partitioned; a run syncs every tenant of the
+    ``servicetitan`` resource (a plain ``ServiceTitanResource`` is one tenant).
 
     Why one step: DuckDB lets one process write a file, and Dagster runs the steps of a
     process one after another; the time of a sync is mostly DuckDB compressing and writing
-    payloads (``bench/README.md``), so entities written side by side on their own connections
-    to the one database (different tables: no conflicts) finish sooner than one by one.
-    Every entity is still its own asset, selectable alone in the UI, with its own
-    materialization, metadata and checks; one that fails is named in the step's failure and
+    payloads (``bench/README.md``) and waiting for each tenant's API, so entities and tenants
+    written side by side on their own connections to the one database (different tables or
+    different tenants' rows: no conflicts) finish sooner than one by one. Every entity is
+    still its own asset, selectable alone in the UI, with its own materialization, metadata
+    and checks; one that fails (or a tenant that fails) is named in the step's failure and
     does not stop the others.
+
+    What a run records, per entity: one ``MaterializeResult`` when every tenant of the run
+    synced it (for a partitioned run, Dagster records it for each partition of the run); else
+    one ``AssetMaterialization`` per tenant that synced it (its partition), and the step fails
+    at its end naming the failed tenants and entities.
     """
     by_key = {dg.AssetKey(e.asset_key_path): e for e in entities}
+    partitions = tenant_partitions(tenants) if tenants is not None else None
+    specs = [_asset_spec(e) for e in entities]
+    if tenants is not None:
+        extra = _partitioned_description(tenants)
+        specs = [
+            spec.replace_attributes(description=(spec.description or "") + extra) for spec in specs
+        ]
 
     @dg.multi_asset(
         name=SYNC_OP_NAME,
-        specs=[_asset_spec(e) for e in entities],
+        specs=specs,
         can_subset=True,
         pool=WAREHOUSE_POOL,
-        description="Syncs the selected ServiceTitan entities into DuckDB.",
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitions is not None else None,
+        # Either resource type: one connection, or the deployment's tenants.
+        required_resource_keys={"servicetitan", "duckdb"},
+        description="Syncs the selected ServiceTitan entities of the run's tenants into DuckDB"
+        + (" (partitioned by tenant)." if partitions is not None else "."),
     )
     def _sync(
-        context: dg.AssetExecutionContext,
-        config: IngestionConfig,
-        servicetitan: ServiceTitanResource,
-        duckdb: DuckDBResource,
-    ) -> Iterator[dg.MaterializeResult[Any]]:
+        context: dg.AssetExecutionContext, config: IngestionConfig
+    ) -> Iterator[dg.MaterializeResult[Any] | dg.AssetMaterialization]:
         selected = [by_key[key] for key in context.selected_asset_keys if key in by_key]
-        settings = servicetitan.get_settings()
-        client = servicetitan.get_client()
+        partitioned = partitions is not None
+        run = run_tenants(context.resources.servicetitan, run_tenant_names(context))
+        failures: dict[str, _TenantFailures] = {}
+        ready: list[TenantSync] = []
+        refreshed = config.refreshed(e.name for e in selected)
+        for tenant in run:
+            if tenant.resource is not None:
+                try:
+                    client = tenant.resource.get_client()
+                except ServiceTitanError as exc:
+                    tenant = RunTenant(tenant.name, tenant.tenant_id, None, exc)
+                else:
+                    ready.append(TenantSync(tenant.name, client, selected, refreshed))
+                    continue
+            assert tenant.error is not None
+            # A tenant whose settings cannot work fails alone, named, before any request.
+            reason = _settings_reason(tenant, tenant.error)
+            context.log.error(f"{tenant.label}: not synced: {reason}")
+            failures[tenant.name] = _TenantFailures(tenant.label)
+            failures[tenant.name].add((e.name for e in selected), reason, False)
+        several = len(run) > 1
+        by_name = {t.name: t for t in run}
+        results: dict[str, list[SyncResult]] = {e.name: [] for e in selected}
+        left = dict.fromkeys(results, len(ready))
         holder = f"run {context.run.run_id[:8]}, ServiceTitan sync"
+        duckdb: DuckDBResource = context.resources.duckdb
         # The file lock covers writers outside Dagster's run queue (a shell `sync` next to the
         # UI); the DuckDB connection lives only as long as this step.
         with (
             warehouse_write_lock(duckdb.database, holder=holder, on_wait=context.log.info),
             duckdb.get_connection() as conn,
         ):
-            syncs = EntitySyncs(
+            syncs = TenantSyncs(
                 conn,
-                client,
-                connection_name=settings.name,
-                full_refresh=config.refreshed(e.name for e in selected),
+                ready,
                 list_page_size=config.list_page_size,
-                workers=config.concurrent_entities,
+                workers_per_tenant=config.concurrent_entities,
+                max_workers=max(config.concurrent_entities, config.max_concurrent_syncs)
+                if several
+                else config.concurrent_entities,
             )
-            failures: list[tuple[Entity, dg.Failure]] = []
-            for outcome in syncs.run(selected, log=context.log):
+            for outcome in syncs.run(log=context.log) if ready else ():
+                name = outcome.entity.name
                 if outcome.result is not None:
-                    context.log.info(outcome.result.summary())
-                    yield dg.MaterializeResult(
-                        asset_key=outcome.entity.asset_key_path,
-                        metadata=materialization_metadata(outcome.result),
+                    summary = outcome.result.summary()
+                    context.log.info(
+                        f"{outcome.connection_name}: {summary}" if several else summary
                     )
+                    results[name].append(outcome.result)
                 else:
                     assert outcome.error is not None
-                    failures.append((outcome.entity, _failure(outcome.entity, outcome.error)))
-                    # Said at once (the step's failure, with the whole reason, comes at its end).
-                    context.log.error(
-                        f"{outcome.entity.name}: failed ({type(outcome.error).__name__}); the "
-                        "other entities go on"
+                    reason, retry = _reason(outcome.entity, outcome.error)
+                    tenant = by_name[outcome.connection_name]
+                    if isinstance(outcome.error, AuthenticationError):
+                        reason += _credentials_hint(tenant)
+                    label = tenant.label
+                    failures.setdefault(outcome.connection_name, _TenantFailures(label))
+                    failures[outcome.connection_name].add([name], reason, retry)
+                    if not outcome.skipped:
+                        # Said at once (the step's failure, with the whole reason, comes at
+                        # its end); a tenant's entities failed by its first error say nothing.
+                        context.log.error(
+                            f"{label}: {name}: failed ({type(outcome.error).__name__}); the "
+                            "other entities and tenants go on"
+                        )
+                left[name] -= 1
+                if left[name] == 0:
+                    yield from _materializations(
+                        outcome.entity, results[name], [t.name for t in run], partitioned
                     )
         if failures:
-            names = ", ".join(e.name for e, _ in failures)
-            raise dg.Failure(
-                description=(
-                    f"{len(failures)} of {len(selected)} entities failed ({names}); the others "
-                    "are synced.\n" + "\n".join(f.description or e.name for e, f in failures)
-                ),
-                # Worth the job's retry (which resumes each from its committed cursor) only
-                # when every failure is transient.
-                allow_retries=all(f.allow_retries for _, f in failures),
-            )
+            raise _run_failure(failures, run, len(selected))
 
     return [_sync]
+
+
+def _materializations(
+    entity: Entity, results: Sequence[SyncResult], run: Sequence[str], partitioned: bool
+) -> Iterator[dg.MaterializeResult[Any] | dg.AssetMaterialization]:
+    """What the run records for ``entity`` once every tenant of the run is done with it: one
+    ``MaterializeResult`` when all synced it (or, unpartitioned, when any did: the one
+    asset's table changed), else one ``AssetMaterialization`` per tenant that synced it, for
+    its partition."""
+    synced = {r.connection_name for r in results}
+    failed = [name for name in run if name not in synced]
+    if not results:
+        return
+    if not failed or not partitioned:
+        yield dg.MaterializeResult(
+            asset_key=entity.asset_key_path, metadata=run_metadata(results, failed)
+        )
+        return
+    for result in results:
+        yield dg.AssetMaterialization(
+            asset_key=entity.asset_key_path,
+            partition=result.connection_name,
+            metadata=materialization_metadata(result),
+        )

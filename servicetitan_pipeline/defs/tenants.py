@@ -15,8 +15,8 @@ small pieces the layers share:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import dagster as dg
 from dagster._core.storage.tags import (
@@ -77,12 +77,15 @@ def run_tenant_names(context: dg.AssetExecutionContext) -> list[str] | None:
 @dataclass(frozen=True)
 class RunTenant:
     """One tenant of a run: its connection name, tenant ID (when known) and resource, or the
-    error its settings raised (then ``resource`` is ``None``)."""
+    error its settings raised (then ``resource`` is ``None``). ``credential_variables``: the
+    names of the variables holding its credentials, when the connections file names them
+    (credential field -> variable; empty for the single-tenant ``SERVICETITAN_*`` setup)."""
 
     name: str
     tenant_id: int | None
     resource: ServiceTitanResource | None
     error: ServiceTitanError | None = None
+    credential_variables: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -129,11 +132,13 @@ def run_tenants(
         )
     tenants = []
     for name in chosen:
-        tenant_id = resource.connection(name).tenant_id
+        connection = resource.connection(name)
+        variables = {} if connection.from_environment else connection.credential_variables()
         try:
             tenant = resource.resource(name)
         except ServiceTitanError as exc:  # SettingsError: names the connection and variable
-            tenants.append(RunTenant(name, tenant_id, None, exc))
+            tenants.append(RunTenant(name, connection.tenant_id, None, exc, variables))
             continue
-        tenants.append(RunTenant(name, int(tenant.get_settings().tenant_id), tenant))
+        tenant_id = int(tenant.get_settings().tenant_id)
+        tenants.append(RunTenant(name, tenant_id, tenant, None, variables))
     return tenants
