@@ -33,6 +33,7 @@ from servicetitan_pipeline.defs.resources import (
 __all__ = [
     "TENANT_PARTITIONS_RANGE_TAGS",
     "RunTenant",
+    "check_tenants",
     "partition_range_tags",
     "run_tenant_names",
     "run_tenants",
@@ -141,4 +142,23 @@ def run_tenants(
             continue
         tenant_id = int(tenant.get_settings().tenant_id)
         tenants.append(RunTenant(name, tenant_id, tenant, None, variables))
+    return tenants
+
+
+def check_tenants(
+    resource: ServiceTitanResource | ServiceTitanTenantsResource,
+) -> list[tuple[str, int]]:
+    """(connection name, tenant ID) of every tenant of ``resource``, for what reads the
+    warehouse only (the asset checks): a connection's tenant ID comes from the connections
+    file, so no credential is read; the single-tenant setup's from ``SERVICETITAN_TENANT_ID``
+    (a ``SettingsError`` naming it when it is not set)."""
+    if isinstance(resource, ServiceTitanResource):
+        settings = resource.get_settings()
+        return [(settings.name, int(settings.tenant_id))]
+    tenants = []
+    for name in resource.names():
+        tenant_id = resource.connection(name).tenant_id
+        if tenant_id is None:
+            tenant_id = int(resource.resource(name).get_settings().tenant_id)
+        tenants.append((name, tenant_id))
     return tenants
