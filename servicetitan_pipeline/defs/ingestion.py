@@ -359,28 +359,31 @@ class _TenantFailures:
 
 
 def _run_failure(
-    failures: Mapping[str, _TenantFailures], tenants: Sequence[RunTenant], selected: int
+    failures: Mapping[str, _TenantFailures],
+    tenants: Sequence[RunTenant],
+    selected: int,
+    partitioned: bool,
 ) -> dg.Failure:
-    """The step's failure: which tenants failed, one line per tenant and reason, and that the
-    rest of the run landed."""
-    lines = [line for f in failures.values() for line in f.lines()]
+    """The step's failure: which tenants failed, one line per tenant and reason (in the
+    run's tenant order), and that the rest of the run landed."""
+    failed = [(t.name, failures[t.name]) for t in tenants if t.name in failures]
+    lines = [line for _, f in failed for line in f.lines()]
     if len(tenants) == 1:
-        (f,) = failures.values()
+        ((_, f),) = failed
         names = ", ".join(_in_table_order(n for names in f.reasons.values() for n in names))
         header = f"{f.entities} of {selected} entities failed ({names}); the others are synced."
     else:
-        which = ", ".join(
-            f"{name} ({f.entities} of {selected} entities)" for name, f in failures.items()
-        )
+        which = ", ".join(f"{name} ({f.entities} of {selected} entities)" for name, f in failed)
+        recorded = " (each tenant's partition records what it synced)" if partitioned else ""
         header = (
-            f"{len(failures)} of {len(tenants)} tenants failed: {which}. Everything else "
-            "landed: the other tenants' data is synced and their partitions are materialized."
+            f"{len(failed)} of {len(tenants)} tenants failed: {which}. Everything else "
+            f"landed: the other tenants' data is synced{recorded}."
         )
     return dg.Failure(
         description=header + "\n" + "\n".join(lines),
         # Worth the job's retry (which resumes each from its committed cursor) only when
         # every failure is transient.
-        allow_retries=all(f.retryable for f in failures.values()),
+        allow_retries=all(f.retryable for _, f in failed),
     )
 
 
@@ -594,7 +597,7 @@ def build_ingestion_assets(
                         outcome.entity, results[name], [t.name for t in run], partitioned
                     )
         if failures:
-            raise _run_failure(failures, run, len(selected))
+            raise _run_failure(failures, run, len(selected), partitioned)
 
     return [_sync]
 

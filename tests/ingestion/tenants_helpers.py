@@ -123,6 +123,14 @@ def assets(tenants: Sequence[SimTenant]) -> list[dg.AssetsDefinition]:
     return build_ingestion_assets(ENTITIES, tenants=[t.name for t in tenants])
 
 
+def run_config(full_refresh: bool = False) -> dict[str, Any]:
+    """The run config of a sync of ``ENTITIES`` (small list pages, so lists page too)."""
+    config = ingestion_run_config(ENTITY_NAMES, full_refresh=full_refresh)
+    for op in config["ops"].values():
+        op["config"]["list_page_size"] = LIST_PAGE_SIZE
+    return config
+
+
 def sync_range(
     tenants: Sequence[SimTenant],
     database: Path,
@@ -136,9 +144,7 @@ def sync_range(
     """One run over the tenants ``covered`` (default: all), a contiguous range of the
     partitions, as a single-run backfill of that range runs it."""
     covered = list(covered or tenants)
-    config = ingestion_run_config(ENTITY_NAMES, full_refresh=full_refresh)
-    for op in config["ops"].values():
-        op["config"]["list_page_size"] = LIST_PAGE_SIZE
+    config = run_config(full_refresh)
     resources: dict[str, Any] = {
         "servicetitan": servicetitan_tenants_from_connections(connections(tenants)),
         "duckdb": DuckDBResource(database=str(database)),
