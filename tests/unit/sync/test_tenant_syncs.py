@@ -48,6 +48,7 @@ class FakeTenant:
         sizes: dict[str, int],
         *,
         refused: bool = False,
+        refuse_after: int | None = None,
         rendezvous: threading.Barrier | None = None,
         rendezvous_entities: tuple[str, ...] = (),
     ) -> None:
@@ -55,6 +56,9 @@ class FakeTenant:
         self.sizes = dict(sizes)
         self.version = 1
         self.refused = refused
+        # After this many API requests the app's access is revoked: API requests answer 401
+        # and the token endpoint refuses (credentials withdrawn mid-run).
+        self.refuse_after = refuse_after
         self.requests: Counter[str] = Counter()
         self.token_requests = 0
         self._lock = threading.Lock()
@@ -86,6 +90,11 @@ class FakeTenant:
         entity = request.url.path.rsplit("/", 1)[1]
         with self._lock:
             self.requests[entity] += 1
+            if self.refuse_after is not None and sum(self.requests.values()) > self.refuse_after:
+                self.refused = True
+        if self.refused:
+            return httpx.Response(401, json={"title": "Unauthorized", "status": 401})
+        with self._lock:
             first_wait = entity in self._waiting
             self._waiting.discard(entity)
         if first_wait and self._barrier is not None:
@@ -167,7 +176,7 @@ def _assert_exact(conn, fake: FakeTenant, names=EXPORTED) -> None:
 def test_tenants_writing_the_same_tables_at_once_each_land_exactly(conn, monkeypatch):
     # Every page its own transaction, so the tenants' transactions on one table interleave.
     monkeypatch.setattr(batch, "BATCH_MAX_ROWS", PAGE)
-    sizes = {"customers": 30, "locations": 21, "jobs": 12}
+    sizes = {"customers": 18, "locations": 12, "jobs": 9}
     meet = threading.Barrier(3)
     fakes = [
         FakeTenant(t, sizes, rendezvous=meet, rendezvous_entities=("customers",))
@@ -180,8 +189,8 @@ def test_tenants_writing_the_same_tables_at_once_each_land_exactly(conn, monkeyp
         _assert_exact(conn, fake)
     by = {(o.tenant_id, o.entity.name): o for o in outcomes}
     assert by[(202, "customers")].connection_name == "conn-202"
-    assert by[(202, "customers")].result.counts.inserted == 30
-    assert by[(303, "jobs")].result.requests == -(-12 // PAGE)
+    assert by[(202, "customers")].result.counts.inserted == 18
+    assert by[(303, "jobs")].result.requests == -(-9 // PAGE)
 
     # The sources change; an incremental run and a full refresh of the same tables, side by
     # side (one tenant deletes its rows while the others upsert theirs), then every tenant
@@ -197,8 +206,8 @@ def test_tenants_writing_the_same_tables_at_once_each_land_exactly(conn, monkeyp
     for fake in fakes:
         _assert_exact(conn, fake)
     refreshed = {(o.tenant_id, o.entity.name): o.result for o in outcomes}
-    assert refreshed[(101, "customers")].deleted_by_full_refresh == 30
-    assert refreshed[(101, "customers")].counts.inserted == 36
+    assert refreshed[(101, "customers")].deleted_by_full_refresh == 18
+    assert refreshed[(101, "customers")].counts.inserted == 24
     state = conn.execute(
         "SELECT _tenant_id, count(*) FROM raw_servicetitan._sync_state GROUP BY 1 ORDER BY 1"
     ).fetchall()
@@ -286,6 +295,24 @@ def test_a_refused_secret_costs_one_token_request_and_fails_that_tenant_alone(co
     assert not _stored(conn, bad, "customers")
     # several tenants: each relayed line says whose it is
     assert log.lines and all(line.startswith(("conn-11: ", "conn-22: ")) for line in log.lines)
+
+
+def test_credentials_withdrawn_mid_run_stop_the_tenants_remaining_entities(conn):
+    sizes = {"customers": 12, "locations": 6, "jobs": 6}
+    good, bad = FakeTenant(11, sizes), FakeTenant(22, sizes, refuse_after=2)
+    outcomes = _run(conn, [good, bad], workers_per_tenant=1)
+    failed = [o for o in outcomes if o.error is not None]
+    assert {o.tenant_id for o in failed} == {22}
+    (first,) = [o for o in failed if not o.skipped]
+    assert first.entity.name == "customers"  # the largest starts first, and fails on page 3
+    assert isinstance(first.error, AuthenticationError)
+    # the others never started: the same error, no request of theirs
+    assert sorted(o.entity.name for o in failed if o.skipped) == ["jobs", "locations"]
+    assert all(o.error is first.error for o in failed)
+    assert set(bad.requests) == {"customers"}
+    _assert_exact(conn, good)
+    # what the failed entity committed before is kept (resumed from there next time)
+    assert len(_stored(conn, bad, "customers")) == 2 * PAGE
 
 
 def test_one_tenant_given_twice_is_refused(conn):
