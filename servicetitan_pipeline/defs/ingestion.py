@@ -13,14 +13,14 @@ Public API (used by ``definitions.py`` and the CLI):
 * :func:`build_ingestion_assets` -- the assets, keys ``["servicetitan", <entity>]``;
 * :class:`IngestionConfig` -- run config of the step (``full_refresh``,
   ``full_refresh_entities``, ``list_page_size``, ``concurrent_entities``);
-* :func:`ingestion_run_config` -- the run config dict for a selection of entities.
+* :func:`ingestion_run_config` -- the run config dict for a selection of entities;
+* :func:`materialization_metadata` -- an entity's metadata from one sync (from
+  ``defs.ingestion_outcomes``, which holds what a run records and how it fails).
 """
 
 # No `from __future__ import annotations`: Dagster reads the asset function's annotations
 # (config class, resources) at definition time and cannot resolve them as strings.
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
@@ -30,11 +30,18 @@ from pydantic import Field
 from servicetitan_pipeline.client import (
     DEFAULT_LIST_PAGE_SIZE,
     AuthenticationError,
-    PermissionDeniedError,
     ServiceTitanError,
 )
-from servicetitan_pipeline.config import missing_scope_remedy
-from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL, is_transient
+from servicetitan_pipeline.defs.ingestion_outcomes import (
+    TenantFailures,
+    credentials_hint,
+    failure_reason,
+    materialization_metadata,
+    materializations,
+    run_failure,
+    settings_reason,
+)
+from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL
 from servicetitan_pipeline.defs.tenants import (
     RunTenant,
     run_tenant_names,
@@ -48,14 +55,24 @@ from servicetitan_pipeline.sync.concurrent import (
     TenantSync,
     TenantSyncs,
 )
-from servicetitan_pipeline.sync.engine import SyncError, SyncResult
+from servicetitan_pipeline.sync.engine import SyncResult
 from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
 from servicetitan_pipeline.warehouse.schema import REJECTED_TABLE, TENANT_ID, RecordFields
-from servicetitan_pipeline.warehouse.upsert import PageCounts
+
+__all__ = [
+    "ASSET_KINDS",
+    "ENTITY_NAMES",
+    "INGESTION_GROUP",
+    "SYNC_OP_NAME",
+    "IngestionConfig",
+    "build_ingestion_assets",
+    "ingestion_op_name",
+    "ingestion_run_config",
+    "materialization_metadata",
+]
 
 INGESTION_GROUP = "servicetitan_raw"
 ENTITY_NAMES = frozenset(e.name for e in ENTITIES)
-_POSITION = {e.name: n for n, e in enumerate(ENTITIES)}
 ASSET_KINDS = {"api", "duckdb"}
 
 
@@ -127,47 +144,6 @@ def ingestion_run_config(entity_names: Iterable[str], full_refresh: bool = False
     names = [get_entity(name).name for name in entity_names]
     config: dict[str, Any] = {"full_refresh_entities": names} if full_refresh else {}
     return {"ops": {SYNC_OP_NAME: {"config": config}}}
-
-
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _shown(token: str) -> str:
-    """A cursor for display, control characters escaped (``t2\\x00tail``): a token is opaque
-    and may hold a NUL, which Dagster's Postgres event storage cannot store as text. The
-    cursor itself lives, exact, in DuckDB."""
-    return _CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m[0]):02x}", token)
-
-
-def materialization_metadata(result: SyncResult) -> dict[str, dg.MetadataValue]:
-    """An asset's materialization metadata from what its sync did; the cursor is a
-    ServiceTitan token or date, not a secret."""
-    c = result.counts
-    return {
-        "dagster/row_count": dg.MetadataValue.int(result.row_count),
-        "rows_inserted": dg.MetadataValue.int(c.inserted),
-        "rows_updated": dg.MetadataValue.int(c.updated),
-        "rows_deactivated": dg.MetadataValue.int(c.deactivated),
-        "rows_unchanged": dg.MetadataValue.int(c.unchanged),
-        "rows_rejected": dg.MetadataValue.int(c.rejected),
-        "rows_implausible_modified_on": dg.MetadataValue.int(c.implausible_modified_on),
-        "records_read": dg.MetadataValue.int(c.records),
-        "pages": dg.MetadataValue.int(result.pages),
-        "requests": dg.MetadataValue.int(result.requests),
-        "retries": dg.MetadataValue.int(result.retries),
-        "wait_seconds": dg.MetadataValue.float(round(result.wait_seconds, 3)),
-        "bytes_received": dg.MetadataValue.int(result.bytes_received),
-        "duration_seconds": dg.MetadataValue.float(round(result.duration_seconds, 3)),
-        # Where the time went: writing DuckDB vs blocked on the API (the rest overlapped).
-        "write_seconds": dg.MetadataValue.float(round(result.write_seconds, 3)),
-        "api_wait_seconds": dg.MetadataValue.float(round(result.api_wait_seconds, 3)),
-        "cursor": dg.MetadataValue.text(_shown(result.cursor or "")),
-        "sync_mode": dg.MetadataValue.text(result.sync_mode),
-        "full_refresh": dg.MetadataValue.bool(result.full_refresh),
-        "rows_deleted_by_full_refresh": dg.MetadataValue.int(result.deleted_by_full_refresh),
-        "connection": dg.MetadataValue.text(result.connection_name),
-        "tenant_id": dg.MetadataValue.int(result.tenant_id),
-    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -278,191 +254,6 @@ def _asset_spec(entity: Entity) -> dg.AssetSpec:
     )
 
 
-def _reason(entity: Entity, exc: Exception) -> tuple[str, bool]:
-    """What an entity's failed sync tells the run -- what went wrong, without the tenant's
-    or the entity's name (the failure line gives them) -- and whether a retry can help."""
-    if isinstance(exc, SyncError):
-        # An answer that stayed unusable after the client's retries: not transient.
-        text = str(exc).removeprefix(f"{entity.name}: ")
-        return text, is_transient(exc.__cause__ or exc)
-    if isinstance(exc, PermissionDeniedError):
-        # A missing API scope fails this entity alone (the others go on); no retry can grant
-        # a scope, so say which one and how to do without it.
-        trace = f", traceId {exc.trace_id}" if exc.trace_id else ""
-        return (
-            f"the app lacks the API scope '{entity.scope}' "
-            f"(ServiceTitan answered HTTP 403 to {exc.request}{trace}). "
-            f"{missing_scope_remedy(entity)}",
-            False,
-        )
-    if isinstance(exc, ServiceTitanError):
-        # Bad settings, refused credentials fail at once; a source that kept answering
-        # 429/5xx is worth the job's retry policy (which resumes from the committed cursors).
-        return str(exc), is_transient(exc)
-    return f"{type(exc).__name__}: {exc}", True
-
-
-def _credentials_hint(tenant: RunTenant) -> str:
-    """Where this tenant's credentials are, when the connections file names the variables
-    (the client's message names the single-tenant ``SERVICETITAN_*`` ones)."""
-    v = tenant.credential_variables
-    if not v:
-        return ""
-    return (
-        f" This connection's client ID and secret are in {v['client_id']} and "
-        f"{v['client_secret']} (app key: {v['app_key']})."
-    )
-
-
-def _settings_reason(tenant: RunTenant, exc: Exception) -> str:
-    """A tenant's settings error without the connection's own label (the line starts with
-    it): ``environment variable X (its OAuth client secret) is not set``."""
-    text = str(exc)
-    label = f"connection {tenant.name!r}"
-    if text.startswith(label):
-        rest = text[len(label) :]
-        if tenant.tenant_id is not None:
-            rest = rest.removeprefix(f" (tenant {tenant.tenant_id})")
-        if rest.startswith(": "):
-            return rest[2:]
-    return text
-
-
-def _in_table_order(names: Iterable[str]) -> list[str]:
-    return sorted(names, key=lambda name: _POSITION.get(name, len(_POSITION)))
-
-
-@dataclass
-class _TenantFailures:
-    """The failures of one tenant of a run, grouped by reason (a refused secret fails every
-    entity of it with one reason: one line, not one per entity)."""
-
-    label: str
-    reasons: dict[str, list[str]] = field(default_factory=dict)  # reason -> entity names
-    retryable: bool = True
-
-    def add(self, entities: Iterable[str], reason: str, allow_retries: bool) -> None:
-        self.reasons.setdefault(reason, []).extend(entities)
-        self.retryable = self.retryable and allow_retries
-
-    @property
-    def entities(self) -> int:
-        return sum(len(names) for names in self.reasons.values())
-
-    def lines(self) -> list[str]:
-        """``<connection> (tenant N): <entity>[, <entity>...]: <reason>`` per reason, the
-        entities in the entity table's order."""
-        return [
-            f"{self.label}: {', '.join(_in_table_order(names))}: {reason}"
-            for reason, names in self.reasons.items()
-        ]
-
-
-def _run_failure(
-    failures: Mapping[str, _TenantFailures],
-    tenants: Sequence[RunTenant],
-    selected: int,
-    partitioned: bool,
-) -> dg.Failure:
-    """The step's failure: which tenants failed, one line per tenant and reason (in the
-    run's tenant order), and that the rest of the run landed."""
-    failed = [(t.name, failures[t.name]) for t in tenants if t.name in failures]
-    lines = [line for _, f in failed for line in f.lines()]
-    if len(tenants) == 1:
-        ((_, f),) = failed
-        names = ", ".join(_in_table_order(n for names in f.reasons.values() for n in names))
-        header = f"{f.entities} of {selected} entities failed ({names}); the others are synced."
-    else:
-        which = ", ".join(f"{name} ({f.entities} of {selected} entities)" for name, f in failed)
-        recorded = " (each tenant's partition records what it synced)" if partitioned else ""
-        header = (
-            f"{len(failed)} of {len(tenants)} tenants failed: {which}. Everything else "
-            f"landed: the other tenants' data is synced{recorded}."
-        )
-    return dg.Failure(
-        description=header + "\n" + "\n".join(lines),
-        # Worth the job's retry (which resumes each from its committed cursor) only when
-        # every failure is transient.
-        allow_retries=all(f.retryable for _, f in failed),
-    )
-
-
-def _md_cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def run_metadata(results: Sequence[SyncResult], failed: Sequence[str]) -> dict[str, Any]:
-    """An entity's materialization metadata for a run of several tenants: the totals over
-    the tenants that synced it, and a table of each tenant's own numbers (``per_tenant``).
-    ``failed``: the tenants of the run that did not sync it."""
-    if len(results) == 1 and not failed:
-        return materialization_metadata(results[0])
-    total = PageCounts()
-    for r in results:
-        total.add(r.counts)
-    header = (
-        "| connection | tenant_id | rows | inserted | updated | deactivated | unchanged | "
-        "rejected | requests | retries | seconds | cursor |"
-    )
-    rows = [
-        "| "
-        + " | ".join(
-            _md_cell(v)
-            for v in (
-                r.connection_name,
-                r.tenant_id,
-                r.row_count,
-                r.counts.inserted,
-                r.counts.updated,
-                r.counts.deactivated,
-                r.counts.unchanged,
-                r.counts.rejected,
-                r.requests,
-                r.retries,
-                f"{r.duration_seconds:.2f}",
-                _shown(r.cursor or ""),
-            )
-        )
-        + " |"
-        for r in results
-    ]
-    rows += [f"| {_md_cell(name)} | | failed | | | | | | | | | |" for name in failed]
-    modes = sorted({r.sync_mode for r in results})
-    return {
-        # Totals over the run's tenants (each tenant's own are in per_tenant).
-        "dagster/row_count": dg.MetadataValue.int(sum(r.row_count for r in results)),
-        "rows_inserted": dg.MetadataValue.int(total.inserted),
-        "rows_updated": dg.MetadataValue.int(total.updated),
-        "rows_deactivated": dg.MetadataValue.int(total.deactivated),
-        "rows_unchanged": dg.MetadataValue.int(total.unchanged),
-        "rows_rejected": dg.MetadataValue.int(total.rejected),
-        "rows_implausible_modified_on": dg.MetadataValue.int(total.implausible_modified_on),
-        "records_read": dg.MetadataValue.int(total.records),
-        "pages": dg.MetadataValue.int(sum(r.pages for r in results)),
-        "requests": dg.MetadataValue.int(sum(r.requests for r in results)),
-        "retries": dg.MetadataValue.int(sum(r.retries for r in results)),
-        "wait_seconds": dg.MetadataValue.float(round(sum(r.wait_seconds for r in results), 3)),
-        "bytes_received": dg.MetadataValue.int(sum(r.bytes_received for r in results)),
-        # The tenants ran side by side: the longest is what the entity took.
-        "duration_seconds": dg.MetadataValue.float(
-            round(max((r.duration_seconds for r in results), default=0.0), 3)
-        ),
-        "write_seconds": dg.MetadataValue.float(round(sum(r.write_seconds for r in results), 3)),
-        "api_wait_seconds": dg.MetadataValue.float(
-            round(sum(r.api_wait_seconds for r in results), 3)
-        ),
-        "sync_mode": dg.MetadataValue.text(", ".join(modes)),
-        "full_refresh": dg.MetadataValue.bool(any(r.full_refresh for r in results)),
-        "rows_deleted_by_full_refresh": dg.MetadataValue.int(
-            sum(r.deleted_by_full_refresh for r in results)
-        ),
-        "tenants": dg.MetadataValue.int(len(results)),
-        "tenants_synced": dg.MetadataValue.text(", ".join(r.connection_name for r in results)),
-        "tenants_failed": dg.MetadataValue.text(", ".join(failed)),
-        "per_tenant": dg.MetadataValue.md("\n".join([header, "|" + " --- |" * 12, *rows])),
-    }
-
-
 def _partitioned_description(tenants: Sequence[str]) -> str:
     return (
         f"\n\nPartitioned by tenant: one partition per connection ({', '.join(tenants)}), "
@@ -528,7 +319,7 @@ def build_ingestion_assets(
         selected = [by_key[key] for key in context.selected_asset_keys if key in by_key]
         partitioned = partitions is not None
         run = run_tenants(context.resources.servicetitan, run_tenant_names(context))
-        failures: dict[str, _TenantFailures] = {}
+        failures: dict[str, TenantFailures] = {}
         ready: list[TenantSync] = []
         refreshed = config.refreshed(e.name for e in selected)
         for tenant in run:
@@ -542,9 +333,9 @@ def build_ingestion_assets(
                     continue
             assert tenant.error is not None
             # A tenant whose settings cannot work fails alone, named, before any request.
-            reason = _settings_reason(tenant, tenant.error)
+            reason = settings_reason(tenant, tenant.error)
             context.log.error(f"{tenant.label}: not synced: {reason}")
-            failures[tenant.name] = _TenantFailures(tenant.label)
+            failures[tenant.name] = TenantFailures(tenant.label)
             failures[tenant.name].add((e.name for e in selected), reason, False)
         several = len(run) > 1
         by_name = {t.name: t for t in run}
@@ -577,12 +368,12 @@ def build_ingestion_assets(
                     results[name].append(outcome.result)
                 else:
                     assert outcome.error is not None
-                    reason, retry = _reason(outcome.entity, outcome.error)
+                    reason, retry = failure_reason(outcome.entity, outcome.error)
                     tenant = by_name[outcome.connection_name]
                     if isinstance(outcome.error, AuthenticationError):
-                        reason += _credentials_hint(tenant)
+                        reason += credentials_hint(tenant)
                     label = tenant.label
-                    failures.setdefault(outcome.connection_name, _TenantFailures(label))
+                    failures.setdefault(outcome.connection_name, TenantFailures(label))
                     failures[outcome.connection_name].add([name], reason, retry)
                     if not outcome.skipped:
                         # Said at once (the step's failure, with the whole reason, comes at
@@ -593,34 +384,10 @@ def build_ingestion_assets(
                         )
                 left[name] -= 1
                 if left[name] == 0:
-                    yield from _materializations(
+                    yield from materializations(
                         outcome.entity, results[name], [t.name for t in run], partitioned
                     )
         if failures:
-            raise _run_failure(failures, run, len(selected), partitioned)
+            raise run_failure(failures, run, len(selected), partitioned)
 
     return [_sync]
-
-
-def _materializations(
-    entity: Entity, results: Sequence[SyncResult], run: Sequence[str], partitioned: bool
-) -> Iterator[dg.MaterializeResult[Any] | dg.AssetMaterialization]:
-    """What the run records for ``entity`` once every tenant of the run is done with it: one
-    ``MaterializeResult`` when all synced it (or, unpartitioned, when any did: the one
-    asset's table changed), else one ``AssetMaterialization`` per tenant that synced it, for
-    its partition."""
-    synced = {r.connection_name for r in results}
-    failed = [name for name in run if name not in synced]
-    if not results:
-        return
-    if not failed or not partitioned:
-        yield dg.MaterializeResult(
-            asset_key=entity.asset_key_path, metadata=run_metadata(results, failed)
-        )
-        return
-    for result in results:
-        yield dg.AssetMaterialization(
-            asset_key=entity.asset_key_path,
-            partition=result.connection_name,
-            metadata=materialization_metadata(result),
-        )
