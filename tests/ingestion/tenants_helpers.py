@@ -141,8 +141,8 @@ def sync_range(
     checks: bool = False,
     raise_on_error: bool = True,
 ) -> dg.ExecuteInProcessResult:
-    """One run over the tenants ``covered`` (default: all), a contiguous range of the
-    partitions, as a single-run backfill of that range runs it."""
+    """One run over the tenants ``covered`` (default: all): a contiguous range of the
+    partitions, as a single-run backfill of that range runs it; one tenant: its partition."""
     covered = list(covered or tenants)
     config = run_config(full_refresh)
     resources: dict[str, Any] = {
@@ -154,7 +154,8 @@ def sync_range(
         resources=resources,
         run_config=config,
         instance=instance,
-        tags=partition_range_tags(covered[0].name, covered[-1].name),
+        partition_key=covered[0].name if len(covered) == 1 else None,
+        tags=partition_range_tags(covered[0].name, covered[-1].name) if len(covered) > 1 else None,
         raise_on_error=raise_on_error,
     )
 

@@ -169,10 +169,19 @@ def test_a_refused_secret_and_a_missing_variable_fail_their_tenants_alone(
         logged = " ".join(str(e) for e in instance.all_logs(result.run_id))
         assert wrong not in logged and t1.sim.config.client_secret not in logged
 
-        # Fixed, the failed tenants' range is run alone and lands; every partition is done.
+        # Fixed, each failed tenant's partition is run alone and lands; every partition done.
         for name, value in environment(three).items():
             monkeypatch.setenv(name, value)
-        sync_range(three, db, instance, covered=[t2, t3])
+        result = sync_range(three, db, instance, covered=[t2])
+        assert {e.partition for e in result.get_asset_materialization_events()} == {"t2"}
+        # one tenant's run: its own metadata, naming it
+        assert all(
+            (m["connection"], m["tenant_id"]) == ("t2", t2.tenant_id)
+            for m in _metadata(result).values()
+        )
+        assert_equals_truth(t2.sim, db, ENTITY_NAMES)
+        assert _materialized(instance, "customers") == {"t1", "t2"}
+        sync_range(three, db, instance, covered=[t3])
         for t in three:
             assert_equals_truth(t.sim, db, ENTITY_NAMES)
         for name in ENTITY_NAMES:
