@@ -30,9 +30,9 @@ for line in sys.stdin:
 class Analyst:
     """A read-only DuckDB connection to ``path`` held by another process (a context manager)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *arguments: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _SCRIPT, str(path)],
+            [sys.executable, "-c", _SCRIPT, str(path), *arguments],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
