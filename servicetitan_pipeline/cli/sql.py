@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
@@ -93,17 +94,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {_open_failure(path, exc, warehouse=args.warehouse)}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
     try:
-        if args.command is not None:
-            return EXIT_OK if _run_statement(conn, args.command, args.max_rows, sys.stdout) else 1
-        interactive = sys.stdin.isatty()
-        if interactive:
-            print(
-                f"DuckDB {duckdb.__version__}, {path} (read-only). End statements with ';'; "
-                ".tables, .schema NAME, .quit"
-            )
-        return _shell(conn, sys.stdin, sys.stdout, args.max_rows, interactive=interactive)
+        return _run_on(conn, path, args)
+    except BrokenPipeError:
+        # The reader of our output left (`| head`): stop quietly, as a shell tool does; the
+        # interpreter's own flush at exit must not fail again on the closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     finally:
         conn.close()
+
+
+def _run_on(conn: duckdb.DuckDBPyConnection, path: Path, args: argparse.Namespace) -> int:
+    """``-c``, else the shell, on the open ``conn``."""
+    if args.command is not None:
+        return EXIT_OK if _run_statement(conn, args.command, args.max_rows, sys.stdout) else 1
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(
+            f"DuckDB {duckdb.__version__}, {path} (read-only). End statements with ';'; "
+            ".tables, .schema NAME, .quit"
+        )
+    return _shell(conn, sys.stdin, sys.stdout, args.max_rows, interactive=interactive)
 
 
 def _database_path(args: argparse.Namespace) -> Path:
@@ -178,7 +190,8 @@ def format_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Itera
     values = [list(row) for row in rows]
     cells = [[_cell(v) for v in row] for row in values]
     numeric = [
-        bool(values) and all(_is_number(row[i]) or row[i] is None for row in values)
+        any(_is_number(row[i]) for row in values)
+        and all(_is_number(row[i]) or row[i] is None for row in values)
         for i in range(len(columns))
     ]
     widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(columns)]
