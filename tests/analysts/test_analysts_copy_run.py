@@ -116,8 +116,8 @@ def test_an_analyst_holding_the_copy_open_across_a_run_blocks_nothing_and_keeps_
     duckdb.connect(str(warehouse)).close()
 
 
-def test_the_copy_is_published_when_some_models_were_not_built(warehouse: Path) -> None:
-    # dbt leaves out the models whose tables no sync wrote yet: the copy must still follow.
+def test_the_copy_is_published_when_only_some_models_are_in_the_run(warehouse: Path) -> None:
+    # A sync of a few entities selects the models downstream of them only.
     result = run_job(warehouse, version=1, orders=10, selection=[MODEL_KEYS[0]])
     assert result.success
     assert published(result)["tables"] == 3
