@@ -21,19 +21,26 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from pydantic import Field
 
 from servicetitan_pipeline.config import ANALYSTS_DUCKDB_PATH_ENV, analysts_duckdb_path
 from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL
 from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
 from servicetitan_pipeline.warehouse.publish import publish_analysts_copy
 
-__all__ = ["ANALYSTS_COPY_KEY", "analysts_copy_metadata", "build_analysts_copy_asset"]
+__all__ = [
+    "ANALYSTS_COPY_KEY",
+    "AnalystsCopyConfig",
+    "analysts_copy_metadata",
+    "build_analysts_copy_asset",
+]
 
 ANALYSTS_COPY_KEY = dg.AssetKey(["warehouse", "analysts_copy"])
 
 _DESCRIPTION = (
-    "The analysts' copy: every table of the marts and reports (and the staging views, as "
-    "tables) copied into a read-only DuckDB file beside the warehouse, "
+    "The analysts' copy: every table of the marts and reports (and, when the run's config "
+    "says include_staging, the staging views as tables) copied into a read-only DuckDB file "
+    "beside the warehouse, "
     f"<warehouse>_analysts.duckdb ({ANALYSTS_DUCKDB_PATH_ENV} overrides), after each "
     "successful dbt build. It is written to a temporary file and renamed over the previous "
     "copy, so an analyst's open connection keeps reading the previous copy and a new one "
@@ -56,6 +63,17 @@ def analysts_copy_metadata(
     }
 
 
+class AnalystsCopyConfig(dg.Config):
+    """What the analysts' copy holds beyond the marts and reports."""
+
+    include_staging: bool = Field(
+        default=False,
+        description="Also copy dbt's staging views, as tables. Off by default: they are "
+        "computed from the raw JSON as they are copied, about four times the CPU of the "
+        "marts and reports together (docs/analysts.md).",
+    )
+
+
 def build_analysts_copy_asset(dbt_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
     """The asset ``["warehouse", "analysts_copy"]``, downstream of every key in ``dbt_keys``
     (the dbt models' asset keys: ``servicetitan_dbt_assets.keys``).
@@ -74,7 +92,9 @@ def build_analysts_copy_asset(dbt_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefin
         description=_DESCRIPTION,
         kinds={"duckdb"},
     )
-    def _analysts_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult[None]:
+    def _analysts_copy(
+        context: dg.AssetExecutionContext, config: AnalystsCopyConfig
+    ) -> dg.MaterializeResult[None]:
         duckdb = context.resources.duckdb
         database = str(duckdb.database)
         target = analysts_duckdb_path(database)
@@ -83,7 +103,7 @@ def build_analysts_copy_asset(dbt_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefin
             warehouse_write_lock(database, holder=holder, on_wait=context.log.info),
             duckdb.get_connection() as conn,
         ):
-            copy = publish_analysts_copy(conn, target)
+            copy = publish_analysts_copy(conn, target, include_staging=config.include_staging)
         context.log.info(
             f"analysts' copy: {len(copy.rows)} tables, {copy.total_rows} rows, "
             f"{copy.bytes / 2**20:.1f} MiB in {copy.seconds:.1f}s -> {copy.path}"

@@ -48,7 +48,7 @@ def test_the_copy_holds_the_marts_reports_and_staging_as_tables_with_their_descr
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
     target = tmp_path / "servicetitan_analysts.duckdb"
-    copy = publish_analysts_copy(warehouse, target)
+    copy = publish_analysts_copy(warehouse, target, include_staging=True)
 
     assert copy.path == target
     assert copy.rows == {"main.fct_jobs": 30, "main.rpt_jobs": 1, "staging.stg_jobs": 30}
@@ -95,10 +95,10 @@ def test_the_copy_holds_the_marts_reports_and_staging_as_tables_with_their_descr
     ] == ["servicetitan"]
 
 
-def test_without_staging_only_main_is_copied(
+def test_by_default_only_the_marts_and_reports_are_copied(
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
-    copy = publish_analysts_copy(warehouse, tmp_path / "a.duckdb", include_staging=False)
+    copy = publish_analysts_copy(warehouse, tmp_path / "a.duckdb")
     assert sorted(copy.rows) == ["main.fct_jobs", "main.rpt_jobs"]
 
 

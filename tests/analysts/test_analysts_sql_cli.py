@@ -30,7 +30,7 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         )
         conn.execute("CREATE SCHEMA staging")
         conn.execute("CREATE VIEW staging.stg_x AS SELECT 1 AS x")
-        publish_analysts_copy(conn, tmp_path / "servicetitan_analysts.duckdb")
+        publish_analysts_copy(conn, tmp_path / "servicetitan_analysts.duckdb", include_staging=True)
         # The warehouse moves on after the publication: the copy does not see this row.
         conn.execute("INSERT INTO fct_invoices VALUES (99, 1, 'later')")
     monkeypatch.setenv(DUCKDB_PATH_ENV, str(path))
