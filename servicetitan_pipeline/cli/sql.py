@@ -67,6 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-c",
         "--command",
+        # Not `command`: the top-level parser keeps the subcommand's name there.
+        dest="statement",
         metavar="SQL",
         help="run SQL (one statement, or several separated by ';': the last one's result is "
         "printed) and exit",
@@ -107,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_on(conn: duckdb.DuckDBPyConnection, path: Path, args: argparse.Namespace) -> int:
     """``-c``, else the shell, on the open ``conn``."""
-    if args.command is not None:
-        return EXIT_OK if _run_statement(conn, args.command, args.max_rows, sys.stdout) else 1
+    if args.statement is not None:
+        return EXIT_OK if _run_statement(conn, args.statement, args.max_rows, sys.stdout) else 1
     interactive = sys.stdin.isatty()
     if interactive:
         print(

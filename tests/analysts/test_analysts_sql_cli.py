@@ -41,9 +41,12 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def run_sql(*argv: str, stdin: str = "") -> tuple[int, str, str]:
     """``run()`` as the command line would call it; (exit status, stdout, stderr)."""
+    # As servicetitan_pipeline.cli builds it: the subcommand's name lands in `command`.
     parser = argparse.ArgumentParser()
-    sql.add_arguments(parser)
-    args = parser.parse_args(list(argv))
+    subcommands = parser.add_subparsers(dest="command", required=True)
+    sql.add_arguments(subcommands.add_parser("sql"))
+    args = parser.parse_args(["sql", *argv])
+    assert args.command == "sql"
     out, err = io.StringIO(), io.StringIO()
     saved = sys.stdin, sys.stdout, sys.stderr
     sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin), out, err
