@@ -16,7 +16,7 @@ import duckdb
 import pytest
 from analyst_process import Analyst
 
-from servicetitan_pipeline.config import ANALYSTS_DUCKDB_PATH_ENV
+from servicetitan_pipeline.config import ANALYSTS_DUCKDB_PATH_ENV, dbt_executable
 from servicetitan_pipeline.defs.analysts import ANALYSTS_COPY_KEY, build_analysts_copy_asset
 from servicetitan_pipeline.defs.resources import WarehouseResource
 
@@ -162,3 +162,32 @@ def test_a_failed_model_build_publishes_nothing(warehouse: Path) -> None:
     assert copy.stat().st_ino == before  # the previous copy stays, untouched
     with duckdb.connect(str(copy), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM fct_orders").fetchone() == (10,)
+
+
+def test_with_the_real_dbt_models_the_copy_comes_after_every_one_of_them() -> None:
+    # The real models carry blocking dbt tests, which change how Dagster plans their inputs
+    # (a fan-in over them could not be planned at all): plan the real graph, run nothing.
+    from dagster._core.execution.api import create_execution_plan  # no public equivalent
+    from dagster_dbt import DbtCliResource
+
+    from servicetitan_pipeline.defs.dbt import servicetitan_dbt_assets
+    from servicetitan_pipeline.defs.dbt_project import dbt_project
+
+    copy = build_analysts_copy_asset(servicetitan_dbt_assets.keys)
+    defs = dg.Definitions(
+        assets=[servicetitan_dbt_assets, copy],
+        jobs=[dg.define_asset_job("sync", selection=dg.AssetSelection.all())],
+        # Planning checks that the resources are there; nothing here opens them.
+        resources={
+            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+            "duckdb": WarehouseResource(database=":memory:"),
+        },
+    )
+    graph = defs.resolve_asset_graph()
+    assert graph.get(ANALYSTS_COPY_KEY).parent_keys == set(servicetitan_dbt_assets.keys)
+    plan = create_execution_plan(defs.resolve_job_def("sync"))
+    (step,) = [s for s in plan.steps if s.key == "warehouse__analysts_copy"]
+    upstream = {
+        h.step_key for i in step.step_inputs for h in i.get_step_output_handle_dependencies()
+    }
+    assert upstream == {"servicetitan_dbt_models"}  # the one dbt step, whole
