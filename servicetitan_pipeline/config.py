@@ -120,6 +120,37 @@ def duckdb_path() -> str:
     return str(path)
 
 
+# The analysts' copy: a read-only database of the marts and reports (and staging), published
+# after each successful run beside the warehouse, so that no analyst ever holds the warehouse.
+ANALYSTS_DUCKDB_PATH_ENV: Final = "SERVICETITAN_ANALYSTS_DUCKDB_PATH"
+ANALYSTS_COPY_SUFFIX: Final = "_analysts"
+
+
+def analysts_duckdb_path(
+    warehouse: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> str:
+    """Path of the analysts' copy: ``SERVICETITAN_ANALYSTS_DUCKDB_PATH``, made absolute, else
+    ``<warehouse stem>_analysts.duckdb`` beside the warehouse (``warehouse`` default: the
+    configured one, :func:`duckdb_path`).
+
+    Raises:
+        ConfigError: naming the setting when it names a directory or its directory is missing.
+    """
+    environ = os.environ if environ is None else environ
+    raw = environ.get(ANALYSTS_DUCKDB_PATH_ENV, "").strip()
+    if not raw:
+        base = Path(os.fspath(warehouse) if warehouse is not None else duckdb_path())
+        return str(base.with_name(f"{base.stem}{ANALYSTS_COPY_SUFFIX}.duckdb"))
+    path = Path(raw).expanduser().resolve()
+    if path.is_dir():
+        raise ConfigError(f"{ANALYSTS_DUCKDB_PATH_ENV}: {path} is a directory, not a file")
+    if not path.parent.is_dir():
+        raise ConfigError(
+            f"{ANALYSTS_DUCKDB_PATH_ENV}: the directory of {path} does not exist; create it"
+        )
+    return str(path)
+
+
 RUN_LOGS_DIRECTORY: Final = "logs"
 
 
@@ -509,6 +540,7 @@ DOCUMENTED_SETTINGS: Final = frozenset(
     {
         *CONNECTION_ENV_VARS.values(),
         DUCKDB_PATH_ENV,
+        ANALYSTS_DUCKDB_PATH_ENV,
         AR_AS_OF_DATE_ENV,
         SYNC_CRON_ENV,
         SYNC_TIMEZONE_ENV,

@@ -33,7 +33,11 @@ from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL
 from servicetitan_pipeline.defs.resources import warehouse_file_errors_not_retried
 from servicetitan_pipeline.entities import ENTITIES_BY_NAME
 from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
-from servicetitan_pipeline.warehouse.opening import check_warehouse_file, open_warehouse
+from servicetitan_pipeline.warehouse.opening import (
+    check_warehouse_file,
+    open_warehouse,
+    wait_for_other_processes,
+)
 
 # Dagster inspects the `context` annotation at definition time, so this module does not use
 # `from __future__ import annotations` (it would turn the annotation into a string).
@@ -214,6 +218,9 @@ def servicetitan_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource)
         # not retried, instead of in dbt's words after the retry policy's minutes.
         with warehouse_file_errors_not_retried():
             check_warehouse_file(database)
+            # dbt-duckdb tries the file once: a reader holding it (an analyst's shell) is
+            # waited for here, named at once, instead of failing the build in DuckDB's words.
+            wait_for_other_processes(database, on_wait=context.log.info)
         exclude, observations = _skip_unbuildable_models(context, database)
         yield from observations
         if observations and len(observations) == len(context.selected_asset_keys):

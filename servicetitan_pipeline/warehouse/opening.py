@@ -29,10 +29,13 @@ from servicetitan_pipeline.warehouse.locking import WarehouseBusyError
 from servicetitan_pipeline.warehouse.session import WRITER_MEMORY_LIMIT_BYTES, WRITER_THREADS
 
 __all__ = [
+    "ANALYSTS_ADVICE",
     "DEFAULT_DUCKDB_LOCK_WAIT_SECONDS",
     "WarehouseFileError",
     "check_warehouse_file",
+    "lock_holder",
     "open_warehouse",
+    "wait_for_other_processes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -44,7 +47,18 @@ logger = logging.getLogger(__name__)
 DEFAULT_DUCKDB_LOCK_WAIT_SECONDS = 120.0
 
 _LOCK_CONFLICT = re.compile(r"Could not set lock on file .*Conflicting lock is held", re.DOTALL)
-_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?\(PID \d+\))")
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
+# The most characters of a holder's command line shown: a message must stay one readable line
+# (the CLI's summary cuts a reason at 600 characters).
+_COMMAND_LINE_LIMIT = 160
+_ARGUMENT_LIMIT = 40
+# Arguments that may carry a secret (a token on a command line): shown as ***.
+_SECRET_ARGUMENT = re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|app[_-]?key)")
+# What the waiting message and the busy error tell whoever holds the file.
+ANALYSTS_ADVICE = (
+    "analysts should open the analysts' copy instead (servicetitan-pipeline sql; "
+    "docs/analysts.md), which no run ever waits for"
+)
 # DuckDB shares one database per file within a process, and refuses a second configuration.
 _OPEN_IN_THIS_PROCESS = "same database file with a different configuration"
 
@@ -70,6 +84,80 @@ _MOVE_ASIDE = "move it aside for a new one (the next sync reads every entity aga
 def is_lock_conflict(error: BaseException) -> bool:
     """Whether ``error`` is DuckDB saying another process holds the file's lock."""
     return isinstance(error, duckdb.Error) and bool(_LOCK_CONFLICT.search(str(error)))
+
+
+def lock_holder(error: BaseException) -> str:
+    """Who holds the file, from DuckDB's lock error: ``PID 1234 (duckdb -readonly w.duckdb)``.
+
+    DuckDB names the holder's executable and PID; the command line (``/proc/<pid>/cmdline``,
+    when this user may read it) tells a notebook from a BI tool from a shell. Arguments that
+    look like secrets are masked; a long command line is shortened (the message stays whole).
+    """
+    match = _LOCK_HOLDER.search(str(error))
+    if match is None:
+        return "another process"
+    executable, pid = match.group(1), match.group(2)
+    command = _command_line(int(pid)) or executable
+    return f"PID {pid} ({command})"
+
+
+def _command_line(pid: int) -> str:
+    """``pid``'s command line, secrets masked and cut to a readable length; "" if unreadable."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    arguments = [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
+    if not arguments:
+        return ""
+    shown: list[str] = [os.path.basename(arguments[0])]
+    masking = False
+    for argument in arguments[1:]:
+        if masking:
+            shown.append("***")
+            masking = False
+            continue
+        if _SECRET_ARGUMENT.search(argument):
+            name, equals, _ = argument.partition("=")
+            shown.append(f"{name}=***" if equals else argument)
+            masking = not equals and argument.startswith("-")
+            continue
+        words = " ".join(argument.split())
+        # A long argument (a `python -c` script, a JSON blob) must not hide the ones after it.
+        shown.append(
+            words if len(words) <= _ARGUMENT_LIMIT else words[: _ARGUMENT_LIMIT - 4] + " ..."
+        )
+    text = " ".join(shown)
+    return text if len(text) <= _COMMAND_LINE_LIMIT else text[: _COMMAND_LINE_LIMIT - 4] + " ..."
+
+
+def wait_for_other_processes(
+    database: str | os.PathLike[str],
+    *,
+    lock_wait_seconds: float = DEFAULT_DUCKDB_LOCK_WAIT_SECONDS,
+    on_wait: Callable[[str], None] | None = None,
+) -> None:
+    """Wait (saying so at once, naming the holder) until no other process holds ``database``.
+
+    For writers that open the file themselves (dbt-duckdb tries once, or retries in silence):
+    called just before them, so a reader left open on the warehouse is named at once instead
+    of failing the step in DuckDB's words. A file that does not exist yet is left alone.
+
+    Raises:
+        WarehouseBusyError: another process still held its lock after ``lock_wait_seconds``.
+        WarehouseFileError: the file can never be opened (named, with the cause).
+    """
+    if os.fspath(database) == ":memory:" or not Path(os.fspath(database)).exists():
+        return
+    try:
+        conn = open_warehouse(
+            database, config=_CHECK_CONFIG, lock_wait_seconds=lock_wait_seconds, on_wait=on_wait
+        )
+    except duckdb.Error as exc:
+        if _OPEN_IN_THIS_PROCESS not in str(exc):
+            raise
+        return  # open in this process: no other process can hold it
+    conn.close()
 
 
 def _unusable_path(path: Path) -> WarehouseFileError | None:
@@ -209,18 +297,17 @@ def open_warehouse(
                 # Without DuckDB's exception as the cause: a run's summary shows the innermost
                 # cause, and DuckDB's words are what this one replaces.
                 raise _named_failure(path, exc) from None
-            holder_match = _LOCK_HOLDER.search(str(exc))
-            holder = holder_match.group(1) if holder_match else "another process"
+            holder = lock_holder(exc)
             if time.monotonic() >= deadline:
                 raise WarehouseBusyError(
                     f"gave up after {lock_wait_seconds:.0f}s waiting for DuckDB's lock on "
-                    f"{path}: it is held by {holder}. Close that DuckDB session (a DuckDB "
-                    f"shell, a BI tool, a notebook) or point {DUCKDB_PATH_ENV} at another file."
+                    f"{path} ({DUCKDB_PATH_ENV}): {holder} has it open. Close that session "
+                    f"(a DuckDB shell, a BI tool, a notebook); {ANALYSTS_ADVICE}."
                 ) from None
             if not announced:
                 (on_wait or logger.info)(
                     f"waiting up to {lock_wait_seconds:.0f}s for DuckDB's lock on {path}: "
-                    f"{holder} has the file open"
+                    f"{holder} has the file open; {ANALYSTS_ADVICE}"
                 )
                 announced = True
             time.sleep(poll_interval)

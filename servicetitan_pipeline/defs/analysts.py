@@ -1,0 +1,116 @@
+"""The analysts' copy as a Dagster asset: published last in every run that builds the models.
+
+``warehouse/publish.py`` does the copy; this module places it in the graph. The asset depends
+on every dbt model, so Dagster runs it once, after the dbt build, in the same run, and only
+when that build succeeded (a failed upstream step stops it): analysts see each successful
+run's marts and reports, never a half-built state.
+
+The dependency on every model has one cost: Dagster skips a step when an output it depends on
+was not emitted, and the dbt step leaves out the models that read tables no sync has written
+yet (an entity never synced), so a run that leaves a model out publishes no copy; the previous
+copy stays. (A fan-in over the models, which Dagster skips only when every source is missing,
+cannot be built: each model's input already gathers its blocking dbt tests, and Dagster's plan
+refuses a fan-in of such inputs.)
+"""
+
+# Dagster inspects the `context` annotation at definition time, so this module does not use
+# `from __future__ import annotations` (it would turn the annotation into a string).
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from servicetitan_pipeline.config import ANALYSTS_DUCKDB_PATH_ENV, analysts_duckdb_path
+from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL
+from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
+from servicetitan_pipeline.warehouse.publish import publish_analysts_copy
+
+__all__ = [
+    "ANALYSTS_COPY_KEY",
+    "AnalystsCopyConfig",
+    "analysts_copy_metadata",
+    "build_analysts_copy_asset",
+]
+
+ANALYSTS_COPY_KEY = dg.AssetKey(["warehouse", "analysts_copy"])
+
+_DESCRIPTION = (
+    "The analysts' copy: every table of the marts and reports (and, when the run's config "
+    "says include_staging, the staging views as tables) copied into a read-only DuckDB file "
+    "beside the warehouse, "
+    f"<warehouse>_analysts.duckdb ({ANALYSTS_DUCKDB_PATH_ENV} overrides), after each "
+    "successful dbt build. It is written to a temporary file and renamed over the previous "
+    "copy, so an analyst's open connection keeps reading the previous copy and a new one "
+    "sees this one; no analyst ever holds the warehouse, so no run waits for one. "
+    "See docs/analysts.md."
+)
+
+
+def analysts_copy_metadata(
+    path: Path, rows: dict[str, int], size: int, seconds: float
+) -> dict[str, Any]:
+    """The materialization's metadata: where, what, how big, how long."""
+    return {
+        "path": dg.MetadataValue.path(str(path)),
+        "tables": len(rows),
+        "rows": sum(rows.values()),
+        "bytes": size,
+        "seconds": round(seconds, 3),
+        "rows_by_table": dg.MetadataValue.json(rows),
+    }
+
+
+class AnalystsCopyConfig(dg.Config):
+    """What the analysts' copy holds beyond the marts and reports."""
+
+    include_staging: bool = Field(
+        default=False,
+        description="Also copy dbt's staging views, as tables. Off by default: they are "
+        "computed from the raw JSON as they are copied, about four times the CPU of the "
+        "marts and reports together (docs/analysts.md).",
+    )
+
+
+def build_analysts_copy_asset(dbt_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
+    """The asset ``["warehouse", "analysts_copy"]``, downstream of every key in ``dbt_keys``
+    (the dbt models' asset keys: ``servicetitan_dbt_assets.keys``).
+
+    It reads the ``duckdb`` resource (a ``WarehouseResource``) and holds the warehouse's write
+    lock while it copies, like every writer (the copy is attached to the writer's connection).
+    """
+    keys = sorted(set(dbt_keys), key=lambda k: k.to_user_string())
+
+    @dg.asset(
+        key=ANALYSTS_COPY_KEY,
+        deps=keys,
+        required_resource_keys={"duckdb"},
+        pool=WAREHOUSE_POOL,
+        group_name="warehouse",
+        description=_DESCRIPTION,
+        kinds={"duckdb"},
+    )
+    def _analysts_copy(
+        context: dg.AssetExecutionContext, config: AnalystsCopyConfig
+    ) -> dg.MaterializeResult[None]:
+        duckdb = context.resources.duckdb
+        database = str(duckdb.database)
+        target = analysts_duckdb_path(database)
+        holder = f"run {context.run.run_id[:8]}, analysts' copy"
+        with (
+            warehouse_write_lock(database, holder=holder, on_wait=context.log.info),
+            duckdb.get_connection() as conn,
+        ):
+            copy = publish_analysts_copy(conn, target, include_staging=config.include_staging)
+        context.log.info(
+            f"analysts' copy: {len(copy.rows)} tables, {copy.total_rows} rows, "
+            f"{copy.bytes / 2**20:.1f} MiB in {copy.seconds:.1f}s -> {copy.path}"
+        )
+        return dg.MaterializeResult(
+            metadata=analysts_copy_metadata(copy.path, copy.rows, copy.bytes, copy.seconds)
+        )
+
+    _analysts_copy.__doc__ = _DESCRIPTION
+    return _analysts_copy
