@@ -1,0 +1,50 @@
+"""The CLI with several tenants: `check` one block per tenant, `sync --tenant`."""
+
+from __future__ import annotations
+
+import pytest
+
+from servicetitan_pipeline.entities import ENTITIES
+
+pytestmark = pytest.mark.e2e
+
+FEW = "business_units,customers,jobs,invoices"
+
+
+def test_check_gives_one_block_per_tenant(two_tenants_env, tmp_path, run_cli, canary_secret):
+    tenants, env = two_tenants_env
+    result = run_cli("check", env=env, cwd=tmp_path, timeout=120)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    for position, (name, sim) in enumerate(tenants.items(), start=1):
+        assert f"=== [{position}/2] connection {name!r} (tenant {sim.config.tenant_id}) ===" in out
+    assert out.count(f"All {len(ENTITIES)} entities OK.") == 2
+    assert "By tenant (2 of 2 OK):" in out
+    assert canary_secret not in out + result.stderr
+
+
+def test_a_tenant_with_a_missing_variable_fails_alone_and_by_name(
+    two_tenants_env, tmp_path, run_cli
+):
+    _, env = two_tenants_env
+    del env["E2E_TENANT_1_CLIENT_SECRET"]
+    result = run_cli("check", "--select", "crm", env=env, cwd=tmp_path, timeout=120)
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "connection 'north'" in out and "E2E_TENANT_1_CLIENT_SECRET" in out
+    assert "is not set" in out
+    # The other tenant was checked all the same.
+    assert "  south  OK" in out and "  north  FAILED" in out
+    assert "1 of 2 tenants FAILED: 'north'." in out
+
+
+def test_check_one_tenant_by_name_and_an_unknown_name_lists_the_known(
+    two_tenants_env, tmp_path, run_cli
+):
+    _, env = two_tenants_env
+    result = run_cli("check", "--tenant", "south", "--select", "crm", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "south" in result.stdout and "north" not in result.stdout
+    bad = run_cli("check", "--tenant", "east", env=env, cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "--tenant: no connection named 'east'; known: 'north', 'south'" in bad.stderr
