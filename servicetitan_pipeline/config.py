@@ -588,11 +588,20 @@ def load_dotenv_file(
         named = set(credential_variables({**environ, **documented}))
         allowed |= named
         present |= {k for k in named if (environ.get(k) or "").strip()}
+        if CONNECTIONS_FILE_ENV in documented:
+            # The connections file this file names says where each tenant's requests go: the
+            # credentials it reads must come from this file too, not from the environment.
+            _refuse_redirected_credentials(
+                file, [CONNECTIONS_FILE_ENV], sorted(k for k in named if k in present)
+            )
         sources.update({k: "the environment" for k in present})
         ignored = tuple(sorted(k for k in values if k not in allowed))
     given = {k: v for k, v in values.items() if k in allowed and v}
     loaded = {k: v for k, v in given.items() if k not in present}
-    _refuse_redirected_credentials(file, loaded, present)
+    # The single-tenant rule (a connections file named here is the rule above).
+    _refuse_redirected_credentials(
+        file, [k for k in loaded if k in ENDPOINT_SETTINGS], present & DOCUMENTED_SETTINGS
+    )
     environ.update(loaded)
     sources.update({k: str(file) for k in loaded})
     return SettingsFile(
@@ -645,8 +654,11 @@ def _refuse_planted_file(file: Path) -> None:
 def _refuse_redirected_credentials(
     file: Path, loaded: Iterable[str], from_environment: Iterable[str]
 ) -> None:
-    endpoints = [k for k in ENDPOINT_SETTINGS if k in set(loaded)]
-    credentials = [k for k in CREDENTIAL_SETTINGS if k in set(from_environment)]
+    endpoints = [k for k in (*ENDPOINT_SETTINGS, CONNECTIONS_FILE_ENV) if k in set(loaded)]
+    from_env = set(from_environment)
+    credentials = [k for k in CREDENTIAL_SETTINGS if k in from_env] + sorted(
+        k for k in from_env if k not in CREDENTIAL_SETTINGS and k not in DOCUMENTED_SETTINGS
+    )
     if endpoints and credentials:
         raise ConfigError(
             f"{' and '.join(endpoints)} would come from {file} while {', '.join(credentials)} "

@@ -48,3 +48,30 @@ def test_check_one_tenant_by_name_and_an_unknown_name_lists_the_known(
     bad = run_cli("check", "--tenant", "east", env=env, cwd=tmp_path)
     assert bad.returncode == 2
     assert "--tenant: no connection named 'east'; known: 'north', 'south'" in bad.stderr
+
+
+def test_check_with_the_demo_settings_file_checks_both_tenants(tmp_path, run_cli, clean_env):
+    from servicetitan_pipeline.cli.simulated import DEMO_CONNECTION_NAMES, write_group_files
+    from servicetitan_pipeline.simulator import demo_tenant_configs, start_tenants
+
+    with start_tenants(demo_tenant_configs(2, customers=30)) as group:
+        home = tmp_path / ".dagster_home"
+        _, settings_file, _ = write_group_files(
+            home, group, tmp_path / "dev.duckdb", DEMO_CONNECTION_NAMES, by="dev"
+        )
+        result = run_cli(
+            "check",
+            "--select",
+            "crm",
+            "--env-file",
+            str(settings_file),
+            env=clean_env(),
+            cwd=tmp_path,
+            timeout=120,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name, tenant_id in zip(DEMO_CONNECTION_NAMES, group.tenants, strict=True):
+        assert f"connection {name!r} (tenant {tenant_id})" in result.stdout
+    assert "By tenant (2 of 2 OK):" in result.stdout
+    assert "SERVICETITAN_TENANT_2_CLIENT_SECRET" in result.stderr  # named as loaded, no value
+    assert "cs1.demo-secret" not in result.stdout + result.stderr
