@@ -11,6 +11,15 @@ with start_simulator(SimulatorConfig(customers=300, seed=42)) as sim:
 
 The credentials it accepts default to the documented demo values ``DEMO_TENANT_ID``,
 ``DEMO_CLIENT_ID``, ``DEMO_CLIENT_SECRET`` and ``DEMO_APP_KEY``.
+
+Several tenants on one port, each with its own credentials and data:
+
+```python
+from servicetitan_pipeline.simulator import demo_tenant_configs, start_tenants
+with start_tenants(demo_tenant_configs(2, customers=300)) as served:
+    served.base_url, served.auth_url    # shared by every tenant
+    served.tenants[1000002].truth("customers")
+```
 """
 
 from .config import (
@@ -20,8 +29,9 @@ from .config import (
     DEMO_TENANT_ID,
     FaultConfig,
     SimulatorConfig,
+    demo_tenant_configs,
 )
-from .server import Simulator, start_simulator
+from .server import SimulatedTenants, Simulator, start_simulator, start_tenants
 
 __all__ = [
     "DEMO_APP_KEY",
@@ -29,7 +39,10 @@ __all__ = [
     "DEMO_CLIENT_SECRET",
     "DEMO_TENANT_ID",
     "FaultConfig",
+    "SimulatedTenants",
     "Simulator",
     "SimulatorConfig",
+    "demo_tenant_configs",
     "start_simulator",
+    "start_tenants",
 ]

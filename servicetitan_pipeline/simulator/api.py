@@ -285,7 +285,7 @@ class ServiceTitanApi:
                 after = 0
             else:
                 try:
-                    token_seq = decode_token(store.name, raw_from)
+                    token_seq = decode_token(store.name, raw_from, self.config.tenant_id)
                 except ValueError as exc:
                     raise bad_request("from", str(exc)) from None
                 if token_seq is not None:
@@ -306,7 +306,12 @@ class ServiceTitanApi:
             body = self._export_cache.get(key)
             if body is None:
                 page = store.export_page(
-                    after, self.config.export_page_size, include_recent, self.config.seed, active
+                    after,
+                    self.config.export_page_size,
+                    include_recent,
+                    self.config.seed,
+                    active,
+                    self.config.tenant_id,
                 )
                 head = b'{"hasMore":%s,"continueFrom":"%s","data":[' % (
                     b"true" if page.has_more else b"false",

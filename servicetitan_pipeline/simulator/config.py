@@ -1,12 +1,15 @@
 """Settings of the embedded ServiceTitan simulator: the tenant it serves and the faults it injects.
 
 The credentials below are *documented demo values*: the simulator accepts exactly these unless
-told otherwise, and the demo and tests pass them to the client. They are not secrets.
+told otherwise, and the demo and tests pass them to the client. They are not secrets. So are
+those of the further demo tenants of :func:`demo_tenant_configs` (``cid.demo2``,
+``cs1.demo-secret2``, ... for tenant ``DEMO_TENANT_ID + 1``, ...).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -17,6 +20,9 @@ DEMO_TENANT_ID = 1000001
 DEMO_CLIENT_ID = "cid.demo"
 DEMO_CLIENT_SECRET = "cs1.demo-secret"
 DEMO_APP_KEY = "ak1.demo"
+# The further demo tenants' sizes, as shares of the first's: different sizes (as well as seeds)
+# so that the tenants' data differ visibly in every count.
+DEMO_TENANT_SIZE_SHARES = (1.0, 0.6, 0.8, 0.45)
 
 # ServiceTitan's access tokens live 15 minutes.
 DEFAULT_TOKEN_TTL_SECONDS = 900
@@ -54,6 +60,10 @@ class FaultConfig:
         invalid_json_rate: probability of a 200 whose body is not JSON at all (an HTML error page).
         slow_rate: probability of answering only after ``slow_seconds``.
         slow_seconds: delay of a slow answer.
+        latency_seconds: a fixed delay before every API and Reporting API answer (errors and
+            faults included; not the token endpoint or the controls), as the real API takes
+            some 0.3-1 s per export page: for benchmarks of concurrent downloads. Unlike
+            ``slow_rate=1.0`` it is not a fault: it is not counted, and the faults still draw.
         token_ttl_seconds: lifetime of the access tokens issued from now on.
         rate_limit_rps: requests per second allowed (per tenant, as ServiceTitan counts them);
             above it the simulator answers 429 with ``Retry-After: 1``. ``None``: no cap.
@@ -70,6 +80,7 @@ class FaultConfig:
     invalid_json_rate: float = 0.0
     slow_rate: float = 0.0
     slow_seconds: float = 0.5
+    latency_seconds: float = 0.0
     token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS
     rate_limit_rps: float | None = None
     faults_on_token_endpoint: bool = False
@@ -82,6 +93,8 @@ class FaultConfig:
                     raise ValueError(f"FaultConfig.{f.name} must be between 0 and 1, got {value}")
         if self.retry_after not in ("mixed", "seconds", "http-date", "none"):
             raise ValueError(f"FaultConfig.retry_after: unknown mode {self.retry_after!r}")
+        if self.latency_seconds < 0:
+            raise ValueError("FaultConfig.latency_seconds must not be negative")
         if self.token_ttl_seconds <= 0:
             raise ValueError("FaultConfig.token_ttl_seconds must be positive")
         if self.rate_limit_rps is not None and self.rate_limit_rps <= 0:
@@ -176,3 +189,68 @@ class SimulatorConfig:
             raise ValueError(f"SimulatorConfig.export_page_size must be in 1..{MAX_PAGE_SIZE}")
         if self.start.tzinfo is None:
             raise ValueError("SimulatorConfig.start must be timezone-aware (UTC)")
+
+
+# Fields of demo_tenant_configs' tenants that it sets per tenant (the overrides may not).
+_PER_TENANT_FIELDS = frozenset({"tenant_id", "client_id", "client_secret", "customers", "seed"})
+
+
+def demo_tenant_configs(
+    n: int = 2,
+    *,
+    customers: int | Sequence[int] = SimulatorConfig.customers,
+    seed: int = SimulatorConfig.seed,
+    **overrides: Any,
+) -> list[SimulatorConfig]:
+    """``n`` demo tenants to serve side by side (:func:`~.server.start_tenants`).
+
+    Tenant *k* (from 0) has tenant id ``DEMO_TENANT_ID + k``, client id ``cid.demo`` then
+    ``cid.demo2``, ``cid.demo3``..., client secret ``cs1.demo-secret`` then
+    ``cs1.demo-secret2``..., the one app key ``DEMO_APP_KEY`` (one app, many tenants, as
+    ServiceTitan issues them) and seed ``seed + k``. These are documented demo values, not
+    secrets. Tenant 0 with the defaults is ``SimulatorConfig()`` exactly, so the
+    single-tenant demo keeps its data.
+
+    Every world numbers its records from the same id bases, so the tenants' ids overlap: a
+    pipeline that keyed records by id alone would mix them up.
+
+    Args:
+        n: how many tenants (at least 1).
+        customers: one size per tenant, or the first tenant's size, the others' then being
+            the shares ``DEMO_TENANT_SIZE_SHARES`` of it (so the tenants differ in size).
+        seed: the first tenant's seed.
+        overrides: other ``SimulatorConfig`` fields, the same for every tenant (the app key,
+            export page size, faults...).
+
+    Raises:
+        ValueError: ``n`` below 1, a size list of another length, or an override of a field
+            set per tenant.
+    """
+    if n < 1:
+        raise ValueError(f"demo_tenant_configs needs at least one tenant, got n={n}")
+    clash = sorted(_PER_TENANT_FIELDS & set(overrides))
+    if clash:
+        raise ValueError(f"demo_tenant_configs sets {', '.join(clash)} per tenant")
+    if isinstance(customers, int):
+        shares = DEMO_TENANT_SIZE_SHARES
+        sizes = [max(1, round(customers * shares[k % len(shares)])) for k in range(n)]
+    else:
+        sizes = list(customers)
+        if len(sizes) != n:
+            raise ValueError(f"demo_tenant_configs: {len(sizes)} sizes for {n} tenants")
+    return [
+        SimulatorConfig(
+            customers=sizes[k],
+            seed=seed + k,
+            tenant_id=DEMO_TENANT_ID + k,
+            client_id=DEMO_CLIENT_ID + _suffix(k),
+            client_secret=DEMO_CLIENT_SECRET + _suffix(k),
+            **overrides,
+        )
+        for k in range(n)
+    ]
+
+
+def _suffix(k: int) -> str:
+    """The demo credentials' suffix of tenant ``k``: none for the first, then 2, 3, ..."""
+    return "" if k == 0 else str(k + 1)

@@ -1,11 +1,14 @@
 """The ``/_simulator/`` control endpoints: the simulator's Python controls over HTTP.
 
 ``POST /_simulator/advance {"hours": N}``, ``GET /_simulator/truth/{entity}``,
-``POST|GET /_simulator/faults``, ``POST /_simulator/expire-tokens``, ``GET /_simulator/status``.
+``POST|GET /_simulator/faults``, ``POST /_simulator/expire-tokens``, ``GET /_simulator/status``
+control one tenant: the one ``?tenant=<id>`` names, else the first the server serves.
+``GET /_simulator/tenants`` lists the tenants served (ids and client ids, no secrets).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -64,3 +67,20 @@ def answer_control(sim: Simulator, method: str, path: str, body: bytes) -> bytes
             }
         )
     raise ApiProblem(404, "Not Found")
+
+
+def tenants_body(simulators: Iterable[Simulator]) -> bytes:
+    """``GET /_simulator/tenants``: each tenant's id, client id and clock, in order.
+
+    No secret or app key: the list is for finding a tenant, not for logging in.
+    """
+    return orjson.dumps(
+        [
+            {
+                "tenantId": sim.config.tenant_id,
+                "clientId": sim.config.client_id,
+                "clock": sim.clock,
+            }
+            for sim in simulators
+        ]
+    )

@@ -1,9 +1,10 @@
 """The simulator's HTTP server: a ``ThreadingHTTPServer`` speaking HTTP/1.1 with keep-alive.
 
-The handler parses requests and writes answers; what they say comes from :mod:`.api` (the
-token and API endpoints), :mod:`.control` (``/_simulator/``) and :mod:`.faults` (body faults
-are applied here, on the wire). The ``Date`` header carries the *simulated* clock, as a real
-server's carries its own "now".
+The handler parses requests and writes answers; which simulated tenant answers comes from
+:mod:`.routing` (one server may serve several), what they say from :mod:`.api` (the token and
+API endpoints), :mod:`.control` (``/_simulator/``) and :mod:`.faults` (body faults are applied
+here, on the wire). The ``Date`` header carries the *simulated* clock of the tenant answering,
+as a real server's carries its own "now".
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +27,8 @@ import orjson
 from .api import ApiProblem, OAuthProblem, problem_body
 from .config import REPORTING_MODULE
 from .control import PREFIX as CONTROL_PREFIX
-from .control import answer_control
+from .control import answer_control, tenants_body
+from .routing import TenantRoutes
 
 if TYPE_CHECKING:
     from .server import Simulator
@@ -37,14 +40,15 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 
 class HttpServer(ThreadingHTTPServer):
-    """The listening server; it tracks open connections so that stopping closes them."""
+    """The listening server of one or more simulated tenants (``routes``); it tracks open
+    connections so that stopping closes them."""
 
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
-        self.simulator = simulator
+    def __init__(self, address: tuple[str, int], routes: TenantRoutes) -> None:
+        self.routes = routes
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, Handler)
@@ -83,6 +87,8 @@ class Handler(BaseHTTPRequestHandler):
     # Idle keep-alive connections are closed after this many seconds.
     timeout = 120
     server: HttpServer
+    # The tenant answering the current request (its clock dates the answer); set by routing.
+    tenant: Simulator | None = None
 
     def setup(self) -> None:
         super().setup()
@@ -100,7 +106,8 @@ class Handler(BaseHTTPRequestHandler):
     def date_time_string(self, timestamp: float | None = None) -> str:
         """The ``Date`` header: the simulated now (unless a time is given)."""
         if timestamp is None:
-            timestamp = self.server.simulator.world.now_ms / 1000
+            sim = self.tenant or self.server.routes.first
+            timestamp = sim.world.now_ms / 1000
         return email.utils.formatdate(timestamp, usegmt=True)
 
     # ------------------------------------------------------------ plumbing
@@ -159,15 +166,21 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("DELETE")
 
     def _dispatch(self, method: str) -> None:
-        sim = self.server.simulator
+        routes = self.server.routes
+        # Until routing picks a tenant (and for requests it cannot route), the first answers.
+        self.tenant = None
         url = urlsplit(self.path)
         body = self._read_body()
         try:
             if url.path == TOKEN_PATH:
                 self._token(method, body)
+            elif url.path == CONTROL_PREFIX + "tenants" and method == "GET":
+                self._send(200, tenants_body(routes.simulators))
             elif url.path.startswith(CONTROL_PREFIX):
-                self._send(200, answer_control(sim, method, url.path, body))
-            elif sim.reporting.handles(url.path):
+                query = dict(parse_qsl(url.query, keep_blank_values=True))
+                self.tenant = routes.for_control(query)
+                self._send(200, answer_control(self.tenant, method, url.path, body))
+            elif routes.first.reporting.handles(url.path):
                 self._reporting(method, url.path, url.query, body)
             else:
                 self._api(method, url.path, url.query)
@@ -175,19 +188,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send_problem(problem)
         except Exception:  # pragma: no cover - a bug; answer as an API would
             log.exception("simulator error on %s %s", method, self.path)
-            sim.stats["server_errors"] += 1
+            (self.tenant or routes.first).stats["server_errors"] += 1
             self._send_problem(ApiProblem(500, "Internal Server Error"))
 
     def _token(self, method: str, body: bytes) -> None:
-        sim = self.server.simulator
         if method != "POST":
             raise ApiProblem(405, "Method Not Allowed")
-        if sim.faults.faults_on_token_endpoint and sim.fault_injector.draw(
-            sim.stats, sim.world.now_ms / 1000
-        ):
-            # On the token endpoint a body fault is a dropped connection.
-            self._drop(b"{}")
-            return
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         basic = None
         auth = self.headers.get("Authorization", "")
@@ -197,6 +203,16 @@ class Handler(BaseHTTPRequestHandler):
                 basic = (unquote_plus(user), unquote_plus(password))
             except (ValueError, UnicodeError):
                 basic = None
+        # Credentials are per tenant: the client id says whose token this is.
+        sim = self.tenant = self.server.routes.for_client(
+            basic[0] if basic else form.get("client_id")
+        )
+        if sim.faults.faults_on_token_endpoint and sim.fault_injector.draw(
+            sim.stats, sim.world.now_ms / 1000
+        ):
+            # On the token endpoint a body fault is a dropped connection.
+            self._drop(b"{}")
+            return
         try:
             answer = sim.api.issue_token(form, basic, sim.faults.token_ttl_seconds)
         except OAuthProblem as exc:
@@ -206,12 +222,15 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, orjson.dumps(answer), headers=_NO_STORE)
 
     def _api(self, method: str, path: str, query_string: str) -> None:
-        sim = self.server.simulator
-        route, tenant = sim.api.route(path)
+        routes = self.server.routes
+        # Every tenant serves the same routes (they come from the entity table).
+        route, tenant = routes.first.api.route(path)
         if method != "GET":
             raise ApiProblem(405, "Method Not Allowed")
-        sim.api.check_auth(self.headers.get("Authorization"), self.headers.get("ST-App-Key"))
-        sim.api.check_tenant(tenant)
+        sim = self.tenant = routes.authorize(
+            tenant, self.headers.get("Authorization"), self.headers.get("ST-App-Key")
+        )
+        _wait_latency(sim)
         fault = sim.fault_injector.draw(sim.stats, sim.world.now_ms / 1000)
         # ASP.NET binds query parameters case-insensitively; so do we. The last value wins.
         query = {k.lower(): v for k, v in parse_qsl(query_string, keep_blank_values=True)}
@@ -223,10 +242,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _reporting(self, method: str, path: str, query_string: str, request: bytes) -> None:
         """The Reporting API: the same token, app key, tenant and fault rules as the others."""
-        sim = self.server.simulator
-        tenant = sim.reporting.tenant_of(path)
-        sim.api.check_auth(self.headers.get("Authorization"), self.headers.get("ST-App-Key"))
-        sim.api.check_tenant(tenant)
+        routes = self.server.routes
+        tenant = routes.first.reporting.tenant_of(path)
+        sim = self.tenant = routes.authorize(
+            tenant, self.headers.get("Authorization"), self.headers.get("ST-App-Key")
+        )
+        _wait_latency(sim)
         if REPORTING_MODULE in sim.config.denied_modules:
             raise ApiProblem(403, "Forbidden")
         fault = sim.fault_injector.draw(sim.stats, sim.world.now_ms / 1000)
@@ -237,7 +258,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send_with_fault(self, fault: str | None, body: bytes) -> None:
         """Send the answer, with the body fault drawn for it (if any) applied on the wire."""
-        sim = self.server.simulator
+        sim = self.tenant or self.server.routes.first
         if fault == "drop":
             sim.stats["fault_drop"] += 1
             self._drop(body)
@@ -249,3 +270,14 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, b"<html><body><h1>502 Bad Gateway</h1></body></html>")
         else:
             self._send(200, body)
+
+
+def _wait_latency(sim: Simulator) -> None:
+    """Sleep the tenant's configured latency (``FaultConfig.latency_seconds``), if any.
+
+    Each request sleeps on its own handler thread, so concurrent requests overlap their waits,
+    as they do against the real API.
+    """
+    latency = sim.faults.latency_seconds
+    if latency > 0:
+        time.sleep(latency)

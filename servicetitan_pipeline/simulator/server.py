@@ -1,9 +1,11 @@
-"""The running simulator: a generated :class:`~.world.World` served over HTTP, with controls.
+"""The running simulator: generated worlds (:class:`~.world.World`) served over HTTP, with controls.
 
-``Simulator`` ties the parts together (the world, ServiceTitan's API rules in :mod:`.api`, the
-faults of :mod:`.faults`, the HTTP server of :mod:`.http`) and is what tests and the CLI hold:
-its lifecycle (bind, start, stop) and its Python controls (``truth``, ``advance``,
-``set_faults``, ``expire_tokens``), which :mod:`.control` also serves over HTTP.
+``Simulator`` ties the parts of one tenant together (the world, ServiceTitan's API rules in
+:mod:`.api`, the faults of :mod:`.faults`) and is what tests and the CLI hold: its lifecycle
+(bind, start, stop) and its Python controls (``truth``, ``advance``, ``set_faults``,
+``expire_tokens``), which :mod:`.control` also serves over HTTP. :class:`SimulatedTenants` is
+the HTTP server (:mod:`.http`) of one or more of them on one port, as ServiceTitan serves all
+its tenants from one host: :func:`start_simulator` serves one, :func:`start_tenants` several.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +25,7 @@ from .config import FaultConfig, SimulatorConfig
 from .faults import FaultInjector
 from .http import HttpServer
 from .reporting import ReportingApi
+from .routing import TenantRoutes
 from .store import EntityStore
 from .timefmt import iso
 from .world import World
@@ -44,58 +48,45 @@ class Simulator:
         self.api = ServiceTitanApi(self.config, self.world)
         self.reporting = ReportingApi(self.config, self.world)
         self.fault_injector = FaultInjector(self.config.faults)
-        self._httpd: HttpServer | None = None
-        self._thread: threading.Thread | None = None
+        # The server serving this tenant (alone, or with others), once bound.
+        self._serving: SimulatedTenants | None = None
         # Requests served and faults injected, by kind (best-effort counts across threads).
         self.stats: collections.Counter[str] = collections.Counter()
 
     # ---------------------------------------------------------------- lifecycle
 
     def bind(self) -> Simulator:
-        """Bind the listening socket (port 0: a free port) without serving yet."""
-        if self._httpd is None:
-            self._httpd = HttpServer((self.config.host, self.config.port), self)
+        """Bind the listening socket (port 0: a free port) without serving yet.
+
+        A tenant already bound (alone or as one of :class:`SimulatedTenants`) stays as it is.
+        """
+        if self._serving is None:
+            SimulatedTenants([self], host=self.config.host, port=self.config.port)
         return self
 
     def start(self) -> Simulator:
         """Bind (port 0: a free port) and serve from a daemon thread."""
-        if self._thread is not None:
-            raise RuntimeError("simulator already started")
         self.bind()
-        assert self._httpd is not None
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"servicetitan-simulator:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        assert self._serving is not None
+        self._serving.start()
         return self
 
     def serve_forever(self) -> None:
         """Bind and serve in the calling thread until interrupted (for the CLI)."""
         self.bind()
-        assert self._httpd is not None
-        try:
-            self._httpd.serve_forever(poll_interval=0.2)
-        finally:
-            self._httpd.close_all()
-            self._httpd.server_close()
+        assert self._serving is not None
+        self._serving.serve_forever()
 
     def stop(self) -> None:
-        """Stop serving, close open keep-alive connections and release the port."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.close_all()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        """Stop serving, close open keep-alive connections and release the port.
+
+        A tenant of :class:`SimulatedTenants` shares its server: stopping it stops them all.
+        """
+        if self._serving is not None:
+            self._serving.stop()
 
     def __enter__(self) -> Simulator:
-        if self._httpd is None:
+        if self._serving is None or not self._serving.started:
             self.start()
         return self
 
@@ -103,15 +94,22 @@ class Simulator:
         self.stop()
 
     @property
+    def _thread(self) -> threading.Thread | None:
+        """The thread serving this tenant (None when not started or serving in the caller)."""
+        return None if self._serving is None else self._serving.thread
+
+    @property
     def port(self) -> int:
-        if self._httpd is None:
+        if self._serving is None:
             raise RuntimeError("simulator not started")
-        return self._httpd.server_address[1]
+        return self._serving.port
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``: the client's ``api_base_url``."""
-        return f"http://{self.config.host}:{self.port}"
+        """``http://127.0.0.1:PORT``: the client's ``api_base_url`` (the shared server's)."""
+        if self._serving is None:
+            raise RuntimeError("simulator not started")
+        return self._serving.base_url
 
     @property
     def auth_url(self) -> str:
@@ -165,6 +163,108 @@ class Simulator:
         return self.world.stores[entity]
 
 
+class SimulatedTenants:
+    """One HTTP server, on one port, serving one or more simulated tenants.
+
+    ServiceTitan serves every tenant from the same hosts: the token endpoint tells them apart
+    by the client id, the API by the path's ``/tenant/{id}/`` segment (see :mod:`.routing`),
+    and the ``/_simulator/`` controls by ``?tenant=<id>`` (the first tenant without it). Each
+    tenant keeps its own world, credentials, tokens, faults, stats and clock.
+
+    Binds at construction; :meth:`start` serves from a daemon thread. Use it as a context
+    manager (``with start_tenants(configs) as served:``) to stop the server on exit.
+
+    Raises:
+        ValueError: no tenant, or two with the same tenant id or client id.
+        RuntimeError: a simulator already bound to another server.
+    """
+
+    def __init__(self, simulators: Sequence[Simulator], *, host: str, port: int) -> None:
+        routes = TenantRoutes(simulators)
+        for sim in simulators:
+            if sim._serving is not None:
+                raise RuntimeError(f"tenant {sim.config.tenant_id} is already being served")
+        self.host = host
+        # Config order; the first tenant answers what names no tenant.
+        self.tenants: dict[int, Simulator] = dict(routes.by_tenant)
+        self._httpd: HttpServer | None = HttpServer((host, port), routes)
+        self._port = self._httpd.server_address[1]
+        self.thread: threading.Thread | None = None
+        self.started = False
+        for sim in simulators:
+            sim._serving = self
+
+    def start(self) -> SimulatedTenants:
+        """Serve from a daemon thread (once)."""
+        if self.started:
+            raise RuntimeError("simulator already started")
+        if self._httpd is None:
+            raise RuntimeError("simulator stopped")
+        self.started = True
+        self.thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"servicetitan-simulator:{self.port}",
+            daemon=True,
+        )
+        self.thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (for the CLI)."""
+        if self._httpd is None:
+            raise RuntimeError("simulator stopped")
+        self.started = True
+        try:
+            self._httpd.serve_forever(poll_interval=0.2)
+        finally:
+            self._release()
+
+    def stop(self) -> None:
+        """Stop serving, close open keep-alive connections and release the port."""
+        httpd = self._httpd
+        if httpd is None:
+            return
+        if self.started:
+            # Only a running loop answers shutdown(); on a server never served it would hang.
+            httpd.shutdown()
+        self._release()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+            self.thread = None
+
+    def _release(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.close_all()
+            httpd.server_close()
+        for sim in self.tenants.values():
+            sim._serving = None
+
+    def __enter__(self) -> SimulatedTenants:
+        if not self.started:
+            self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The port every tenant is served on."""
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``: every tenant's ``api_base_url``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def auth_url(self) -> str:
+        """``base_url + "/connect/token"``: every tenant's ``auth_url``."""
+        return self.base_url + "/connect/token"
+
+
 def start_simulator(config: SimulatorConfig | None = None, **overrides: Any) -> Simulator:
     """Generate the tenant and serve it on ``config.host`` (a free port by default).
 
@@ -175,3 +275,32 @@ def start_simulator(config: SimulatorConfig | None = None, **overrides: Any) -> 
     if overrides:
         config = replace(config, **overrides)
     return Simulator(config).start()
+
+
+def start_tenants(
+    configs: Sequence[SimulatorConfig], *, host: str = "127.0.0.1", port: int = 0
+) -> SimulatedTenants:
+    """Generate a tenant per config and serve them all on ``host:port`` (a free port by default).
+
+    The configs' own ``host`` and ``port`` are not used: the tenants share one server. Their
+    tenant ids and client ids must differ; app keys may be shared (one app, many tenants).
+    Worlds are generated one after another: a large one already spreads its history over the
+    worker processes (``generation_workers``), and small ones take well under a second each.
+
+    Use it as a context manager: ``with start_tenants(demo_tenant_configs(2)) as served:``.
+    """
+    # Check the table before spending seconds generating worlds that could not be served.
+    _check_distinct(configs)
+    return SimulatedTenants([Simulator(c) for c in configs], host=host, port=port).start()
+
+
+def _check_distinct(configs: Sequence[SimulatorConfig]) -> None:
+    if not configs:
+        raise ValueError("start_tenants needs at least one SimulatorConfig")
+    for field in ("tenant_id", "client_id"):
+        values = [getattr(c, field) for c in configs]
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        if repeated:
+            raise ValueError(
+                f"simulated tenants must have distinct {field}s: {', '.join(repeated)}"
+            )

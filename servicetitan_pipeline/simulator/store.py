@@ -8,7 +8,9 @@ Export continuation tokens are built on a tenant-wide modification sequence numb
 every create or update stamps the record with the next seq and appends ``(seq, position)`` to the
 entity's change log. An export page from token *S* is the next live log entries with seq > S,
 and ``continueFrom`` encodes the last seq served. So a token stays exact under concurrent change:
-after an ``advance()`` an old token yields precisely the records changed since, each once.
+after an ``advance()`` an old token yields precisely the records changed since, each once. A
+token also names its tenant, so that one tenant's token is refused on another's export (their
+seqs would otherwise mean positions in a different log).
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ KIND_INVOICE_ITEM = (
 )
 KIND_INVOICE = "invoice"  # stored without "items"; the invoice's active items are spliced in
 
-_TOKEN_RE = re.compile(r"^st1:([a-z_]+):(\d+)$")
+# st2:<tenant>:<entity>:<seq>; st1:<entity>:<seq> (no tenant) is what earlier versions issued,
+# still accepted so that a warehouse synced against one keeps its cursors.
+_TOKEN_RE = re.compile(r"^(?:st1|st2:(\d+)):([a-z_]+):(\d+)$")
 
 
 def pack(record: dict[str, Any]) -> bytes:
@@ -50,16 +54,21 @@ def pack(record: dict[str, Any]) -> bytes:
     return bytes(memoryview(orjson.dumps(record)))
 
 
-def encode_token(entity: str, seq: int) -> str:
-    """An opaque export continuation token for ``entity`` positioned after ``seq``."""
-    return base64.urlsafe_b64encode(f"st1:{entity}:{seq}".encode()).decode().rstrip("=")
+def encode_token(entity: str, seq: int, tenant_id: int | None = None) -> str:
+    """An opaque export continuation token for ``entity`` of ``tenant_id``, after ``seq``.
+
+    Without a tenant, the earlier token shape (valid on any tenant).
+    """
+    text = f"st1:{entity}:{seq}" if tenant_id is None else f"st2:{tenant_id}:{entity}:{seq}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_token(entity: str, token: str) -> int | None:
+def decode_token(entity: str, token: str, tenant_id: int | None = None) -> int | None:
     """The seq in a token of ``entity``; ``None`` when ``token`` is not one of our tokens.
 
     Raises:
-        ValueError: the token is ours but belongs to another entity.
+        ValueError: the token is ours but belongs to another entity, or to a tenant other
+            than ``tenant_id`` (when given).
     """
     padded = token + "=" * (-len(token) % 4)
     try:
@@ -69,9 +78,12 @@ def decode_token(entity: str, token: str) -> int | None:
     match = _TOKEN_RE.match(text)
     if match is None:
         return None
-    if match.group(1) != entity:
-        raise ValueError(f"continuation token belongs to {match.group(1)}, not {entity}")
-    return int(match.group(2))
+    owner, name, seq = match.groups()
+    if name != entity:
+        raise ValueError(f"continuation token belongs to {name}, not {entity}")
+    if owner is not None and tenant_id is not None and int(owner) != tenant_id:
+        raise ValueError("The continuation token is not valid for this tenant.")
+    return int(seq)
 
 
 @dataclass(frozen=True)
@@ -353,6 +365,7 @@ class EntityStore:
         include_recent: bool,
         shuffle_seed: int,
         active: str = "any",
+        tenant_id: int | None = None,
     ) -> ExportPage:
         """The next export page after ``after_seq``.
 
@@ -361,7 +374,8 @@ class EntityStore:
         ``include_recent`` the page also repeats up to a twentieth of a page of the records
         served just before the token: the documented "same results may appear multiple times".
         ``active`` (``"true"``, ``"false"``, ``"any"``) leaves out the records of the other
-        state; the token still moves past them, so it stays exact.
+        state; the token still moves past them, so it stays exact. ``tenant_id``: the tenant
+        the ``continueFrom`` token is for.
         """
         log_seq, log_pos, seq = self.log_seq, self.log_pos, self.seq
         flags = self.active
@@ -391,7 +405,7 @@ class EntityStore:
                 j -= 1
             out = repeat + out
         random.Random(f"{shuffle_seed}:{self.name}:{after_seq}:{last_seq}").shuffle(out)
-        return ExportPage(out, encode_token(self.name, last_seq), has_more)
+        return ExportPage(out, encode_token(self.name, last_seq, tenant_id), has_more)
 
     def seq_before_ms(self, ms: int) -> int:
         """The token seq from which an export returns the records modified at or after ``ms``.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import orjson
@@ -74,6 +75,40 @@ def test_slow_answers(fresh_api: Api) -> None:
     started = time.perf_counter()
     assert fresh_api.get(_path(fresh_api)).status_code == 200
     assert time.perf_counter() - started >= 0.3
+
+
+def test_latency_delays_every_api_answer_and_concurrent_ones_overlap(fresh_api: Api) -> None:
+    sim = fresh_api.sim
+    sim.set_faults(FaultConfig(latency_seconds=0.3, error_429_rate=0.5, seed=0))
+    path = CUSTOMERS.list_path(sim.config.tenant_id)
+
+    def timed(client: httpx.Client) -> tuple[int, float]:
+        started = time.perf_counter()
+        status = client.get(path, params={"pageSize": 1}, headers=fresh_api.headers).status_code
+        return status, time.perf_counter() - started
+
+    clients = [httpx.Client(base_url=sim.base_url, timeout=30) for _ in range(4)]
+    try:
+        # Each request pays the latency, errors included; the faults still draw.
+        answers = [timed(c) for c in clients]
+        assert {status for status, _ in answers} == {200, 429}
+        assert all(seconds >= 0.3 for _, seconds in answers)
+        # Four at once wait side by side (a real API's latency is per request).
+        with ThreadPoolExecutor(4) as pool:
+            started = time.perf_counter()
+            concurrent = list(pool.map(timed, clients))
+            wall = time.perf_counter() - started
+        assert all(seconds >= 0.3 for _, seconds in concurrent)
+        assert wall < 4 * 0.3
+    finally:
+        for c in clients:
+            c.close()
+    assert "fault_slow" not in sim.stats
+    # The token endpoint and the controls are not delayed.
+    started = time.perf_counter()
+    fresh_api.new_token()
+    fresh_api.http.get("/_simulator/status")
+    assert time.perf_counter() - started < 0.3
 
 
 def test_requests_per_second_cap(fresh_api: Api) -> None:
@@ -147,6 +182,8 @@ def test_fault_config_validation() -> None:
         FaultConfig(retry_after="later")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         FaultConfig.from_dict({"error_rate": 0.1})
+    with pytest.raises(ValueError, match="latency_seconds"):
+        FaultConfig(latency_seconds=-1)
     uniform = FaultConfig.uniform(0.2)
     total = sum(
         getattr(uniform, f)
