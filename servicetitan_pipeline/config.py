@@ -520,6 +520,7 @@ DOCUMENTED_SETTINGS: Final = frozenset(
         DEV_UI_PORT_ENV,
         FILE_MODE_ENV,
         CONNECTIONS_FILE_ENV,
+        REPORTS_FILE_ENV,
     }
 )
 # Where requests go, and what they carry: a file may move the first only with the second.

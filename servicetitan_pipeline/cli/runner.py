@@ -315,10 +315,11 @@ def summarise(
     for event in result.get_asset_materialization_events():
         mat = event.step_materialization_data.materialization
         key = mat.asset_key.to_user_string()
+        metadata = {k: _plain(v) for k, v in mat.metadata.items()}
         assets[key, mat.partition] = AssetOutcome(
             key=key,
             status="materialized",
-            metadata={k: _plain(v) for k, v in mat.metadata.items()},
+            metadata=tenant_metadata(metadata, mat.partition),
             partition=mat.partition,
         )
 
@@ -392,6 +393,59 @@ def summarise(
     )
 
 
+# A tenant's own figures in the ingestion's per-tenant table: its column -> the metadata key.
+_PER_TENANT_COLUMNS = {
+    "rows": "dagster/row_count",
+    "inserted": "rows_inserted",
+    "updated": "rows_updated",
+    "deactivated": "rows_deactivated",
+    "unchanged": "rows_unchanged",
+    "rejected": "rows_rejected",
+    "requests": "requests",
+    "retries": "retries",
+    "seconds": "duration_seconds",
+}
+
+
+def tenant_metadata(metadata: dict[str, Any], partition: str | None) -> dict[str, Any]:
+    """The metadata of ``partition``'s materialization with that tenant's own figures.
+
+    One materialization that covered several tenants (every one synced the entity) is
+    recorded for each of their partitions with the run's totals, and each tenant's own
+    numbers in its ``per_tenant`` table (Markdown); those replace the totals here, so that a
+    tenant's block shows its own rows. Anything else is returned as it is.
+    """
+    table = metadata.get("per_tenant")
+    if partition is None or not isinstance(table, str):
+        return metadata
+    lines = [line.strip() for line in table.splitlines() if line.strip().startswith("|")]
+    if len(lines) < 3:
+        return metadata
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    for line in lines[2:]:
+        cells = [cell.strip().replace("\\|", "|") for cell in line.strip("|").split(" | ")]
+        if len(cells) != len(header) or cells[0] != partition:
+            continue
+        own = dict(metadata)
+        for column, value in zip(header, cells, strict=True):
+            key = _PER_TENANT_COLUMNS.get(column)
+            if key is not None:
+                own[key] = _number(value)
+        own["pages"] = 0  # not in the table: the run's total would mislead
+        return own
+    return metadata
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return 0
+
+
 def _position(partition: str | None, tenants: Sequence[str]) -> int:
     return tenants.index(partition) if partition in tenants else -1
 
@@ -404,32 +458,32 @@ def tenant_outcomes(
 ) -> list[TenantOutcome]:
     """Per tenant: its partition's materializations and the failure lines that name it.
 
-    A failure line names its tenant (the ingestion and report steps say ``'north': ...`` or
-    ``north: ...``); when the run failed and no line names any tenant (the run's resources,
-    the warehouse), every tenant of the run failed with it.
+    A failure line names its tenant (the ingestion and report steps say ``north (tenant 1):
+    ...`` or ``north: ...``); a failure of the run itself or of the ingestion step that names
+    no tenant (the run's resources, the warehouse) is every tenant's.
     """
     outcomes = {name: TenantOutcome(name) for name in tenants}
     for asset in assets:
         if asset.partition in outcomes:
             outcomes[asset.partition].assets.append(asset)
-    unattributed: list[str] = []
+    shared: list[str] = []
     for line in failures:
         named = [n for n in tenants if _names_tenant(line, n)]
         for name in named:
             outcomes[name].failures.append(line)
-        if not named:
-            unattributed.append(line)
-    ingestion_failed = any(line.startswith(_INGESTION_STEP) for line in unattributed)
-    if not run_succeeded and (len(tenants) == 1 or ingestion_failed):
-        # Nothing says which tenant: the step (or the run) failed for all of them alike.
-        reasons = unattributed or ["the run failed before the tenant's sync finished"]
+        if not named and line.startswith(_TENANT_WIDE_PARTS):
+            shared.append(line)
+    if not run_succeeded and shared:
+        # The run (its resources, the warehouse) or the ingestion step as a whole failed,
+        # naming no tenant: every tenant of the run failed with it.
         for outcome in outcomes.values():
-            if not outcome.failures and (len(tenants) == 1 or ingestion_failed):
-                outcome.failures.extend(reasons)
+            if not outcome.failures:
+                outcome.failures.extend(shared)
     return list(outcomes.values())
 
 
-_INGESTION_STEP = "servicetitan_ingestion:"
+# Failures of these parts that name no tenant are every tenant's (a dbt model's are not).
+_TENANT_WIDE_PARTS = ("run: ", "servicetitan_ingestion: ")
 
 
 def _names_tenant(line: str, name: str) -> bool:
