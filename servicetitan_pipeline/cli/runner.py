@@ -176,9 +176,9 @@ def run_sync(
 
 
 def _range_tags(group: Sequence[str]) -> dict[str, str]:
-    from servicetitan_pipeline.defs.jobs import tenant_range_tags
+    from servicetitan_pipeline.defs.tenants import partition_range_tags
 
-    return tenant_range_tags(group)
+    return partition_range_tags(group[0], group[-1])
 
 
 def merge_outcomes(outcomes: Sequence[SyncOutcome]) -> SyncOutcome:

@@ -138,15 +138,17 @@ def tenants_metadata(results: Mapping[str, ReportSyncResult]) -> dict[str, dg.Me
     }
 
 
-def _pull_failure(spec: ReportSpec, name: str, exc: Exception) -> dg.Failure:
-    """A tenant's failed pull: the tenant, the report, the reason, and whether to retry."""
+def _pull_failure(spec: ReportSpec, label: str | None, exc: Exception) -> dg.Failure:
+    """A tenant's failed pull: the tenant (``label``; None: the only one), the report, the
+    reason, and whether a retry can help."""
+    who = f"{label}: " if label else ""
     if isinstance(exc, ReportSyncError | SettingsError):
-        return dg.Failure(description=f"{name}: {exc}", allow_retries=False)
+        return dg.Failure(description=f"{who}{exc}", allow_retries=False)
     if isinstance(exc, ServiceTitanError):
         return dg.Failure(
-            description=f"{name}: {spec.table_name}: {exc}", allow_retries=is_transient(exc)
+            description=f"{who}{spec.table_name}: {exc}", allow_retries=is_transient(exc)
         )
-    return dg.Failure(description=f"{name}: {spec.table_name}: {type(exc).__name__}: {exc}")
+    return dg.Failure(description=f"{who}{spec.table_name}: {type(exc).__name__}: {exc}")
 
 
 def build_report_asset(
@@ -180,17 +182,18 @@ def build_report_asset(
         # A backfill of every tenant is one run, as the ingestion's.
         backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         # Either resource type: a tenants resource, or one connection (tests, scripts).
-        required_resource_keys={"servicetitan"},
+        required_resource_keys={"servicetitan", "duckdb"},
         output_required=False,
     )
     def _pull(
-        context: dg.AssetExecutionContext, config: ReportConfig, duckdb: DuckDBResource
+        context: dg.AssetExecutionContext, config: ReportConfig
     ) -> Iterator[dg.MaterializeResult[Any] | dg.AssetMaterialization]:
+        duckdb: DuckDBResource = context.resources.duckdb
         names = list(context.partition_keys) if partitioned else None
         tenants = run_tenants(context.resources.servicetitan, names)
         holder = f"run {context.run.run_id[:8]}, asset {'/'.join(key.path)}"
         results: dict[str, ReportSyncResult] = {}
-        failures: list[tuple[str, dg.Failure]] = []
+        failures: list[tuple[str, Exception, dg.Failure]] = []
         with (
             warehouse_write_lock(duckdb.database, holder=holder, on_wait=context.log.info),
             duckdb.get_connection() as conn,
@@ -210,35 +213,46 @@ def build_report_asset(
                         log=context.log,
                     )
                 except Exception as exc:
-                    failures.append((tenant.name, _pull_failure(spec, tenant.label, exc)))
+                    failures.append((tenant.name, exc, _pull_failure(spec, tenant.label, exc)))
                     context.log.error(
                         f"{tenant.label}: {spec.table_name} failed ({type(exc).__name__})"
                     )
                     continue
                 context.log.info(f"{tenant.label}: {result.summary()}")
                 results[tenant.name] = result
-        if not failures:
+        if not failures or (results and not partitioned):
+            # Every tenant's pull landed (recorded for each partition of the run), or, not
+            # partitioned, some did: the one table changed.
             metadata = (
                 report_metadata(next(iter(results.values())))
                 if len(results) == 1
                 else tenants_metadata(results)
             )
             yield dg.MaterializeResult(metadata=metadata)
+        else:
+            # Only the tenants that landed are recorded; the step then fails naming the others.
+            for name, result in results.items():
+                yield dg.AssetMaterialization(
+                    asset_key=key,
+                    partition=name,
+                    metadata={
+                        **report_metadata(result),
+                        "connection": dg.MetadataValue.text(name),
+                    },
+                )
+        if not failures:
             return
-        # Only the tenants that landed are recorded; the step then fails naming the others.
-        for name, result in results.items():
-            yield dg.AssetMaterialization(
-                asset_key=key,
-                partition=name if partitioned else None,
-                metadata={**report_metadata(result), "connection": dg.MetadataValue.text(name)},
-            )
+        if len(tenants) == 1:
+            # One tenant: its failure, as a single-tenant deployment has always said it.
+            ((_, error, _),) = failures
+            raise _pull_failure(spec, None, error) from error
         raise dg.Failure(
             description=(
                 f"{spec.table_name}: {len(failures)} of {len(tenants)} tenants failed "
-                f"({', '.join(n for n, _ in failures)}); the others are pulled.\n"
-                + "\n".join(f.description or n for n, f in failures)
+                f"({', '.join(n for n, _, _ in failures)}); the others are pulled.\n"
+                + "\n".join(f.description or n for n, _, f in failures)
             ),
-            allow_retries=all(f.allow_retries for _, f in failures),
+            allow_retries=all(f.allow_retries for _, _, f in failures),
         )
 
     _pull.__doc__ = description
@@ -284,11 +298,10 @@ def build_report_comparison_check(
         f"{comparison.what}, on {', '.join(comparison.measures)}: the months the stored "
         "windows cover whole, for each tenant of the run. The metadata lists every figure "
         "that differs and by how much, and the description names the tenants that differ.",
-        required_resource_keys={"servicetitan"},
+        required_resource_keys={"servicetitan", "duckdb"},
     )
-    def _check(
-        context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource
-    ) -> dg.AssetCheckResult:
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        duckdb: DuckDBResource = context.resources.duckdb
         resource = context.resources.servicetitan
         names = tenants_of_run(context.run.tags, _every_tenant(resource))
         results = {}

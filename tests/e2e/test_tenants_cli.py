@@ -75,3 +75,56 @@ def test_check_with_the_demo_settings_file_checks_both_tenants(tmp_path, run_cli
     assert "By tenant (2 of 2 OK):" in result.stdout
     assert "SERVICETITAN_TENANT_2_CLIENT_SECRET" in result.stderr  # named as loaded, no value
     assert "cs1.demo-secret" not in result.stdout + result.stderr
+
+
+def _tenant_counts(database, entity: str) -> dict[str, int]:
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        return dict(
+            con.execute(
+                f"select _connection, count(*) from raw_servicetitan.{entity} group by 1"
+            ).fetchall()
+        )
+
+
+def test_a_refused_tenant_fails_alone_then_sync_tenant_catches_it_up(
+    two_tenants_env, tmp_path, run_cli, canary_secret
+):
+    from pathlib import Path
+
+    tenants, env = two_tenants_env
+    database = Path(env["SERVICETITAN_DUCKDB_PATH"])
+    sync = ("sync", "--select", FEW, "--no-dbt")
+
+    # Every tenant in one run; north's secret is refused: north fails, named, south lands.
+    refused = run_cli(
+        *sync, env={**env, "E2E_TENANT_1_CLIENT_SECRET": canary_secret + "-wrong"}, cwd=tmp_path
+    )
+    out = refused.stdout + refused.stderr
+    assert refused.returncode == 1, out
+    assert "tenant north: FAILED, 0 entities synced" in out
+    assert "tenant south: OK, 4 entities synced" in out
+    assert "1 of 2 tenants FAILED: north; the others' data landed" in out
+    assert canary_secret not in out
+    assert _tenant_counts(database, "customers") == {
+        "south": len(tenants["south"].truth("customers"))
+    }
+
+    # `--tenant north` syncs it alone; then both tenants are exact, their ids overlapping.
+    north = run_cli(*sync, "--tenant", "north", env=env, cwd=tmp_path)
+    assert north.returncode == 0, north.stdout + north.stderr
+    assert "south" not in north.stdout
+    for entity in FEW.split(","):
+        assert _tenant_counts(database, entity) == {
+            name: len(sim.truth(entity)) for name, sim in tenants.items()
+        }, entity
+
+    unknown = run_cli(*sync, "--tenant", "north,east", env=env, cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert "--tenant: no connection named 'east'; known: 'north', 'south'" in unknown.stderr
+
+    # Only variable names in what Dagster stored (runs, their config, the event log).
+    for path in Path(env["DAGSTER_HOME"]).rglob("*"):
+        if path.is_file():
+            assert canary_secret.encode() not in path.read_bytes(), path
