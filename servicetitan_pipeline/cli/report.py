@@ -31,10 +31,16 @@ def _print_rows(assets: list[AssetOutcome], out: TextIO, indent: str = "  ") -> 
             f"{indent}{name:<{_W}} {m.get('dagster/row_count', 0):>9,} "
             f"{m.get('rows_inserted', 0):>8,} "
             f"{m.get('rows_updated', 0):>8,} {m.get('rows_deactivated', 0):>8,} "
-            f"{m.get('rows_rejected', 0):>8,} {m.get('pages', 0):>6,} {m.get('requests', 0):>8,} "
+            f"{m.get('rows_rejected', 0):>8,} {_count(m.get('pages')):>6} "
+            f"{m.get('requests', 0):>8,} "
             f"{m.get('retries', 0):>7,} {float(m.get('duration_seconds', 0.0)):>8.2f}",
             file=out,
         )
+
+
+def _count(value: object) -> str:
+    """A count with thousands separators, or ``-`` when the run did not say."""
+    return f"{value:,}" if isinstance(value, int) else "-"
 
 
 def print_sync_outcome(outcome: SyncOutcome, *, out: TextIO) -> None:

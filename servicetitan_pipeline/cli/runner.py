@@ -431,7 +431,7 @@ def tenant_metadata(metadata: dict[str, Any], partition: str | None) -> dict[str
             key = _PER_TENANT_COLUMNS.get(column)
             if key is not None:
                 own[key] = _number(value)
-        own["pages"] = 0  # not in the table: the run's total would mislead
+        own.pop("pages", None)  # not in the table: the run's total would mislead
         return own
     return metadata
 

@@ -15,6 +15,7 @@ that dbt model when the dbt project has it, and a failure names the tenant.
 # No `from __future__ import annotations`: Dagster reads the asset function's annotations
 # (config class, resources) at definition time and cannot resolve them as strings.
 import json
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -163,7 +164,20 @@ def build_report_asset(
     description = report_description(spec)
     key = report_asset_key(spec)
     partitioned = tenants is not None
+    with warnings.catch_warnings():
+        # Dagster calls the parameter backfill_policy of @asset beta; it is what makes a
+        # backfill of every tenant one run (as it does for the ingestion's multi-asset).
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _report_asset(spec, tenants, description, key, partitioned)
 
+
+def _report_asset(
+    spec: ReportSpec,
+    tenants: Sequence[str] | None,
+    description: str,
+    key: dg.AssetKey,
+    partitioned: bool,
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         group_name=INGESTION_GROUP,
