@@ -113,22 +113,14 @@ def print_sync_outcome(outcome: SyncOutcome, *, out: TextIO) -> None:
         print(f"  full output: {outcome.log_path}", file=out)
 
 
-def per_entity(assets: list[AssetOutcome]) -> dict[str, dict[str, Any]]:
-    """Entity name -> its counts over every tenant of the run: a run of several tenants has one
-    materialization per tenant (partition), and those of one materialization that covered
-    them all carry the same figures (the run's), counted once."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
+def per_entity(assets: list[AssetOutcome]) -> dict[str, dict[str, int]]:
+    """Entity name -> its counts summed over the tenants of the run (one materialization per
+    tenant's partition, each with that tenant's own figures: ``runner.tenant_metadata``)."""
+    totals: dict[str, dict[str, int]] = {}
     for asset in assets:
-        grouped.setdefault(asset.key.split("/", 1)[1], []).append(asset.metadata)
-    totals: dict[str, dict[str, Any]] = {}
-    for name, metadatas in grouped.items():
-        if all(m == metadatas[0] for m in metadatas):
-            totals[name] = dict(metadatas[0])
-            continue
-        totals[name] = {
-            key: sum(int(m.get(key, 0)) for m in metadatas)
-            for key in ("rows_inserted", "rows_updated", "rows_deactivated")
-        }
+        counts = totals.setdefault(asset.key.split("/", 1)[1], {})
+        for key in ("rows_inserted", "rows_updated", "rows_deactivated"):
+            counts[key] = counts.get(key, 0) + int(asset.metadata.get(key, 0))
     return totals
 
 
