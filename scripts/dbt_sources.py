@@ -8,8 +8,13 @@ from the entry (what it holds, how it is synced, its key) with the raw layer's c
 (``warehouse.schema.ENTITY_COLUMNS``, plus ``id_2`` for a two-field key). The source key
 ``["servicetitan", <name>]`` is the entity's ingestion asset key, which is how dagster-dbt
 draws one lineage from the API to the reports, so the file is written, never edited by hand:
-adding an entity to the table and running this is all its source needs. ``--check`` writes
-nothing and fails when the committed file differs from what the table gives.
+adding an entity to the table and running this is all its source needs.
+
+Also writes ``dbt_project/macros/servicetitan_source_tables.sql``: the macro
+``servicetitan_source_tables()``, the source's table names, for models that read every raw
+table (dim_tenants declares them as its dependencies: dbt parses models without the graph
+of sources, so they need the list written down). ``--check`` writes nothing and fails when a
+committed file differs from what the table gives.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from servicetitan_pipeline.entities import (  # noqa: E402
 from servicetitan_pipeline.warehouse.schema import ENTITY_COLUMNS, TENANT_ID  # noqa: E402
 
 OUTPUT = REPO / "dbt_project" / "models" / "staging" / "servicetitan" / "_servicetitan__sources.yml"
+MACRO_OUTPUT = REPO / "dbt_project" / "macros" / "servicetitan_source_tables.sql"
 SOURCE_NAME = ASSET_KEY_PREFIX
 SECOND_KEY_COLUMN = "id_2"
 # Width of the file's text (the project's line length).
@@ -216,6 +222,21 @@ def render() -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_macro() -> str:
+    """The macro listing the source's tables, for the current entity table."""
+    names = "".join(f"\n        '{entity.name}'," for entity in ENTITIES)
+    return (
+        "{#\n"
+        "    Written by scripts/dbt_sources.py from servicetitan_pipeline/entities.py: do not\n"
+        "    edit by hand. The table names of the `servicetitan` source (one per entity), for a\n"
+        "    model that declares every raw table as its dependency (`-- depends_on: source()`).\n"
+        "#}\n"
+        "{% macro servicetitan_source_tables() -%}\n"
+        f"    {{{{ return([{names}\n    ]) }}}}\n"
+        "{%- endmacro %}\n"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -224,20 +245,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="write nothing; fail when the committed file differs from what the table gives",
     )
     args = parser.parse_args(argv)
-    text = render()
-    relative = OUTPUT.relative_to(REPO)
+    outputs = ((OUTPUT, render()), (MACRO_OUTPUT, render_macro()))
     if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else None
-        if current != text:
-            print(
-                f"{relative} is not what the entity table gives: run python scripts/dbt_sources.py",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"{relative} is up to date ({len(ENTITIES)} tables)")
-        return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {relative} ({len(ENTITIES)} tables)")
+        stale = 0
+        for path, text in outputs:
+            relative = path.relative_to(REPO)
+            current = path.read_text(encoding="utf-8") if path.exists() else None
+            if current != text:
+                print(
+                    f"{relative} is not what the entity table gives: "
+                    "run python scripts/dbt_sources.py",
+                    file=sys.stderr,
+                )
+                stale += 1
+            else:
+                print(f"{relative} is up to date ({len(ENTITIES)} tables)")
+        return 1 if stale else 0
+    for path, text in outputs:
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(REPO)} ({len(ENTITIES)} tables)")
     return 0
 
 

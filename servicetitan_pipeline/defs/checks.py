@@ -1,6 +1,9 @@
 """Asset checks on the raw layer, driven by ``entities.ENTITIES``.
 
-Per entity, for the tenant of the configured connection (several tenants may share the file):
+Per entity, for every tenant of the ``servicetitan`` resource (each connection of the
+deployment; a plain ``ServiceTitanResource`` is one tenant), each tenant's rows apart: a check
+passes when it passes for every tenant, its failure names the tenant(s), and its metadata has
+the totals and one row per tenant (``per_tenant``; one tenant: its ``tenant_id``):
 
 * ``id_unique_and_not_null`` (ERROR): the table's key holds -- one row per key (``id``, or
   ``(id, id_2)`` for an entity keyed by two fields: ``Entity.key``), no null key column.
@@ -22,13 +25,15 @@ Per entity, for the tenant of the configured connection (several tenants may sha
 # No `from __future__ import annotations`: Dagster reads the check functions' resource
 # annotations at definition time.
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 import duckdb as duckdb_lib
 from dagster_duckdb import DuckDBResource
 
-from servicetitan_pipeline.defs.resources import ServiceTitanResource
+from servicetitan_pipeline.defs.tenants import check_tenants
 from servicetitan_pipeline.entities import ENTITIES, ENTITIES_BY_NAME, Entity, Reference
 from servicetitan_pipeline.warehouse.schema import (
     RAW_SCHEMA,
@@ -64,6 +69,87 @@ def reference_check_name(ref: Reference) -> str:
     return f"{ref.field.replace('.', '_')}_references_{ref.entity}"
 
 
+@dataclass(frozen=True)
+class _TenantCheck:
+    """One tenant's part of a check: passed, what it found, its metadata."""
+
+    passed: bool
+    description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+# Evaluates a check for one tenant ID on an open connection.
+_Evaluate = Callable[[duckdb_lib.DuckDBPyConnection, int], _TenantCheck]
+
+
+def _md_cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _per_tenant(
+    parts: Sequence[tuple[str, int, _TenantCheck]], severity: dg.AssetCheckSeverity
+) -> dg.AssetCheckResult:
+    """A check's result from its tenants' parts: passed when every tenant passed; the
+    description names the tenants that did not; the metadata holds the numeric totals and a
+    table of each tenant's own values. One tenant: its own part, with its ``tenant_id``."""
+    if len(parts) == 1:
+        ((_, tenant_id, part),) = parts
+        return dg.AssetCheckResult(
+            passed=part.passed,
+            severity=severity,
+            description=part.description,
+            metadata={**part.metadata, "tenant_id": tenant_id},
+        )
+    failing = [(name, tid, p) for name, tid, p in parts if not p.passed]
+    if failing:
+        description = f"{len(failing)} of {len(parts)} tenants fail: " + "; ".join(
+            f"{name} (tenant {tid}): {p.description}" for name, tid, p in failing
+        )
+    else:
+        description = f"all {len(parts)} tenants pass: " + "; ".join(
+            f"{name}: {p.description}" for name, _, p in parts
+        )
+    keys = list(parts[0][2].metadata)
+    totals = {
+        key: sum(p.metadata[key] for _, _, p in parts)
+        for key in keys
+        if all(isinstance(p.metadata.get(key), int) for _, _, p in parts)
+    }
+    header = "| connection | tenant_id | passed | " + " | ".join(keys) + " |"
+    rule = "|" + " --- |" * (len(keys) + 3)
+    rows = [
+        f"| {_md_cell(name)} | {tid} | {p.passed} | "
+        + " | ".join(_md_cell(p.metadata.get(k, "")) for k in keys)
+        + " |"
+        for name, tid, p in parts
+    ]
+    return dg.AssetCheckResult(
+        passed=not failing,
+        severity=severity,
+        description=description,
+        metadata={
+            **totals,
+            "tenants": len(parts),
+            "tenants_failing": ", ".join(name for name, _, _ in failing),
+            "per_tenant": dg.MetadataValue.md("\n".join([header, rule, *rows])),
+        },
+    )
+
+
+def _for_each_tenant(
+    context: dg.AssetCheckExecutionContext,
+    conn: duckdb_lib.DuckDBPyConnection,
+    evaluate: _Evaluate,
+    severity: dg.AssetCheckSeverity,
+) -> dg.AssetCheckResult:
+    """``evaluate`` for every tenant of the run's ``servicetitan`` resource, combined."""
+    parts = [
+        (name, tenant_id, evaluate(conn, tenant_id))
+        for name, tenant_id in check_tenants(context.resources.servicetitan)
+    ]
+    return _per_tenant(parts, severity)
+
+
 def _not_loaded(entity: Entity) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=False,
@@ -85,88 +171,89 @@ def _build_id_check(entity: Entity) -> dg.AssetChecksDefinition:
         else f"its key {fields.describe_key()} (columns {', '.join(columns)})"
     )
 
-    @dg.asset_check(
-        asset=dg.AssetKey(entity.asset_key_path),
-        name="id_unique_and_not_null",
-        description=f"Every row of {entity.raw_table} for this tenant has {in_words}, and no "
-        "key appears twice.",
-    )
-    def _check(servicetitan: ServiceTitanResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
-        tenant_id = int(servicetitan.get_settings().tenant_id)
-        with duckdb.get_connection() as conn:
-            if not _table_exists(conn, entity.name):
-                return _not_loaded(entity)
-            rows, null_ids, duplicate_ids, sample = conn.execute(
-                f"""
-                WITH t AS (SELECT {key} FROM {raw_table(entity.name)} WHERE {TENANT_ID} = ?),
-                dup AS (
-                    SELECT {key_value} AS k FROM t WHERE {all_set}
-                    GROUP BY {key} HAVING count(*) > 1
-                )
-                SELECT (SELECT count(*) FROM t),
-                       (SELECT count(*) FROM t WHERE {any_null}),
-                       (SELECT count(*) FROM dup),
-                       (SELECT list(k ORDER BY k)[1:{_SAMPLE}] FROM dup)
-                """,
-                [tenant_id],
-            ).fetchall()[0]
+    def evaluate(conn: duckdb_lib.DuckDBPyConnection, tenant_id: int) -> _TenantCheck:
+        rows, null_ids, duplicate_ids, sample = conn.execute(
+            f"""
+            WITH t AS (SELECT {key} FROM {raw_table(entity.name)} WHERE {TENANT_ID} = ?),
+            dup AS (
+                SELECT {key_value} AS k FROM t WHERE {all_set}
+                GROUP BY {key} HAVING count(*) > 1
+            )
+            SELECT (SELECT count(*) FROM t),
+                   (SELECT count(*) FROM t WHERE {any_null}),
+                   (SELECT count(*) FROM dup),
+                   (SELECT list(k ORDER BY k)[1:{_SAMPLE}] FROM dup)
+            """,
+            [tenant_id],
+        ).fetchall()[0]
         passed = null_ids == 0 and duplicate_ids == 0
-        return dg.AssetCheckResult(
-            passed=passed,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=(
-                f"{rows} rows, keys ({key}) unique and not null"
-                if passed
-                else f"{null_ids} null keys and {duplicate_ids} duplicated keys ({key}) in "
-                f"{entity.raw_table} for tenant {tenant_id}"
-            ),
-            metadata={
+        return _TenantCheck(
+            passed,
+            f"{rows} rows, keys ({key}) unique and not null"
+            if passed
+            else f"{null_ids} null keys and {duplicate_ids} duplicated keys ({key}) in "
+            f"{entity.raw_table} for tenant {tenant_id}",
+            {
                 "rows": rows,
                 "key_columns": key,
                 "null_ids": null_ids,
                 "duplicated_ids": duplicate_ids,
                 "duplicated_id_sample": str(sample or []),
-                "tenant_id": tenant_id,
             },
         )
+
+    @dg.asset_check(
+        asset=dg.AssetKey(entity.asset_key_path),
+        name="id_unique_and_not_null",
+        description=f"Every row of {entity.raw_table} of each tenant has {in_words}, and no "
+        "key appears twice for a tenant.",
+        required_resource_keys={"servicetitan", "duckdb"},
+    )
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        duckdb: DuckDBResource = context.resources.duckdb
+        with duckdb.get_connection() as conn:
+            if not _table_exists(conn, entity.name):
+                return _not_loaded(entity)
+            return _for_each_tenant(context, conn, evaluate, dg.AssetCheckSeverity.ERROR)
 
     return _check
 
 
 def _build_rejected_check(entity: Entity) -> dg.AssetChecksDefinition:
+    def evaluate(conn: duckdb_lib.DuckDBPyConnection, tenant_id: int) -> _TenantCheck:
+        rows = conn.execute(
+            f"SELECT reason, count(*) FROM {REJECTED_TABLE} "
+            f"WHERE {TENANT_ID} = ? AND entity = ? GROUP BY reason ORDER BY 2 DESC",
+            [tenant_id, entity.name],
+        ).fetchall()
+        total = sum(n for _, n in rows)
+        return _TenantCheck(
+            total == 0,
+            "no rejected records"
+            if total == 0
+            else f"{total} {entity.name} records/answers could not be loaded for tenant "
+            f"{tenant_id}: "
+            + "; ".join(f"{n} x {reason}" for reason, n in rows)
+            + f" (see {REJECTED_TABLE})",
+            {"rejected": total},
+        )
+
     @dg.asset_check(
         asset=dg.AssetKey(entity.asset_key_path),
         name="no_rejected_records",
-        description=f"Nothing from {entity.name} is waiting in {REJECTED_TABLE} "
-        "(records without a usable id or timestamp, or answers that were not valid JSON). "
-        "Inspect them there; a full refresh clears them once the source is fixed.",
+        description=f"Nothing from {entity.name} is waiting in {REJECTED_TABLE} for any "
+        "tenant (records without a usable id or timestamp, or answers that were not valid "
+        "JSON). Inspect them there; a full refresh clears them once the source is fixed.",
+        required_resource_keys={"servicetitan", "duckdb"},
     )
-    def _check(servicetitan: ServiceTitanResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
-        tenant_id = int(servicetitan.get_settings().tenant_id)
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        duckdb: DuckDBResource = context.resources.duckdb
         with duckdb.get_connection() as conn:
             if not _table_exists(conn, REJECTED_TABLE_NAME):
                 return dg.AssetCheckResult(
                     passed=True, description="no rejected records", metadata={"rejected": 0}
                 )
-            rows = conn.execute(
-                f"SELECT reason, count(*) FROM {REJECTED_TABLE} "
-                f"WHERE {TENANT_ID} = ? AND entity = ? GROUP BY reason ORDER BY 2 DESC",
-                [tenant_id, entity.name],
-            ).fetchall()
-        total = sum(n for _, n in rows)
-        return dg.AssetCheckResult(
-            passed=total == 0,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=(
-                "no rejected records"
-                if total == 0
-                else f"{total} {entity.name} records/answers could not be loaded for tenant "
-                f"{tenant_id}: "
-                + "; ".join(f"{n} x {reason}" for reason, n in rows)
-                + f" (see {REJECTED_TABLE})"
-            ),
-            metadata={"rejected": total, "tenant_id": tenant_id},
-        )
+            return _for_each_tenant(context, conn, evaluate, dg.AssetCheckSeverity.ERROR)
 
     return _check
 
@@ -177,51 +264,48 @@ def _build_modified_on_check(entity: Entity) -> dg.AssetChecksDefinition:
         raise ValueError(f"{entity.name} has no modified_field to check")
     path = _json_path(modified)
 
+    def evaluate(conn: duckdb_lib.DuckDBPyConnection, tenant_id: int) -> _TenantCheck:
+        plausible = plausible_modified_on_sql("modified_on", latest_plausible_modified_on())
+        # Sent but not trusted (NULL column, stamp in the payload), or stored implausible
+        # by an older writer.
+        flagged, sample = conn.execute(
+            f"""
+            WITH f AS (
+                SELECT id FROM {raw_table(entity.name)}
+                WHERE {TENANT_ID} = ? AND CASE WHEN modified_on IS NULL
+                    THEN payload ->> '{path}' IS NOT NULL
+                    ELSE {plausible} IS NULL END
+            )
+            SELECT count(*), list(id ORDER BY id)[1:{_SAMPLE}] FROM f
+            """,
+            [tenant_id],
+        ).fetchall()[0]
+        return _TenantCheck(
+            flagged == 0,
+            f"every {modified} is a plausible time"
+            if flagged == 0
+            else f"{flagged} {entity.name} records of tenant {tenant_id} were sent with a "
+            f"{modified} that is not a plausible time (e.g. ids {sample}); they are loaded "
+            f"with modified_on NULL and their payload as sent, and a later version replaces "
+            f"them whatever its stamp. Ask ServiceTitan about the stamps.",
+            {"implausible_modified_on": flagged, "sample_ids": str(sample or [])},
+        )
+
     @dg.asset_check(
         asset=dg.AssetKey(entity.asset_key_path),
         name="modified_on_plausible",
-        description=f"No {entity.name} record of this tenant was sent with a {modified} that "
+        description=f"No {entity.name} record of any tenant was sent with a {modified} that "
         "is not a plausible time (year 9999, infinity, epoch, a future date). Such records are "
         "loaded with modified_on NULL (the payload keeps what was sent) and versioned by "
         "arrival, so nothing freezes; the warning says the source's data or clock is wrong.",
+        required_resource_keys={"servicetitan", "duckdb"},
     )
-    def _check(servicetitan: ServiceTitanResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
-        tenant_id = int(servicetitan.get_settings().tenant_id)
-        plausible = plausible_modified_on_sql("modified_on", latest_plausible_modified_on())
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        duckdb: DuckDBResource = context.resources.duckdb
         with duckdb.get_connection() as conn:
             if not _table_exists(conn, entity.name):
                 return _not_loaded(entity)
-            # Sent but not trusted (NULL column, stamp in the payload), or stored implausible
-            # by an older writer.
-            flagged, sample = conn.execute(
-                f"""
-                WITH f AS (
-                    SELECT id FROM {raw_table(entity.name)}
-                    WHERE {TENANT_ID} = ? AND CASE WHEN modified_on IS NULL
-                        THEN payload ->> '{path}' IS NOT NULL
-                        ELSE {plausible} IS NULL END
-                )
-                SELECT count(*), list(id ORDER BY id)[1:{_SAMPLE}] FROM f
-                """,
-                [tenant_id],
-            ).fetchall()[0]
-        return dg.AssetCheckResult(
-            passed=flagged == 0,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=(
-                f"every {modified} is a plausible time"
-                if flagged == 0
-                else f"{flagged} {entity.name} records of tenant {tenant_id} were sent with a "
-                f"{modified} that is not a plausible time (e.g. ids {sample}); they are loaded "
-                f"with modified_on NULL and their payload as sent, and a later version replaces "
-                f"them whatever its stamp. Ask ServiceTitan about the stamps."
-            ),
-            metadata={
-                "implausible_modified_on": flagged,
-                "sample_ids": str(sample or []),
-                "tenant_id": tenant_id,
-            },
-        )
+            return _for_each_tenant(context, conn, evaluate, dg.AssetCheckSeverity.WARN)
 
     return _check
 
@@ -236,14 +320,50 @@ def _build_reference_check(entity: Entity, ref: Reference) -> dg.AssetChecksDefi
         )
     path = _json_path(ref.field)
 
+    def evaluate(conn: duckdb_lib.DuckDBPyConnection, tenant_id: int) -> _TenantCheck:
+        # A reference resolves within its own tenant only: the same id in another tenant is
+        # another record.
+        checked, orphans, sample = conn.execute(
+            f"""
+            WITH refs AS (
+                SELECT c.id, TRY_CAST(c.payload ->> '{path}' AS BIGINT) AS ref
+                FROM {raw_table(entity.name)} c
+                WHERE c.{TENANT_ID} = $tenant AND c.payload ->> '{path}' IS NOT NULL
+            ),
+            orphans AS (
+                SELECT r.id, r.ref FROM refs r
+                WHERE r.ref IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM {raw_table(target.name)} p
+                    WHERE p.{TENANT_ID} = $tenant AND p.id = r.ref)
+            )
+            SELECT (SELECT count(*) FROM refs), (SELECT count(*) FROM orphans),
+                   (SELECT list(struct_pack(id := id, ref := ref) ORDER BY id)[1:{_SAMPLE}]
+                    FROM orphans)
+            """,
+            {"tenant": tenant_id},
+        ).fetchall()[0]
+        return _TenantCheck(
+            orphans == 0,
+            f"all {checked} {entity.name}.{ref.field} references found in {target.name}"
+            if orphans == 0
+            else f"{orphans} of {checked} {entity.name} records point at a {target.name} "
+            f"id ({ref.field}) that is not stored for tenant {tenant_id}",
+            {
+                "references_checked": checked,
+                "dangling": orphans,
+                "dangling_sample": str(sample or []),
+            },
+        )
+
     @dg.asset_check(
         asset=dg.AssetKey(entity.asset_key_path),
         name=reference_check_name(ref),
         description=f"Every {entity.name} record's `{ref.field}` (when set) is the "
         f"{target.key[0]} of a stored {target.name} record of the same tenant (warning).",
+        required_resource_keys={"servicetitan", "duckdb"},
     )
-    def _check(servicetitan: ServiceTitanResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
-        tenant_id = int(servicetitan.get_settings().tenant_id)
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        duckdb: DuckDBResource = context.resources.duckdb
         with duckdb.get_connection() as conn:
             if not _table_exists(conn, entity.name):
                 return _not_loaded(entity)
@@ -254,41 +374,7 @@ def _build_reference_check(entity: Entity, ref: Reference) -> dg.AssetChecksDefi
                     description=f"{target.raw_table} is not loaded yet, so {entity.name}."
                     f"{ref.field} cannot be checked.",
                 )
-            checked, orphans, sample = conn.execute(
-                f"""
-                WITH refs AS (
-                    SELECT c.id, TRY_CAST(c.payload ->> '{path}' AS BIGINT) AS ref
-                    FROM {raw_table(entity.name)} c
-                    WHERE c.{TENANT_ID} = $tenant AND c.payload ->> '{path}' IS NOT NULL
-                ),
-                orphans AS (
-                    SELECT r.id, r.ref FROM refs r
-                    WHERE r.ref IS NULL OR NOT EXISTS (
-                        SELECT 1 FROM {raw_table(target.name)} p
-                        WHERE p.{TENANT_ID} = $tenant AND p.id = r.ref)
-                )
-                SELECT (SELECT count(*) FROM refs), (SELECT count(*) FROM orphans),
-                       (SELECT list(struct_pack(id := id, ref := ref) ORDER BY id)[1:{_SAMPLE}]
-                        FROM orphans)
-                """,
-                {"tenant": tenant_id},
-            ).fetchall()[0]
-        return dg.AssetCheckResult(
-            passed=orphans == 0,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=(
-                f"all {checked} {entity.name}.{ref.field} references found in {target.name}"
-                if orphans == 0
-                else f"{orphans} of {checked} {entity.name} records point at a {target.name} "
-                f"id ({ref.field}) that is not stored for tenant {tenant_id}"
-            ),
-            metadata={
-                "references_checked": checked,
-                "dangling": orphans,
-                "dangling_sample": str(sample or []),
-                "tenant_id": tenant_id,
-            },
-        )
+            return _for_each_tenant(context, conn, evaluate, dg.AssetCheckSeverity.WARN)
 
     return _check
 

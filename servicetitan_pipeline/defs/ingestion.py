@@ -1,20 +1,25 @@
 """Ingestion assets: one Dagster asset per entry of ``entities.ENTITIES``.
 
 One step (op ``servicetitan_ingestion``, a multi-asset that can be subset) runs the sync engine
-for the selected entities, a few at a time (``sync.concurrent``), under the warehouse's write
-lock, and turns what each sync did into that entity's materialization metadata.
+for the selected entities of the run's tenants, a few at a time (``sync.concurrent``), under
+the warehouse's write lock, and turns what each sync did into that entity's materialization
+metadata. Partitioned by tenant (``build_ingestion_assets(tenants=...)``), a run covers one
+tenant or a range of them (``context.partition_keys``), downloaded in parallel; one tenant's
+failure (refused credentials, a missing variable, a missing scope) fails the step at its end,
+named, after the other tenants' data landed and their partitions were recorded.
 
 Public API (used by ``definitions.py`` and the CLI):
 
 * :func:`build_ingestion_assets` -- the assets, keys ``["servicetitan", <entity>]``;
 * :class:`IngestionConfig` -- run config of the step (``full_refresh``,
   ``full_refresh_entities``, ``list_page_size``, ``concurrent_entities``);
-* :func:`ingestion_run_config` -- the run config dict for a selection of entities.
+* :func:`ingestion_run_config` -- the run config dict for a selection of entities;
+* :func:`materialization_metadata` -- an entity's metadata from one sync (from
+  ``defs.ingestion_outcomes``, which holds what a run records and how it fails).
 """
 
 # No `from __future__ import annotations`: Dagster reads the asset function's annotations
 # (config class, resources) at definition time and cannot resolve them as strings.
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -24,17 +29,47 @@ from pydantic import Field
 
 from servicetitan_pipeline.client import (
     DEFAULT_LIST_PAGE_SIZE,
-    PermissionDeniedError,
+    AuthenticationError,
     ServiceTitanError,
 )
-from servicetitan_pipeline.config import missing_scope_remedy
-from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL, is_transient
-from servicetitan_pipeline.defs.resources import ServiceTitanResource
+from servicetitan_pipeline.defs.ingestion_outcomes import (
+    TenantFailures,
+    credentials_hint,
+    failure_reason,
+    materialization_metadata,
+    materializations,
+    run_failure,
+    settings_reason,
+)
+from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL
+from servicetitan_pipeline.defs.tenants import (
+    RunTenant,
+    run_tenant_names,
+    run_tenants,
+    tenant_partitions,
+)
 from servicetitan_pipeline.entities import ENTITIES, Entity, SyncMode, get_entity
-from servicetitan_pipeline.sync.concurrent import DEFAULT_WORKERS, EntitySyncs
-from servicetitan_pipeline.sync.engine import SyncError, SyncResult
+from servicetitan_pipeline.sync.concurrent import (
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_WORKERS,
+    TenantSync,
+    TenantSyncs,
+)
+from servicetitan_pipeline.sync.engine import SyncResult
 from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
 from servicetitan_pipeline.warehouse.schema import REJECTED_TABLE, TENANT_ID, RecordFields
+
+__all__ = [
+    "ASSET_KINDS",
+    "ENTITY_NAMES",
+    "INGESTION_GROUP",
+    "SYNC_OP_NAME",
+    "IngestionConfig",
+    "build_ingestion_assets",
+    "ingestion_op_name",
+    "ingestion_run_config",
+    "materialization_metadata",
+]
 
 INGESTION_GROUP = "servicetitan_raw"
 ENTITY_NAMES = frozenset(e.name for e in ENTITIES)
@@ -49,9 +84,9 @@ class IngestionConfig(dg.Config):
 
     full_refresh: bool = Field(
         default=False,
-        description="Delete this tenant's rows, cursor and rejected records of every selected "
-        "entity, then re-read them from the beginning. Default: incremental from the stored "
-        "cursors.",
+        description="Delete the run's tenants' rows, cursors and rejected records of every "
+        "selected entity, then re-read them from the beginning. Default: incremental from the "
+        "stored cursors.",
     )
     full_refresh_entities: list[str] = Field(
         default_factory=list,
@@ -69,8 +104,15 @@ class IngestionConfig(dg.Config):
         default=DEFAULT_WORKERS,
         ge=1,
         le=8,
-        description="How many entities are synced at once, each on its own DuckDB connection "
-        "(the largest first). 1 syncs them one after another.",
+        description="How many entities of one tenant are synced at once, each on its own "
+        "DuckDB connection (the largest first). 1 syncs them one after another.",
+    )
+    max_concurrent_syncs: int = Field(
+        default=DEFAULT_MAX_WORKERS,
+        ge=1,
+        le=32,
+        description="How many entity syncs run at once in all, across the run's tenants "
+        "(tenants take turns: every tenant starts at once). Unused by a one-tenant run.",
     )
 
     def refreshed(self, selected: Iterable[str]) -> dict[str, bool]:
@@ -102,47 +144,6 @@ def ingestion_run_config(entity_names: Iterable[str], full_refresh: bool = False
     names = [get_entity(name).name for name in entity_names]
     config: dict[str, Any] = {"full_refresh_entities": names} if full_refresh else {}
     return {"ops": {SYNC_OP_NAME: {"config": config}}}
-
-
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _shown(token: str) -> str:
-    """A cursor for display, control characters escaped (``t2\\x00tail``): a token is opaque
-    and may hold a NUL, which Dagster's Postgres event storage cannot store as text. The
-    cursor itself lives, exact, in DuckDB."""
-    return _CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m[0]):02x}", token)
-
-
-def materialization_metadata(result: SyncResult) -> dict[str, dg.MetadataValue]:
-    """An asset's materialization metadata from what its sync did; the cursor is a
-    ServiceTitan token or date, not a secret."""
-    c = result.counts
-    return {
-        "dagster/row_count": dg.MetadataValue.int(result.row_count),
-        "rows_inserted": dg.MetadataValue.int(c.inserted),
-        "rows_updated": dg.MetadataValue.int(c.updated),
-        "rows_deactivated": dg.MetadataValue.int(c.deactivated),
-        "rows_unchanged": dg.MetadataValue.int(c.unchanged),
-        "rows_rejected": dg.MetadataValue.int(c.rejected),
-        "rows_implausible_modified_on": dg.MetadataValue.int(c.implausible_modified_on),
-        "records_read": dg.MetadataValue.int(c.records),
-        "pages": dg.MetadataValue.int(result.pages),
-        "requests": dg.MetadataValue.int(result.requests),
-        "retries": dg.MetadataValue.int(result.retries),
-        "wait_seconds": dg.MetadataValue.float(round(result.wait_seconds, 3)),
-        "bytes_received": dg.MetadataValue.int(result.bytes_received),
-        "duration_seconds": dg.MetadataValue.float(round(result.duration_seconds, 3)),
-        # Where the time went: writing DuckDB vs blocked on the API (the rest overlapped).
-        "write_seconds": dg.MetadataValue.float(round(result.write_seconds, 3)),
-        "api_wait_seconds": dg.MetadataValue.float(round(result.api_wait_seconds, 3)),
-        "cursor": dg.MetadataValue.text(_shown(result.cursor or "")),
-        "sync_mode": dg.MetadataValue.text(result.sync_mode),
-        "full_refresh": dg.MetadataValue.bool(result.full_refresh),
-        "rows_deleted_by_full_refresh": dg.MetadataValue.int(result.deleted_by_full_refresh),
-        "connection": dg.MetadataValue.text(result.connection_name),
-        "tenant_id": dg.MetadataValue.int(result.tenant_id),
-    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -253,103 +254,140 @@ def _asset_spec(entity: Entity) -> dg.AssetSpec:
     )
 
 
-def _failure(entity: Entity, exc: Exception) -> dg.Failure:
-    """What an entity's failed sync tells the run: its name, what went wrong, and whether a
-    retry can help."""
-    if isinstance(exc, SyncError):
-        # An answer that stayed unusable after the client's retries: not transient.
-        return dg.Failure(description=str(exc), allow_retries=is_transient(exc.__cause__ or exc))
-    if isinstance(exc, PermissionDeniedError):
-        # A missing API scope fails this entity alone (the others go on); no retry can grant
-        # a scope, so say which one and how to do without it.
-        trace = f", traceId {exc.trace_id}" if exc.trace_id else ""
-        return dg.Failure(
-            description=f"{entity.name}: the app lacks the API scope '{entity.scope}' "
-            f"(ServiceTitan answered HTTP 403 to {exc.request}{trace}). "
-            f"{missing_scope_remedy(entity)}",
-            allow_retries=False,
-        )
-    if isinstance(exc, ServiceTitanError):
-        # Bad settings, refused credentials fail at once; a source that kept answering
-        # 429/5xx is worth the job's retry policy (which resumes from the committed cursors).
-        return dg.Failure(description=f"{entity.name}: {exc}", allow_retries=is_transient(exc))
-    return dg.Failure(description=f"{entity.name}: {type(exc).__name__}: {exc}")
+def _partitioned_description(tenants: Sequence[str]) -> str:
+    return (
+        f"\n\nPartitioned by tenant: one partition per connection ({', '.join(tenants)}), "
+        "in the connections file's order. Materialize one tenant, several or all; a run over "
+        "a range of tenants (a backfill) is one run that downloads them in parallel, each "
+        "with its own token, rate limit and cursors, and records a materialization for each "
+        "tenant that synced the entity."
+    )
 
 
 def build_ingestion_assets(
     entities: Sequence[Entity] = ENTITIES,
+    tenants: Sequence[str] | None = None,
 ) -> list[dg.AssetsDefinition]:
     """The ingestion assets: one asset per entity (default: every entry of ``ENTITIES``),
     keys ``["servicetitan", <entity>]``, computed by one step that syncs the selected
-    entities a few at a time (``IngestionConfig.concurrent_entities``).
+    entities of the run's tenants a few at a time (``IngestionConfig.concurrent_entities``
+    per tenant, ``max_concurrent_syncs`` in all).
+
+    ``tenants``: the connection names, one partition each (``defs.tenants.tenant_partitions``)
+    with ``BackfillPolicy.single_run()``, so a backfill over tenants is one run that syncs
+    them in parallel. ``None``: not partitioned; a run syncs every tenant of the
+    ``servicetitan`` resource (a plain ``ServiceTitanResource`` is one tenant).
 
     Why one step: DuckDB lets one process write a file, and Dagster runs the steps of a
     process one after another; the time of a sync is mostly DuckDB compressing and writing
-    payloads (``bench/README.md``), so entities written side by side on their own connections
-    to the one database (different tables: no conflicts) finish sooner than one by one.
-    Every entity is still its own asset, selectable alone in the UI, with its own
-    materialization, metadata and checks; one that fails is named in the step's failure and
+    payloads (``bench/README.md``) and waiting for each tenant's API, so entities and tenants
+    written side by side on their own connections to the one database (different tables or
+    different tenants' rows: no conflicts) finish sooner than one by one. Every entity is
+    still its own asset, selectable alone in the UI, with its own materialization, metadata
+    and checks; one that fails (or a tenant that fails) is named in the step's failure and
     does not stop the others.
+
+    What a run records, per entity: one ``MaterializeResult`` when every tenant of the run
+    synced it (for a partitioned run, Dagster records it for each partition of the run); else
+    one ``AssetMaterialization`` per tenant that synced it (its partition), and the step fails
+    at its end naming the failed tenants and entities.
     """
     by_key = {dg.AssetKey(e.asset_key_path): e for e in entities}
+    partitions = tenant_partitions(tenants) if tenants is not None else None
+    specs = [_asset_spec(e) for e in entities]
+    if tenants is not None:
+        extra = _partitioned_description(tenants)
+        specs = [
+            spec.replace_attributes(description=(spec.description or "") + extra) for spec in specs
+        ]
 
     @dg.multi_asset(
         name=SYNC_OP_NAME,
-        specs=[_asset_spec(e) for e in entities],
+        specs=specs,
         can_subset=True,
         pool=WAREHOUSE_POOL,
-        description="Syncs the selected ServiceTitan entities into DuckDB.",
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitions is not None else None,
+        # Either resource type: one connection, or the deployment's tenants.
+        required_resource_keys={"servicetitan", "duckdb"},
+        description="Syncs the selected ServiceTitan entities of the run's tenants into DuckDB"
+        + (" (partitioned by tenant)." if partitions is not None else "."),
     )
     def _sync(
-        context: dg.AssetExecutionContext,
-        config: IngestionConfig,
-        servicetitan: ServiceTitanResource,
-        duckdb: DuckDBResource,
-    ) -> Iterator[dg.MaterializeResult[Any]]:
+        context: dg.AssetExecutionContext, config: IngestionConfig
+    ) -> Iterator[dg.MaterializeResult[Any] | dg.AssetMaterialization]:
         selected = [by_key[key] for key in context.selected_asset_keys if key in by_key]
-        settings = servicetitan.get_settings()
-        client = servicetitan.get_client()
+        partitioned = partitions is not None
+        run = run_tenants(context.resources.servicetitan, run_tenant_names(context))
+        failures: dict[str, TenantFailures] = {}
+        ready: list[TenantSync] = []
+        refreshed = config.refreshed(e.name for e in selected)
+        for tenant in run:
+            if tenant.resource is not None:
+                try:
+                    client = tenant.resource.get_client()
+                except ServiceTitanError as exc:
+                    tenant = RunTenant(tenant.name, tenant.tenant_id, None, exc)
+                else:
+                    ready.append(TenantSync(tenant.name, client, selected, refreshed))
+                    continue
+            assert tenant.error is not None
+            # A tenant whose settings cannot work fails alone, named, before any request.
+            reason = settings_reason(tenant, tenant.error)
+            context.log.error(f"{tenant.label}: not synced: {reason}")
+            failures[tenant.name] = TenantFailures(tenant.label)
+            failures[tenant.name].add((e.name for e in selected), reason, False)
+        several = len(run) > 1
+        by_name = {t.name: t for t in run}
+        results: dict[str, list[SyncResult]] = {e.name: [] for e in selected}
+        left = dict.fromkeys(results, len(ready))
         holder = f"run {context.run.run_id[:8]}, ServiceTitan sync"
+        duckdb: DuckDBResource = context.resources.duckdb
         # The file lock covers writers outside Dagster's run queue (a shell `sync` next to the
         # UI); the DuckDB connection lives only as long as this step.
         with (
             warehouse_write_lock(duckdb.database, holder=holder, on_wait=context.log.info),
             duckdb.get_connection() as conn,
         ):
-            syncs = EntitySyncs(
+            syncs = TenantSyncs(
                 conn,
-                client,
-                connection_name=settings.name,
-                full_refresh=config.refreshed(e.name for e in selected),
+                ready,
                 list_page_size=config.list_page_size,
-                workers=config.concurrent_entities,
+                workers_per_tenant=config.concurrent_entities,
+                max_workers=max(config.concurrent_entities, config.max_concurrent_syncs)
+                if several
+                else config.concurrent_entities,
             )
-            failures: list[tuple[Entity, dg.Failure]] = []
-            for outcome in syncs.run(selected, log=context.log):
+            for outcome in syncs.run(log=context.log) if ready else ():
+                name = outcome.entity.name
                 if outcome.result is not None:
-                    context.log.info(outcome.result.summary())
-                    yield dg.MaterializeResult(
-                        asset_key=outcome.entity.asset_key_path,
-                        metadata=materialization_metadata(outcome.result),
+                    summary = outcome.result.summary()
+                    context.log.info(
+                        f"{outcome.connection_name}: {summary}" if several else summary
                     )
+                    results[name].append(outcome.result)
                 else:
                     assert outcome.error is not None
-                    failures.append((outcome.entity, _failure(outcome.entity, outcome.error)))
-                    # Said at once (the step's failure, with the whole reason, comes at its end).
-                    context.log.error(
-                        f"{outcome.entity.name}: failed ({type(outcome.error).__name__}); the "
-                        "other entities go on"
+                    reason, retry = failure_reason(outcome.entity, outcome.error)
+                    tenant = by_name[outcome.connection_name]
+                    if isinstance(outcome.error, AuthenticationError):
+                        reason += credentials_hint(tenant)
+                    label = tenant.label
+                    failures.setdefault(outcome.connection_name, TenantFailures(label))
+                    failures[outcome.connection_name].add([name], reason, retry)
+                    if not outcome.skipped:
+                        # Said at once (the step's failure, with the whole reason, comes at
+                        # its end); a tenant's entities failed by its first error say nothing.
+                        context.log.error(
+                            f"{label}: {name}: failed ({type(outcome.error).__name__}); the "
+                            "other entities and tenants go on"
+                        )
+                left[name] -= 1
+                if left[name] == 0:
+                    yield from materializations(
+                        outcome.entity, results[name], [t.name for t in run], partitioned
                     )
         if failures:
-            names = ", ".join(e.name for e, _ in failures)
-            raise dg.Failure(
-                description=(
-                    f"{len(failures)} of {len(selected)} entities failed ({names}); the others "
-                    "are synced.\n" + "\n".join(f.description or e.name for e, f in failures)
-                ),
-                # Worth the job's retry (which resumes each from its committed cursor) only
-                # when every failure is transient.
-                allow_retries=all(f.allow_retries for _, f in failures),
-            )
+            raise run_failure(failures, run, len(selected), partitioned)
 
     return [_sync]

@@ -747,8 +747,8 @@ def other_tenant_records() -> dict[str, list[dict[str, Any]]]:
 
 def create_raw_layer(database: str) -> None:
     """Create the raw layer (the writer's own DDL, ``warehouse.schema``) in ``database`` and
-    load both tenants, and each KPI domain's own tenant (``kpi_fixtures``)."""
-    from kpi_fixtures import domain_tenants
+    load both tenants, and each KPI domain's own tenant(s) (``kpi_fixtures``)."""
+    from kpi_fixtures import domain_loads, domain_tenants
 
     tenants = (
         (TENANT, {**tenant_records(), **kpi_tenant_records()}),
@@ -763,6 +763,16 @@ def create_raw_layer(database: str) -> None:
         for tenant, records in tenants:
             for entity, rows in records.items():
                 insert_fixture_records(con, tenant, entity, rows)
+        for load in domain_loads():
+            for entity, rows in load.records.items():
+                insert_fixture_records(
+                    con,
+                    load.tenant,
+                    entity,
+                    rows,
+                    connection=load.connection,
+                    loaded_at=load.loaded_at,
+                )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1426,10 +1436,17 @@ def ensure_fixture_raw_table(con: duckdb.DuckDBPyConnection, entity: str) -> Non
 
 
 def insert_fixture_records(
-    con: duckdb.DuckDBPyConnection, tenant: int, entity: str, rows: list[dict[str, Any]]
+    con: duckdb.DuckDBPyConnection,
+    tenant: int,
+    entity: str,
+    rows: list[dict[str, Any]],
+    *,
+    connection: str = CONNECTION,
+    loaded_at: datetime = LOADED_AT,
 ) -> None:
     """Insert ``rows`` as the writer stores them: the key fields the entity table names in
-    ``id`` (and ``id_2``), its ordering and active fields, the JSON text as sent."""
+    ``id`` (and ``id_2``), its ordering and active fields, the JSON text as sent, loaded by
+    ``connection`` at ``loaded_at``."""
     spec = get_entity(entity)
     key_columns = ("id", "id_2")[: len(spec.key)]
     columns = (
@@ -1452,8 +1469,8 @@ def insert_fixture_records(
                 row.get(spec.active_field, True) if spec.active_field else None,
                 # the JSON text exactly as an API would send it (UTF-8, not escaped)
                 orjson.dumps(row).decode(),
-                CONNECTION,
-                LOADED_AT,
+                connection,
+                loaded_at,
             )
             for row in rows
         ],

@@ -43,6 +43,28 @@ def test_the_committed_sources_file_is_what_the_entity_table_gives(dbt_sources):
     assert committed == dbt_sources.render(), "run python scripts/dbt_sources.py"
 
 
+def test_the_source_tables_macro_lists_every_source_table(dbt_sources):
+    """dim_tenants declares every raw table through this macro: it must be current."""
+    committed = dbt_sources.MACRO_OUTPUT.read_text(encoding="utf-8")
+    assert committed == dbt_sources.render_macro(), "run python scripts/dbt_sources.py"
+    listed = [line.strip().strip("',") for line in committed.splitlines() if line.endswith("',")]
+    assert listed == list(_tables(dbt_sources.render())) == [e.name for e in ENTITIES]
+
+
+def test_dim_tenants_depends_on_every_source_table(dbt_manifest):
+    manifest = json.loads(dbt_manifest.read_text())
+    [dim_tenants] = [n for n in manifest["nodes"].values() if n["name"] == "dim_tenants"]
+    sources = {
+        n["name"] for n in manifest["sources"].values() if n["source_name"] == "servicetitan"
+    }
+    depends = {
+        manifest["sources"][uid]["name"]
+        for uid in dim_tenants["depends_on"]["nodes"]
+        if uid.startswith("source.")
+    }
+    assert depends == sources == {e.name for e in ENTITIES}
+
+
 def test_every_entity_is_a_table_with_the_raw_columns_and_its_key(dbt_sources):
     tables = _tables(dbt_sources.render())
     assert list(tables) == [e.name for e in ENTITIES]
@@ -88,7 +110,9 @@ def test_check_mode_fails_on_a_stale_file_and_passes_once_written(
     dbt_sources, tmp_path, monkeypatch, capsys
 ):
     output = tmp_path / "_servicetitan__sources.yml"
+    macro = tmp_path / "servicetitan_source_tables.sql"
     monkeypatch.setattr(dbt_sources, "OUTPUT", output)
+    monkeypatch.setattr(dbt_sources, "MACRO_OUTPUT", macro)
     monkeypatch.setattr(dbt_sources, "REPO", tmp_path)
     assert dbt_sources.main(["--check"]) == 1  # missing
     output.write_text(dbt_sources.render().replace("- name: zones", "- name: zonez"))
@@ -97,6 +121,9 @@ def test_check_mode_fails_on_a_stale_file_and_passes_once_written(
     assert dbt_sources.main([]) == 0
     assert dbt_sources.main(["--check"]) == 0
     assert output.read_text() == dbt_sources.render()
+    assert macro.read_text() == dbt_sources.render_macro()
+    macro.write_text(dbt_sources.render_macro().replace("'zones',", ""))
+    assert dbt_sources.main(["--check"]) == 1  # the macro alone stale
 
 
 def test_an_undescribed_raw_column_is_an_error_naming_it(dbt_sources, monkeypatch):

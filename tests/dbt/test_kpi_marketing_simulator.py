@@ -163,7 +163,8 @@ def test_call_center_matches_the_truth(synced):
         (r.pop("call_date"), r.pop("agent_id"), r.pop("campaign_id")): r
         for r in _rows(
             synced,
-            "select * exclude (tenant_id, agent_name, campaign_name) from rpt_call_center "
+            "select * exclude (tenant_id, connection_name, agent_name, campaign_name) "
+            "from rpt_call_center "
             "where tenant_id = ?",
         )
     }
@@ -295,7 +296,7 @@ def test_marketing_roi_matches_the_truth(synced):
         (r.pop("campaign_id"), r.pop("report_month")): r
         for r in _rows(
             synced,
-            "select * exclude (tenant_id, campaign_name) from rpt_marketing_roi "
+            "select * exclude (tenant_id, connection_name, campaign_name) from rpt_marketing_roi "
             "where tenant_id = ?",
         )
     }

@@ -35,4 +35,4 @@ final as (
 
 )
 
-select * from final
+{{ select_with_connection_name('final') }}

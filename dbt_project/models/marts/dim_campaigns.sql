@@ -26,4 +26,4 @@ final as (
 
 )
 
-select * from final
+{{ select_with_connection_name('final') }}

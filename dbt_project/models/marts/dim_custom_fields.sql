@@ -6,4 +6,4 @@ custom_fields as (
 
 )
 
-select * from custom_fields
+{{ select_with_connection_name('custom_fields') }}

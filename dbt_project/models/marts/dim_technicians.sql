@@ -47,4 +47,4 @@ final as (
 
 )
 
-select * from final
+{{ select_with_connection_name('final') }}

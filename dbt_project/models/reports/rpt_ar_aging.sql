@@ -15,9 +15,6 @@
     `current` = not yet due.
 #}
 
-{#- dbt var first, then the environment (for runs started by Dagster, which passes no vars) -#}
-{%- set as_of_override = var('ar_as_of_date', env_var('SERVICETITAN_AR_AS_OF_DATE', '')) %}
-
 with
 
 invoices as (
@@ -34,15 +31,7 @@ customers as (
 
 as_of as (
 
-    select
-        tenant_id,
-        {% if as_of_override -%}
-            cast('{{ as_of_override }}' as date) as as_of_date
-        {%- else -%}
-            {{ st_utc_date('max(loaded_at)') }} as as_of_date
-        {%- endif %}
-    from invoices
-    group by tenant_id
+    {{ ar_as_of_dates('invoices') }}
 
 ),
 
@@ -109,4 +98,4 @@ final as (
 
 )
 
-select * from final
+{{ select_with_connection_name('final') }}

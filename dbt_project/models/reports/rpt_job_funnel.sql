@@ -61,4 +61,4 @@ final as (
 
 )
 
-select * from final
+{{ select_with_connection_name('final') }}

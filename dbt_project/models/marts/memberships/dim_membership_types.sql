@@ -28,4 +28,4 @@ final as (
 
 )
 
-select * from final
+{{ select_with_connection_name('final') }}

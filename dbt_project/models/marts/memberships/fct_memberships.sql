@@ -142,4 +142,4 @@ final as (
 
 )
 
-select * from final
+{{ select_with_connection_name('final') }}

@@ -146,4 +146,4 @@ final as (
 
 )
 
-select * from final
+{{ select_with_connection_name('final') }}
