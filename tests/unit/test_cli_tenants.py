@@ -97,3 +97,57 @@ def test_a_run_that_failed_naming_no_tenant_fails_every_tenant_of_it():
     failures = ["run: DagsterResourceFunctionError: the warehouse file is not a DuckDB database"]
     outcomes = tenant_outcomes(["north"], [], failures, False)
     assert [o.failures for o in outcomes] == [failures]
+
+
+CONNECTIONS = """
+[defaults]
+app_key_env = "GROUP_APP_KEY"
+api_base_url = "http://127.0.0.1:9"
+auth_url = "http://127.0.0.1:9/connect/token"
+
+[[connections]]
+name = "north"
+tenant_id = 1
+client_id_env = "NORTH_CLIENT_ID"
+client_secret_env = "NORTH_CLIENT_SECRET"
+"""
+
+
+def _settings_file(tmp_path):
+    connections = tmp_path / "connections.toml"
+    connections.write_text(CONNECTIONS, encoding="utf-8")
+    env_file = tmp_path / "group.env"
+    env_file.write_text(
+        f"SERVICETITAN_CONNECTIONS_FILE={connections}\nNORTH_CLIENT_ID=cid.n\n"
+        "NORTH_CLIENT_SECRET=cs1.n\nGROUP_APP_KEY=ak1.g\nOTHER=x\n",
+        encoding="utf-8",
+    )
+    env_file.chmod(0o600)
+    return env_file
+
+
+def test_a_settings_file_may_hold_the_variables_its_connections_file_names(tmp_path):
+    from servicetitan_pipeline.client.connections import credential_variables
+    from servicetitan_pipeline.config import load_dotenv_file
+
+    environ: dict[str, str] = {}
+    file = load_dotenv_file(
+        _settings_file(tmp_path), environ, credential_variables=credential_variables
+    )
+    assert environ["NORTH_CLIENT_SECRET"] == "cs1.n" and environ["GROUP_APP_KEY"] == "ak1.g"
+    assert file.ignored == ("OTHER",) and "OTHER" not in environ
+
+
+def test_it_may_not_send_the_environments_credentials_to_its_connections(tmp_path):
+    from servicetitan_pipeline.client.connections import credential_variables
+    from servicetitan_pipeline.config import load_dotenv_file
+
+    environ = {"NORTH_CLIENT_SECRET": "cs1.the-real-one"}
+    with pytest.raises(ConfigError) as caught:
+        load_dotenv_file(
+            _settings_file(tmp_path), environ, credential_variables=credential_variables
+        )
+    message = str(caught.value)
+    assert "SERVICETITAN_CONNECTIONS_FILE" in message and "NORTH_CLIENT_SECRET" in message
+    assert "cs1.the-real-one" not in message
+    assert environ == {"NORTH_CLIENT_SECRET": "cs1.the-real-one"}  # nothing loaded
