@@ -330,7 +330,7 @@ def build_report_comparison_check(
                         conn, comparison, spec.name, tenant_id, columns=spec.compare_columns
                     ),
                 )
-        return _comparison_result(results)
+        return comparison_check_result(results)
 
     return _check
 
@@ -344,7 +344,7 @@ def _tenant_id(resource: ServiceTitanResource | ServiceTitanTenantsResource, nam
     return int(one.get_settings().tenant_id)
 
 
-def _comparison_result(results: Mapping[str, tuple[int, Any]]) -> dg.AssetCheckResult:
+def comparison_check_result(results: Mapping[str, tuple[int, Any]]) -> dg.AssetCheckResult:
     """One check result for every tenant's comparison: passed when all pass; the description
     names each tenant and what it found; an ERROR when any figure differs."""
     single = len(results) == 1
