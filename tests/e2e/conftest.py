@@ -91,10 +91,9 @@ TWO_TENANTS = (
 
 
 def _two_simulated_tenants(stack):
-    """{name: (base_url, auth_url, Simulator)}: one multi-tenant simulator when the simulator
-    has one (``start_tenants``), else one single-tenant simulator per tenant."""
-    import servicetitan_pipeline.simulator as simulator
-    from servicetitan_pipeline.simulator import SimulatorConfig
+    """{name: (base_url, auth_url, Simulator)}: the two tenants on one simulator, with their own
+    credentials (one app key) and overlapping record ids, as ServiceTitan serves tenants."""
+    from servicetitan_pipeline.simulator import SimulatorConfig, start_tenants
 
     configs = [
         SimulatorConfig(
@@ -106,18 +105,11 @@ def _two_simulated_tenants(stack):
         )
         for i, (name, customers, seed, secret) in enumerate(TWO_TENANTS)
     ]
-    start_tenants = getattr(simulator, "start_tenants", None)
-    if start_tenants is not None:
-        served = stack.enter_context(start_tenants(configs))
-        return {
-            name: (served.base_url, served.auth_url, served.tenants[config.tenant_id])
-            for (name, *_), config in zip(TWO_TENANTS, configs, strict=True)
-        }
-    tenants = {}
-    for (name, *_), config in zip(TWO_TENANTS, configs, strict=True):
-        sim = stack.enter_context(simulator.start_simulator(config))
-        tenants[name] = (sim.base_url, sim.auth_url, sim)
-    return tenants
+    served = stack.enter_context(start_tenants(configs))
+    return {
+        name: (served.base_url, served.auth_url, served.tenants[config.tenant_id])
+        for (name, *_), config in zip(TWO_TENANTS, configs, strict=True)
+    }
 
 
 @pytest.fixture
