@@ -19,7 +19,6 @@ from servicetitan_pipeline.client.transport import (
     parse_json_body,
     retryable_status_failure,
 )
-from servicetitan_pipeline.config import connection_label
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +121,7 @@ class TokenProvider:
                 message = (
                     f"ServiceTitan rejected the client ID/secret {where} (HTTP {status}"
                     f"{', ' + problem.error_code if problem.error_code else ''}). Check "
-                    f"{connection_label('client_id')} and {connection_label('client_secret')}, "
+                    f"{s.credential_label('client_id')} and {s.credential_label('client_secret')}, "
                     "and that they belong to this environment and tenant."
                 )
             else:

@@ -613,8 +613,8 @@ class ServiceTitanClient:
             error_type = AuthenticationError
             hint = (
                 "ServiceTitan refused the access token even after a refresh: check "
-                f"{connection_label('app_key')} and that the app is connected to tenant "
-                f"{self.settings.tenant_id}."
+                f"{self.settings.credential_label('app_key')} and that the app is connected to "
+                f"tenant {self.settings.tenant_id}."
             )
         elif status == 403:
             error_type = PermissionDeniedError

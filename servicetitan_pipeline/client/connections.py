@@ -161,6 +161,7 @@ class TenantConnection:
                 api_base_url=self.api_base_url,
                 auth_url=self.auth_url,
                 rate_limit_per_second=self.rate_limit_per_second,
+                credential_variables=self.credential_variables(),
                 **values,
                 **tuning,
             )

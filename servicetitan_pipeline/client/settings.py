@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -190,6 +191,9 @@ class ConnectionSettings:
     read_timeout_seconds: float = DEFAULT_READ_TIMEOUT_SECONDS
     max_response_mb: float | str = DEFAULT_MAX_RESPONSE_MB
     request_deadline_seconds: float | str = DEFAULT_REQUEST_DEADLINE_SECONDS
+    # Where the credentials came from, for messages: field -> the variable that holds it (a
+    # tenant of the connections file names its own variables); empty: SERVICETITAN_*.
+    credential_variables: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         try:
@@ -300,6 +304,12 @@ class ConnectionSettings:
             for field_name, default in defaults.items()
             if getattr(self, field_name) != default
         ]
+
+    def credential_label(self, field_name: str) -> str:
+        """How messages name a credential setting: the variable this connection reads it from
+        (``ACME_CLIENT_SECRET``), else ``SERVICETITAN_CLIENT_SECRET / client_secret``."""
+        variable = self.credential_variables.get(field_name)
+        return variable if variable else connection_label(field_name)
 
     def secrets(self) -> tuple[str, ...]:
         """The values that must never be shown (used to scrub text quoted from responses)."""

@@ -2,10 +2,9 @@
 (credentials in ``SERVICETITAN_TENANT_<N>_*`` variables, only the names in the connections),
 the partitioned assets, and a run over a range of tenants.
 
-The tenants are served by one single-tenant simulator each (its own port: each connection
-names its ``api_base_url``/``auth_url``). :func:`simulated_tenants` is the one place that
-starts them; once the simulator serves several tenants on one server
-(``simulator.server.start_tenants``), only it changes.
+The tenants are served by one simulator on one port (``simulator.server.start_tenants``),
+as ServiceTitan serves every tenant from one API: a token request goes to the tenant of its
+client id, a request to the tenant of its path, and a token is good only on its own tenant.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from servicetitan_pipeline.defs.ingestion import build_ingestion_assets, ingesti
 from servicetitan_pipeline.defs.resources import servicetitan_tenants_from_connections
 from servicetitan_pipeline.defs.tenants import partition_range_tags
 from servicetitan_pipeline.entities import get_entity
-from servicetitan_pipeline.simulator import SimulatorConfig, start_simulator
+from servicetitan_pipeline.simulator import SimulatorConfig, start_tenants
 from servicetitan_pipeline.simulator.server import Simulator
 
 # A handful of entities: an export entity with many records and references (customers,
@@ -72,13 +71,13 @@ class SimTenant:
 
 @contextlib.contextmanager
 def simulated_tenants(configs: Sequence[SimulatorConfig]) -> Iterator[list[SimTenant]]:
-    """Serve the tenants of ``configs``, one single-tenant simulator each."""
-    with contextlib.ExitStack() as stack:
-        tenants = []
-        for n, config in enumerate(configs, start=1):
-            sim = stack.enter_context(start_simulator(config))
-            tenants.append(SimTenant(f"t{n}", sim, sim.base_url, sim.auth_url))
-        yield tenants
+    """Serve the tenants of ``configs`` from one simulator on one port, as ServiceTitan serves
+    every tenant from one API (each tenant its own credentials and data)."""
+    with start_tenants(configs) as served:
+        yield [
+            SimTenant(f"t{n}", sim, served.base_url, served.auth_url)
+            for n, sim in enumerate(served.tenants.values(), start=1)
+        ]
 
 
 def variable(n: int, field: str) -> str:
