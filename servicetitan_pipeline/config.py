@@ -14,7 +14,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -532,6 +532,8 @@ def restrict_to_file_mode(*paths: Path, environ: Mapping[str, str] | None = None
 # --- the settings file (.env) ----------------------------------------------------------------
 
 DEFAULT_ENV_FILE: Final = ".env"
+# The file listing the deployment's ServiceTitan connections (client.connections reads it).
+CONNECTIONS_FILE_ENV: Final = "SERVICETITAN_CONNECTIONS_FILE"
 
 # Every variable a settings file may set: the pipeline's own, and nothing else. A .env that sets
 # PYTHONPATH, DAGSTER_HOME (whose dagster.yaml names classes to import) or any other variable
@@ -549,6 +551,8 @@ DOCUMENTED_SETTINGS: Final = frozenset(
         DEV_SIMULATOR_PORT_ENV,
         DEV_UI_PORT_ENV,
         FILE_MODE_ENV,
+        CONNECTIONS_FILE_ENV,
+        REPORTS_FILE_ENV,
     }
 )
 # Where requests go, and what they carry: a file may move the first only with the second.
@@ -576,6 +580,8 @@ class SettingsFile:
 def load_dotenv_file(
     path: str | os.PathLike[str] = DEFAULT_ENV_FILE,
     environ: MutableMapping[str, str] | None = None,
+    *,
+    credential_variables: Callable[[Mapping[str, str]], Iterable[str]] | None = None,
 ) -> SettingsFile:
     """Load the pipeline's settings from a ``KEY=value`` file into ``environ`` (``os.environ``).
 
@@ -587,7 +593,11 @@ def load_dotenv_file(
     * a file may not point the API or the token endpoint elsewhere while the credentials come
       from the environment: that would send them to a host their owner never chose;
     * a file anyone may write, or that another user owns, is not read: someone else could
-      have planted it.
+      have planted it;
+    * ``credential_variables`` (given the environment as the documented settings leave it)
+      names more variables the file may set: those the connections file names for its
+      tenants' credentials (``SERVICETITAN_TENANT_2_CLIENT_ID``...). They follow the same
+      rules, the environment winning.
 
     Raises:
         ConfigError: one of the last two rules was broken (nothing is loaded then).
@@ -603,9 +613,28 @@ def load_dotenv_file(
     _refuse_planted_file(file)
     values = {k: (v or "").strip() for k, v in dotenv_values(file).items()}
     ignored = tuple(sorted(k for k in values if k not in DOCUMENTED_SETTINGS))
-    given = {k: v for k, v in values.items() if k in DOCUMENTED_SETTINGS and v}
+    allowed = set(DOCUMENTED_SETTINGS)
+    if credential_variables is not None:
+        documented = {
+            k: v for k, v in values.items() if k in DOCUMENTED_SETTINGS and v and k not in present
+        }
+        named = set(credential_variables({**environ, **documented}))
+        allowed |= named
+        present |= {k for k in named if (environ.get(k) or "").strip()}
+        if CONNECTIONS_FILE_ENV in documented:
+            # The connections file this file names says where each tenant's requests go: the
+            # credentials it reads must come from this file too, not from the environment.
+            _refuse_redirected_credentials(
+                file, [CONNECTIONS_FILE_ENV], sorted(k for k in named if k in present)
+            )
+        sources.update({k: "the environment" for k in present})
+        ignored = tuple(sorted(k for k in values if k not in allowed))
+    given = {k: v for k, v in values.items() if k in allowed and v}
     loaded = {k: v for k, v in given.items() if k not in present}
-    _refuse_redirected_credentials(file, loaded, present)
+    # The single-tenant rule (a connections file named here is the rule above).
+    _refuse_redirected_credentials(
+        file, [k for k in loaded if k in ENDPOINT_SETTINGS], present & DOCUMENTED_SETTINGS
+    )
     environ.update(loaded)
     sources.update({k: str(file) for k in loaded})
     return SettingsFile(
@@ -658,8 +687,11 @@ def _refuse_planted_file(file: Path) -> None:
 def _refuse_redirected_credentials(
     file: Path, loaded: Iterable[str], from_environment: Iterable[str]
 ) -> None:
-    endpoints = [k for k in ENDPOINT_SETTINGS if k in set(loaded)]
-    credentials = [k for k in CREDENTIAL_SETTINGS if k in set(from_environment)]
+    endpoints = [k for k in (*ENDPOINT_SETTINGS, CONNECTIONS_FILE_ENV) if k in set(loaded)]
+    from_env = set(from_environment)
+    credentials = [k for k in CREDENTIAL_SETTINGS if k in from_env] + sorted(
+        k for k in from_env if k not in CREDENTIAL_SETTINGS and k not in DOCUMENTED_SETTINGS
+    )
     if endpoints and credentials:
         raise ConfigError(
             f"{' and '.join(endpoints)} would come from {file} while {', '.join(credentials)} "

@@ -1,13 +1,17 @@
 """``servicetitan-pipeline check``: the "test connection" of ServiceTitan integration tools.
 
-Reads the connection from the ``SERVICETITAN_*`` environment variables (and a ``.env`` file for
-variables not already set; non-secret settings can be overridden on the command line) and
-validates it before any request (:func:`servicetitan_pipeline.cli.common.prepare_settings`),
+Checks every connection of the connections file (``--tenant NAME`` picks some), one block per
+tenant, or, without a file, the single-tenant ``SERVICETITAN_*`` settings. Reads the settings
+from the environment (and a ``.env`` file for variables not already set; the single-tenant
+non-secret settings can be overridden on the command line) and validates them before any
+request (:func:`servicetitan_pipeline.cli.common.prepare_settings`),
 gets an access token, then makes one small request per selected entity (``--select``, else
 ``SERVICETITAN_ENTITIES``: all by default), several at a time, and prints per entity ``OK`` or
 why not (a 403 names the API scope the entity needs), the unselected ones as skipped, and a line
-per module. Exits 0 when every selected entity is OK, 1 when the token or any selected entity
-failed, 2, with one line naming it, when a setting is missing or invalid. Prints no secret:
+per module. A tenant whose variable is missing is reported by name, the others are checked
+anyway. Exits 0 when every tenant's selected entities are OK, 1 when any tenant's settings,
+token or selected entity failed, 2, with one line naming it, when a setting is missing or
+invalid (of the single-tenant settings, or the connections file itself). Prints no secret:
 secrets are read only from the environment (never from arguments, which would land in shell
 history and process lists) and the client scrubs them from every error message.
 """
@@ -29,11 +33,14 @@ import httpx
 from servicetitan_pipeline.cli.common import (
     EXIT_BAD_SETTINGS,
     SETTINGS_ERRORS,
+    TenantSettings,
     add_env_file_argument,
     add_select_argument,
+    add_tenant_argument,
     prepare_settings,
     resource_from_environment,
     selected_entities,
+    tenant_names,
 )
 from servicetitan_pipeline.client import (
     ApiError,
@@ -91,6 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tenant-id", help=f"overrides {env['tenant_id']}")
     parser.add_argument("--api-base-url", help=f"overrides {env['api_base_url']}")
     parser.add_argument("--auth-url", help=f"overrides {env['auth_url']}")
+    add_tenant_argument(parser, verb="check")
     add_select_argument(parser, verb="check")
     add_env_file_argument(parser)
 
@@ -366,16 +374,62 @@ def selection_without(selection: EntitySelection, left_out: Sequence[Entity]) ->
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``servicetitan-pipeline check``."""
     try:
-        settings = prepare_settings(
+        prepared = prepare_settings(
             args.env_file,
             warehouse=False,
             overrides={field: getattr(args, opt) for opt, field in _OVERRIDES.items()},
+            tenants=tenant_names(getattr(args, "tenants", None)),
+            every_tenant_valid=False,
         )
         # After the settings file, which may hold SERVICETITAN_ENTITIES.
         selection = selected_entities(args.select)
-        # A check should answer in seconds, not wait out a long outage like a sync would.
-        settings = dataclasses.replace(settings, max_attempts=3, max_total_wait_seconds=30.0)
+        single = len(prepared) == 1 and prepared[0].connection.from_environment
+        if single and prepared[0].error is not None:
+            # The single-tenant settings: a bad one is a bad setting, as before the file.
+            raise prepared[0].error
     except SETTINGS_ERRORS as exc:
         print(f"servicetitan-pipeline check: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    return run_check(settings, selection, sys.stdout)
+    return run_tenant_checks(prepared, selection, sys.stdout)
+
+
+def run_tenant_checks(
+    prepared: Sequence[TenantSettings], selection: EntitySelection, out: TextIO, **kwargs: Any
+) -> int:
+    """:func:`run_check` for each tenant, one block each, then (for several) a line per tenant.
+
+    A tenant whose settings are not valid (a variable not set) is reported in its block and
+    the others are checked all the same. Returns 0 when every tenant passed, else 1.
+    """
+    verdicts: list[tuple[TenantSettings, str]] = []
+    for position, tenant in enumerate(prepared, start=1):
+        if len(prepared) > 1:
+            if position > 1:
+                print(file=out)
+            print(f"=== [{position}/{len(prepared)}] {tenant.connection.label} ===", file=out)
+        if tenant.settings is None:
+            print("ServiceTitan connection check", file=out)
+            print(f"  {'connection':<12} {tenant.name}", file=out)
+            print(f"  {'settings':<12} FAILED  {tenant.error}", file=out)
+            print("No entity was checked: the connection's settings are not valid.", file=out)
+            verdicts.append((tenant, "FAILED: settings not valid"))
+            continue
+        # A check should answer in seconds, not wait out a long outage like a sync would.
+        settings = dataclasses.replace(tenant.settings, max_attempts=3, max_total_wait_seconds=30.0)
+        code = run_check(settings, selection, out, **kwargs)
+        verdicts.append((tenant, "OK" if code == EXIT_OK else "FAILED"))
+        out.flush()
+    failed = [tenant for tenant, verdict in verdicts if verdict != "OK"]
+    if len(prepared) > 1:
+        print(f"\nBy tenant ({len(prepared) - len(failed)} of {len(prepared)} OK):", file=out)
+        width = max(len(t.name) for t in prepared)
+        for tenant, verdict in verdicts:
+            print(f"  {tenant.name:<{width}}  {verdict}", file=out)
+        if failed:
+            print(
+                f"{len(failed)} of {len(prepared)} tenants FAILED: "
+                + ", ".join(repr(t.name) for t in failed)
+                + ".",
+                file=out,
+            )
+    return EXIT_FAILED if failed else EXIT_OK

@@ -1,18 +1,25 @@
-"""What several commands share: ``--select``, ``--env-file``, every setting validated up front,
-and the local Dagster instance."""
+"""What several commands share: ``--select``, ``--tenant``, ``--env-file``, every setting
+validated up front, and the local Dagster instance."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from servicetitan_pipeline.client import ConnectionSettings, SettingsError
+from servicetitan_pipeline.client.connections import (
+    TenantConnection,
+    configured_connections,
+    credential_variables,
+)
 from servicetitan_pipeline.config import (
     CONNECTION_ENV_VARS,
+    CONNECTIONS_FILE_ENV,
     DAGSTER_HOME_ENV,
     DEFAULT_ENV_FILE,
     ENTITIES_ENV,
@@ -42,6 +49,7 @@ EXIT_BAD_SETTINGS = 2
 
 
 SELECT_OPTION = "--select"
+TENANT_OPTION = "--tenant"
 
 
 def add_select_argument(parser: argparse.ArgumentParser, *, verb: str) -> None:
@@ -70,6 +78,51 @@ def selected_entities(
     return configured_entity_selection(environ)
 
 
+def add_tenant_argument(parser: argparse.ArgumentParser, *, verb: str) -> None:
+    """``--tenant NAME`` (repeatable, or comma-separated): the connections to ``verb``."""
+    parser.add_argument(
+        TENANT_OPTION,
+        dest="tenants",
+        action="append",
+        metavar="NAME",
+        help=f"the connection (tenant) to {verb}, by its name in the connections file "
+        f"({CONNECTIONS_FILE_ENV}, else servicetitan_connections.toml); repeat it or separate "
+        "names with commas (default: every connection)",
+    )
+
+
+def tenant_names(values: Sequence[str] | None) -> list[str] | None:
+    """``--tenant a --tenant b,c`` -> ``["a", "b", "c"]``; None when not given (every tenant).
+
+    Names are matched whole: a connection name cannot hold a comma (it is a partition key).
+    """
+    if not values:
+        return None
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    return list(dict.fromkeys(names)) or None
+
+
+def select_tenants(
+    connections: Sequence[TenantConnection], names: Sequence[str] | None
+) -> list[TenantConnection]:
+    """The connections named (in the file's order), or all of them when ``names`` is None.
+
+    Raises:
+        ConfigError: naming ``--tenant``, the unknown names and the known ones.
+    """
+    if names is None:
+        return list(connections)
+    known = {c.name: c for c in connections}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ConfigError(
+            f"{TENANT_OPTION}: no connection named {', '.join(repr(n) for n in unknown)}; "
+            f"known: {', '.join(repr(c.name) for c in connections)}"
+        )
+    chosen = set(names)
+    return [c for c in connections if c.name in chosen]
+
+
 def add_env_file_argument(parser: argparse.ArgumentParser) -> None:
     """``--env-file PATH``: the pipeline's settings, for variables not already set."""
     parser.add_argument(
@@ -87,7 +140,9 @@ def load_env_file(path: str | None) -> SettingsFile:
         return load_dotenv_file(os.devnull)
     if path != DEFAULT_ENV_FILE and not Path(path).is_file():
         raise SettingsError(f"--env-file {path}: no such file")
-    return load_dotenv_file(path)
+    # Besides the documented settings, the file may hold the variables the connections file
+    # names for its tenants' credentials (it may name the connections file too).
+    return load_dotenv_file(path, credential_variables=credential_variables)
 
 
 def resource_from_environment(
@@ -115,27 +170,89 @@ def resource_from_environment(
     return ServiceTitanResource(**values)
 
 
+@dataclass(frozen=True)
+class TenantSettings:
+    """One tenant's connection and its validated settings, or why they are not valid."""
+
+    connection: TenantConnection
+    settings: ConnectionSettings | None
+    error: SettingsError | None = None
+
+    @property
+    def name(self) -> str:
+        return self.connection.name
+
+
+def tenant_settings(
+    connections: Sequence[TenantConnection],
+    overrides: Mapping[str, str | None],
+    environ: Mapping[str, str] | None = None,
+) -> list[TenantSettings]:
+    """Each connection's settings, validated now; one whose variable is missing or whose
+    setting is bad keeps its error (naming the tenant and the variable) and the others go on.
+
+    ``overrides`` (``check``'s non-secret options) apply to the single-tenant settings only.
+
+    Raises:
+        SettingsError: an override given while a connections file lists the tenants.
+    """
+    environ = os.environ if environ is None else environ
+    given = [f for f, v in overrides.items() if v]
+    results: list[TenantSettings] = []
+    for connection in connections:
+        try:
+            if connection.from_environment:
+                settings = resource_from_environment(environ, overrides).get_settings()
+            elif given:
+                raise SettingsError(
+                    "--" + given[0].replace("_", "-") + " applies to the single-tenant "
+                    f"{', '.join(CONNECTION_ENV_VARS[f] for f in given)} settings; the "
+                    "connections file lists the tenants: edit it, or pick one with --tenant"
+                )
+            else:
+                settings = connection.settings(environ)
+        except SettingsError as exc:
+            if given and not connection.from_environment:
+                raise
+            results.append(TenantSettings(connection, None, exc))
+            continue
+        results.append(TenantSettings(connection, settings))
+    return results
+
+
 def prepare_settings(
     env_file: str | None,
     *,
     warehouse: bool,
     overrides: Mapping[str, str | None] | None = None,
     out: TextIO | None = None,
-) -> ConnectionSettings:
+    tenants: Sequence[str] | None = None,
+    every_tenant_valid: bool = True,
+) -> list[TenantSettings]:
     """Read and validate every setting a command uses, once, before anything is sent or started.
 
     Loads the settings file, makes what the process writes private (``SERVICETITAN_FILE_MODE``),
-    validates the connection and ``SERVICETITAN_ENTITIES`` and, for commands that write the
-    warehouse (``warehouse=True``), its location and file (opened once), the AR date and the
-    schedule; then says on ``out`` (stderr) which settings came from which file and which URLs
-    are not the environment's defaults.
+    reads the connections (the connections file, else the single-tenant ``SERVICETITAN_*``
+    settings), picks ``tenants`` (default: all), validates each one's settings and
+    ``SERVICETITAN_ENTITIES`` and, for commands that write the warehouse (``warehouse=True``),
+    its location and file (opened once), the AR date and the schedule; then says on ``out``
+    (stderr) which settings came from which file and which URLs are not the defaults.
+
+    Args:
+        every_tenant_valid: raise the first tenant's settings error (``sync``); else each
+            tenant's error is returned with it (``check`` reports it and goes on).
 
     Raises:
         SettingsError, ConfigError: the first bad setting, named (see :data:`SETTINGS_ERRORS`).
     """
     file = load_env_file(env_file)
     apply_file_mode()
-    settings = resource_from_environment(os.environ, overrides or {}).get_settings()
+    chosen = select_tenants(configured_connections(), tenants)
+    prepared = tenant_settings(chosen, overrides or {})
+    if every_tenant_valid:
+        for tenant in prepared:
+            if tenant.error is not None:
+                raise tenant.error
     # The code location reads it too (the job's selection): a typo fails here, in one line.
     configured_entity_selection()
     if warehouse:
@@ -148,15 +265,23 @@ def prepare_settings(
         ar_as_of_date()
         check_schedule_settings()
     given = {CONNECTION_ENV_VARS[f] for f, v in (overrides or {}).items() if v}
-    report_settings_sources(file, settings, sys.stderr if out is None else out, given)
-    return settings
+    report_settings_sources(
+        file,
+        [t.settings for t in prepared if t.settings is not None],
+        sys.stderr if out is None else out,
+        given,
+        from_connections_file=not any(t.connection.from_environment for t in prepared),
+    )
+    return prepared
 
 
 def report_settings_sources(
     file: SettingsFile,
-    settings: ConnectionSettings,
+    settings: ConnectionSettings | Sequence[ConnectionSettings],
     out: TextIO,
     on_command_line: frozenset[str] | set[str] = frozenset(),
+    *,
+    from_connections_file: bool = False,
 ) -> None:
     """Where the settings came from, and where the credentials will go when not the default."""
     if file.path is None:
@@ -173,14 +298,23 @@ def report_settings_sources(
                 + ", ".join(file.ignored),
                 file=out,
             )
-    for field_name, url, default in settings.overridden_urls():
-        name = CONNECTION_ENV_VARS[field_name]
-        source = "the command line" if name in on_command_line else file.source(name)
-        print(
-            f"settings: {name} is {url} (from {source}), not the "
-            f"{settings.environment} default {default}",
-            file=out,
-        )
+    every = [settings] if isinstance(settings, ConnectionSettings) else list(settings)
+    for one in every:
+        for field_name, url, default in one.overridden_urls():
+            if from_connections_file:
+                print(
+                    f"settings: connection {one.name!r}: {field_name} is {url} (from the "
+                    f"connections file), not the {one.environment} default {default}",
+                    file=out,
+                )
+                continue
+            name = CONNECTION_ENV_VARS[field_name]
+            source = "the command line" if name in on_command_line else file.source(name)
+            print(
+                f"settings: {name} is {url} (from {source}), not the "
+                f"{one.environment} default {default}",
+                file=out,
+            )
     out.flush()
 
 

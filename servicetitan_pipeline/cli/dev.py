@@ -1,12 +1,15 @@
 """``servicetitan-pipeline dev`` (``make dev``): the Dagster UI against the embedded simulator.
 
-Starts the simulator on a fixed loopback port (``--simulator-port``, default 8765), seeds a
-fresh DuckDB file (``data/dev.duckdb``) with one run of the sync job (recorded in the UI's run
-history), then runs ``dagster dev`` on ``workspace.yaml`` (UI on ``--ui-port``, default 3000)
-with the connection pointed at the simulator. Press Materialize all, or move
-the simulator's clock (``curl -X POST .../_simulator/advance -d '{"hours": 24}'``) and watch an
-incremental sync pick up the changes. The simulator's connection is written to
-``DAGSTER_HOME/simulator.env``, so ``check`` and ``sync`` can reach it with ``--env-file``.
+Starts the simulator on a fixed loopback port (``--simulator-port``, default 8765), serving
+two simulated tenants (the demo's group), writes their connections file and settings into
+``DAGSTER_HOME``, seeds a fresh DuckDB file (``data/dev.duckdb``) with one run of the sync job
+over both tenants (recorded in the UI's run history), then runs ``dagster dev`` on
+``workspace.yaml`` (UI on ``--ui-port``, default 3000) with the connections pointed at the
+simulator: the ingestion assets have a partition per tenant. Materialize one tenant, both, or
+backfill both (one run), or move a simulated clock (``curl -X POST
+.../_simulator/advance?tenant=<id> -d '{"hours": 24}'``) and watch an incremental sync pick up
+the changes. ``DAGSTER_HOME/simulator.env`` holds the settings, so ``check`` and ``sync`` can
+reach the simulator with ``--env-file``.
 
 ``dagster dev`` loads a ``.env`` file from its working directory and lets it override the
 environment; it is started from ``DAGSTER_HOME`` so that real credentials in the project's
@@ -36,8 +39,6 @@ from servicetitan_pipeline.config import (
 )
 
 DEFAULT_DEV_DUCKDB = "data/dev.duckdb"
-# Written to DAGSTER_HOME on every start: the simulator's connection, for `--env-file`.
-SIMULATOR_SETTINGS_FILE = "simulator.env"
 # A -W filter: "ignore" this message (its start, case-insensitive) of this category.
 DAGSTER_DEV_SUPERSEDED_FILTER = "ignore:Function `dev_command` is superseded:FutureWarning"
 
@@ -58,7 +59,12 @@ telemetry:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``servicetitan-pipeline dev``."""
-    parser.add_argument("--customers", type=int, default=2000, help="simulated tenant size")
+    parser.add_argument(
+        "--customers",
+        type=int,
+        default=2000,
+        help="the first simulated tenant's size (the second is smaller)",
+    )
     parser.add_argument("--seed", type=int, default=42, help="simulator data seed")
     parser.add_argument(
         "--simulator-port",
@@ -116,8 +122,13 @@ def dagster_dev_environment() -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``servicetitan-pipeline dev``."""
-    from servicetitan_pipeline.cli.simulated import simulated_tenant, write_settings_file
-    from servicetitan_pipeline.simulator import SimulatorConfig
+    from servicetitan_pipeline.cli.simulated import (
+        CONNECTIONS_FILE_NAME,
+        DEMO_CONNECTION_NAMES,
+        SIMULATOR_SETTINGS_FILE,
+        simulated_group,
+    )
+    from servicetitan_pipeline.simulator import demo_tenant_configs
 
     try:
         apply_file_mode()  # before DAGSTER_HOME and the warehouse exist: both owner-only
@@ -126,19 +137,26 @@ def run(args: argparse.Namespace) -> int:
         return 2
     home = ensure_dagster_home()
     database = Path(args.duckdb_path).resolve()
-    config = SimulatorConfig(customers=args.customers, seed=args.seed, port=args.simulator_port)
-    print(f"Starting the ServiceTitan simulator ({args.customers:,} customers) ...", flush=True)
-    with simulated_tenant(config, database, connection_name="simulator-dev") as sim:
-        print(f"  simulator: {sim.base_url}  (tenant {sim.config.tenant_id})")
+    configs = demo_tenant_configs(
+        len(DEMO_CONNECTION_NAMES), customers=args.customers, seed=args.seed
+    )
+    print(
+        f"Starting the ServiceTitan simulator ({len(configs)} tenants: "
+        + ", ".join(f"{c.customers:,}" for c in configs)
+        + " customers) ...",
+        flush=True,
+    )
+    with simulated_group(configs, database, home, port=args.simulator_port, by="dev") as group:
+        for name, sim in zip(DEMO_CONNECTION_NAMES, group.tenants.values(), strict=True):
+            print(f"  {name}: tenant {sim.config.tenant_id} at {group.base_url}")
         settings_file = home / SIMULATOR_SETTINGS_FILE
-        write_settings_file(settings_file, sim, database, connection_name="simulator-dev")
         if not args.no_seed:
             import dagster as dg
 
             from servicetitan_pipeline.cli.report import print_sync_outcome
             from servicetitan_pipeline.cli.runner import run_sync
 
-            print("Seeding the warehouse with a first sync (recorded in the UI's runs) ...")
+            print("Seeding the warehouse with a first sync of both tenants (in the UI's runs) ...")
             with dg.DagsterInstance.get() as instance:
                 outcome = run_sync(instance=instance, tags={"servicetitan/seed": "dev"})
             print_sync_outcome(outcome, out=sys.stdout)
@@ -152,9 +170,15 @@ def run(args: argparse.Namespace) -> int:
         )
         command = [dagster, "dev", *location, "-p", str(args.ui_port), "-h", args.host]
         shown_file = _relative(settings_file)
+        first = next(iter(group.tenants))
         print(f"\nDagster UI: http://{args.host}:{args.ui_port}   (Ctrl-C stops UI and simulator)")
+        print(f"Partitions: {', '.join(DEMO_CONNECTION_NAMES)}  (one per tenant)")
         print(f"DuckDB:     {database}")
-        print(f'Simulator:  {sim.base_url}/_simulator/advance  (POST {{"hours": 24}})')
+        print(
+            f"Simulator:  {group.base_url}/_simulator/advance?tenant={first}  "
+            '(POST {"hours": 24})'
+        )
+        print(f"Tenants:    {_relative(home / CONNECTIONS_FILE_NAME)}")
         print(f"Settings:   {shown_file}  (servicetitan-pipeline check --env-file {shown_file})\n")
         try:
             return subprocess.call(command, cwd=home, env=dagster_dev_environment())

@@ -1,12 +1,15 @@
 """``servicetitan-pipeline sync``: the sync job, in-process, from a shell or a cron.
 
 Same code path as a run launched from the Dagster UI (the job in ``definitions.defs``), with
-the connection taken from the ``SERVICETITAN_*`` environment variables (and a ``.env`` file in
-the current directory, or ``--env-file``, for variables not already set). Every setting is
-validated before Dagster starts the run. Exits non-zero when any step failed or any
+the connections of the connections file (their credentials from the variables it names), or
+the single-tenant ``SERVICETITAN_*`` settings without one (and a ``.env`` file in the current
+directory, or ``--env-file``, for variables not already set). Every setting of every tenant
+synced is validated before Dagster starts the run. Every tenant syncs in one run by default;
+``--tenant NAME`` (repeatable, or comma-separated) syncs those named. The summary has a block
+per tenant and says which tenants failed. Exits non-zero when any step or tenant failed or any
 ERROR-severity check failed, with one line per failure; 2, with one line naming it, when a
-setting, ``--select`` or ``--env-file`` is wrong. What is synced: ``--select`` when given, else
-``SERVICETITAN_ENTITIES`` (all entities by default).
+setting, ``--tenant``, ``--select`` or ``--env-file`` is wrong. What is synced: ``--select``
+when given, else ``SERVICETITAN_ENTITIES`` (all entities by default).
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from servicetitan_pipeline.cli.common import (
     SETTINGS_ERRORS,
     add_env_file_argument,
     add_select_argument,
+    add_tenant_argument,
     local_dagster_instance,
     prepare_settings,
     selected_entities,
+    tenant_names,
 )
 
 EXIT_BAD_ARGUMENTS = EXIT_BAD_SETTINGS
@@ -29,6 +34,7 @@ EXIT_BAD_ARGUMENTS = EXIT_BAD_SETTINGS
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``servicetitan-pipeline sync``."""
+    add_tenant_argument(parser, verb="sync")
     add_select_argument(parser, verb="sync")
     parser.add_argument(
         "--full-refresh",
@@ -53,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from servicetitan_pipeline.cli.runner import run_sync
 
     try:
-        prepare_settings(args.env_file, warehouse=True)
+        tenants = tenant_names(args.tenants)
+        prepared = prepare_settings(args.env_file, warehouse=True, tenants=tenants)
         # After the settings file, which may hold SERVICETITAN_ENTITIES.
         entities = selected_entities(args.select).names
         instance = local_dagster_instance()
@@ -67,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
             include_dbt=not args.no_dbt,
             instance=instance,
             log_level=args.log_level,
+            tenants=None if tenants is None else [t.name for t in prepared],
         )
     finally:
         if instance is not None:

@@ -45,11 +45,11 @@ from servicetitan_pipeline.client.errors import SettingsError
 from servicetitan_pipeline.client.settings import MAX_NAME_LENGTH, ConnectionSettings, Environment
 from servicetitan_pipeline.config import (
     CONNECTION_ENV_VARS,
+    CONNECTIONS_FILE_ENV,
     DEFAULT_RATE_LIMIT_PER_SECOND,
     ConfigError,
 )
 
-CONNECTIONS_FILE_ENV: Final = "SERVICETITAN_CONNECTIONS_FILE"
 DEFAULT_CONNECTIONS_FILE: Final = "servicetitan_connections.toml"
 # The partition key of the single-tenant setup when SERVICETITAN_CONNECTION_NAME is not set
 # where the code location loads (its run then fails, naming the variable, as before).
@@ -219,6 +219,22 @@ def connections_file(environ: Mapping[str, str] | None = None) -> Path | None:
     if not path.is_file():
         raise ConnectionsFileError(f"{CONNECTIONS_FILE_ENV}: {path} is not a file")
     return path
+
+
+def credential_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The variables the configured connections read their credentials from (names only):
+    what a settings file may set besides the documented settings. Empty when the connections
+    file cannot be read (loading it later says why)."""
+    try:
+        connections = configured_connections(environ)
+    except ConnectionsFileError:
+        return []
+    return [
+        variable
+        for connection in connections
+        if not connection.from_environment
+        for variable in connection.credential_variables().values()
+    ]
 
 
 def configured_connections(environ: Mapping[str, str] | None = None) -> list[TenantConnection]:
@@ -408,6 +424,7 @@ __all__ = [
     "TenantConnection",
     "configured_connections",
     "connections_file",
+    "credential_variables",
     "load_connections",
     "parse_connections",
     "single_tenant_connection",

@@ -1,16 +1,23 @@
 """The sync job, its schedule, and the rules that keep runs from stepping on each other.
 
-The job syncs the entities ``SERVICETITAN_ENTITIES`` selects (all by default). The schedule is
-configured by ``SERVICETITAN_SYNC_CRON``, ``SERVICETITAN_SYNC_TIMEZONE`` and
-``SERVICETITAN_SYNC_SCHEDULE`` (all read when the code location loads; see
-:mod:`servicetitan_pipeline.config` for their defaults).
+The job syncs the entities ``SERVICETITAN_ENTITIES`` selects (all by default), for the tenants
+a run names (its partitions: one per connection). The schedule syncs every tenant in one run
+(a run over the range of partitions from the first connection to the last), so dbt builds
+once, after all of them. It is configured by ``SERVICETITAN_SYNC_CRON``,
+``SERVICETITAN_SYNC_TIMEZONE`` and ``SERVICETITAN_SYNC_SCHEDULE`` (all read when the code
+location loads; see :mod:`servicetitan_pipeline.config` for their defaults).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 
 from servicetitan_pipeline.config import (
     SYNC_CRON_ENV,
@@ -32,7 +39,22 @@ __all__ = [
     "build_sync_schedule",
     "check_schedule_settings",
     "is_transient",
+    "tenants_of_run",
 ]
+
+
+def tenants_of_run(tags: Mapping[str, str], names: Sequence[str]) -> list[str]:
+    """The tenants (of ``names``, the partitions in order) a run with ``tags`` covers: its one
+    partition, its range, or every one when it names none (an unpartitioned run). For what
+    has no partition keys of its own to ask (an asset check)."""
+    if PARTITION_NAME_TAG in tags:
+        return [tags[PARTITION_NAME_TAG]]
+    start = tags.get(ASSET_PARTITION_RANGE_START_TAG)
+    end = tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    if start in names and end in names:
+        return list(names[names.index(start) : names.index(end) + 1])
+    return list(names)
+
 
 SYNC_JOB_NAME = "servicetitan_sync"
 SYNC_SCHEDULE_NAME = "servicetitan_sync_schedule"
@@ -105,13 +127,29 @@ def build_sync_job(
     )
 
 
-def build_sync_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
-    """The schedule of ``job``, as configured in the environment (see :class:`ScheduleSettings`)."""
+def build_sync_schedule(
+    job: dg.UnresolvedAssetJobDefinition, tenants: Sequence[str] | None = None
+) -> dg.ScheduleDefinition:
+    """The schedule of ``job``, as configured in the environment (see :class:`ScheduleSettings`).
+
+    ``tenants``: the partitions of the job's ingestion assets (the connection names, in the
+    file's order): every tick requests ONE run over all of them, so every tenant is synced
+    side by side and dbt builds once after them. ``None``: an unpartitioned job.
+    """
     settings = ScheduleSettings.from_env()
+    from servicetitan_pipeline.defs.tenants import partition_range_tags
+
+    tags = partition_range_tags(tenants[0], tenants[-1]) if tenants else None
+
+    def _every_tenant(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        return dg.RunRequest(tags=tags)
+
+    what = f" for every tenant ({len(tenants)}) in one run" if tenants else ""
     try:
         return dg.ScheduleDefinition(
             name=SYNC_SCHEDULE_NAME,
             job=job,
+            execution_fn=_every_tenant if tags else None,
             cron_schedule=settings.cron,
             execution_timezone=settings.timezone,
             default_status=(
@@ -120,8 +158,8 @@ def build_sync_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefi
                 else dg.DefaultScheduleStatus.STOPPED
             ),
             description=(
-                f"Runs {SYNC_JOB_NAME} on '{settings.cron}' ({settings.timezone}). Change with "
-                f"{SYNC_CRON_ENV} and {SYNC_TIMEZONE_ENV}."
+                f"Runs {SYNC_JOB_NAME}{what} on '{settings.cron}' ({settings.timezone}). "
+                f"Change with {SYNC_CRON_ENV} and {SYNC_TIMEZONE_ENV}."
             ),
         )
     except (dg.DagsterInvalidDefinitionError, ValueError):

@@ -81,3 +81,71 @@ def clean_env():
 def canary_secret():
     """The client secret the simulator_env fixture uses: finding it anywhere means a leak."""
     return LEAK_CANARY_SECRET
+
+
+# The two tenants of the multi-tenant tests: (connection name, customers, seed, client secret).
+TWO_TENANTS = (
+    ("north", 60, 11, LEAK_CANARY_SECRET),
+    ("south", 40, 12, "cs1.e2e-south-secret"),
+)
+
+
+def _two_simulated_tenants(stack):
+    """{name: (base_url, auth_url, Simulator)}: the two tenants on one simulator, with their own
+    credentials (one app key) and overlapping record ids, as ServiceTitan serves tenants."""
+    from servicetitan_pipeline.simulator import SimulatorConfig, start_tenants
+
+    configs = [
+        SimulatorConfig(
+            customers=customers,
+            seed=seed,
+            tenant_id=1000001 + i,
+            client_id=f"cid.e2e-{name}",
+            client_secret=secret,
+        )
+        for i, (name, customers, seed, secret) in enumerate(TWO_TENANTS)
+    ]
+    served = stack.enter_context(start_tenants(configs))
+    return {
+        name: (served.base_url, served.auth_url, served.tenants[config.tenant_id])
+        for (name, *_), config in zip(TWO_TENANTS, configs, strict=True)
+    }
+
+
+@pytest.fixture
+def two_tenants_env(tmp_path):
+    """Two simulated tenants listed in a connections file, sharing one app key; yields
+    ({name: Simulator}, env). The credentials are in env under the names the file gives."""
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        tenants = _two_simulated_tenants(stack)
+        lines = [
+            "[defaults]",
+            'environment = "integration"',
+            'app_key_env = "E2E_GROUP_APP_KEY"',
+        ]
+        env = _clean_env(
+            SERVICETITAN_DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"),
+            DAGSTER_HOME=str(tmp_path / "dagster_home"),
+        )
+        for position, (name, (base_url, auth_url, sim)) in enumerate(tenants.items(), start=1):
+            prefix = f"E2E_TENANT_{position}"
+            lines += [
+                "",
+                "[[connections]]",
+                f'name = "{name}"',
+                f"tenant_id = {sim.config.tenant_id}",
+                f'client_id_env = "{prefix}_CLIENT_ID"',
+                f'client_secret_env = "{prefix}_CLIENT_SECRET"',
+                f'api_base_url = "{base_url}"',
+                f'auth_url = "{auth_url}"',
+            ]
+            env[f"{prefix}_CLIENT_ID"] = sim.config.client_id
+            env[f"{prefix}_CLIENT_SECRET"] = sim.config.client_secret
+            env["E2E_GROUP_APP_KEY"] = sim.config.app_key
+        path = tmp_path / "connections.toml"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        env["SERVICETITAN_CONNECTIONS_FILE"] = str(path)
+        (tmp_path / "dagster_home").mkdir()
+        yield {name: sim for name, (_, _, sim) in tenants.items()}, env

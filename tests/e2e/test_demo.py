@@ -28,14 +28,33 @@ def test_demo_runs_both_syncs_and_prints_the_summary(tmp_path, run_cli, clean_en
     for entity in ENTITIES:
         assert entity.name in out
     assert str(database) in out
+    # Two simulated companies, synced in one run, each with its block.
+    assert "a group of 2 simulated companies" in out
+    assert out.count("tenant north-hvac: OK") == 2 and out.count("tenant south-plumbing: OK") == 2
     with duckdb.connect(str(database), read_only=True) as con:
         for entity in ENTITIES:
-            n = con.execute(f"select count(*) from {entity.raw_table}").fetchall()[0][0]
-            assert n > 0, entity.name
+            per_tenant = dict(
+                con.execute(
+                    f"select _connection, count(*) from {entity.raw_table} group by 1"
+                ).fetchall()
+            )
+            assert set(per_tenant) == {"north-hvac", "south-plumbing"}, entity.name
         revenue_rows = con.execute(
             "select count(*) from rpt_revenue_by_month_business_unit"
         ).fetchall()[0][0]
+        companies = {
+            row[0]
+            for row in con.execute(
+                "select connection_name from rpt_group_monthly where not is_group_total"
+            ).fetchall()
+        }
     assert revenue_rows > 0
+    assert companies == {"north-hvac", "south-plumbing"}
+    assert "rpt_group_monthly" in out and "All companies" in out
+    # The demo's connections and settings files, for `check --env-file` and the UI.
+    home = tmp_path / ".dagster_home"
+    assert (home / "servicetitan_connections.toml").is_file()
+    assert "SERVICETITAN_TENANT_2_CLIENT_SECRET=" in (home / "simulator.env").read_text()
 
 
 def test_demo_refuses_to_delete_another_tenants_warehouse(tmp_path, run_cli, clean_env):

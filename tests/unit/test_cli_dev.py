@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from servicetitan_pipeline.cli import dev
-from servicetitan_pipeline.cli.check import resource_from_environment
-from servicetitan_pipeline.cli.simulated import write_settings_file
+from servicetitan_pipeline.cli.simulated import CONNECTIONS_FILE_NAME, write_group_files
 from servicetitan_pipeline.config import DEV_SIMULATOR_PORT_ENV, DEV_UI_PORT_ENV
-from servicetitan_pipeline.simulator import SimulatorConfig, start_simulator
+from servicetitan_pipeline.simulator import demo_tenant_configs, start_tenants
 
 
 def _parse(*argv: str) -> argparse.Namespace:
@@ -42,17 +41,29 @@ def test_a_bad_port_setting_is_a_usage_error(monkeypatch, capsys):
     assert DEV_UI_PORT_ENV in capsys.readouterr().err
 
 
-def test_the_settings_file_connects_check_to_the_simulator(tmp_path: Path):
-    from dotenv import dotenv_values
+def test_the_settings_file_connects_every_simulated_tenant(tmp_path: Path):
+    from servicetitan_pipeline.client.connections import (
+        configured_connections,
+        credential_variables,
+    )
+    from servicetitan_pipeline.config import load_dotenv_file
 
-    with start_simulator(SimulatorConfig(customers=20, seed=1)) as sim:
-        path = tmp_path / "simulator.env"
-        write_settings_file(path, sim, tmp_path / "dev.duckdb", connection_name="dev")
-        values = {k: v or "" for k, v in dotenv_values(path).items()}
-        settings = resource_from_environment(values, {}).get_settings()
-        assert (settings.api_base_url, settings.auth_url) == (sim.base_url, sim.auth_url)
-        assert settings.tenant_id == sim.config.tenant_id
-        assert values["SERVICETITAN_DUCKDB_PATH"] == str(tmp_path / "dev.duckdb")
+    names = ("north", "south")
+    with start_tenants(demo_tenant_configs(2, customers=20)) as group:
+        _, path, _ = write_group_files(tmp_path, group, tmp_path / "dev.duckdb", names, by="dev")
+        environ: dict[str, str] = {}
+        file = load_dotenv_file(path, environ, credential_variables=credential_variables)
+        assert not file.ignored
+        connections = configured_connections(environ)
+        assert [c.name for c in connections] == list(names)
+        for connection, sim in zip(connections, group.tenants.values(), strict=True):
+            settings = connection.settings(environ)
+            assert (settings.api_base_url, settings.auth_url) == (group.base_url, group.auth_url)
+            assert settings.tenant_id == sim.config.tenant_id
+            assert settings.client_secret == sim.config.client_secret
+            # The connections file holds variable names, never a credential.
+            assert sim.config.client_secret not in (tmp_path / CONNECTIONS_FILE_NAME).read_text()
+        assert environ["SERVICETITAN_DUCKDB_PATH"] == str(tmp_path / "dev.duckdb")
 
 
 def test_dagster_dev_starts_without_its_supersession_warning():

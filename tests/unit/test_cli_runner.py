@@ -10,10 +10,11 @@ import pytest
 from servicetitan_pipeline.cli.runner import run_sync
 
 
-def test_a_run_failed_at_resource_init_says_why_in_the_summary_and_the_log(
+def test_a_tenant_with_a_bad_setting_says_why_in_the_summary_and_the_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    # `sync` validates the settings first; a run launched otherwise (the UI, a script) does not.
+    # `sync` validates the settings first; a run launched otherwise (the UI, a script) does
+    # not: the tenant's settings are read when the run reaches it, and it fails, named.
     for name, value in {
         "SERVICETITAN_CONNECTION_NAME": "n",
         "SERVICETITAN_ENVIRONMENT": "integration",
@@ -26,13 +27,17 @@ def test_a_run_failed_at_resource_init_says_why_in_the_summary_and_the_log(
         monkeypatch.setenv(name, value)
     outcome = run_sync(entities=["business_units"], include_dbt=False)
     assert not outcome.success
-    assert outcome.failures == [
-        "run: SettingsError: SERVICETITAN_TENANT_ID / tenant_id must be a positive integer, "
-        "got 'acme'"
-    ]
+    # The partition's name is the connection name the definitions were loaded with (another
+    # test of this process may have loaded them first).
+    (tenant,) = outcome.tenants
+    reason = (
+        "business_units: SERVICETITAN_TENANT_ID / tenant_id must be a positive integer, got 'acme'"
+    )
+    assert outcome.failures == [f"servicetitan_ingestion: {tenant.name}: {reason}"]
+    assert not tenant.success and tenant.failures == outcome.failures
     assert outcome.log_path is not None
     log = Path(outcome.log_path).read_text()
-    assert "run failed:" in log and "SERVICETITAN_TENANT_ID / tenant_id" in log
+    assert "servicetitan_ingestion failed:" in log and "SERVICETITAN_TENANT_ID / tenant_id" in log
     assert "cs1.unit-secret" not in log
 
 
