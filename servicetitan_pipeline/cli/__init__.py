@@ -33,6 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "servicetitan_pipeline.cli.dev",
         "start the Dagster UI against the embedded simulator",
     ),
+    "sql": (
+        "servicetitan_pipeline.cli.sql",
+        "run SQL on the analysts' copy of the warehouse (read-only; -c SQL, or a shell)",
+    ),
     "simulator": (
         "servicetitan_pipeline.simulator.cli",
         "run the embedded ServiceTitan simulator standalone",

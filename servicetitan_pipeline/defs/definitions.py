@@ -29,6 +29,7 @@ from servicetitan_pipeline.config import (
     duckdb_path,
     refuse_credentials_redirected_by,
 )
+from servicetitan_pipeline.defs.analysts import build_analysts_copy_asset
 from servicetitan_pipeline.defs.checks import build_ingestion_checks
 from servicetitan_pipeline.defs.dbt import servicetitan_dbt_assets
 from servicetitan_pipeline.defs.dbt_project import dbt_project
@@ -56,7 +57,13 @@ report_assets = build_report_assets(report_specs, tenants)
 sync_job = build_sync_job(report_assets=report_assets)
 
 defs = dg.Definitions(
-    assets=[*build_ingestion_assets(tenants=tenants), *report_assets, servicetitan_dbt_assets],
+    assets=[
+        *build_ingestion_assets(tenants=tenants),
+        *report_assets,
+        servicetitan_dbt_assets,
+        # Last in every run that builds dbt: the read-only copy analysts open (docs/analysts.md).
+        build_analysts_copy_asset(servicetitan_dbt_assets.keys),
+    ],
     asset_checks=[
         *build_ingestion_checks(),
         *build_report_checks(
