@@ -249,10 +249,11 @@ def prepare_settings(
     apply_file_mode()
     chosen = select_tenants(configured_connections(), tenants)
     prepared = tenant_settings(chosen, overrides or {})
-    if every_tenant_valid:
-        for tenant in prepared:
-            if tenant.error is not None:
-                raise tenant.error
+    for tenant in prepared:
+        # The single-tenant SERVICETITAN_* setup has one connection: a bad setting there is
+        # the command's one-line refusal, before anything is said or sent, as before the file.
+        if tenant.error is not None and (every_tenant_valid or tenant.connection.from_environment):
+            raise tenant.error
     # The code location reads it too (the job's selection): a typo fails here, in one line.
     configured_entity_selection()
     if warehouse:

@@ -195,7 +195,9 @@ def single_tenant_connection(environ: Mapping[str, str] | None = None) -> Tenant
     return TenantConnection(
         name=_partition_safe_name(name, CONNECTION_ENV_VARS["name"]),
         environment=(environ.get(CONNECTION_ENV_VARS["environment"]) or "").strip(),
-        tenant_id=int(tenant) if tenant.isdigit() else None,
+        # Only a plausible ID is read now; a bad one is refused, named, when settings are
+        # validated (int() would raise on thousands of digits).
+        tenant_id=int(tenant) if tenant.isdigit() and len(tenant) <= 19 else None,
         client_id_env=CONNECTION_ENV_VARS["client_id"],
         client_secret_env=CONNECTION_ENV_VARS["client_secret"],
         app_key_env=CONNECTION_ENV_VARS["app_key"],
