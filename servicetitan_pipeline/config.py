@@ -120,6 +120,14 @@ def duckdb_path() -> str:
     return str(path)
 
 
+# Which warehouse: "duckdb" (the file above, the default) or "ducklake" (warehouse/lake.py): a
+# catalog in PostgreSQL (a libpq connection string, never a password: libpq reads PGPASSWORD)
+# and the lake's Parquet files under a directory or object-store prefix.
+WAREHOUSE_ENV: Final = "SERVICETITAN_WAREHOUSE"
+DUCKLAKE_CATALOG_ENV: Final = "SERVICETITAN_DUCKLAKE_CATALOG"
+DUCKLAKE_DATA_PATH_ENV: Final = "SERVICETITAN_DUCKLAKE_DATA_PATH"
+
+
 # The analysts' copy: a read-only database of the marts and reports (and staging), published
 # after each successful run beside the warehouse, so that no analyst ever holds the warehouse.
 ANALYSTS_DUCKDB_PATH_ENV: Final = "SERVICETITAN_ANALYSTS_DUCKDB_PATH"
@@ -543,6 +551,9 @@ DOCUMENTED_SETTINGS: Final = frozenset(
         *CONNECTION_ENV_VARS.values(),
         DUCKDB_PATH_ENV,
         ANALYSTS_DUCKDB_PATH_ENV,
+        WAREHOUSE_ENV,
+        DUCKLAKE_CATALOG_ENV,
+        DUCKLAKE_DATA_PATH_ENV,
         AR_AS_OF_DATE_ENV,
         SYNC_CRON_ENV,
         SYNC_TIMEZONE_ENV,
