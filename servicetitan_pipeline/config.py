@@ -313,6 +313,46 @@ class ScheduleSettings:
         return cls(cron=cron, timezone=timezone, running=state == "running")
 
 
+# --- alerts: who is told when a run fails, a check fails or a tenant's data goes stale ---------
+
+# Parsed and validated by servicetitan_pipeline.alerts.settings (AlertSettings.from_env). With
+# neither a webhook nor an SMTP host set, no alert sensor is defined and nothing changes.
+# The webhook URL is a secret for Slack (its path is the token): never logged or echoed.
+ALERT_WEBHOOK_URL_ENV: Final = "SERVICETITAN_ALERT_WEBHOOK_URL"
+# "text" (a Slack-compatible {"text": ...}, the default) or "blocks" (text plus Slack blocks).
+ALERT_WEBHOOK_FORMAT_ENV: Final = "SERVICETITAN_ALERT_WEBHOOK_FORMAT"
+ALERT_SMTP_HOST_ENV: Final = "SERVICETITAN_ALERT_SMTP_HOST"
+ALERT_SMTP_PORT_ENV: Final = "SERVICETITAN_ALERT_SMTP_PORT"
+# "starttls" (the default, port 587), "ssl" (port 465) or "plain" (port 25, loopback only).
+ALERT_SMTP_SECURITY_ENV: Final = "SERVICETITAN_ALERT_SMTP_SECURITY"
+ALERT_SMTP_USER_ENV: Final = "SERVICETITAN_ALERT_SMTP_USER"
+# The password is read from the environment when an email is sent, never stored: from the
+# variable this setting names, else from SERVICETITAN_ALERT_SMTP_PASSWORD.
+ALERT_SMTP_PASSWORD_ENV_ENV: Final = "SERVICETITAN_ALERT_SMTP_PASSWORD_ENV"
+ALERT_SMTP_PASSWORD_ENV: Final = "SERVICETITAN_ALERT_SMTP_PASSWORD"
+ALERT_EMAIL_FROM_ENV: Final = "SERVICETITAN_ALERT_EMAIL_FROM"
+ALERT_EMAIL_TO_ENV: Final = "SERVICETITAN_ALERT_EMAIL_TO"  # comma-separated addresses
+# The Dagster UI's address (e.g. http://127.0.0.1:3000): alerts then link to the run.
+ALERT_UI_BASE_URL_ENV: Final = "SERVICETITAN_ALERT_UI_BASE_URL"
+# How old a tenant's raw data may get before it is stale: the hourly schedule plus slack.
+FRESHNESS_HOURS_ENV: Final = "SERVICETITAN_FRESHNESS_HOURS"
+DEFAULT_FRESHNESS_HOURS: Final = 3.0
+ALERT_SETTINGS: Final = (
+    ALERT_WEBHOOK_URL_ENV,
+    ALERT_WEBHOOK_FORMAT_ENV,
+    ALERT_SMTP_HOST_ENV,
+    ALERT_SMTP_PORT_ENV,
+    ALERT_SMTP_SECURITY_ENV,
+    ALERT_SMTP_USER_ENV,
+    ALERT_SMTP_PASSWORD_ENV_ENV,
+    ALERT_SMTP_PASSWORD_ENV,
+    ALERT_EMAIL_FROM_ENV,
+    ALERT_EMAIL_TO_ENV,
+    ALERT_UI_BASE_URL_ENV,
+    FRESHNESS_HOURS_ENV,
+)
+
+
 # --- what is synced --------------------------------------------------------------------------
 
 ENTITIES_ENV: Final = "SERVICETITAN_ENTITIES"
@@ -564,6 +604,7 @@ DOCUMENTED_SETTINGS: Final = frozenset(
         FILE_MODE_ENV,
         CONNECTIONS_FILE_ENV,
         REPORTS_FILE_ENV,
+        *ALERT_SETTINGS,
     }
 )
 # Where requests go, and what they carry: a file may move the first only with the second.
