@@ -17,7 +17,7 @@ from servicetitan_pipeline.alerts.freshness import (
     evaluate_staleness,
     stale_alert,
 )
-from servicetitan_pipeline.alerts.messages import Alert, Redactor, first_line
+from servicetitan_pipeline.alerts.messages import Alert, Redactor, error_lines, first_line
 from servicetitan_pipeline.alerts.notifier import Notifier
 from servicetitan_pipeline.alerts.settings import (
     AlertSettings,
@@ -39,6 +39,7 @@ __all__ = [
     "StalePair",
     "StaleState",
     "WebhookSettings",
+    "error_lines",
     "evaluate_staleness",
     "first_line",
     "stale_alert",

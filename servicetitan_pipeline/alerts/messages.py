@@ -9,6 +9,7 @@ secrets and app keys, the webhook URL, the SMTP password) wherever it appears.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -21,6 +22,8 @@ MIN_SECRET_LENGTH: Final = 6
 # What one line of an alert may hold: an error's first line can be a megabyte of payload.
 MAX_LINE_CHARS: Final = 500
 MAX_LINES: Final = 40
+# Of one error's message: its first line and the tenants it names after it.
+MAX_ERROR_LINES: Final = 6
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,29 @@ def first_line(text: str | None, limit: int = MAX_LINE_CHARS) -> str:
         if line.strip():
             return _cut(line.strip(), limit)
     return ""
+
+
+# "dagster._core.definitions.events.Failure: ..." -> "Failure: ...": the module says nothing.
+_QUALIFIED_ERROR = re.compile(r"^(?:[A-Za-z_]\w*\.)+(\w*(?:Error|Exception|Failure)): ")
+
+
+def error_lines(text: str | None, limit: int = MAX_ERROR_LINES) -> list[str]:
+    """The first ``limit`` non-empty lines of an error's message, before its stack trace.
+
+    The first line says what failed; the pipeline's errors name the failed tenants and entities
+    on the lines after it (one per tenant), so those come too.
+    """
+    lines: list[str] = []
+    for line in (text or "").splitlines():
+        if line.strip().startswith(("Stack Trace:", "Traceback (most recent call last)")):
+            break
+        if line.strip():
+            lines.append(_cut(line.strip(), MAX_LINE_CHARS))
+    if lines:
+        lines[0] = _QUALIFIED_ERROR.sub(r"\1: ", lines[0])
+    if len(lines) > limit:
+        lines = [*lines[: limit - 1], f"... and {len(lines) - limit + 1} more lines"]
+    return lines
 
 
 def _cut(text: str, limit: int) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import time
 from collections.abc import Callable, Iterable, Sequence
 
 import dagster as dg
@@ -30,6 +29,8 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
 )
+from dagster._time import get_current_timestamp
+from dagster._utils.error import SerializableErrorInfo
 
 from servicetitan_pipeline.alerts import (
     Alert,
@@ -38,6 +39,7 @@ from servicetitan_pipeline.alerts import (
     Delivery,
     Notifier,
     StaleState,
+    error_lines,
     evaluate_staleness,
     first_line,
     stale_alert,
@@ -125,13 +127,27 @@ def _failed_error_checks(instance: dg.DagsterInstance, run_id: str) -> list[str]
     return failed
 
 
+def _users_error(error: SerializableErrorInfo | None) -> SerializableErrorInfo | None:
+    """The error the step's code raised: Dagster wraps an exception from user code in its own
+    ("Error occurred while executing op ...") with the real one as the cause; a ``Failure``
+    is not wrapped."""
+    while (
+        error is not None
+        and error.cause is not None
+        and error.cls_name
+        in {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}
+    ):
+        error = error.cause
+    return error
+
+
 def _step_failures(events: Sequence[DagsterEvent]) -> list[str]:
     lines = []
     for event in events[:MAX_STEPS_NAMED]:
-        data = event.event_specific_data
-        error = getattr(data, "error", None)
-        message = first_line(getattr(error, "message", None)) or "failed"
-        lines.append(f"step {event.step_key}: {message}")
+        error = _users_error(getattr(event.event_specific_data, "error", None))
+        message = error_lines(error.message if error is not None else None) or ["failed"]
+        lines.append(f"step {event.step_key}: {message[0]}")
+        lines += [f"  {line}" for line in message[1:]]
     if len(events) > MAX_STEPS_NAMED:
         lines.append(f"... and {len(events) - MAX_STEPS_NAMED} more failed steps")
     return lines
@@ -262,7 +278,6 @@ def stale_data_alert_sensor(
     asset_keys: Sequence[dg.AssetKey],
     tenants: Sequence[str],
     secrets: SecretSource = list,
-    clock: Callable[[], float] = time.time,
 ) -> dg.SensorDefinition:
     """Tells once per stale episode when a tenant's raw data is older than its freshness.
 
@@ -289,7 +304,7 @@ def stale_data_alert_sensor(
         state = StaleState.from_json(context.cursor)
         evaluation = evaluate_staleness(
             _last_syncs(context.instance, keys, tenants),
-            now=clock(),
+            now=get_current_timestamp(),
             max_age_hours=hours,
             state=state,
         )
