@@ -30,7 +30,7 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 from dagster._time import get_current_timestamp
-from dagster._utils.error import SerializableErrorInfo
+from dagster_shared.error import SerializableErrorInfo
 
 from servicetitan_pipeline.alerts import (
     Alert,
