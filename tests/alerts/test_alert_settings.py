@@ -118,3 +118,17 @@ def test_the_smtp_password_is_read_when_needed_and_its_absence_named() -> None:
     assert settings.smtp.password({"ALERTS_SMTP_PASSWORD": "pw-123456"}) == "pw-123456"
     with pytest.raises(AlertSettingsError, match="set ALERTS_SMTP_PASSWORD"):
         settings.smtp.password({})
+
+
+def test_every_alert_setting_is_in_the_readme_and_env_example() -> None:
+    from pathlib import Path
+
+    from servicetitan_pipeline.config import ALERT_SETTINGS
+
+    repo = Path(__file__).resolve().parents[2]
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    alerts = readme[readme.index("## Alerts") : readme.index("## What lands in DuckDB")]
+    example = (repo / ".env.example").read_text(encoding="utf-8")
+    for name in ALERT_SETTINGS:
+        assert f"| `{name}` |" in alerts, name
+        assert f"# {name}=" in example, name
