@@ -305,3 +305,23 @@ def test_the_smtp_password_may_not_be_a_tenant_credential() -> None:
     )
     with pytest.raises(ValueError, match="SERVICETITAN_ALERT_SMTP_PASSWORD_ENV names NORTH_ALERTS"):
         build_alert_sensors(settings, connections=[NORTH], raw_asset_keys=[])
+
+
+def test_through_dagsters_sensor_ticks_a_failed_run_posts_once(webhook: WebhookReceiver) -> None:
+    @dg.asset
+    def broken() -> None:
+        raise RuntimeError("north-hvac: invoices: HTTP 500")
+
+    sensor = run_failure_alert_sensor(_settings(webhook.url))
+    with dg.instance_for_test() as instance:
+
+        def tick(cursor: str | None) -> str | None:
+            context = dg.build_sensor_context(instance=instance, cursor=cursor)
+            return sensor.evaluate_tick(context).cursor
+
+        cursor = tick(None)  # the first tick only starts the cursor
+        dg.materialize([broken], instance=instance, raise_on_error=False)
+        cursor = tick(cursor)
+        cursor = tick(cursor)
+    (post,) = webhook.posts
+    assert "step broken: RuntimeError: north-hvac: invoices: HTTP 500" in post["text"]
