@@ -109,6 +109,9 @@ def post_webhook(
                 detail, retry = f"timed out ({type(exc).__name__})", True
             except httpx.TransportError as exc:
                 detail, retry = f"could not be reached ({type(exc).__name__})", True
+            except httpx.HTTPError as exc:
+                # Anything else httpx refuses (a malformed answer...): another try won't help.
+                detail, retry = f"failed ({type(exc).__name__})", False
             else:
                 if 200 <= status < 300:
                     return Delivery(channel, True, attempts, f"HTTP {status}")

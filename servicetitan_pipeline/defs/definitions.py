@@ -14,7 +14,10 @@ default), and every report of the report list (``SERVICETITAN_REPORTS_FILE``) ha
 which the job pulls too. Loading it makes every file this process creates private, as
 ``SERVICETITAN_FILE_MODE`` says (the code server and run workers of ``dagster dev`` load it
 too), and refuses to load when the ``.env`` that ``dagster dev`` read from its working
-directory points the URLs elsewhere while the credentials are the environment's.
+directory points the URLs elsewhere while the credentials are the environment's. Every synced
+raw asset carries a freshness policy of ``SERVICETITAN_FRESHNESS_HOURS``; the alert sensors
+(``defs.alerts``) are defined only when ``SERVICETITAN_ALERT_WEBHOOK_URL`` or
+``SERVICETITAN_ALERT_SMTP_HOST`` is set, and a bad alert setting fails the load, named.
 """
 
 from __future__ import annotations

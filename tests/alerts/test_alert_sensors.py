@@ -200,53 +200,55 @@ def test_a_failed_error_check_of_a_successful_run_posts(
         assert "checked_error_False / rows_reconcile: 2 of 2 tenants fail: north-hvac" in text
 
 
-def test_a_stale_tenant_is_told_once_per_episode(webhook: WebhookReceiver) -> None:
+def test_a_stale_tenant_is_told_once_per_episode(
+    webhook: WebhookReceiver, instance: dg.DagsterInstance
+) -> None:
+    # Keys no other test of the module materializes.
     keys = [dg.AssetKey(["servicetitan", "customers"]), dg.AssetKey(["servicetitan", "jobs"])]
     tenants = ["north-hvac", "south-plumbing"]
     start = time.time()
     hour = 3600.0
-    with dg.instance_for_test() as instance:
 
-        def synced(tenant: str, at: float) -> None:
-            with freeze_time(at):
-                for key in keys:
-                    instance.report_runless_asset_event(
-                        dg.AssetMaterialization(asset_key=key, partition=tenant)
-                    )
+    def synced(tenant: str, at: float) -> None:
+        with freeze_time(at):
+            for key in keys:
+                instance.report_runless_asset_event(
+                    dg.AssetMaterialization(asset_key=key, partition=tenant)
+                )
 
-        sensor = stale_data_alert_sensor(_settings(webhook.url), keys, tenants)
-        cursor: str | None = None
+    sensor = stale_data_alert_sensor(_settings(webhook.url), keys, tenants)
+    cursor: str | None = None
 
-        def tick(at: float) -> str:
-            nonlocal cursor
-            context = dg.build_sensor_context(instance=instance, cursor=cursor)
-            with freeze_time(at):
-                skip = sensor(context)
-            cursor = context.cursor
-            assert isinstance(skip, dg.SkipReason)
-            return skip.skip_message or ""
+    def tick(at: float) -> str:
+        nonlocal cursor
+        context = dg.build_sensor_context(instance=instance, cursor=cursor)
+        with freeze_time(at):
+            skip = sensor(context)
+        cursor = context.cursor
+        assert isinstance(skip, dg.SkipReason)
+        return skip.skip_message or ""
 
-        synced("north-hvac", start)
-        synced("south-plumbing", start)
-        assert "fresher than 3 h" in tick(start + hour)
-        assert webhook.posts == []
+    synced("north-hvac", start)
+    synced("south-plumbing", start)
+    assert "fresher than 3 h" in tick(start + hour)
+    assert webhook.posts == []
 
-        assert "became stale" in tick(start + 4 * hour)
-        (post,) = webhook.posts
-        text = post["text"]
-        assert text.startswith("*Stale ServiceTitan data: north-hvac, south-plumbing*")
-        assert "north-hvac: 2 entities older than 3 h (oldest 4.0 h" in text
-        assert "customers, jobs" in text
-        assert "<http://127.0.0.1:3000/assets/servicetitan|" in text
+    assert "became stale" in tick(start + 4 * hour)
+    (post,) = webhook.posts
+    text = post["text"]
+    assert text.startswith("*Stale ServiceTitan data: north-hvac, south-plumbing*")
+    assert "north-hvac: 2 entities older than 3 h (oldest 4.0 h" in text
+    assert "customers, jobs" in text
+    assert "<http://127.0.0.1:3000/assets/servicetitan|" in text
 
-        # Still stale: nothing more; north synced again, then stale again: told again.
-        assert "still stale, already told" in tick(start + 4.5 * hour)
-        synced("north-hvac", start + 5 * hour)
-        assert "still stale" in tick(start + 5.5 * hour)  # south only, already told
-        assert len(webhook.posts) == 1
-        tick(start + 9 * hour)
-        assert len(webhook.posts) == 2
-        assert webhook.posts[1]["text"].startswith("*Stale ServiceTitan data: north-hvac*")
+    # Still stale: nothing more; north synced again, then stale again: told again.
+    assert "still stale, already told" in tick(start + 4.5 * hour)
+    synced("north-hvac", start + 5 * hour)
+    assert "still stale" in tick(start + 5.5 * hour)  # south only, already told
+    assert len(webhook.posts) == 1
+    tick(start + 9 * hour)
+    assert len(webhook.posts) == 2
+    assert webhook.posts[1]["text"].startswith("*Stale ServiceTitan data: north-hvac*")
 
 
 def test_a_webhook_that_is_down_fails_the_tick_within_bounds(
@@ -307,21 +309,22 @@ def test_the_smtp_password_may_not_be_a_tenant_credential() -> None:
         build_alert_sensors(settings, connections=[NORTH], raw_asset_keys=[])
 
 
-def test_through_dagsters_sensor_ticks_a_failed_run_posts_once(webhook: WebhookReceiver) -> None:
+def test_through_dagsters_sensor_ticks_a_failed_run_posts_once(
+    webhook: WebhookReceiver, instance: dg.DagsterInstance
+) -> None:
     @dg.asset
     def broken() -> None:
         raise RuntimeError("north-hvac: invoices: HTTP 500")
 
     sensor = run_failure_alert_sensor(_settings(webhook.url))
-    with dg.instance_for_test() as instance:
 
-        def tick(cursor: str | None) -> str | None:
-            context = dg.build_sensor_context(instance=instance, cursor=cursor)
-            return sensor.evaluate_tick(context).cursor
+    def tick(cursor: str | None) -> str | None:
+        context = dg.build_sensor_context(instance=instance, cursor=cursor)
+        return sensor.evaluate_tick(context).cursor
 
-        cursor = tick(None)  # the first tick only starts the cursor
-        dg.materialize([broken], instance=instance, raise_on_error=False)
-        cursor = tick(cursor)
-        cursor = tick(cursor)
+    cursor = tick(None)  # the first tick only starts the cursor
+    dg.materialize([broken], instance=instance, raise_on_error=False)
+    cursor = tick(cursor)
+    cursor = tick(cursor)
     (post,) = webhook.posts
     assert "step broken: RuntimeError: north-hvac: invoices: HTTP 500" in post["text"]
