@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import threading
 import time
 from typing import Final
 
@@ -19,17 +20,41 @@ from servicetitan_pipeline.alerts.webhook import Delivery
 
 # Each socket operation (connect, every command): a server that stops answering costs this.
 SMTP_TIMEOUT_SECONDS: Final = 10.0
+# The whole exchange (a dozen commands): a server answering each just in time is cut off here.
+SMTP_DEADLINE_SECONDS: Final = 20.0
 
 
 def send_email(
-    settings: SmtpSettings, alert: Alert, *, timeout: float = SMTP_TIMEOUT_SECONDS
+    settings: SmtpSettings,
+    alert: Alert,
+    *,
+    timeout: float = SMTP_TIMEOUT_SECONDS,
+    deadline_seconds: float = SMTP_DEADLINE_SECONDS,
 ) -> Delivery:
-    """Send ``alert`` to ``settings.recipients``; never raises for the server's sake.
+    """Send ``alert`` to ``settings.recipients``; never raises for the server's sake, and
+    returns by ``deadline_seconds`` whatever the server does.
 
     One attempt: a mail server that refused the message or the login will refuse it again,
     and one that is down is the operator's to hear about from the webhook or the sensor log.
+    The exchange runs in a daemon thread: smtplib bounds each socket operation, not the whole;
+    a thread still waiting at the deadline is left to its socket timeout and ends on its own.
     """
     channel = f"email ({settings.host}:{settings.port})"
+    outcome: list[Delivery] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(_exchange(settings, alert, channel, timeout)),
+        name="servicetitan-alert-smtp",
+        daemon=True,
+    )
+    worker.start()
+    worker.join(deadline_seconds)
+    if outcome:
+        return outcome[0]
+    return Delivery(channel, False, 1, f"gave up at the {deadline_seconds:g} s deadline")
+
+
+def _exchange(settings: SmtpSettings, alert: Alert, channel: str, timeout: float) -> Delivery:
+    """One SMTP session: connect, secure, log in, send; what happened as a Delivery."""
     message = email_message(alert, sender=settings.sender, recipients=settings.recipients)
     started = time.monotonic()
     try:

@@ -25,7 +25,7 @@ MAX_ATTEMPTS: Final = 3
 CONNECT_TIMEOUT_SECONDS: Final = 5.0
 READ_TIMEOUT_SECONDS: Final = 10.0
 # All attempts and the waits between them: well inside Dagster's 60 s for a sensor tick.
-DEADLINE_SECONDS: Final = 30.0
+DEADLINE_SECONDS: Final = 25.0
 RETRY_WAIT_SECONDS: Final = 1.0  # then 2 s
 MAX_ANSWER_BYTES: Final = 4096
 

@@ -4,6 +4,7 @@ the receiver is down or slow, and the email as it arrives."""
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Iterator
 
@@ -11,6 +12,7 @@ import pytest
 from receivers import WEBHOOK_TOKEN, MailReceiver, WebhookReceiver, _free_port, run_smtp
 
 from servicetitan_pipeline.alerts import Alert, AlertSettings, Notifier
+from servicetitan_pipeline.alerts.mail import send_email
 from servicetitan_pipeline.alerts.settings import WebhookSettings
 from servicetitan_pipeline.alerts.webhook import post_webhook
 
@@ -164,3 +166,18 @@ def test_a_mail_server_that_is_down_is_a_failed_delivery_not_an_exception() -> N
     )
     (delivery,) = Notifier.of(settings).send(ALERT)
     assert not delivery.ok and "ConnectionRefusedError" in delivery.detail
+
+
+def test_a_mail_server_that_never_answers_is_cut_off_at_the_deadline(smtp: MailReceiver) -> None:
+    # A listening socket nobody accepts from: the connection is made, no greeting ever comes.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        environ = _smtp_env(smtp, SERVICETITAN_ALERT_SMTP_PORT=str(silent.getsockname()[1]))
+        settings = AlertSettings.from_env(environ)
+        assert settings.smtp is not None
+        started = time.monotonic()
+        delivery = send_email(settings.smtp, ALERT, deadline_seconds=1.0)
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.5, elapsed
+    assert not delivery.ok and delivery.detail == "gave up at the 1 s deadline"
