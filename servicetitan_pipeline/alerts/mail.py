@@ -78,7 +78,7 @@ def _exchange(settings: SmtpSettings, alert: Alert, channel: str, timeout: float
     except smtplib.SMTPResponseException as exc:
         # The server's code is safe to show; its text may echo what we sent, so it is left out.
         return Delivery(channel, False, 1, f"refused: SMTP {exc.smtp_code} ({type(exc).__name__})")
-    except (smtplib.SMTPException, OSError) as exc:
+    except Exception as exc:  # SMTPException, OSError, or anything else: never the sensor's
         seconds = time.monotonic() - started
         return Delivery(channel, False, 1, f"failed after {seconds:.1f} s ({type(exc).__name__})")
     if refused:
