@@ -35,6 +35,7 @@ class StaleState:
     first_missing: Mapping[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
+        """The state as the sensor's cursor holds it."""
         return json.dumps(
             {"notified": sorted(self.notified), "first_missing": dict(self.first_missing)},
             sort_keys=True,

@@ -58,6 +58,7 @@ class Redactor:
         return cls(tuple(sorted(kept, key=len, reverse=True)))
 
     def __call__(self, text: str) -> str:
+        """``text`` with every secret replaced."""
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
         return text
