@@ -643,7 +643,8 @@ def load_dotenv_file(
       and reported, so a file can configure the pipeline but not run code in dbt or Dagster;
     * the real environment wins: the file only fills variables that are unset or empty;
     * a file may not point the API or the token endpoint elsewhere while the credentials come
-      from the environment: that would send them to a host their owner never chose;
+      from the environment: that would send them to a host their owner never chose (nor name
+      the alert SMTP server while the SMTP password comes from the environment);
     * a file anyone may write, or that another user owns, is not read: someone else could
       have planted it;
     * ``credential_variables`` (given the environment as the documented settings leave it)
@@ -687,6 +688,7 @@ def load_dotenv_file(
     _refuse_redirected_credentials(
         file, [k for k in loaded if k in ENDPOINT_SETTINGS], present & DOCUMENTED_SETTINGS
     )
+    _refuse_redirected_smtp_password(file, loaded, environ)
     environ.update(loaded)
     sources.update({k: str(file) for k in loaded})
     return SettingsFile(
@@ -720,6 +722,11 @@ def refuse_credentials_redirected_by(
     endpoints = [k for k in ENDPOINT_SETTINGS if values.get(k)]
     credentials = [k for k in CREDENTIAL_SETTINGS if not values.get(k) and environ.get(k)]
     _refuse_redirected_credentials(file, endpoints, credentials)
+    _refuse_redirected_smtp_password(
+        file,
+        {k: v for k, v in values.items() if v},
+        {k: v for k, v in environ.items() if not values.get(k)},
+    )
 
 
 def _refuse_planted_file(file: Path) -> None:
@@ -733,6 +740,27 @@ def _refuse_planted_file(file: Path) -> None:
         raise ConfigError(
             f"settings file {file} belongs to another user (uid {status.st_uid}), who could "
             "have planted it; use your own copy"
+        )
+
+
+def _refuse_redirected_smtp_password(
+    file: Path, from_file: Mapping[str, str], environment: Mapping[str, str]
+) -> None:
+    """The same rule for alert email: the SMTP password goes to the server the settings name,
+    so a file may name the server only if the password is not the environment's."""
+    if not from_file.get(ALERT_SMTP_HOST_ENV):
+        return
+    password_env = (
+        from_file.get(ALERT_SMTP_PASSWORD_ENV_ENV)
+        or environment.get(ALERT_SMTP_PASSWORD_ENV_ENV, "").strip()
+        or ALERT_SMTP_PASSWORD_ENV
+    )
+    if (environment.get(password_env) or "").strip():
+        raise ConfigError(
+            f"{ALERT_SMTP_HOST_ENV} would come from {file} while the SMTP password "
+            f"({password_env}) comes from the environment: a settings file may not send a "
+            f"password it does not hold to another server. Set {ALERT_SMTP_HOST_ENV} in the "
+            f"environment too, or put the password in {file} as {ALERT_SMTP_PASSWORD_ENV}."
         )
 
 

@@ -132,3 +132,47 @@ def test_every_alert_setting_is_in_the_readme_and_env_example() -> None:
     for name in ALERT_SETTINGS:
         assert f"| `{name}` |" in alerts, name
         assert f"# {name}=" in example, name
+
+
+def _env_file(tmp_path, text: str, name: str = ".env"):  # type: ignore[no-untyped-def]
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def test_a_settings_file_may_not_send_the_environments_smtp_password_to_its_server(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    from servicetitan_pipeline.config import (
+        ConfigError,
+        load_dotenv_file,
+        refuse_credentials_redirected_by,
+    )
+
+    planted = _env_file(tmp_path, "SERVICETITAN_ALERT_SMTP_HOST=smtp.elsewhere.example\n")
+    environ = {"SERVICETITAN_ALERT_SMTP_PASSWORD": "env-pass-123456"}
+    with pytest.raises(ConfigError, match="SERVICETITAN_ALERT_SMTP_HOST would come from") as e:
+        load_dotenv_file(planted, environ)
+    assert "env-pass-123456" not in str(e.value)
+    assert "SERVICETITAN_ALERT_SMTP_HOST" not in environ  # nothing loaded
+    # The variable the setting names counts too, and `dagster dev`'s check says the same.
+    named = {"SERVICETITAN_ALERT_SMTP_PASSWORD_ENV": "OPS_SMTP_PASSWORD", "OPS_SMTP_PASSWORD": "x"}
+    with pytest.raises(ConfigError, match=r"\(OPS_SMTP_PASSWORD\)"):
+        load_dotenv_file(planted, dict(named))
+    with pytest.raises(ConfigError, match="SERVICETITAN_ALERT_SMTP_HOST would come from"):
+        refuse_credentials_redirected_by(planted, {**environ, "SERVICETITAN_ALERT_SMTP_HOST": "x"})
+
+    # A file holding both, or an environment without a password, is fine.
+    both = _env_file(
+        tmp_path,
+        "SERVICETITAN_ALERT_SMTP_HOST=smtp.example.com\nSERVICETITAN_ALERT_SMTP_PASSWORD=p\n",
+        name="both.env",
+    )
+    loaded = load_dotenv_file(both, {})
+    assert set(loaded.loaded) == {
+        "SERVICETITAN_ALERT_SMTP_HOST",
+        "SERVICETITAN_ALERT_SMTP_PASSWORD",
+    }
+    refuse_credentials_redirected_by(both, {})
+    assert load_dotenv_file(planted, {}).loaded == ("SERVICETITAN_ALERT_SMTP_HOST",)
