@@ -313,6 +313,46 @@ class ScheduleSettings:
         return cls(cron=cron, timezone=timezone, running=state == "running")
 
 
+# --- alerts: who is told when a run fails, a check fails or a tenant's data goes stale ---------
+
+# Parsed and validated by servicetitan_pipeline.alerts.settings (AlertSettings.from_env). With
+# neither a webhook nor an SMTP host set, no alert sensor is defined and nothing changes.
+# The webhook URL is a secret for Slack (its path is the token): never logged or echoed.
+ALERT_WEBHOOK_URL_ENV: Final = "SERVICETITAN_ALERT_WEBHOOK_URL"
+# "text" (a Slack-compatible {"text": ...}, the default) or "blocks" (text plus Slack blocks).
+ALERT_WEBHOOK_FORMAT_ENV: Final = "SERVICETITAN_ALERT_WEBHOOK_FORMAT"
+ALERT_SMTP_HOST_ENV: Final = "SERVICETITAN_ALERT_SMTP_HOST"
+ALERT_SMTP_PORT_ENV: Final = "SERVICETITAN_ALERT_SMTP_PORT"
+# "starttls" (the default, port 587), "ssl" (port 465) or "plain" (port 25, loopback only).
+ALERT_SMTP_SECURITY_ENV: Final = "SERVICETITAN_ALERT_SMTP_SECURITY"
+ALERT_SMTP_USER_ENV: Final = "SERVICETITAN_ALERT_SMTP_USER"
+# The password is read from the environment when an email is sent, never stored: from the
+# variable this setting names, else from SERVICETITAN_ALERT_SMTP_PASSWORD.
+ALERT_SMTP_PASSWORD_ENV_ENV: Final = "SERVICETITAN_ALERT_SMTP_PASSWORD_ENV"
+ALERT_SMTP_PASSWORD_ENV: Final = "SERVICETITAN_ALERT_SMTP_PASSWORD"
+ALERT_EMAIL_FROM_ENV: Final = "SERVICETITAN_ALERT_EMAIL_FROM"
+ALERT_EMAIL_TO_ENV: Final = "SERVICETITAN_ALERT_EMAIL_TO"  # comma-separated addresses
+# The Dagster UI's address (e.g. http://127.0.0.1:3000): alerts then link to the run.
+ALERT_UI_BASE_URL_ENV: Final = "SERVICETITAN_ALERT_UI_BASE_URL"
+# How old a tenant's raw data may get before it is stale: the hourly schedule plus slack.
+FRESHNESS_HOURS_ENV: Final = "SERVICETITAN_FRESHNESS_HOURS"
+DEFAULT_FRESHNESS_HOURS: Final = 3.0
+ALERT_SETTINGS: Final = (
+    ALERT_WEBHOOK_URL_ENV,
+    ALERT_WEBHOOK_FORMAT_ENV,
+    ALERT_SMTP_HOST_ENV,
+    ALERT_SMTP_PORT_ENV,
+    ALERT_SMTP_SECURITY_ENV,
+    ALERT_SMTP_USER_ENV,
+    ALERT_SMTP_PASSWORD_ENV_ENV,
+    ALERT_SMTP_PASSWORD_ENV,
+    ALERT_EMAIL_FROM_ENV,
+    ALERT_EMAIL_TO_ENV,
+    ALERT_UI_BASE_URL_ENV,
+    FRESHNESS_HOURS_ENV,
+)
+
+
 # --- what is synced --------------------------------------------------------------------------
 
 ENTITIES_ENV: Final = "SERVICETITAN_ENTITIES"
@@ -564,6 +604,7 @@ DOCUMENTED_SETTINGS: Final = frozenset(
         FILE_MODE_ENV,
         CONNECTIONS_FILE_ENV,
         REPORTS_FILE_ENV,
+        *ALERT_SETTINGS,
     }
 )
 # Where requests go, and what they carry: a file may move the first only with the second.
@@ -602,7 +643,8 @@ def load_dotenv_file(
       and reported, so a file can configure the pipeline but not run code in dbt or Dagster;
     * the real environment wins: the file only fills variables that are unset or empty;
     * a file may not point the API or the token endpoint elsewhere while the credentials come
-      from the environment: that would send them to a host their owner never chose;
+      from the environment: that would send them to a host their owner never chose (nor name
+      the alert SMTP server while the SMTP password comes from the environment);
     * a file anyone may write, or that another user owns, is not read: someone else could
       have planted it;
     * ``credential_variables`` (given the environment as the documented settings leave it)
@@ -646,6 +688,7 @@ def load_dotenv_file(
     _refuse_redirected_credentials(
         file, [k for k in loaded if k in ENDPOINT_SETTINGS], present & DOCUMENTED_SETTINGS
     )
+    _refuse_redirected_smtp_password(file, loaded, environ)
     environ.update(loaded)
     sources.update({k: str(file) for k in loaded})
     return SettingsFile(
@@ -679,6 +722,11 @@ def refuse_credentials_redirected_by(
     endpoints = [k for k in ENDPOINT_SETTINGS if values.get(k)]
     credentials = [k for k in CREDENTIAL_SETTINGS if not values.get(k) and environ.get(k)]
     _refuse_redirected_credentials(file, endpoints, credentials)
+    _refuse_redirected_smtp_password(
+        file,
+        {k: v for k, v in values.items() if v},
+        {k: v for k, v in environ.items() if not values.get(k)},
+    )
 
 
 def _refuse_planted_file(file: Path) -> None:
@@ -692,6 +740,27 @@ def _refuse_planted_file(file: Path) -> None:
         raise ConfigError(
             f"settings file {file} belongs to another user (uid {status.st_uid}), who could "
             "have planted it; use your own copy"
+        )
+
+
+def _refuse_redirected_smtp_password(
+    file: Path, from_file: Mapping[str, str], environment: Mapping[str, str]
+) -> None:
+    """The same rule for alert email: the SMTP password goes to the server the settings name,
+    so a file may name the server only if the password is not the environment's."""
+    if not from_file.get(ALERT_SMTP_HOST_ENV):
+        return
+    password_env = (
+        from_file.get(ALERT_SMTP_PASSWORD_ENV_ENV)
+        or environment.get(ALERT_SMTP_PASSWORD_ENV_ENV, "").strip()
+        or ALERT_SMTP_PASSWORD_ENV
+    )
+    if (environment.get(password_env) or "").strip():
+        raise ConfigError(
+            f"{ALERT_SMTP_HOST_ENV} would come from {file} while the SMTP password "
+            f"({password_env}) comes from the environment: a settings file may not send a "
+            f"password it does not hold to another server. Set {ALERT_SMTP_HOST_ENV} in the "
+            f"environment too, or put the password in {file} as {ALERT_SMTP_PASSWORD_ENV}."
         )
 
 

@@ -14,7 +14,10 @@ default), and every report of the report list (``SERVICETITAN_REPORTS_FILE``) ha
 which the job pulls too. Loading it makes every file this process creates private, as
 ``SERVICETITAN_FILE_MODE`` says (the code server and run workers of ``dagster dev`` load it
 too), and refuses to load when the ``.env`` that ``dagster dev`` read from its working
-directory points the URLs elsewhere while the credentials are the environment's.
+directory points the URLs elsewhere while the credentials are the environment's. Every synced
+raw asset carries a freshness policy of ``SERVICETITAN_FRESHNESS_HOURS``; the alert sensors
+(``defs.alerts``) are defined only when ``SERVICETITAN_ALERT_WEBHOOK_URL`` or
+``SERVICETITAN_ALERT_SMTP_HOST`` is set, and a bad alert setting fails the load, named.
 """
 
 from __future__ import annotations
@@ -22,13 +25,16 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from servicetitan_pipeline.alerts import AlertSettings
 from servicetitan_pipeline.client.connections import configured_connections
 from servicetitan_pipeline.config import (
     apply_file_mode,
+    configured_entity_selection,
     dbt_executable,
     duckdb_path,
     refuse_credentials_redirected_by,
 )
+from servicetitan_pipeline.defs.alerts import build_alert_sensors, with_freshness_policy
 from servicetitan_pipeline.defs.analysts import build_analysts_copy_asset
 from servicetitan_pipeline.defs.checks import build_ingestion_checks
 from servicetitan_pipeline.defs.dbt import servicetitan_dbt_assets
@@ -55,10 +61,16 @@ tenants = [connection.name for connection in connections]
 report_specs = configured_report_specs()  # SERVICETITAN_REPORTS_FILE: none without a list
 report_assets = build_report_assets(report_specs, tenants)
 sync_job = build_sync_job(report_assets=report_assets)
+# SERVICETITAN_ALERT_* and SERVICETITAN_FRESHNESS_HOURS (AlertSettingsError fails the load).
+alert_settings = AlertSettings.from_env()
+synced_keys = [dg.AssetKey(e.asset_key_path) for e in configured_entity_selection().entities]
 
 defs = dg.Definitions(
     assets=[
-        *build_ingestion_assets(tenants=tenants),
+        # The UI shows each synced raw asset's freshness against SERVICETITAN_FRESHNESS_HOURS.
+        *with_freshness_policy(
+            build_ingestion_assets(tenants=tenants), synced_keys, alert_settings.freshness_hours
+        ),
         *report_assets,
         servicetitan_dbt_assets,
         # Last in every run that builds dbt: the read-only copy analysts open (docs/analysts.md).
@@ -76,6 +88,10 @@ defs = dg.Definitions(
     ],
     jobs=[sync_job],
     schedules=[build_sync_schedule(sync_job, tenants)],
+    # None unless a webhook or an SMTP server is configured (README, "Alerts").
+    sensors=build_alert_sensors(
+        alert_settings, connections=connections, raw_asset_keys=synced_keys
+    ),
     resources={
         "servicetitan": servicetitan_tenants_from_connections(connections),
         "duckdb": WarehouseResource(database=duckdb_path()),

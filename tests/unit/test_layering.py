@@ -25,8 +25,12 @@ ALLOWED: dict[str, frozenset[str]] = {
     "warehouse": frozenset({"entities", "config"}),
     "sync": frozenset({"entities", "config", "client", "warehouse"}),
     "simulator": frozenset({"entities", "config", "openapi"}),
-    "defs": frozenset({"entities", "config", "client", "warehouse", "sync"}),
-    "cli": frozenset({"entities", "config", "client", "warehouse", "sync", "simulator", "defs"}),
+    # Alert messages and their delivery (webhook, SMTP): no Dagster, no ServiceTitan client.
+    "alerts": frozenset({"config"}),
+    "defs": frozenset({"entities", "config", "client", "warehouse", "sync", "alerts"}),
+    "cli": frozenset(
+        {"entities", "config", "client", "warehouse", "sync", "simulator", "defs", "alerts"}
+    ),
 }
 
 
