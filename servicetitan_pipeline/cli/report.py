@@ -82,7 +82,7 @@ def print_sync_outcome(outcome: SyncOutcome, *, out: TextIO) -> None:
         )
     skipped = [a for a in outcome.assets if a.status == "skipped"]
     if skipped:
-        from servicetitan_pipeline.defs.dbt import MISSING_UPSTREAM_KEY
+        from servicetitan_pipeline.defs.dbt_selection import MISSING_UPSTREAM_KEY
 
         missing = sorted({t for a in skipped for t in a.metadata.get(MISSING_UPSTREAM_KEY, [])})
         print(

@@ -157,9 +157,10 @@ def run_sync(
     Raises:
         KeyError: ``tenants`` names a connection that does not exist (the known are listed).
     """
-    from servicetitan_pipeline.defs.definitions import tenants as known
+    # The deployment alone: the definitions (and dbt with them) only when a run needs them.
+    from servicetitan_pipeline.defs.assembly import deployment
 
-    groups = tenant_groups(known, tenants)
+    groups = tenant_groups(deployment().tenants, tenants)
     outcomes = [
         _run_once(
             entities=entities,
@@ -208,11 +209,14 @@ def _run_once(
     tags: dict[str, str],
     tenants: Sequence[str],
 ) -> SyncOutcome:
-    # Imported here: loading the definitions imports Dagster, dbt's manifest and the client.
-    from servicetitan_pipeline.defs.definitions import defs, report_assets
+    # Imported here: the definitions import the client and, with dbt, dbt-core and its
+    # manifest (seconds); a run that builds no model gets them without the dbt layer.
+    from servicetitan_pipeline.defs.assembly import build_definitions, deployment
     from servicetitan_pipeline.defs.ingestion import ingestion_run_config
     from servicetitan_pipeline.defs.jobs import SYNC_JOB_NAME
 
+    defs = build_definitions(include_dbt=include_dbt)
+    report_assets = deployment().report_assets
     names = list(entities) if entities else list(configured_entity_selection().names)
     # The job's own selection is SERVICETITAN_ENTITIES'; a run names its assets itself, so the
     # CLI's --select may reach entities outside it (the job's graph holds every asset).
@@ -324,7 +328,7 @@ def summarise(
         )
 
     # dbt models left out of the build because tables they read do not exist yet.
-    from servicetitan_pipeline.defs.dbt import MISSING_UPSTREAM_KEY
+    from servicetitan_pipeline.defs.dbt_selection import MISSING_UPSTREAM_KEY
 
     for event in result.get_asset_observation_events():
         observation = event.asset_observation_data.asset_observation

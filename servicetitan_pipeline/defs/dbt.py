@@ -10,11 +10,25 @@ Syncing a few entities into a new warehouse, or materializing models from the UI
 entities were ever synced, selects models that read tables nobody wrote yet: the dbt asset
 leaves those models (and their tests) out of ``dbt build``, logs which and why, and records an
 observation on each naming the missing tables, instead of failing the build.
+
+Nothing changed, nothing rebuilt: of the models that can be built, a run whose selection
+includes ingestion assets rebuilds only those downstream of a raw table that changed since
+their last build, those whose definition changed and those never built
+(``defs.dbt_selection`` says exactly, and why not Dagster's automation conditions). The
+others are not yielded (the UI shows them not materialized in the run), and an observation on
+each, and one log line, say why. A run that materializes dbt models alone (no ingestion asset
+in it: "Materialize" in the UI) builds every one it selects, as does run config
+``build_unchanged: true``.
+
+The analysts' copy depends on every model, and Dagster skips a step when an output it depends
+on was not yielded: a run that rebuilds nothing publishes no copy (the previous one is
+current), and so does, today, a run that rebuilds only some models (see defs.analysts).
 """
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +40,20 @@ from dagster_dbt import (
     DbtCliResource,
     dbt_assets,
 )
+from pydantic import Field
 
 from servicetitan_pipeline.config import DUCKDB_PATH_ENV, duckdb_path
 from servicetitan_pipeline.defs.dbt_project import dbt_project, invocation_target_path
+from servicetitan_pipeline.defs.dbt_selection import (
+    MISSING_UPSTREAM_KEY,
+    NOT_REBUILT_KEY,
+    LastBuild,
+    models_to_rebuild,
+    rows_changed,
+)
 from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL
 from servicetitan_pipeline.defs.resources import warehouse_file_errors_not_retried
-from servicetitan_pipeline.entities import ENTITIES_BY_NAME
+from servicetitan_pipeline.entities import ENTITIES, ENTITIES_BY_NAME
 from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
 from servicetitan_pipeline.warehouse.opening import (
     check_warehouse_file,
@@ -48,8 +70,13 @@ DBT_SOURCE_NAME = "servicetitan"
 # servicetitan_intermediate, servicetitan_marts, servicetitan_reports. The raw layer is
 # servicetitan_raw (the ingestion assets).
 GROUP_PREFIX = "servicetitan_"
-# Metadata of the observation recorded on a model left out of a build: the tables it lacks.
-MISSING_UPSTREAM_KEY = "missing_upstream_tables"
+# How many of a raw table's latest materializations are read to find its latest change: an
+# hourly schedule over weeks without a change records thousands; past this many the table is
+# taken as changed (one rebuild, after which its readers' last build is newer again).
+CHANGE_SCAN_LIMIT = 500
+# The tag Dagster records on a materialization with its asset's code version (dagster-dbt's
+# hash of the model's SQL); not public API, so spelled out here.
+CODE_VERSION_TAG = "dagster/code_version"
 
 
 class ServiceTitanDbtTranslator(DagsterDbtTranslator):
@@ -150,23 +177,43 @@ def missing_upstream_tables(
     }
 
 
-def _skip_unbuildable_models(
-    context: AssetExecutionContext, database: str
-) -> tuple[list[str], list[dg.AssetObservation]]:
-    """``--exclude`` arguments for the selected models (and the tests) that read absent
-    tables, and an observation on each such model; logs what is skipped and why."""
-    manifest = json.loads(dbt_project.manifest_path.read_text())
-    keys = {
+class DbtBuildConfig(dg.Config):
+    """Run config of the dbt step (the op ``servicetitan_dbt_models``)."""
+
+    build_unchanged: bool = Field(
+        default=False,
+        description="Build every selected model, also those that nothing they read changed "
+        "since their last build. Default: with ingestion assets in the run, rebuild only the "
+        "models downstream of what changed (and those changed or never built).",
+    )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the dbt step leaves out of ``dbt build``, and the observations that say why."""
+
+    excluded: list[str]  # dbt unique ids (models and tests)
+    observations: list[dg.AssetObservation]
+
+
+def _model_keys(manifest: Mapping[str, Any]) -> dict[str, dg.AssetKey]:
+    return {
         unique_id: translator.get_asset_key(node)
         for unique_id, node in manifest["nodes"].items()
         if node["resource_type"] == "model"
     }
-    building = {uid for uid, key in keys.items() if key in context.selected_asset_keys}
-    unbuildable = missing_upstream_tables(
-        manifest, existing=existing_tables(database), building=building
-    )
-    if not unbuildable:
-        return [], []
+
+
+def _skip_unbuildable_models(
+    context: AssetExecutionContext,
+    manifest: Mapping[str, Any],
+    keys: Mapping[str, dg.AssetKey],
+    building: set[str],
+    existing: set[str],
+) -> _Plan:
+    """The selected models (and the tests) that read absent tables, and an observation on
+    each such model; logs what is skipped and why."""
+    unbuildable = missing_upstream_tables(manifest, existing=existing, building=building)
     skipped = {
         manifest["nodes"][uid]["name"]: tables for uid, tables in unbuildable.items() if uid in keys
     }
@@ -186,9 +233,126 @@ def _skip_unbuildable_models(
             f"do not exist yet ({', '.join(missing)}: entities never synced, or models never "
             f"built): {', '.join(sorted(skipped))}"
         )
-    excluded = sorted("fqn:" + ".".join(manifest["nodes"][uid]["fqn"]) for uid in unbuildable)
-    # One value: dagster-dbt passes on a single argument after --exclude.
-    return ["--exclude", " ".join(excluded)], observations
+    return _Plan(sorted(unbuildable), observations)
+
+
+_RAW_KEYS = frozenset(dg.AssetKey(entity.asset_key_path) for entity in ENTITIES)
+
+
+def _run_syncs_entities(context: AssetExecutionContext) -> bool:
+    """Whether the run holds ingestion assets: a sync (the job, the schedule, the CLI), not
+    a materialization of dbt models alone. A run of the whole job names no selection."""
+    selection = context.run.asset_selection
+    return selection is None or not selection.isdisjoint(_RAW_KEYS)
+
+
+def _last_builds(
+    context: AssetExecutionContext, keys: Mapping[str, dg.AssetKey]
+) -> dict[str, LastBuild | None]:
+    """Each model's last materialization in the instance (one query for them all)."""
+    records = {
+        record.asset_entry.asset_key: record.asset_entry.last_materialization_record
+        for record in context.instance.get_asset_records(list(keys.values()))
+    }
+    builds: dict[str, LastBuild | None] = {}
+    for uid, key in keys.items():
+        event = records.get(key)
+        materialization = event.event_log_entry.asset_materialization if event else None
+        builds[uid] = (
+            None
+            if event is None or materialization is None
+            else LastBuild(event.storage_id, materialization.tags.get(CODE_VERSION_TAG))
+        )
+    return builds
+
+
+def _latest_change_finder(
+    context: AssetExecutionContext, manifest: Mapping[str, Any], since: int
+) -> Callable[[str], int | None]:
+    """``source id -> storage id`` of its raw table's latest materialization that changed
+    rows, looking no further back than ``since`` (older changes are older than every build
+    that matters). Each raw table is read once, newest first, and only when asked."""
+    found: dict[str, int | None] = {}
+
+    def latest_change(source_id: str) -> int | None:
+        if source_id not in found:
+            key = translator.get_asset_key(manifest["sources"][source_id])
+            found[source_id] = _latest_change_of(context.instance, key, since)
+        return found[source_id]
+
+    return latest_change
+
+
+def _latest_change_of(instance: dg.DagsterInstance, key: dg.AssetKey, since: int) -> int | None:
+    cursor: str | None = None
+    scanned = 0
+    while True:
+        page = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, after_storage_id=since), limit=100, cursor=cursor
+        )
+        for record in page.records:
+            materialization = record.event_log_entry.asset_materialization
+            if materialization is None or rows_changed(materialization.metadata):
+                return record.storage_id
+        scanned += len(page.records)
+        if not page.has_more or not page.records:
+            return None
+        if scanned >= CHANGE_SCAN_LIMIT:
+            return page.records[-1].storage_id  # taken as changed: see CHANGE_SCAN_LIMIT
+        cursor = page.cursor
+
+
+def _skip_unchanged_models(
+    context: AssetExecutionContext,
+    manifest: Mapping[str, Any],
+    keys: Mapping[str, dg.AssetKey],
+    building: set[str],
+    existing: set[str],
+) -> _Plan:
+    """The selected models that nothing they read changed since their last build (with
+    their tests), an observation on each, and one log line saying which and why."""
+    last_builds = _last_builds(context, {uid: keys[uid] for uid in building})
+    code_versions = context.assets_def.code_versions_by_key
+    since = min((b.storage_id for b in last_builds.values() if b is not None), default=0)
+    nodes = manifest["nodes"]
+    rebuild = models_to_rebuild(
+        manifest,
+        selected=building,
+        code_versions={uid: code_versions.get(keys[uid]) for uid in building},
+        last_builds=last_builds,
+        last_change=_latest_change_finder(context, manifest, since),
+        existing=lambda uid: _relation(nodes[uid]).lower() in existing,
+    )
+    unchanged = sorted(uid for uid in building if uid not in rebuild)
+    names = [nodes[uid]["name"] for uid in unchanged]
+    why = "nothing it reads changed since its last build"
+    if unchanged:
+        context.log.info(
+            f"dbt: {len(unchanged)} of {len(building)} selected model(s) not rebuilt "
+            f"({why}); rebuilding {len(rebuild)}"
+            + (
+                ": " + "; ".join(f"{nodes[u]['name']} ({r})" for u, r in rebuild.items())
+                if rebuild
+                else ""
+            )
+            + f". Not rebuilt: {', '.join(names)}"
+        )
+    observations = [
+        dg.AssetObservation(
+            asset_key=keys[uid],
+            description=f"not rebuilt in this run: {why}",
+            metadata={NOT_REBUILT_KEY: why},
+        )
+        for uid in unchanged
+    ]
+    return _Plan(unchanged, observations)
+
+
+def _exclude_arguments(manifest: Mapping[str, Any], excluded: Iterable[str]) -> list[str]:
+    """``--exclude`` of these dbt nodes, by fqn, as ONE value: dagster-dbt passes on a
+    single argument after ``--exclude``."""
+    fqns = sorted({"fqn:" + ".".join(manifest["nodes"][uid]["fqn"]) for uid in excluded})
+    return ["--exclude", " ".join(fqns)] if fqns else []
 
 
 @dbt_assets(
@@ -199,13 +363,18 @@ def _skip_unbuildable_models(
     # dbt writes the same DuckDB file as the ingestion assets: same pool, same lock.
     pool=WAREHOUSE_POOL,
 )
-def servicetitan_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    """``dbt build`` the selected models: staging views, marts and reports, with their tests.
+def servicetitan_dbt_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+) -> Iterator[Any]:
+    """``dbt build`` the selected models that need it: staging views, marts and reports,
+    with their tests.
 
     Models that read a table that does not exist yet (a raw table no sync has written, a model
     never built and not selected) are left out with their tests, and an observation on each
     names the missing tables: syncing a few entities into a new warehouse builds what those
-    entities allow.
+    entities allow. In a run that syncs entities, models that nothing they read changed since
+    their last build are left out too (an observation on each says so); a run that changed
+    nothing runs no dbt at all. Run config ``build_unchanged: true`` builds them anyway.
     """
     # dbt must open the very file the ingestion assets wrote. settings.duckdb_path() is how the
     # DuckDB resource resolved it (absolute, against this process's working directory); hand
@@ -221,10 +390,19 @@ def servicetitan_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource)
             # dbt-duckdb tries the file once: a reader holding it (an analyst's shell) is
             # waited for here, named at once, instead of failing the build in DuckDB's words.
             wait_for_other_processes(database, on_wait=context.log.info)
-        exclude, observations = _skip_unbuildable_models(context, database)
-        yield from observations
-        if observations and len(observations) == len(context.selected_asset_keys):
-            return  # every selected model skipped: nothing for dbt to build
+        manifest = json.loads(dbt_project.manifest_path.read_text())
+        keys = _model_keys(manifest)
+        building = {uid for uid, key in keys.items() if key in context.selected_asset_keys}
+        existing = existing_tables(database)
+        plans = [_skip_unbuildable_models(context, manifest, keys, building, existing)]
+        buildable = building - set(plans[0].excluded)
+        if buildable and _run_syncs_entities(context) and not config.build_unchanged:
+            plans.append(_skip_unchanged_models(context, manifest, keys, buildable, existing))
+        for plan in plans:
+            yield from plan.observations
+        exclude = _exclude_arguments(manifest, [uid for plan in plans for uid in plan.excluded])
+        if sum(len(plan.observations) for plan in plans) == len(context.selected_asset_keys):
+            return  # every selected model left out: nothing for dbt to build
         target_path = invocation_target_path(
             dbt_project, op_name=context.op_execution_context.op.name, run_id=context.run.run_id
         )
@@ -234,6 +412,8 @@ def servicetitan_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource)
 __all__ = [
     "DBT_SOURCE_NAME",
     "MISSING_UPSTREAM_KEY",
+    "NOT_REBUILT_KEY",
+    "DbtBuildConfig",
     "ServiceTitanDbtTranslator",
     "existing_tables",
     "missing_upstream_tables",

@@ -22,82 +22,17 @@ raw asset carries a freshness policy of ``SERVICETITAN_FRESHNESS_HOURS``; the al
 
 from __future__ import annotations
 
-import dagster as dg
-from dagster_dbt import DbtCliResource
+from servicetitan_pipeline.defs.assembly import build_definitions, deployment
 
-from servicetitan_pipeline.alerts import AlertSettings
-from servicetitan_pipeline.client.connections import configured_connections
-from servicetitan_pipeline.config import (
-    apply_file_mode,
-    configured_entity_selection,
-    dbt_executable,
-    duckdb_path,
-    refuse_credentials_redirected_by,
-)
-from servicetitan_pipeline.defs.alerts import build_alert_sensors, with_freshness_policy
-from servicetitan_pipeline.defs.analysts import build_analysts_copy_asset
-from servicetitan_pipeline.defs.checks import build_ingestion_checks
-from servicetitan_pipeline.defs.dbt import servicetitan_dbt_assets
-from servicetitan_pipeline.defs.dbt_project import dbt_project
-from servicetitan_pipeline.defs.ingestion import build_ingestion_assets
-from servicetitan_pipeline.defs.jobs import build_sync_job, build_sync_schedule
-from servicetitan_pipeline.defs.reports import (
-    build_report_assets,
-    build_report_checks,
-    configured_report_specs,
-    dbt_model_keys,
-)
-from servicetitan_pipeline.defs.resources import (
-    WarehouseResource,
-    servicetitan_tenants_from_connections,
-)
-from servicetitan_pipeline.defs.run_logging import compact_console_logger
+# Read once per process, shared with the CLI (``defs.assembly``): a connections file that is
+# not valid (ConnectionsFileError, naming the file and key) fails the load.
+_deployment = deployment()
+connections = _deployment.connections
+tenants = _deployment.tenants
+report_specs = _deployment.report_specs  # SERVICETITAN_REPORTS_FILE: none without a list
+report_assets = _deployment.report_assets
+sync_job = _deployment.sync_job
 
-apply_file_mode()
-refuse_credentials_redirected_by()  # `dagster dev` loads ./.env itself, over the environment
-# The connections file (ConnectionsFileError, naming the file and key, fails the load).
-connections = configured_connections()
-tenants = [connection.name for connection in connections]
-report_specs = configured_report_specs()  # SERVICETITAN_REPORTS_FILE: none without a list
-report_assets = build_report_assets(report_specs, tenants)
-sync_job = build_sync_job(report_assets=report_assets)
-# SERVICETITAN_ALERT_* and SERVICETITAN_FRESHNESS_HOURS (AlertSettingsError fails the load).
-alert_settings = AlertSettings.from_env()
-synced_keys = [dg.AssetKey(e.asset_key_path) for e in configured_entity_selection().entities]
-
-defs = dg.Definitions(
-    assets=[
-        # The UI shows each synced raw asset's freshness against SERVICETITAN_FRESHNESS_HOURS.
-        *with_freshness_policy(
-            build_ingestion_assets(tenants=tenants), synced_keys, alert_settings.freshness_hours
-        ),
-        *report_assets,
-        servicetitan_dbt_assets,
-        # Last in every run that builds dbt: the read-only copy analysts open (docs/analysts.md).
-        build_analysts_copy_asset(servicetitan_dbt_assets.keys),
-    ],
-    asset_checks=[
-        *build_ingestion_checks(),
-        *build_report_checks(
-            report_specs,
-            dbt_model_keys(
-                servicetitan_dbt_assets.keys,
-                [s.compare_with for s in report_specs if s.compare_with],
-            ),
-        ),
-    ],
-    jobs=[sync_job],
-    schedules=[build_sync_schedule(sync_job, tenants)],
-    # None unless a webhook or an SMTP server is configured (README, "Alerts").
-    sensors=build_alert_sensors(
-        alert_settings, connections=connections, raw_asset_keys=synced_keys
-    ),
-    resources={
-        "servicetitan": servicetitan_tenants_from_connections(connections),
-        "duckdb": WarehouseResource(database=duckdb_path()),
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
-    },
-    # One process per run: DuckDB allows a single writing process per file.
-    executor=dg.in_process_executor,
-    loggers={"console": compact_console_logger},
-)
+# Whole, the dbt layer included (a run that builds no model uses the definitions without it:
+# ``build_definitions(include_dbt=False)``).
+defs = build_definitions(include_dbt=True)
