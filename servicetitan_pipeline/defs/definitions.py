@@ -26,7 +26,6 @@ from servicetitan_pipeline.client.connections import configured_connections
 from servicetitan_pipeline.config import (
     apply_file_mode,
     dbt_executable,
-    duckdb_path,
     refuse_credentials_redirected_by,
 )
 from servicetitan_pipeline.defs.analysts import build_analysts_copy_asset
@@ -42,8 +41,8 @@ from servicetitan_pipeline.defs.reports import (
     dbt_model_keys,
 )
 from servicetitan_pipeline.defs.resources import (
-    WarehouseResource,
     servicetitan_tenants_from_connections,
+    warehouse_resource_from_env,
 )
 from servicetitan_pipeline.defs.run_logging import compact_console_logger
 
@@ -78,7 +77,8 @@ defs = dg.Definitions(
     schedules=[build_sync_schedule(sync_job, tenants)],
     resources={
         "servicetitan": servicetitan_tenants_from_connections(connections),
-        "duckdb": WarehouseResource(database=duckdb_path()),
+        # The DuckDB file, or the DuckLake (SERVICETITAN_WAREHOUSE=ducklake).
+        "duckdb": warehouse_resource_from_env(),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
     },
     # One process per run: DuckDB allows a single writing process per file.
