@@ -63,7 +63,7 @@ from servicetitan_pipeline.client import (
 from servicetitan_pipeline.entities import ENTITIES, Entity
 from servicetitan_pipeline.sync.engine import SyncLog, SyncResult, sync_entity
 from servicetitan_pipeline.warehouse import session
-from servicetitan_pipeline.warehouse.lake import is_lake_connection
+from servicetitan_pipeline.warehouse.lake import is_lake_connection, lake_cursor
 from servicetitan_pipeline.warehouse.schema import RAW_SCHEMA, RecordFields, ensure_entity_table
 
 DEFAULT_WORKERS = 2  # the machines this runs on have 2 cores; a third writer only queues
@@ -208,6 +208,7 @@ class TenantSyncs:
         self._list_page_size = list_page_size
         self._workers_per_tenant = workers_per_tenant
         self._max_workers = max_workers
+        self._lake = False  # decided when run() starts (is_lake_connection)
 
     def run(self, *, log: SyncLog) -> Iterator[EntityOutcome]:
         """Sync every tenant's entities; yield each outcome as it completes (on the calling
@@ -216,7 +217,7 @@ class TenantSyncs:
         order = {e.name: n for n, e in enumerate(largest_first(self._conn, everything.values()))}
         if not order:
             return
-        lake = is_lake_connection(self._conn)
+        lake = self._lake = is_lake_connection(self._conn)
         for name in order:
             # Catalog changes, one at a time, before any worker starts (see the module doc).
             entity = everything[name]
@@ -300,7 +301,9 @@ class TenantSyncs:
                 tenant.failure = exc
                 raise
         try:
-            with self._conn.cursor() as conn:
+            # A lake's cursor must be pointed at the lake (lake.lake_cursor says why).
+            worker = lake_cursor(self._conn) if self._lake else self._conn.cursor()
+            with worker as conn:
                 return sync_entity(
                     item.entity,
                     client.with_own_stats(),

@@ -52,6 +52,7 @@ __all__ = [
     "is_lake_connection",
     "is_transaction_conflict",
     "lake_settings",
+    "lake_cursor",
     "load_lake_extensions",
     "retry_conflicts",
 ]
@@ -202,6 +203,22 @@ def connect_lake(
         con.close()
         raise
     return con
+
+
+def lake_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A new connection to ``con``'s lake (``con.cursor()``, then ``USE lake``).
+
+    A cursor is a new connection to the same DuckDB instance, and starts in that instance's
+    own default catalog (the in-memory one), not the catalog ``con`` uses: without the USE,
+    a worker's ``raw_servicetitan.customers`` would be a table in memory, lost at the close.
+    """
+    cursor = con.cursor()
+    try:
+        cursor.execute(f"USE {LAKE_ALIAS}")
+    except BaseException:
+        cursor.close()
+        raise
+    return cursor
 
 
 def is_lake_connection(con: duckdb.DuckDBPyConnection) -> bool:
