@@ -35,7 +35,7 @@ from servicetitan_pipeline.config import (
     REQUIRED_CONNECTION_FIELDS,
     ConfigError,
 )
-from servicetitan_pipeline.warehouse.lake import LakeSettings, connect_lake, lake_settings
+from servicetitan_pipeline.warehouse.lake import LakeSettings, lake_connection, lake_settings
 from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
 from servicetitan_pipeline.warehouse.opening import (
     DEFAULT_DUCKDB_LOCK_WAIT_SECONDS,
@@ -544,21 +544,21 @@ class WarehouseResource(DuckDBResource):
             check_warehouse_file(self.database)
             return
         with _lake_errors_not_retried():
-            connect_lake(lake).close()
+            lake_connection(lake).close()  # reached once, and attached for the run
 
     @contextlib.contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection to the warehouse for the block, closed afterwards."""
-        config = {"custom_user_agent": "dagster", **self.connection_config}
         lake = self.lake
         if lake is not None:
             with _lake_errors_not_retried():
-                conn = connect_lake(lake, config=config)
+                # The process's one instance attached to the lake (lake.lake_connection).
+                conn = lake_connection(lake)
         else:
             with warehouse_file_errors_not_retried():
                 conn = open_warehouse(
                     self.database,
-                    config=config,
+                    config={"custom_user_agent": "dagster", **self.connection_config},
                     lock_wait_seconds=self.lock_wait_seconds,
                     on_wait=dg.get_dagster_logger().info,
                 )

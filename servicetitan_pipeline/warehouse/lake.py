@@ -25,6 +25,7 @@ import logging
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -51,8 +52,9 @@ __all__ = [
     "extension_files",
     "is_lake_connection",
     "is_transaction_conflict",
-    "lake_settings",
+    "lake_connection",
     "lake_cursor",
+    "lake_settings",
     "load_lake_extensions",
     "retry_conflicts",
 ]
@@ -188,21 +190,73 @@ def connect_lake(
         ConfigError: naming the setting, when the catalog cannot be reached or the lake
             cannot be attached (the libpq or DuckLake reason in words).
     """
-    con = duckdb.connect(":memory:", config=dict(config or {}))
-    try:
-        load_lake_extensions(con)
-        con.execute(attach_lake_sql(settings, read_only=read_only))
-        con.execute(f"USE {LAKE_ALIAS}")
-    except duckdb.Error as exc:
-        con.close()
-        detail = " ".join(str(exc).split())
-        raise ConfigError(
-            f"{DUCKLAKE_CATALOG_ENV}: cannot attach {settings.describe()}: {detail}"
-        ) from None
-    except BaseException:
-        con.close()
-        raise
-    return con
+    attempt = 0
+    while True:
+        attempt += 1
+        con = duckdb.connect(":memory:", config=dict(config or {}))
+        try:
+            load_lake_extensions(con)
+            con.execute(attach_lake_sql(settings, read_only=read_only))
+            con.execute(f"USE {LAKE_ALIAS}")
+        except duckdb.Error as exc:
+            con.close()
+            detail = " ".join(str(exc).split())
+            if _INITIALISED_MEANWHILE.search(detail) and attempt < _ATTACH_ATTEMPTS:
+                # Another process made the new lake's catalog tables at the same moment:
+                # attaching again finds them made.
+                backoff(
+                    attempt,
+                    what=f"attaching {settings.describe()}",
+                    attempts=_ATTACH_ATTEMPTS,
+                    reason="another process created the new lake's catalog at the same moment",
+                )
+                continue
+            raise ConfigError(
+                f"{DUCKLAKE_CATALOG_ENV}: cannot attach {settings.describe()}: {detail}"
+            ) from None
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+
+# Two processes attaching a new (empty) catalog at once both create its tables; PostgreSQL
+# refuses the second's, which finds them there on its next attach.
+_INITIALISED_MEANWHILE = re.compile(
+    r"Failed to initialize DuckLake.*(already exists|duplicate key)", re.IGNORECASE
+)
+_ATTACH_ATTEMPTS: Final = 4
+
+
+# This process's DuckDB instances attached to a lake, by (settings, read_only): loading the
+# two extensions and attaching the catalog costs a second or two, paid once per process.
+_instances: dict[tuple[LakeSettings, bool], duckdb.DuckDBPyConnection] = {}
+_instances_lock = threading.Lock()
+
+
+def lake_connection(
+    settings: LakeSettings, *, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """A new connection to the lake from this process's one DuckDB instance attached to it
+    (made by :func:`connect_lake` on first use; :func:`lake_cursor` after that). Close it
+    when done; the instance stays for the next one.
+
+    Every step of a run opens the warehouse for itself: with the file that is a cheap open,
+    with a lake it was a new instance each time, the extensions loaded and the catalog
+    attached again. A lake has no one-writer rule to make a shared instance unsafe: its
+    connections are separate transactions, committed through the catalog like any other
+    process's. DuckDB's settings (memory limit, threads) are the instance's, shared by its
+    connections as by the file's cursors.
+
+    Raises:
+        ConfigError: as :func:`connect_lake`.
+    """
+    key = (settings, read_only)
+    with _instances_lock:
+        instance = _instances.get(key)
+        if instance is None:
+            instance = _instances[key] = connect_lake(settings, read_only=read_only)
+    return lake_cursor(instance)
 
 
 def lake_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -285,12 +339,14 @@ def backoff(
     attempts: int = LAKE_COMMIT_ATTEMPTS,
     log: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    reason: str = "another writer changed the same table",
 ) -> None:
-    """Wait before try ``attempt + 1`` of a conflicted transaction, saying so in one line."""
+    """Wait before try ``attempt + 1`` of a conflicted transaction, saying so (and
+    ``reason``) in one line."""
     # Full jitter: two writers that conflicted must not retry in step.
     wait = random.uniform(0, min(_MAX_BACKOFF_SECONDS, _FIRST_BACKOFF_SECONDS * 2**attempt))
     (log or logger.warning)(
-        f"DuckLake commit conflict on {what} (another writer changed the same table); "
+        f"DuckLake commit conflict on {what} ({reason}); "
         f"retrying, attempt {attempt + 1} of {attempts}, in {wait:.2f}s"
     )
     sleep(wait)

@@ -94,8 +94,9 @@ def test_a_lake_has_no_keys_and_keeps_cursors_as_appended_rows(lake):
         log = conn.execute("SELECT count(*) FROM raw_servicetitan._sync_state_log").fetchall()
         assert log == [(3,)]
         # No primary key in the lake: the upsert goes by MERGE, not ON CONFLICT.
-        assert conn.execute("SELECT count(*) FROM duckdb_constraints() WHERE "
-                            "constraint_type = 'PRIMARY KEY'").fetchall() == [(0,)]
+        assert conn.execute(
+            "SELECT count(*) FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY'"
+        ).fetchall() == [(0,)]
 
 
 def test_a_commit_that_conflicts_is_replayed_whole_and_logged_once(lake, caplog):
