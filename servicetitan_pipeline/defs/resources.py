@@ -35,7 +35,12 @@ from servicetitan_pipeline.config import (
     REQUIRED_CONNECTION_FIELDS,
     ConfigError,
 )
-from servicetitan_pipeline.warehouse.lake import LakeSettings, lake_connection, lake_settings
+from servicetitan_pipeline.warehouse.lake import (
+    LakeSettings,
+    lake_connection,
+    lake_settings,
+    refuse_password,
+)
 from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
 from servicetitan_pipeline.warehouse.opening import (
     DEFAULT_DUCKDB_LOCK_WAIT_SECONDS,
@@ -525,6 +530,13 @@ class WarehouseResource(DuckDBResource):
     @classmethod
     def _is_dagster_maintained(cls) -> bool:
         return False
+
+    @field_validator("lake_catalog")
+    @classmethod
+    def _no_password(cls, value: str) -> str:
+        # The field is shown in the UI and stored with every run's config.
+        refuse_password(value)
+        return value
 
     @property
     def lake(self) -> LakeSettings | None:

@@ -56,6 +56,7 @@ __all__ = [
     "lake_cursor",
     "lake_settings",
     "load_lake_extensions",
+    "refuse_password",
     "retry_conflicts",
 ]
 
@@ -103,11 +104,7 @@ def lake_settings(environ: Mapping[str, str] | None = None) -> LakeSettings | No
             f"{DUCKLAKE_CATALOG_ENV}: not set; {WAREHOUSE_ENV}=ducklake needs the PostgreSQL "
             "catalog as a libpq connection string (host=... dbname=... user=...)"
         )
-    if _PASSWORD_IN_CATALOG.search(catalog):
-        raise ConfigError(
-            f"{DUCKLAKE_CATALOG_ENV}: holds a password; leave it out and set PGPASSWORD (or a "
-            "PGPASSFILE) instead, so that the secret never reaches a settings file or a log"
-        )
+    refuse_password(catalog)
     data_path = environ.get(DUCKLAKE_DATA_PATH_ENV, "").strip()
     if not data_path:
         raise ConfigError(
@@ -119,6 +116,19 @@ def lake_settings(environ: Mapping[str, str] | None = None) -> LakeSettings | No
     if not data_path.endswith("/"):
         data_path += "/"
     return LakeSettings(catalog=catalog, data_path=data_path)
+
+
+def refuse_password(catalog: str) -> None:
+    """Raise :class:`ConfigError` naming the setting if the catalog string holds a password.
+
+    Raises:
+        ConfigError: ``catalog`` has a ``password=`` or a ``user:secret@`` part.
+    """
+    if _PASSWORD_IN_CATALOG.search(catalog):
+        raise ConfigError(
+            f"{DUCKLAKE_CATALOG_ENV}: holds a password; leave it out and set PGPASSWORD (or a "
+            "PGPASSFILE) instead, so that the secret never reaches a settings file or a log"
+        )
 
 
 def extension_files() -> tuple[Path, ...]:

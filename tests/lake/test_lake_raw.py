@@ -3,8 +3,10 @@ committed with their rows, a conflicted commit replayed, readers on the last sna
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+from decimal import Decimal
 
 import duckdb
 import pytest
@@ -12,6 +14,15 @@ import pytest
 from servicetitan_pipeline.sync.pages import prepare_page
 from servicetitan_pipeline.warehouse import upsert
 from servicetitan_pipeline.warehouse.lake import LakeSettings, connect_lake, is_lake_connection
+from servicetitan_pipeline.warehouse.reports import (
+    REPORT_FIELDS_TABLE,
+    ReportWindow,
+    delete_report,
+    ensure_report_table,
+    replace_window,
+    report_columns,
+    typed_rows,
+)
 from servicetitan_pipeline.warehouse.schema import SYNC_STATE_TABLE
 from servicetitan_pipeline.warehouse.state import read_sync_state
 from servicetitan_pipeline.warehouse.writer import EntityWriter
@@ -166,3 +177,41 @@ def test_write_page_decides_the_dialect_by_itself(lake):
         assert (counts.inserted, again.updated) == (1, 1)
         assert stored(conn) == {1: "v2"}
         assert read_sync_state(conn, entity="customers", tenant_id=T1).cursor == "d"
+
+
+def test_report_tables_on_a_lake_replace_windows_and_fields(lake):
+    fields = [
+        {"name": "Date", "label": "Date", "dataType": "Date"},
+        {"name": "TotalRevenue", "label": "Total Revenue", "dataType": "Number"},
+    ]
+    columns = report_columns(fields)
+
+    def window(rows: list[list[object]]) -> ReportWindow:
+        return ReportWindow(
+            start=dt.date(2026, 1, 1),
+            end=dt.date(2026, 1, 10),
+            rows=typed_rows(columns, ["Date", "TotalRevenue"], rows, report="revenue"),
+            pages=[b'{"data": []}'],
+            category="accounting",
+            report_id=1001,
+            parameters=[],
+        )
+
+    loaded = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    with connect_lake(lake) as conn:
+        for _ in range(2):  # the second time, every field is replaced by itself
+            ensure_report_table(conn, "revenue", columns)
+        fields_stored = f"SELECT count(*) FROM {REPORT_FIELDS_TABLE} WHERE report = 'revenue'"
+        assert conn.execute(fields_stored).fetchall() == [(2,)]
+        replace_window(conn, "revenue", T1, window([["2026-01-02", "10.50"]]), loaded_at=loaded)
+        replace_window(conn, "revenue", T2, window([["2026-01-03", "7"]]), loaded_at=loaded)
+        again = window([["2026-01-02", "11.00"], ["2026-01-04", "1"]])
+        assert replace_window(conn, "revenue", T1, again, loaded_at=loaded) == 1
+        revenue = "SELECT _tenant_id, total_revenue FROM raw_servicetitan.report_revenue"
+        assert sorted(conn.execute(revenue + " ORDER BY ALL").fetchall()) == [
+            (T1, Decimal("1.00")),
+            (T1, Decimal("11.00")),
+            (T2, Decimal("7.00")),
+        ]
+        assert delete_report(conn, "revenue", T1) == 2
+        assert conn.execute(revenue).fetchall() == [(T2, Decimal("7.00"))]
