@@ -531,18 +531,17 @@ class WarehouseResource(DuckDBResource):
     def _is_dagster_maintained(cls) -> bool:
         return False
 
-    @field_validator("lake_catalog")
-    @classmethod
-    def _no_password(cls, value: str) -> str:
-        # The field is shown in the UI and stored with every run's config.
-        refuse_password(value)
-        return value
-
     @property
     def lake(self) -> LakeSettings | None:
-        """The lake this resource writes, or ``None`` for the DuckDB file."""
+        """The lake this resource writes, or ``None`` for the DuckDB file.
+
+        Raises:
+            ConfigError: the catalog string holds a password (refused here, not by a pydantic
+                validator: pydantic's error would quote the value, secret included).
+        """
         if not self.lake_catalog:
             return None
+        refuse_password(self.lake_catalog)
         return LakeSettings(catalog=self.lake_catalog, data_path=self.lake_data_path)
 
     def describe(self) -> str:

@@ -29,6 +29,8 @@ def test_two_sync_processes_write_one_lake_at_once_and_both_end_exact(lake, tmp_
                     t.sim.advance(hours=hours)
             running = [start_sync(t.name, env, tmp_path) for t in tenants]
             outputs = [finished(p) for p in running]
+            retries = sum(out.count("DuckLake commit conflict") for out in outputs)
+            print(f"{round_} round: {retries} conflicted commits replayed")
             for t, out in zip(tenants, outputs, strict=True):
                 assert "FAILED" not in out, out
                 assert_lake_equals_truth(t.sim, lake, FEW.split(","))

@@ -6,11 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from decimal import Decimal
 
 import duckdb
 import pytest
 
+from servicetitan_pipeline.config import ConfigError
+from servicetitan_pipeline.defs.resources import WarehouseResource
 from servicetitan_pipeline.sync.pages import prepare_page
 from servicetitan_pipeline.warehouse import upsert
 from servicetitan_pipeline.warehouse.lake import LakeSettings, connect_lake, is_lake_connection
@@ -215,3 +218,19 @@ def test_report_tables_on_a_lake_replace_windows_and_fields(lake):
         ]
         assert delete_report(conn, "revenue", T1) == 2
         assert conn.execute(revenue).fetchall() == [(T2, Decimal("7.00"))]
+
+
+def test_a_catalog_out_of_reach_or_with_a_password_is_refused_at_once_by_name(tmp_path):
+    nowhere = LakeSettings(
+        catalog=f"host={tmp_path / 'no-server'} user=postgres dbname=lake",
+        data_path=f"{tmp_path}/",
+    )
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"^SERVICETITAN_DUCKLAKE_CATALOG: cannot attach"):
+        connect_lake(nowhere)
+    assert time.monotonic() - started < 30  # one attempt, no retry loop
+    secret = "s3cr3t-Canary"
+    resource = WarehouseResource(database=":memory:", lake_catalog=f"host=db password={secret}")
+    with pytest.raises(ConfigError, match=r"SERVICETITAN_DUCKLAKE_CATALOG: holds a password") as e:
+        resource.get_connection().__enter__()
+    assert secret not in str(e.value)
