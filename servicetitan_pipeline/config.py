@@ -186,7 +186,8 @@ def run_logs_directory() -> Path:
 
 
 def check_warehouse_location() -> Path:
-    """Validate ``SERVICETITAN_DUCKDB_PATH`` before a run: directory, logs, a file can be made.
+    """Validate ``SERVICETITAN_DUCKDB_PATH`` before a run: directory, logs, a file can be made
+    (with ``SERVICETITAN_WAREHOUSE=ducklake``: the run logs' directory only; there is no file).
 
     A path under ``/proc``, a read-only directory or a ``logs`` that is a file would otherwise
     fail deep inside the run, in a traceback that does not name the setting.

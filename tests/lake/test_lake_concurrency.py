@@ -20,6 +20,9 @@ from servicetitan_pipeline.warehouse.lake import connect_lake
 pytestmark = pytest.mark.e2e
 
 
+# Four CLI processes, each importing the definitions (about 7 s on an idle 2-core machine,
+# several times that on a loaded one): more than the suite's default 300 s when loaded.
+@pytest.mark.timeout(900)
 def test_two_sync_processes_write_one_lake_at_once_and_both_end_exact(lake, tmp_path):
     with simulated_tenants(tenant_configs(2, (40, 30))) as tenants:
         env = cli_environment(tenants, lake, tmp_path)
