@@ -126,6 +126,22 @@ def duckdb_path() -> str:
 WAREHOUSE_ENV: Final = "SERVICETITAN_WAREHOUSE"
 DUCKLAKE_CATALOG_ENV: Final = "SERVICETITAN_DUCKLAKE_CATALOG"
 DUCKLAKE_DATA_PATH_ENV: Final = "SERVICETITAN_DUCKLAKE_DATA_PATH"
+WAREHOUSE_KINDS: Final = ("duckdb", "ducklake")
+
+
+def warehouse_kind(environ: Mapping[str, str] | None = None) -> str:
+    """``SERVICETITAN_WAREHOUSE``: ``"duckdb"`` (the default) or ``"ducklake"``.
+
+    Raises:
+        ConfigError: naming the setting when it is neither.
+    """
+    environ = os.environ if environ is None else environ
+    kind = environ.get(WAREHOUSE_ENV, "").strip().lower() or WAREHOUSE_KINDS[0]
+    if kind not in WAREHOUSE_KINDS:
+        raise ConfigError(
+            f"{WAREHOUSE_ENV}: {kind!r} is not a warehouse; use one of {', '.join(WAREHOUSE_KINDS)}"
+        )
+    return kind
 
 
 # The analysts' copy: a read-only database of the marts and reports (and staging), published
@@ -170,7 +186,8 @@ def run_logs_directory() -> Path:
 
 
 def check_warehouse_location() -> Path:
-    """Validate ``SERVICETITAN_DUCKDB_PATH`` before a run: directory, logs, a file can be made.
+    """Validate ``SERVICETITAN_DUCKDB_PATH`` before a run: directory, logs, a file can be made
+    (with ``SERVICETITAN_WAREHOUSE=ducklake``: the run logs' directory only; there is no file).
 
     A path under ``/proc``, a read-only directory or a ``logs`` that is a file would otherwise
     fail deep inside the run, in a traceback that does not name the setting.
@@ -179,21 +196,30 @@ def check_warehouse_location() -> Path:
         ConfigError: naming ``SERVICETITAN_DUCKDB_PATH`` and what failed.
     """
     database = Path(duckdb_path())
+    if warehouse_kind() == "ducklake":
+        # No file to check: the lake's catalog is checked by connecting to it (cli.common);
+        # the run logs still go next to where the file would be.
+        _check_writable(run_logs_directory(), "run logs")
+        return database
     if database.exists() and not database.is_file():
         raise ConfigError(f"{DUCKDB_PATH_ENV}: {database} exists and is not a file")
     # A warehouse made before SERVICETITAN_FILE_MODE existed (or under another) is narrowed too.
     sidecars = [Path(f"{database}{suffix}") for suffix in (".wal", ".lock", ".tmp")]
     restrict_to_file_mode(database, *sidecars, run_logs_directory())
     for directory, what in ((database.parent, "the warehouse"), (run_logs_directory(), "run logs")):
-        try:
-            with tempfile.TemporaryFile(dir=directory, prefix=".write-test-"):
-                pass
-        except OSError as exc:
-            raise ConfigError(
-                f"{DUCKDB_PATH_ENV}: cannot write {what} in {directory} "
-                f"({exc.strerror or type(exc).__name__})"
-            ) from None
+        _check_writable(directory, what)
     return database
+
+
+def _check_writable(directory: Path, what: str) -> None:
+    try:
+        with tempfile.TemporaryFile(dir=directory, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"{DUCKDB_PATH_ENV}: cannot write {what} in {directory} "
+            f"({exc.strerror or type(exc).__name__})"
+        ) from None
 
 
 def _make_directory(directory: Path, setting: str, *, what: str = "the warehouse") -> None:

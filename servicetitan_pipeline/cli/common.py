@@ -258,11 +258,17 @@ def prepare_settings(
     configured_entity_selection()
     if warehouse:
         from servicetitan_pipeline.defs.jobs import check_schedule_settings
+        from servicetitan_pipeline.warehouse.lake import connect_lake, lake_settings
         from servicetitan_pipeline.warehouse.opening import check_warehouse_file
 
-        # Opened once here, so a file that is no DuckDB database fails in one line before any
-        # request, rather than in each asset of the run.
-        check_warehouse_file(check_warehouse_location())
+        # Opened once here, so a file that is no DuckDB database (or a lake whose catalog
+        # cannot be reached) fails in one line before any request, rather than in each asset.
+        lake = lake_settings()
+        if lake is None:
+            check_warehouse_file(check_warehouse_location())
+        else:
+            check_warehouse_location()
+            connect_lake(lake).close()
         ar_as_of_date()
         check_schedule_settings()
     given = {CONNECTION_ENV_VARS[f] for f, v in (overrides or {}).items() if v}

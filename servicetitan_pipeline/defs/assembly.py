@@ -22,7 +22,6 @@ from servicetitan_pipeline.client.connections import TenantConnection, configure
 from servicetitan_pipeline.config import (
     apply_file_mode,
     configured_entity_selection,
-    duckdb_path,
     refuse_credentials_redirected_by,
 )
 from servicetitan_pipeline.defs.alerts import build_alert_sensors, with_freshness_policy
@@ -36,8 +35,8 @@ from servicetitan_pipeline.defs.reports import (
     dbt_model_keys,
 )
 from servicetitan_pipeline.defs.resources import (
-    WarehouseResource,
     servicetitan_tenants_from_connections,
+    warehouse_resource_from_env,
 )
 from servicetitan_pipeline.defs.run_logging import compact_console_logger
 from servicetitan_pipeline.sync.report_specs import ReportSpec
@@ -106,7 +105,7 @@ def build_definitions(*, include_dbt: bool = True) -> dg.Definitions:
     ]
     resources: dict[str, object] = {
         "servicetitan": servicetitan_tenants_from_connections(setup.connections),
-        "duckdb": WarehouseResource(database=duckdb_path()),
+        "duckdb": warehouse_resource_from_env(),
     }
     model_keys: dict[str, dg.AssetKey] = {}
     if include_dbt:

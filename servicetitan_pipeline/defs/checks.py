@@ -273,7 +273,7 @@ def _build_modified_on_check(entity: Entity) -> dg.AssetChecksDefinition:
             WITH f AS (
                 SELECT id FROM {raw_table(entity.name)}
                 WHERE {TENANT_ID} = ? AND CASE WHEN modified_on IS NULL
-                    THEN payload ->> '{path}' IS NOT NULL
+                    THEN (payload ->> '{path}') IS NOT NULL
                     ELSE {plausible} IS NULL END
             )
             SELECT count(*), list(id ORDER BY id)[1:{_SAMPLE}] FROM f
@@ -328,7 +328,7 @@ def _build_reference_check(entity: Entity, ref: Reference) -> dg.AssetChecksDefi
             WITH refs AS (
                 SELECT c.id, TRY_CAST(c.payload ->> '{path}' AS BIGINT) AS ref
                 FROM {raw_table(entity.name)} c
-                WHERE c.{TENANT_ID} = $tenant AND c.payload ->> '{path}' IS NOT NULL
+                WHERE c.{TENANT_ID} = $tenant AND (c.payload ->> '{path}') IS NOT NULL
             ),
             orphans AS (
                 SELECT r.id, r.ref FROM refs r

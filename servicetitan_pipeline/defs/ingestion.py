@@ -42,6 +42,7 @@ from servicetitan_pipeline.defs.ingestion_outcomes import (
     settings_reason,
 )
 from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL
+from servicetitan_pipeline.defs.resources import warehouse_write_lock_for
 from servicetitan_pipeline.defs.tenants import (
     RunTenant,
     run_tenant_names,
@@ -56,7 +57,6 @@ from servicetitan_pipeline.sync.concurrent import (
     TenantSyncs,
 )
 from servicetitan_pipeline.sync.engine import SyncResult
-from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
 from servicetitan_pipeline.warehouse.schema import REJECTED_TABLE, TENANT_ID, RecordFields
 
 __all__ = [
@@ -346,7 +346,7 @@ def build_ingestion_assets(
         # The file lock covers writers outside Dagster's run queue (a shell `sync` next to the
         # UI); the DuckDB connection lives only as long as this step.
         with (
-            warehouse_write_lock(duckdb.database, holder=holder, on_wait=context.log.info),
+            warehouse_write_lock_for(duckdb, holder=holder, on_wait=context.log.info),
             duckdb.get_connection() as conn,
         ):
             syncs = TenantSyncs(

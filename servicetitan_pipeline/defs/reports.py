@@ -31,11 +31,11 @@ from servicetitan_pipeline.defs.resources import (
     ServiceTitanResource,
     ServiceTitanTenantsResource,
     tenant_resources,
+    warehouse_write_lock_for,
 )
 from servicetitan_pipeline.defs.tenants import run_tenants, tenant_partitions
 from servicetitan_pipeline.sync.report_specs import ReportSpec, load_report_specs
 from servicetitan_pipeline.sync.reports import ReportSyncError, ReportSyncResult, sync_report
-from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
 from servicetitan_pipeline.warehouse.report_comparisons import (
     COMPARISONS,
     compare_report,
@@ -209,7 +209,7 @@ def _report_asset(
         results: dict[str, ReportSyncResult] = {}
         failures: list[tuple[str, Exception, dg.Failure]] = []
         with (
-            warehouse_write_lock(duckdb.database, holder=holder, on_wait=context.log.info),
+            warehouse_write_lock_for(duckdb, holder=holder, on_wait=context.log.info),
             duckdb.get_connection() as conn,
         ):
             # One tenant after another: each has its own client and so its own 5-a-minute

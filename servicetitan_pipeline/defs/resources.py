@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -33,7 +33,15 @@ from servicetitan_pipeline.config import (
     DEFAULT_READ_TIMEOUT_SECONDS,
     DEFAULT_REQUEST_DEADLINE_SECONDS,
     REQUIRED_CONNECTION_FIELDS,
+    ConfigError,
 )
+from servicetitan_pipeline.warehouse.lake import (
+    LakeSettings,
+    lake_connection,
+    lake_settings,
+    refuse_password,
+)
+from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
 from servicetitan_pipeline.warehouse.opening import (
     DEFAULT_DUCKDB_LOCK_WAIT_SECONDS,
     WarehouseFileError,
@@ -50,6 +58,8 @@ __all__ = [
     "servicetitan_tenants_from_connections",
     "tenant_resources",
     "warehouse_file_errors_not_retried",
+    "warehouse_resource_from_env",
+    "warehouse_write_lock_for",
 ]
 
 
@@ -485,15 +495,21 @@ def warehouse_file_errors_not_retried() -> Iterator[None]:
 
 
 class WarehouseResource(DuckDBResource):
-    """The DuckDB warehouse (``SERVICETITAN_DUCKDB_PATH``), opened read-write by every step.
+    """The warehouse every step writes: the DuckDB file (``SERVICETITAN_DUCKDB_PATH``), or a
+    DuckLake when ``lake_catalog`` is set (``SERVICETITAN_WAREHOUSE=ducklake``).
 
-    dagster-duckdb's resource retries every failed open ten times with a growing backoff, and
-    the job's retry policy retried the step on top, so a file that can never open (garbage, a
-    truncated copy, a directory, ``/dev/null``, no permission) took minutes per asset to fail,
-    silently. Here only another process's lock on the file is waited for (with a message, at
-    most ``lock_wait_seconds``); any other failure names the file and the cause at once and is
-    not retried. An existing file is opened once when the run's resources are set up, so a bad
-    one fails the run before any asset starts.
+    The file: dagster-duckdb's resource retries every failed open ten times with a growing
+    backoff, and the job's retry policy retried the step on top, so a file that can never open
+    (garbage, a truncated copy, a directory, ``/dev/null``, no permission) took minutes per
+    asset to fail, silently. Here only another process's lock on the file is waited for (with
+    a message, at most ``lock_wait_seconds``); any other failure names the file and the cause
+    at once and is not retried. An existing file is opened once when the run's resources are
+    set up, so a bad one fails the run before any asset starts.
+
+    The lake: every connection is an in-memory DuckDB with the lake attached
+    (``lake.connect_lake``); a catalog that cannot be reached fails the run when its
+    resources are set up, naming ``SERVICETITAN_DUCKLAKE_CATALOG``, and is not retried. The
+    catalog string holds no password (libpq reads ``PGPASSWORD``), so it may show in the UI.
     """
 
     lock_wait_seconds: float = Field(
@@ -501,25 +517,102 @@ class WarehouseResource(DuckDBResource):
         description="How long a step waits while another process (a DuckDB shell, a BI tool) "
         "holds DuckDB's lock on the file, before it fails as busy.",
     )
+    lake_catalog: str = Field(
+        default="",
+        description="The DuckLake's PostgreSQL catalog, a libpq connection string without a "
+        "password (SERVICETITAN_DUCKLAKE_CATALOG); empty: the warehouse is the DuckDB file.",
+    )
+    lake_data_path: str = Field(
+        default="",
+        description="Where the DuckLake's Parquet files go (SERVICETITAN_DUCKLAKE_DATA_PATH).",
+    )
 
     @classmethod
     def _is_dagster_maintained(cls) -> bool:
         return False
 
+    @property
+    def lake(self) -> LakeSettings | None:
+        """The lake this resource writes, or ``None`` for the DuckDB file.
+
+        Raises:
+            ConfigError: the catalog string holds a password (refused here, not by a pydantic
+                validator: pydantic's error would quote the value, secret included).
+        """
+        if not self.lake_catalog:
+            return None
+        refuse_password(self.lake_catalog)
+        return LakeSettings(catalog=self.lake_catalog, data_path=self.lake_data_path)
+
+    def describe(self) -> str:
+        """The warehouse in words, for messages (no secret)."""
+        lake = self.lake
+        return lake.describe() if lake is not None else f"DuckDB file {self.database}"
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        check_warehouse_file(self.database)
+        lake = self.lake
+        if lake is None:
+            check_warehouse_file(self.database)
+            return
+        with _lake_errors_not_retried():
+            lake_connection(lake).close()  # reached once, and attached for the run
 
     @contextlib.contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection to the warehouse for the block, closed afterwards."""
-        with warehouse_file_errors_not_retried():
-            conn = open_warehouse(
-                self.database,
-                config={"custom_user_agent": "dagster", **self.connection_config},
-                lock_wait_seconds=self.lock_wait_seconds,
-                on_wait=dg.get_dagster_logger().info,
-            )
+        lake = self.lake
+        if lake is not None:
+            with _lake_errors_not_retried():
+                # The process's one instance attached to the lake (lake.lake_connection).
+                conn = lake_connection(lake)
+        else:
+            with warehouse_file_errors_not_retried():
+                conn = open_warehouse(
+                    self.database,
+                    config={"custom_user_agent": "dagster", **self.connection_config},
+                    lock_wait_seconds=self.lock_wait_seconds,
+                    on_wait=dg.get_dagster_logger().info,
+                )
         try:
             yield conn
         finally:
             conn.close()
+
+
+@contextlib.contextmanager
+def _lake_errors_not_retried() -> Iterator[None]:
+    """A lake that cannot be attached (catalog unreachable, refused, not a lake) fails the
+    step at once as a ``dg.Failure`` the retry policy does not retry: its message names
+    ``SERVICETITAN_DUCKLAKE_CATALOG`` (``lake.connect_lake``), and waiting will not fix it."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
+def warehouse_resource_from_env() -> WarehouseResource:
+    """The deployment's warehouse resource: the DuckDB file, or the lake when
+    ``SERVICETITAN_WAREHOUSE=ducklake`` (``ConfigError`` naming a missing or bad setting)."""
+    from servicetitan_pipeline.config import duckdb_path
+
+    lake = lake_settings()
+    if lake is None:
+        return WarehouseResource(database=duckdb_path())
+    return WarehouseResource(
+        database=duckdb_path(), lake_catalog=lake.catalog, lake_data_path=lake.data_path
+    )
+
+
+def warehouse_write_lock_for(
+    resource: DuckDBResource, *, holder: str, on_wait: Callable[[str], None]
+) -> contextlib.AbstractContextManager[None]:
+    """The write lock a step holds while it writes through ``resource``: the file's
+    one-writer lock (``locking.warehouse_write_lock``), or none for a lake.
+
+    One writing process per file is DuckDB's rule for a file; a lake's commits are ordered
+    by its PostgreSQL catalog, so any number of processes write it at once (conflicting
+    commits are replayed by the writer, ``lake.retry_conflicts``).
+    """
+    if isinstance(resource, WarehouseResource) and resource.lake is not None:
+        return contextlib.nullcontext()
+    return warehouse_write_lock(resource.database, holder=holder, on_wait=on_wait)

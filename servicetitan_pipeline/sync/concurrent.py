@@ -32,6 +32,15 @@ and hands each outcome back, in order of completion, to the calling thread:
   (Dagster's ``context.log`` writes the run's event log); with several tenants each line
   starts with its connection name;
 * one item's failure is its outcome: the others go on.
+
+In a DuckLake (``warehouse.lake``) the same workers write side by side, and so may other
+processes: one writer process at a time is the DuckDB *file*'s limit (its lock), not the
+lake's, whose catalog in PostgreSQL orders commits from any number of processes. What two
+writers there may not do is commit changes that conflict (one deleting from a table the
+other inserted into meanwhile): the writer replays such a transaction from the pages it
+still holds (``batch.PageBatchWriter``), and cursors are appended, never updated, so that
+different entities never conflict (``schema.ensure_sync_tables``). The checkpoint at the end
+is the file's; a lake's CHECKPOINT is maintenance, not run here.
 """
 
 from __future__ import annotations
@@ -54,6 +63,7 @@ from servicetitan_pipeline.client import (
 from servicetitan_pipeline.entities import ENTITIES, Entity
 from servicetitan_pipeline.sync.engine import SyncLog, SyncResult, sync_entity
 from servicetitan_pipeline.warehouse import session
+from servicetitan_pipeline.warehouse.lake import is_lake_connection, lake_cursor
 from servicetitan_pipeline.warehouse.schema import RAW_SCHEMA, RecordFields, ensure_entity_table
 
 DEFAULT_WORKERS = 2  # the machines this runs on have 2 cores; a third writer only queues
@@ -198,6 +208,7 @@ class TenantSyncs:
         self._list_page_size = list_page_size
         self._workers_per_tenant = workers_per_tenant
         self._max_workers = max_workers
+        self._lake = False  # decided when run() starts (is_lake_connection)
 
     def run(self, *, log: SyncLog) -> Iterator[EntityOutcome]:
         """Sync every tenant's entities; yield each outcome as it completes (on the calling
@@ -206,10 +217,11 @@ class TenantSyncs:
         order = {e.name: n for n, e in enumerate(largest_first(self._conn, everything.values()))}
         if not order:
             return
+        lake = self._lake = is_lake_connection(self._conn)
         for name in order:
             # Catalog changes, one at a time, before any worker starts (see the module doc).
             entity = everything[name]
-            ensure_entity_table(self._conn, entity.name, RecordFields.of(entity))
+            ensure_entity_table(self._conn, entity.name, RecordFields.of(entity), lake=lake)
         lines: queue.Queue[tuple[str, str]] = queue.Queue()
         several = len(self._tenants) > 1
         tenants = [
@@ -252,7 +264,8 @@ class TenantSyncs:
                 yield self._outcome(item, future)
             # What the workers committed, checkpointed within the bounds: each worker's own
             # checkpoint is deferred while another still writes.
-            session.checkpoint(self._conn)
+            if not lake:
+                session.checkpoint(self._conn)
 
     def _outcome(self, item: _Item, future: Future[SyncResult]) -> EntityOutcome:
         error = future.exception()
@@ -288,7 +301,9 @@ class TenantSyncs:
                 tenant.failure = exc
                 raise
         try:
-            with self._conn.cursor() as conn:
+            # A lake's cursor must be pointed at the lake (lake.lake_cursor says why).
+            worker = lake_cursor(self._conn) if self._lake else self._conn.cursor()
+            with worker as conn:
                 return sync_entity(
                     item.entity,
                     client.with_own_stats(),

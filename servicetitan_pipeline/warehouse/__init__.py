@@ -14,7 +14,11 @@ per job:
 * ``upsert``: the version rule, one page in a transaction, full refresh;
 * ``batch``: several pages per transaction (``PageBatchWriter``);
 * ``writer``: ``EntityWriter``, all of the above for one entity sync (the engine's interface);
-* ``locking``: one writer process at a time per DuckDB file;
+* ``lake``: the DuckLake warehouse (``SERVICETITAN_WAREHOUSE=ducklake``): its settings, its
+  connections, and the replay of a commit that conflicted with another writer's; every module
+  above asks ``lake.is_lake_connection`` once and writes the lake's dialect there (no keys:
+  MERGE by the same version rule; cursors appended behind a ``_sync_state`` view);
+* ``locking``: one writer process at a time per DuckDB file (not for a lake);
 * ``opening``: opening the file, waiting only for another process's lock, every other failure
   named (``WarehouseFileError``).
 """

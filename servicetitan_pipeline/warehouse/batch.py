@@ -10,6 +10,7 @@ from types import TracebackType
 
 import duckdb
 
+from servicetitan_pipeline.warehouse.lake import is_transaction_conflict, retry_conflicts
 from servicetitan_pipeline.warehouse.schema import PreparedPage, RecordFields, raw_table
 from servicetitan_pipeline.warehouse.state import (
     CURSOR_EXPORT_TOKEN,
@@ -27,6 +28,10 @@ ROW_GROUP_ROWS = 122_880
 BATCH_MAX_ROWS = ROW_GROUP_ROWS
 BATCH_MAX_BYTES = 512 * 2**20
 BATCH_MAX_SECONDS = 60.0
+# In a lake a batch is held in memory until it commits, to be replayed if its commit conflicts
+# with another writer's, and a long transaction is more likely to meet one: smaller batches.
+LAKE_BATCH_MAX_BYTES = 64 * 2**20
+LAKE_BATCH_MAX_SECONDS = 10.0
 
 
 class PageBatchWriter:
@@ -48,6 +53,13 @@ class PageBatchWriter:
     holds one page at a time, and DuckDB keeps uncommitted rows within its memory limit
     (``session.bounded_memory``), spilling to ``<database>.tmp`` if needed.
 
+    In a lake (``lake``), the pages of the open transaction are kept until it commits: a
+    commit that conflicts with another writer's (DuckLake commits optimistically) is
+    replayed whole -- every page, then the same cursor -- from them, in a new transaction
+    (``lake.retry_conflicts``: bounded, jittered, one log line per retry). The counts are
+    the first try's: the other writer wrote other tenants' rows, so the replay classifies
+    this tenant's rows alike.
+
     Leaving the ``with`` block on an exception raised *outside* the writer (the API failed,
     the run was interrupted) commits the pages written so far with their cursor -- they are
     complete and consistent, and the next run resumes after them; a failure *inside* a write
@@ -68,6 +80,7 @@ class PageBatchWriter:
         clock: Callable[[], float] = time.monotonic,
         source_clock: Callable[[], datetime | None] = lambda: None,
         fields: RecordFields | None = None,
+        lake: bool = False,
     ) -> None:
         raw_table(entity)  # validate the name up front
         # The entity's key decides where a page may be split and which rows are one record.
@@ -78,8 +91,16 @@ class PageBatchWriter:
         self._connection_name = connection_name
         self._cursor_kind = cursor_kind
         self.max_rows = BATCH_MAX_ROWS if max_rows is None else max_rows
-        self.max_bytes = BATCH_MAX_BYTES if max_bytes is None else max_bytes
-        self.max_seconds = BATCH_MAX_SECONDS if max_seconds is None else max_seconds
+        self._lake = lake
+        self.max_bytes = (
+            (LAKE_BATCH_MAX_BYTES if lake else BATCH_MAX_BYTES) if max_bytes is None else max_bytes
+        )
+        self.max_seconds = (
+            (LAKE_BATCH_MAX_SECONDS if lake else BATCH_MAX_SECONDS)
+            if max_seconds is None
+            else max_seconds
+        )
+        self._parts: list[PreparedPage] = []  # the open transaction's pages (lake only)
         self._clock = clock
         self._source_clock = source_clock  # the source's now, for plausible timestamps
         self._open = False
@@ -130,18 +151,15 @@ class PageBatchWriter:
             or self._clock() - self._began_at >= self.max_seconds
         )
         self._open = True
+        if self._lake:
+            self._parts.append(prepared)
         try:
-            counts = write_in_transaction(
-                self._conn,
-                prepared,
-                entity=self._entity,
-                tenant_id=self._tenant_id,
-                connection_name=self._connection_name,
-                begin=begin,
-                commit_sql=self._finish() if last else None,
-                source_now=self._source_clock(),
-                fields=self._fields,
-            )
+            try:
+                counts = self._write_one(prepared, begin=begin, last=last)
+            except duckdb.Error as exc:
+                if not (self._lake and last and is_transaction_conflict(exc)):
+                    raise
+                counts = self._replay(already_failed=1)
         except BaseException as exc:
             # write_in_transaction has rolled back; make sure, whatever raised, no half batch
             # stays open.
@@ -153,6 +171,41 @@ class PageBatchWriter:
             self.commits += 1
         return counts
 
+    def _write_one(self, prepared: PreparedPage, *, begin: bool, last: bool) -> PageCounts:
+        return write_in_transaction(
+            self._conn,
+            prepared,
+            entity=self._entity,
+            tenant_id=self._tenant_id,
+            connection_name=self._connection_name,
+            begin=begin,
+            commit_sql=self._finish() if last else None,
+            source_now=self._source_clock(),
+            fields=self._fields,
+            lake=self._lake,
+        )
+
+    def _replay(self, *, already_failed: int) -> PageCounts:
+        """Write the open transaction's pages again in a new one and commit it with the
+        cursor, until it commits (a lake's conflicted commit); the last page's counts."""
+        parts = list(self._parts)
+
+        def transaction() -> PageCounts:
+            counts = PageCounts()
+            for n, part in enumerate(parts):
+                counts = self._write_one(part, begin=n == 0, last=n == len(parts) - 1)
+            if not parts:  # nothing staged: the cursor alone
+                self._conn.execute(";\n".join(["BEGIN TRANSACTION", *self._finish()]))
+            return counts
+
+        cursor = "none yet" if self._cursor is KEEP_CURSOR else repr(self._cursor)
+        return retry_conflicts(
+            transaction,
+            what=f"{self._entity} (tenant {self._tenant_id}), {len(parts)} page(s) up to "
+            f"the cursor {cursor}",
+            already_failed=already_failed,
+        )
+
     def _finish(self) -> list[str]:
         return finish_sql(
             tenant_id=self._tenant_id,
@@ -160,6 +213,7 @@ class PageBatchWriter:
             connection_name=self._connection_name,
             cursor=self._cursor,
             cursor_kind=self._cursor_kind,
+            lake=self._lake,
         )
 
     def _explain(self, exc: BaseException) -> None:
@@ -174,6 +228,7 @@ class PageBatchWriter:
             )
 
     def _reset(self) -> None:
+        self._parts = []
         self._open = False
         self._rows = self._bytes = 0
         self._cursor = KEEP_CURSOR
@@ -183,7 +238,12 @@ class PageBatchWriter:
         if not self._open:
             return
         try:
-            self._conn.execute(";\n".join(self._finish())).fetchall()
+            try:
+                self._conn.execute(";\n".join(self._finish())).fetchall()
+            except duckdb.Error as exc:
+                if not (self._lake and is_transaction_conflict(exc)):
+                    raise
+                self._replay(already_failed=1)
         except BaseException as exc:
             self._explain(exc)
             with contextlib.suppress(duckdb.Error):

@@ -7,12 +7,14 @@ silently: the ``no_rejected_records`` asset check reports them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type information
 
+from servicetitan_pipeline.warehouse.lake import is_lake_connection, retry_conflicts
 from servicetitan_pipeline.warehouse.schema import REJECTED_TABLE, TENANT_ID, ensure_sync_tables
 
 
@@ -74,22 +76,35 @@ def record_rejected_response(
     reason: str,
     body: str | None,
     request: str | None,
+    lake: bool | None = None,
 ) -> None:
     """Record a whole response body that could not be used (e.g. still invalid JSON after
-    retries) and commit it, so the evidence survives the failure that follows."""
-    ensure_sync_tables(conn)
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        insert_rejects(
-            conn,
-            entity=entity,
-            tenant_id=tenant_id,
-            connection_name=connection_name,
-            rejects=[(reason, body if body is not None else "")],
-            request=request,
-            now=datetime.now(UTC),
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    retries) and commit it, so the evidence survives the failure that follows. ``lake``: the
+    DuckLake dialect (default: asked of ``conn``), where a commit that conflicts with another
+    writer's is run again."""
+    if lake is None:
+        lake = is_lake_connection(conn)
+    ensure_sync_tables(conn, lake=lake)
+
+    def transaction() -> None:
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            insert_rejects(
+                conn,
+                entity=entity,
+                tenant_id=tenant_id,
+                connection_name=connection_name,
+                rejects=[(reason, body if body is not None else "")],
+                request=request,
+                now=datetime.now(UTC),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                conn.execute("ROLLBACK")
+            raise
+
+    if lake:
+        retry_conflicts(transaction, what=f"{entity} (tenant {tenant_id}), a rejected response")
+    else:
+        transaction()

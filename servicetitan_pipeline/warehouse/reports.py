@@ -27,6 +27,7 @@ the new ones in one transaction: a re-run never duplicates, and a failed one cha
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,7 +40,8 @@ import duckdb
 import orjson
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type information
 
-from servicetitan_pipeline.warehouse.schema import RAW_SCHEMA, TENANT_ID
+from servicetitan_pipeline.warehouse.lake import is_lake_connection, retry_conflicts
+from servicetitan_pipeline.warehouse.schema import RAW_SCHEMA, TENANT_ID, lake_ddl
 
 REPORT_TABLE_PREFIX = "report_"
 REPORT_WINDOWS_TABLE = f"{RAW_SCHEMA}._report_windows"
@@ -318,11 +320,15 @@ def _comment(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def ensure_report_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    """The side tables every report shares (idempotent)."""
-    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
-    conn.execute(
-        f"""CREATE TABLE IF NOT EXISTS {REPORT_WINDOWS_TABLE} (
+def ensure_report_tables(conn: duckdb.DuckDBPyConnection, *, lake: bool | None = None) -> None:
+    """The side tables every report shares (idempotent). ``lake`` (default: asked of
+    ``conn``): the DuckLake dialect, the same tables without the primary keys it refuses."""
+    if lake is None:
+        lake = is_lake_connection(conn)
+    tables = [
+        (
+            REPORT_WINDOWS_TABLE,
+            f"""
             {TENANT_ID} BIGINT NOT NULL,
             report VARCHAR NOT NULL,
             window_start DATE NOT NULL,
@@ -332,33 +338,45 @@ def ensure_report_tables(conn: duckdb.DuckDBPyConnection) -> None:
             parameters JSON NOT NULL,
             row_count BIGINT NOT NULL,
             page_count INTEGER NOT NULL,
-            {LOADED_AT} TIMESTAMPTZ NOT NULL,
-            PRIMARY KEY ({TENANT_ID}, report, window_start)
-        )"""
-    )
-    conn.execute(
-        f"""CREATE TABLE IF NOT EXISTS {REPORT_PAGES_TABLE} (
+            {LOADED_AT} TIMESTAMPTZ NOT NULL""",
+            f"{TENANT_ID}, report, window_start",
+        ),
+        (
+            REPORT_PAGES_TABLE,
+            f"""
             {TENANT_ID} BIGINT NOT NULL,
             report VARCHAR NOT NULL,
             window_start DATE NOT NULL,
             window_end DATE NOT NULL,
             page INTEGER NOT NULL,
             payload JSON NOT NULL,
-            {LOADED_AT} TIMESTAMPTZ NOT NULL,
-            PRIMARY KEY ({TENANT_ID}, report, window_start, page)
-        )"""
-    )
-    conn.execute(
-        f"""CREATE TABLE IF NOT EXISTS {REPORT_FIELDS_TABLE} (
+            {LOADED_AT} TIMESTAMPTZ NOT NULL""",
+            f"{TENANT_ID}, report, window_start, page",
+        ),
+        (
+            REPORT_FIELDS_TABLE,
+            """
             report VARCHAR NOT NULL,
             column_name VARCHAR NOT NULL,
             field_name VARCHAR NOT NULL,
             label VARCHAR NOT NULL,
             data_type VARCHAR NOT NULL,
-            column_type VARCHAR NOT NULL,
-            PRIMARY KEY (report, column_name)
+            column_type VARCHAR NOT NULL""",
+            "report, column_name",
+        ),
+    ]
+    if lake:
+        lake_ddl(conn, f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+        for table, columns, _ in tables:
+            lake_ddl(conn, f"CREATE TABLE IF NOT EXISTS {table} ({columns}\n        )")
+        return
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+    for table, columns, key in tables:
+        conn.execute(
+            f"""CREATE TABLE IF NOT EXISTS {table} ({columns},
+            PRIMARY KEY ({key})
         )"""
-    )
+        )
 
 
 def stored_columns(conn: duckdb.DuckDBPyConnection, name: str) -> dict[str, str]:
@@ -383,7 +401,8 @@ def ensure_report_table(
         ReportValueError: a field's type changed (say Number to String): the table cannot hold
             both; the message says which and how to start over.
     """
-    ensure_report_tables(conn)
+    lake = is_lake_connection(conn)
+    ensure_report_tables(conn, lake=lake)
     table = report_table(name)
     existing = stored_columns(conn, name)
     if not existing:
@@ -397,7 +416,10 @@ def ensure_report_table(
                 f"{LOADED_AT} TIMESTAMPTZ NOT NULL",
             ]
         )
-        conn.execute(f"CREATE TABLE {table} ({body})")
+        if lake:
+            lake_ddl(conn, f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+        else:
+            conn.execute(f"CREATE TABLE {table} ({body})")
     else:
         for column in columns:
             stored = existing.get(column.column)
@@ -421,7 +443,7 @@ def ensure_report_table(
             )
         )
         conn.execute(
-            f"INSERT OR REPLACE INTO {REPORT_FIELDS_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+            _REPLACE_FIELD_LAKE if lake else _REPLACE_FIELD,
             [
                 name,
                 column.column,
@@ -431,6 +453,19 @@ def ensure_report_table(
                 column.column_type.value,
             ],
         )
+
+
+_REPLACE_FIELD = f"INSERT OR REPLACE INTO {REPORT_FIELDS_TABLE} VALUES (?, ?, ?, ?, ?, ?)"
+# A lake has no key to replace by: the same row, matched by (report, column_name).
+_REPLACE_FIELD_LAKE = f"""
+    MERGE INTO {REPORT_FIELDS_TABLE} AS t
+    USING (SELECT ? AS report, ? AS column_name, ? AS field_name, ? AS label,
+                  ? AS data_type, ? AS column_type) AS s
+    ON t.report = s.report AND t.column_name = s.column_name
+    WHEN MATCHED THEN UPDATE SET field_name = s.field_name, label = s.label,
+        data_type = s.data_type, column_type = s.column_type
+    WHEN NOT MATCHED THEN INSERT VALUES (s.report, s.column_name, s.field_name, s.label,
+        s.data_type, s.column_type)"""
 
 
 @dataclass(frozen=True)
@@ -463,49 +498,59 @@ def replace_window(
     table = report_table(name)
     staged = window.rows
     select = ", ".join(_quote(c) for c in staged.column_names)
-    # DuckDB reads the Arrow table from this local (a replacement scan; see upsert.py).
-    _st_report_rows = staged
     bounds = [tenant_id, window.end, window.start]
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        deleted_row = conn.execute(
-            f"DELETE FROM {table} WHERE {_overlapping(WINDOW_START, WINDOW_END)}", bounds
-        ).fetchone()
-        deleted = int(deleted_row[0]) if deleted_row else 0
-        window_filter = _overlapping("window_start", "window_end") + " AND report = ?"
-        conn.execute(f"DELETE FROM {REPORT_PAGES_TABLE} WHERE {window_filter}", [*bounds, name])
-        conn.execute(f"DELETE FROM {REPORT_WINDOWS_TABLE} WHERE {window_filter}", [*bounds, name])
-        if staged.num_rows:
+
+    def transaction() -> int:
+        # DuckDB reads the Arrow table from this local (a replacement scan; see upsert.py).
+        _st_report_rows = staged
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            deleted_row = conn.execute(
+                f"DELETE FROM {table} WHERE {_overlapping(WINDOW_START, WINDOW_END)}", bounds
+            ).fetchone()
+            deleted = int(deleted_row[0]) if deleted_row else 0
+            window_filter = _overlapping("window_start", "window_end") + " AND report = ?"
+            conn.execute(f"DELETE FROM {REPORT_PAGES_TABLE} WHERE {window_filter}", [*bounds, name])
             conn.execute(
-                f"INSERT INTO {table} ({TENANT_ID}, {WINDOW_START}, {WINDOW_END}, {select}, "
-                f"{LOADED_AT}) SELECT ?, ?, ?, {select}, ? FROM _st_report_rows",
-                [tenant_id, window.start, window.end, loaded_at],
+                f"DELETE FROM {REPORT_WINDOWS_TABLE} WHERE {window_filter}", [*bounds, name]
             )
-        for number, body in enumerate(window.pages, start=1):
+            if staged.num_rows:
+                conn.execute(
+                    f"INSERT INTO {table} ({TENANT_ID}, {WINDOW_START}, {WINDOW_END}, {select}, "
+                    f"{LOADED_AT}) SELECT ?, ?, ?, {select}, ? FROM _st_report_rows",
+                    [tenant_id, window.start, window.end, loaded_at],
+                )
+            for number, body in enumerate(window.pages, start=1):
+                conn.execute(
+                    f"INSERT INTO {REPORT_PAGES_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [tenant_id, name, window.start, window.end, number, body.decode(), loaded_at],
+                )
             conn.execute(
-                f"INSERT INTO {REPORT_PAGES_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [tenant_id, name, window.start, window.end, number, body.decode(), loaded_at],
+                f"INSERT INTO {REPORT_WINDOWS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    tenant_id,
+                    name,
+                    window.start,
+                    window.end,
+                    window.category,
+                    window.report_id,
+                    orjson.dumps(list(window.parameters)).decode(),
+                    staged.num_rows,
+                    len(window.pages),
+                    loaded_at,
+                ],
             )
-        conn.execute(
-            f"INSERT INTO {REPORT_WINDOWS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                tenant_id,
-                name,
-                window.start,
-                window.end,
-                window.category,
-                window.report_id,
-                orjson.dumps(list(window.parameters)).decode(),
-                staged.num_rows,
-                len(window.pages),
-                loaded_at,
-            ],
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return deleted
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                conn.execute("ROLLBACK")
+            raise
+        return deleted
+
+    if is_lake_connection(conn):
+        # Another tenant's window of the same report may commit meanwhile: run it again.
+        return retry_conflicts(transaction, what=f"report {name} (tenant {tenant_id})")
+    return transaction()
 
 
 def _overlapping(start_column: str, end_column: str) -> str:
@@ -537,21 +582,31 @@ def stored_row_count(conn: duckdb.DuckDBPyConnection, name: str, tenant_id: int)
 def delete_report(conn: duckdb.DuckDBPyConnection, name: str, tenant_id: int) -> int:
     """Delete every stored row, page and window of the tenant's report (a full refresh);
     returns the rows deleted."""
-    ensure_report_tables(conn)
-    deleted = 0
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        if stored_columns(conn, name):
-            row = conn.execute(
-                f"DELETE FROM {report_table(name)} WHERE {TENANT_ID} = ?", [tenant_id]
-            ).fetchone()
-            deleted = int(row[0]) if row else 0
-        for side in (REPORT_PAGES_TABLE, REPORT_WINDOWS_TABLE):
-            conn.execute(
-                f"DELETE FROM {side} WHERE {TENANT_ID} = ? AND report = ?", [tenant_id, name]
-            )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return deleted
+    lake = is_lake_connection(conn)
+    ensure_report_tables(conn, lake=lake)
+
+    def transaction() -> int:
+        deleted = 0
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            if stored_columns(conn, name):
+                row = conn.execute(
+                    f"DELETE FROM {report_table(name)} WHERE {TENANT_ID} = ?", [tenant_id]
+                ).fetchone()
+                deleted = int(row[0]) if row else 0
+            for side in (REPORT_PAGES_TABLE, REPORT_WINDOWS_TABLE):
+                conn.execute(
+                    f"DELETE FROM {side} WHERE {TENANT_ID} = ? AND report = ?", [tenant_id, name]
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                conn.execute("ROLLBACK")
+            raise
+        return deleted
+
+    if lake:
+        return retry_conflicts(
+            transaction, what=f"report {name} (tenant {tenant_id}), full refresh"
+        )
+    return transaction()

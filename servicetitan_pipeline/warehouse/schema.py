@@ -29,6 +29,7 @@ import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type information
 
 from servicetitan_pipeline.entities import ENTITIES_BY_NAME, RAW_SCHEMA, Entity
+from servicetitan_pipeline.warehouse.lake import is_lake_connection, retry_conflicts
 
 __all__ = [
     "ENTITY_COLUMNS",
@@ -40,6 +41,7 @@ __all__ = [
     "RAW_SCHEMA",
     "REJECTED_TABLE",
     "REJECTED_TABLE_NAME",
+    "SYNC_STATE_LOG_TABLE",
     "SYNC_STATE_TABLE",
     "SYNC_STATE_TABLE_NAME",
     "TENANT_ID",
@@ -63,6 +65,9 @@ SYNC_STATE_TABLE_NAME = "_sync_state"
 REJECTED_TABLE_NAME = "_rejected"
 SYNC_STATE_TABLE = f"{RAW_SCHEMA}.{SYNC_STATE_TABLE_NAME}"
 REJECTED_TABLE = f"{RAW_SCHEMA}.{REJECTED_TABLE_NAME}"
+# In a lake, ``_sync_state`` is a view of the latest row per key of this append-only log
+# (:func:`ensure_sync_tables` says why).
+SYNC_STATE_LOG_TABLE = f"{RAW_SCHEMA}._sync_state_log"
 
 # The columns of an entity table keyed by one field (most entities), in order: name and
 # DuckDB type. A table keyed by two fields has ``id_2`` after ``id`` (:func:`entity_columns`).
@@ -133,11 +138,19 @@ class RecordFields:
         return self.key[0] if len(self.key) == 1 else f"({', '.join(self.key)})"
 
 
-def entity_columns(fields: RecordFields) -> tuple[tuple[str, str], ...]:
+# DuckLake takes no compression clause (its Parquet files are compressed by the writer).
+_COMPRESSION_CLAUSE = " USING COMPRESSION zstd"
+
+
+def entity_columns(fields: RecordFields, *, lake: bool = False) -> tuple[tuple[str, str], ...]:
     """The columns of an entity table whose records have ``fields``, in order: name and
-    DuckDB type (:data:`ENTITY_COLUMNS`, plus ``id_2`` for a two-field key)."""
+    DuckDB type (:data:`ENTITY_COLUMNS`, plus ``id_2`` for a two-field key); ``lake``: the
+    types without the compression clause a DuckLake refuses."""
     extra = tuple((name, "BIGINT      NOT NULL") for name in fields.key_columns[1:])
-    return ENTITY_COLUMNS[:2] + extra + ENTITY_COLUMNS[2:]
+    columns = ENTITY_COLUMNS[:2] + extra + ENTITY_COLUMNS[2:]
+    if lake:
+        columns = tuple((name, ddl.replace(_COMPRESSION_CLAUSE, "")) for name, ddl in columns)
+    return columns
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,23 +205,30 @@ def sql_literal(value: str | int | None) -> str:
     return str(duckdb.ConstantExpression(value))
 
 
-def ensure_sync_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create the schema, ``_sync_state`` and ``_rejected`` if they do not exist (idempotent)."""
-    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
-    conn.execute(
-        f"""
-        CREATE TABLE IF NOT EXISTS {SYNC_STATE_TABLE} (
+_SYNC_STATE_COLUMNS = f"""
             {TENANT_ID}  BIGINT      NOT NULL,
             entity      VARCHAR     NOT NULL,
             cursor      VARCHAR,
             cursor_kind VARCHAR,
             _connection VARCHAR     NOT NULL,
-            updated_at  TIMESTAMPTZ NOT NULL,
-            PRIMARY KEY ({TENANT_ID}, entity)
-        )"""
-    )
-    conn.execute(
-        f"""
+            updated_at  TIMESTAMPTZ NOT NULL"""
+
+
+def ensure_sync_tables(conn: duckdb.DuckDBPyConnection, *, lake: bool | None = None) -> None:
+    """Create the schema, ``_sync_state`` and ``_rejected`` if they do not exist (idempotent).
+
+    ``lake`` (default: asked of ``conn``, ``lake.is_lake_connection``): the DuckLake dialect.
+    A lake has no primary keys, and every upsert of a cursor row would delete and insert in
+    the one table every writer commits to: DuckLake fails a commit that inserts into a table
+    another transaction deleted from meanwhile, so every two concurrent commits of any
+    tenants and entities would conflict. There, cursors are *appended* to
+    ``_sync_state_log`` (concurrent inserts never conflict) and ``_sync_state`` is a view of
+    each key's latest row, read exactly as the file's table (a full refresh appends a row
+    with no ``cursor_kind``, which the view reads as "never synced").
+    """
+    if lake is None:
+        lake = is_lake_connection(conn)
+    rejected = f"""
         CREATE TABLE IF NOT EXISTS {REJECTED_TABLE} (
             {TENANT_ID}  BIGINT      NOT NULL,
             _connection VARCHAR     NOT NULL,
@@ -218,18 +238,55 @@ def ensure_sync_tables(conn: duckdb.DuckDBPyConnection) -> None:
             request     VARCHAR,
             rejected_at TIMESTAMPTZ NOT NULL
         )"""
-    )
+    if not lake:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+        conn.execute(
+            f"""
+        CREATE TABLE IF NOT EXISTS {SYNC_STATE_TABLE} ({_SYNC_STATE_COLUMNS},
+            PRIMARY KEY ({TENANT_ID}, entity)
+        )"""
+        )
+        conn.execute(rejected)
+        return
+    statements = [
+        f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}",
+        f"CREATE TABLE IF NOT EXISTS {SYNC_STATE_LOG_TABLE} ({_SYNC_STATE_COLUMNS}\n        )",
+        f"""
+        CREATE VIEW IF NOT EXISTS {SYNC_STATE_TABLE} AS
+        SELECT {TENANT_ID}, entity, cursor, cursor_kind, _connection, updated_at
+        FROM (
+            SELECT * FROM {SYNC_STATE_LOG_TABLE}
+            QUALIFY row_number() OVER (
+                PARTITION BY {TENANT_ID}, entity ORDER BY updated_at DESC) = 1
+        )
+        WHERE cursor_kind IS NOT NULL""",
+        rejected,
+    ]
+    for statement in statements:
+        lake_ddl(conn, statement)
+
+
+def lake_ddl(conn: duckdb.DuckDBPyConnection, statement: str) -> None:
+    """Run an idempotent DDL ``statement`` on a lake, retried when another process made the
+    same change at the same moment (its commit then conflicts; the retry finds it done)."""
+    retry_conflicts(lambda: conn.execute(statement), what=statement.split("(")[0].strip())
 
 
 def ensure_entity_table(
-    conn: duckdb.DuckDBPyConnection, entity: str, fields: RecordFields | None = None
+    conn: duckdb.DuckDBPyConnection,
+    entity: str,
+    fields: RecordFields | None = None,
+    *,
+    lake: bool | None = None,
 ) -> None:
     """Create ``raw_servicetitan.<entity>`` (and the sync tables) if missing (idempotent).
 
     ``fields`` (default: the entity table's entry of that name) decides the key: ``(_tenant_id,
     id)``, or ``(_tenant_id, id, id_2)`` for a two-field key. A table that exists already
     must have that key (:class:`ValueError` naming the entity otherwise): rows keyed another
-    way cannot be upserted.
+    way cannot be upserted. ``lake``: as for :func:`ensure_sync_tables`; a lake's table has
+    the same columns, without the primary key and the compression clause it refuses (the
+    upsert finds stored rows by a join there, ``upsert``).
 
     ``payload`` is stored with zstd: DuckDB's automatic choice for long JSON strings (FSST or
     dictionary, decided by analysing every segment at each checkpoint) made checkpoints the
@@ -237,15 +294,25 @@ def ensure_entity_table(
     """
     if fields is None:
         fields = RecordFields.for_entity_name(entity)
-    ensure_sync_tables(conn)
-    columns = ",\n            ".join(f"{name:<11} {ddl}" for name, ddl in entity_columns(fields))
-    conn.execute(
-        f"""
+    if lake is None:
+        lake = is_lake_connection(conn)
+    ensure_sync_tables(conn, lake=lake)
+    columns = ",\n            ".join(
+        f"{name:<11} {ddl}" for name, ddl in entity_columns(fields, lake=lake)
+    )
+    if lake:
+        lake_ddl(
+            conn,
+            f"CREATE TABLE IF NOT EXISTS {raw_table(entity)} (\n            {columns}\n        )",
+        )
+    else:
+        conn.execute(
+            f"""
         CREATE TABLE IF NOT EXISTS {raw_table(entity)} (
             {columns},
             PRIMARY KEY ({TENANT_ID}, {", ".join(fields.key_columns)})
         )"""
-    )
+        )
     stored = stored_key_columns(conn, entity)
     if stored != fields.key_columns:
         raise ValueError(

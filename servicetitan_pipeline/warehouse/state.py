@@ -29,7 +29,12 @@ from typing import Final
 
 import duckdb
 
-from servicetitan_pipeline.warehouse.schema import SYNC_STATE_TABLE, TENANT_ID, sql_literal
+from servicetitan_pipeline.warehouse.schema import (
+    SYNC_STATE_LOG_TABLE,
+    SYNC_STATE_TABLE,
+    TENANT_ID,
+    sql_literal,
+)
 
 # Cursor kinds stored next to the cursor, so a reader knows what the string means.
 CURSOR_EXPORT_TOKEN = "export_continue_from"
@@ -76,14 +81,31 @@ def read_sync_state(
     return SyncState(*rows[0]) if rows else None
 
 
-def _upsert_state_sql(values: str = "?, ?, ?, ?, ?, ?") -> str:
+def _upsert_state_sql(values: str = "?, ?, ?, ?, ?, ?", *, lake: bool = False) -> str:
+    columns = f"({TENANT_ID}, entity, cursor, cursor_kind, _connection, updated_at)"
+    if lake:
+        # Appended: the lake's `_sync_state` is the latest row per key (schema.ensure_sync_tables).
+        return f"INSERT INTO {SYNC_STATE_LOG_TABLE} {columns} VALUES ({values})"
     return (
         f"INSERT INTO {SYNC_STATE_TABLE} "
-        f"({TENANT_ID}, entity, cursor, cursor_kind, _connection, updated_at) "
+        f"{columns} "
         f"VALUES ({values}) ON CONFLICT ({TENANT_ID}, entity) DO UPDATE SET "
         "cursor = EXCLUDED.cursor, cursor_kind = EXCLUDED.cursor_kind, "
         "_connection = EXCLUDED._connection, updated_at = EXCLUDED.updated_at"
     )
+
+
+def forget_state_sql(*, lake: bool) -> str:
+    """The statement that forgets a ``(tenant, entity)``'s cursor (parameters: tenant ID,
+    entity, and in a lake the connection name): a delete, or in a lake an appended row
+    without a ``cursor_kind``, which ``_sync_state`` reads as "never synced"."""
+    if lake:
+        return (
+            f"INSERT INTO {SYNC_STATE_LOG_TABLE} "
+            f"({TENANT_ID}, entity, cursor, cursor_kind, _connection, updated_at) "
+            "VALUES (?, ?, NULL, NULL, ?, now())"
+        )
+    return f"DELETE FROM {SYNC_STATE_TABLE} WHERE {TENANT_ID} = ? AND entity = ?"
 
 
 def write_sync_state(
@@ -94,10 +116,12 @@ def write_sync_state(
     connection_name: str,
     cursor: str | None,
     cursor_kind: str,
+    lake: bool = False,
 ) -> None:
-    """Store a cursor on its own (in its own transaction unless one is already open)."""
+    """Store a cursor on its own (in its own transaction unless one is already open);
+    ``lake``: the DuckLake dialect (an appended row, see ``schema.ensure_sync_tables``)."""
     conn.execute(
-        _upsert_state_sql(),
+        _upsert_state_sql(lake=lake),
         [tenant_id, entity, cursor, cursor_kind, connection_name, datetime.now(UTC)],
     )
 
@@ -109,9 +133,10 @@ def finish_sql(
     connection_name: str,
     cursor: CursorUpdate,
     cursor_kind: str,
+    lake: bool = False,
 ) -> list[str]:
     """The statements that end a write transaction: the cursor upsert (unless
-    :data:`KEEP_CURSOR`), then ``COMMIT``.
+    :data:`KEEP_CURSOR`), then ``COMMIT``. ``lake``: as for :func:`write_sync_state`.
 
     They run in the same call as the page's INSERT (one round trip, see ``upsert``), and DuckDB
     binds parameters only in the last statement of a multi-statement call, so the few values
@@ -120,6 +145,8 @@ def finish_sql(
     sql: list[str] = []
     if cursor is not KEEP_CURSOR:
         values = (tenant_id, entity, cursor, cursor_kind, connection_name)
-        sql.append(_upsert_state_sql(", ".join(sql_literal(v) for v in values) + ", now()"))
+        sql.append(
+            _upsert_state_sql(", ".join(sql_literal(v) for v in values) + ", now()", lake=lake)
+        )
     sql.append("COMMIT")
     return sql

@@ -23,6 +23,13 @@ counted in ``PageCounts.implausible_modified_on``.
 A page is written inside a transaction that the caller may keep open for further pages
 (``batch.PageBatchWriter``); the transaction ends with the cursor that covers its rows
 (``state.finish_sql``), so rows and cursor are committed together or not at all.
+
+Two dialects, decided once per connection (``lake.is_lake_connection``) and passed down as
+``lake``: the DuckDB file finds a stored row through the primary key (``INSERT ... ON
+CONFLICT DO UPDATE ... WHERE <version rule>``); a DuckLake has no keys, so the same page goes
+through ``MERGE INTO ... WHEN MATCHED AND <version rule>``. The rule is written once
+(:func:`_newer_sql`, :func:`_stored_is_older`) and the counts come from the same classifying
+query in both, so a page counts and lands alike in either warehouse.
 """
 
 from __future__ import annotations
@@ -36,10 +43,10 @@ import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type information
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
+from servicetitan_pipeline.warehouse.lake import is_lake_connection, retry_conflicts
 from servicetitan_pipeline.warehouse.rejects import insert_rejects
 from servicetitan_pipeline.warehouse.schema import (
     REJECTED_TABLE,
-    SYNC_STATE_TABLE,
     PreparedPage,
     RecordFields,
     ensure_entity_table,
@@ -53,6 +60,7 @@ from servicetitan_pipeline.warehouse.state import (
     KEEP_CURSOR,
     CursorUpdate,
     finish_sql,
+    forget_state_sql,
 )
 
 
@@ -164,6 +172,17 @@ def _newer_sql(incoming: str, stored: str, stored_modified_on: str | None = None
         AND CAST({incoming}.payload AS VARCHAR) <> CAST({stored}.payload AS VARCHAR)))"""
 
 
+def _stored_is_older(incoming: str, stored: str, latest: datetime, unordered: bool) -> str:
+    """The version rule as the statement that writes the page applies it: ``incoming``
+    (``EXCLUDED``, or the MERGE's source) replaces ``stored`` (the stored row's name). Only
+    when a version of the page is unordered (``unordered``) does it compare payloads; else
+    timestamps alone decide, as in the classification."""
+    if unordered:
+        plausible = plausible_modified_on_sql(f"{stored}.modified_on", latest)
+        return _newer_sql(incoming, stored, f"({plausible})")
+    return f"{incoming}.modified_on > {stored}.modified_on"
+
+
 def write_page(
     conn: duckdb.DuckDBPyConnection,
     page: PreparedPage,
@@ -175,6 +194,7 @@ def write_page(
     cursor_kind: str = CURSOR_EXPORT_TOKEN,
     source_now: datetime | None = None,
     fields: RecordFields | None = None,
+    lake: bool | None = None,
 ) -> PageCounts:
     """Upsert one page and (optionally) store the cursor, in ONE transaction.
 
@@ -191,6 +211,9 @@ def write_page(
             plausible ``modifiedOn`` (see the module docstring).
         fields: the entity's record fields (its key; the ordering field, named in rejects);
             default: the entity table's entry named ``entity``.
+        lake: the DuckLake dialect (default: asked of ``conn``); there, a transaction that
+            conflicts with another writer's at COMMIT is replayed from the page in memory
+            (``lake.retry_conflicts``).
 
     Returns:
         The page's :class:`PageCounts`.
@@ -198,23 +221,34 @@ def write_page(
     This is a batch of one page; ``batch.PageBatchWriter`` commits several pages (and the
     cursor after the last of them) per transaction.
     """
-    return write_in_transaction(
-        conn,
-        page,
-        entity=entity,
+    if lake is None:
+        lake = is_lake_connection(conn)
+    commit_sql = finish_sql(
         tenant_id=tenant_id,
+        entity=entity,
         connection_name=connection_name,
-        begin=True,
-        source_now=source_now,
-        fields=fields,
-        commit_sql=finish_sql(
-            tenant_id=tenant_id,
-            entity=entity,
-            connection_name=connection_name,
-            cursor=cursor,
-            cursor_kind=cursor_kind,
-        ),
+        cursor=cursor,
+        cursor_kind=cursor_kind,
+        lake=lake,
     )
+
+    def transaction() -> PageCounts:
+        return write_in_transaction(
+            conn,
+            page,
+            entity=entity,
+            tenant_id=tenant_id,
+            connection_name=connection_name,
+            begin=True,
+            source_now=source_now,
+            fields=fields,
+            commit_sql=commit_sql,
+            lake=lake,
+        )
+
+    if not lake:
+        return transaction()
+    return retry_conflicts(transaction, what=f"{entity} (tenant {tenant_id}), one page")
 
 
 def write_in_transaction(
@@ -228,10 +262,12 @@ def write_in_transaction(
     commit_sql: list[str] | None,
     source_now: datetime | None = None,
     fields: RecordFields | None = None,
+    lake: bool = False,
 ) -> PageCounts:
     """Write one page inside a transaction: open it first when ``begin``, end it with
     ``commit_sql`` (cursor + COMMIT, ``state.finish_sql``) when given, else leave it open for
-    the next page. ``source_now`` and ``fields``: as for :func:`write_page`.
+    the next page. ``source_now`` and ``fields``: as for :func:`write_page`; ``lake``: the
+    DuckLake dialect (no retry here: the caller replays the whole transaction).
 
     On any failure the transaction -- with every page written in it so far -- is rolled
     back and the error re-raised.
@@ -264,7 +300,7 @@ def write_in_transaction(
         write_sql: list[str] = []
         if table.num_rows:
             insert_sql = _classify_page(
-                conn, table, table_name, key_columns, params, counts, begin=begin
+                conn, table, table_name, key_columns, params, counts, begin=begin, lake=lake
             )
             if insert_sql:
                 write_sql.append(insert_sql)
@@ -311,6 +347,7 @@ def _classify_page(
     counts: PageCounts,
     *,
     begin: bool = True,
+    lake: bool = False,
 ) -> str | None:
     """(Begin the transaction when ``begin``, then) classify the page ``table``
     (named ``_st_page`` in the SQL), keyed by ``key_columns``.
@@ -320,7 +357,8 @@ def _classify_page(
     a version is unordered, i.e. has a null modifiedOn) and returns the INSERT that writes the
     page -- a plain one when every key is new (every first sync; measurably cheaper), else
     ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <same version rule>``, which finds the stored
-    row through the primary-key index -- or ``None`` when nothing is to be written.
+    row through the primary-key index (``lake``: ``MERGE INTO ... WHEN MATCHED AND <same
+    version rule>``, a join: a lake has no keys) -- or ``None`` when nothing is to be written.
     """
     _st_page = table  # read by DuckDB as a replacement scan (see write_in_transaction)
     latest: datetime = params["latest"]
@@ -400,14 +438,13 @@ def _classify_page(
     if counts.inserted == n_distinct:
         # Every key of the page is new: no conflict is possible, so no conflict clause.
         return insert
+    if lake:
+        return _merge_sql(
+            table_name, dedup_cte, key_columns, params, latest, unordered=bool(n_unordered)
+        )
     # DuckDB names the stored row by the table name in DO UPDATE ... WHERE.
     bare = table_name.split(".", 1)[1]
-    stored = plausible_modified_on_sql(f"{bare}.modified_on", latest)
-    rule_on_conflict = (
-        _newer_sql("EXCLUDED", bare, f"({stored})")
-        if n_unordered
-        else f"EXCLUDED.modified_on > {bare}.modified_on"
-    )
+    rule_on_conflict = _stored_is_older("EXCLUDED", bare, latest, bool(n_unordered))
     return f"""{insert}
         ON CONFLICT (_tenant_id, {keys}) DO UPDATE SET
             modified_on = EXCLUDED.modified_on,
@@ -416,6 +453,37 @@ def _classify_page(
             _connection = EXCLUDED._connection,
             _loaded_at = EXCLUDED._loaded_at
         WHERE {rule_on_conflict}
+    """
+
+
+def _merge_sql(
+    table_name: str,
+    dedup_cte: str,
+    key_columns: tuple[str, ...],
+    params: dict[str, Any],
+    latest: datetime,
+    *,
+    unordered: bool,
+) -> str:
+    """The lake's write of a page with stored keys: ``MERGE INTO`` by the tenant and key,
+    replacing a stored row only by the version rule, inserting the new keys."""
+    keys = ", ".join(key_columns)
+    s_keys = ", ".join(f"s.{c}" for c in key_columns)
+    joined_on = " AND ".join(f"t.{c} = s.{c}" for c in key_columns)
+    tenant, connection = sql_literal(params["tenant"]), sql_literal(params["conn"])
+    return f"""
+        MERGE INTO {table_name} AS t
+        USING (WITH {dedup_cte} SELECT {keys}, modified_on, active, payload FROM dedup) AS s
+        ON t._tenant_id = {tenant} AND {joined_on}
+        WHEN MATCHED AND {_stored_is_older("s", "t", latest, unordered)} THEN UPDATE SET
+            modified_on = s.modified_on,
+            active = s.active,
+            payload = s.payload,
+            _connection = {connection},
+            _loaded_at = now()
+        WHEN NOT MATCHED THEN INSERT
+            (_tenant_id, {keys}, modified_on, active, payload, _connection, _loaded_at)
+            VALUES ({tenant}, {s_keys}, s.modified_on, s.active, s.payload, {connection}, now())
     """
 
 
@@ -430,34 +498,47 @@ def reset_entity(
     entity: str,
     tenant_id: int,
     fields: RecordFields | None = None,
+    lake: bool | None = None,
+    connection_name: str = "",
 ) -> int:
     """Forget one entity for one tenant: its rows, its cursor and its rejected records, in one
     transaction. Other tenants sharing the file are untouched. Returns the rows deleted.
     ``fields``: as for :func:`write_page` (the table is created with their key if missing).
+    ``lake``: the DuckLake dialect (default: asked of ``conn``): the cursor is forgotten by
+    an appended row (``state.forget_state_sql``, recording ``connection_name``), and a
+    transaction that conflicts with another writer's is run again.
 
     Rejected records go too: a full refresh re-reads everything, and whatever is still bad at
     the source is rejected again, so the rejects afterwards describe the current source.
     """
-    ensure_entity_table(conn, entity, fields)
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        (deleted,) = conn.execute(
-            f"SELECT count(*) FROM {raw_table(entity)} WHERE _tenant_id = ?", [tenant_id]
-        ).fetchall()[0]
-        conn.execute(f"DELETE FROM {raw_table(entity)} WHERE _tenant_id = ?", [tenant_id])
-        conn.execute(
-            f"DELETE FROM {SYNC_STATE_TABLE} WHERE _tenant_id = ? AND entity = ?",
-            [tenant_id, entity],
-        )
-        conn.execute(
-            f"DELETE FROM {REJECTED_TABLE} WHERE _tenant_id = ? AND entity = ?",
-            [tenant_id, entity],
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return int(deleted)
+    if lake is None:
+        lake = is_lake_connection(conn)
+    ensure_entity_table(conn, entity, fields, lake=lake)
+    forget = [tenant_id, entity, connection_name] if lake else [tenant_id, entity]
+
+    def transaction() -> int:
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            (deleted,) = conn.execute(
+                f"SELECT count(*) FROM {raw_table(entity)} WHERE _tenant_id = ?", [tenant_id]
+            ).fetchall()[0]
+            conn.execute(f"DELETE FROM {raw_table(entity)} WHERE _tenant_id = ?", [tenant_id])
+            conn.execute(forget_state_sql(lake=lake), forget)
+            conn.execute(
+                f"DELETE FROM {REJECTED_TABLE} WHERE _tenant_id = ? AND entity = ?",
+                [tenant_id, entity],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            # A failed COMMIT has ended the transaction already (nothing to roll back).
+            with contextlib.suppress(duckdb.Error):
+                conn.execute("ROLLBACK")
+            raise
+        return int(deleted)
+
+    if not lake:
+        return transaction()
+    return retry_conflicts(transaction, what=f"{entity} (tenant {tenant_id}), full refresh")
 
 
 def count_rows(conn: duckdb.DuckDBPyConnection, *, entity: str, tenant_id: int) -> int:

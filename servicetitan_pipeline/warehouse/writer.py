@@ -16,6 +16,7 @@ import duckdb
 
 from servicetitan_pipeline.warehouse import rejects, session, upsert
 from servicetitan_pipeline.warehouse.batch import PageBatchWriter
+from servicetitan_pipeline.warehouse.lake import is_lake_connection
 from servicetitan_pipeline.warehouse.schema import (
     REJECTED_TABLE,
     PreparedPage,
@@ -44,8 +45,13 @@ class EntityWriter:
     (key, ordering and active fields; default: the entity table's entry named ``entity``):
     they decide the table's key and every page's.
 
+    Whether ``conn`` writes a DuckLake is asked once, here (``lake.is_lake_connection``), and
+    decides the SQL of every write (``upsert``, ``state``): the file's keyed upserts, or the
+    lake's MERGE and appended cursors, with its conflicted commits replayed.
+
     Attributes:
         rejected_table: where rejected records and response bodies go (for messages).
+        lake: whether the warehouse is a DuckLake.
     """
 
     rejected_table = REJECTED_TABLE
@@ -66,14 +72,20 @@ class EntityWriter:
         self.fields = RecordFields.for_entity_name(entity) if fields is None else fields
         self.tenant_id = tenant_id
         self.connection_name = connection_name
+        self.lake = is_lake_connection(conn)
         session.configure_connection(conn)
-        ensure_entity_table(conn, entity, self.fields)
+        ensure_entity_table(conn, entity, self.fields, lake=self.lake)
 
     def reset(self) -> int:
         """Full refresh: forget this tenant's rows, cursor and rejects of the entity, in one
         transaction; returns the rows deleted (see ``upsert.reset_entity``)."""
         return upsert.reset_entity(
-            self._conn, entity=self.entity, tenant_id=self.tenant_id, fields=self.fields
+            self._conn,
+            entity=self.entity,
+            tenant_id=self.tenant_id,
+            fields=self.fields,
+            lake=self.lake,
+            connection_name=self.connection_name,
         )
 
     def stored_cursor(self) -> str | None:
@@ -89,8 +101,12 @@ class EntityWriter:
             yield
 
     def checkpoint(self) -> float:
-        """Checkpoint what is committed (call it inside :meth:`bounded`); returns seconds."""
-        return session.checkpoint(self._conn)
+        """Checkpoint what is committed (call it inside :meth:`bounded`); returns seconds.
+
+        Not in a lake: there every commit has written its Parquet files already, and a
+        lake's CHECKPOINT is its maintenance (merging and deleting files), which would
+        conflict with every other writer; that is a job for a quiet moment."""
+        return 0.0 if self.lake else session.checkpoint(self._conn)
 
     def export_batches(self) -> PageBatchWriter:
         """A writer of export pages in batches, each committed with the continuation token
@@ -103,6 +119,7 @@ class EntityWriter:
             cursor_kind=CURSOR_EXPORT_TOKEN,
             source_clock=self._source_clock,
             fields=self.fields,
+            lake=self.lake,
         )
 
     def write_page_keeping_cursor(self, page: PreparedPage) -> PageCounts:
@@ -116,6 +133,7 @@ class EntityWriter:
             cursor=KEEP_CURSOR,
             source_now=self._source_clock(),
             fields=self.fields,
+            lake=self.lake,
         )
 
     def commit_high_water(self, high_water: str | None) -> None:
@@ -127,6 +145,7 @@ class EntityWriter:
             connection_name=self.connection_name,
             cursor=high_water,
             cursor_kind=CURSOR_MODIFIED_ON,
+            lake=self.lake,
         )
 
     def commit_full_list_read(self, read_at: datetime) -> None:
@@ -139,6 +158,7 @@ class EntityWriter:
             connection_name=self.connection_name,
             cursor=read_at.isoformat(),
             cursor_kind=CURSOR_FULL_LIST,
+            lake=self.lake,
         )
 
     def record_rejected_response(self, *, reason: str, body: str | None, request: str) -> None:
@@ -151,6 +171,7 @@ class EntityWriter:
             reason=reason,
             body=body,
             request=request,
+            lake=self.lake,
         )
 
     def row_count(self) -> int:
