@@ -56,6 +56,7 @@ from servicetitan_pipeline.sync.concurrent import (
     TenantSyncs,
 )
 from servicetitan_pipeline.sync.engine import SyncResult
+from servicetitan_pipeline.sync.progress import ProgressLines, run_progress
 from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
 from servicetitan_pipeline.warehouse.schema import REJECTED_TABLE, TENANT_ID, RecordFields
 
@@ -358,7 +359,11 @@ def build_ingestion_assets(
                 if several
                 else config.concurrent_entities,
             )
-            for outcome in syncs.run(log=context.log) if ready else ():
+            # Long syncs say how far they are in the run log, a line per entity every 10 s
+            # (the CLI's display watches the same model); the per-entity summary below is
+            # each one's final line.
+            progress = ProgressLines(run_progress(), finals=False, with_connection=several)
+            for outcome in syncs.run(log=context.log, progress=progress) if ready else ():
                 name = outcome.entity.name
                 if outcome.result is not None:
                     summary = outcome.result.summary()
