@@ -11,6 +11,11 @@ backfill both (one run), or move a simulated clock (``curl -X POST
 the changes. ``DAGSTER_HOME/simulator.env`` holds the settings, so ``check`` and ``sync`` can
 reach the simulator with ``--env-file``.
 
+The hourly sync schedule starts *stopped* here (``SERVICETITAN_SYNC_SCHEDULE=stopped``
+unless the environment says otherwise): a dev UI that syncs on its own every hour would
+surprise, and would fight the hands-on runs for the warehouse. Switch it on in the UI
+(Automation, ``servicetitan_sync_schedule``) or start with ``SERVICETITAN_SYNC_SCHEDULE=running``.
+
 ``dagster dev`` loads a ``.env`` file from its working directory and lets it override the
 environment; it is started from ``DAGSTER_HOME`` so that real credentials in the project's
 ``.env`` can never turn this simulator session into a sync of a real tenant.
@@ -32,6 +37,7 @@ from servicetitan_pipeline.config import (
     DEFAULT_DEV_UI_PORT,
     DEV_SIMULATOR_PORT_ENV,
     DEV_UI_PORT_ENV,
+    SYNC_SCHEDULE_ENV,
     ConfigError,
     apply_file_mode,
     port_from_env,
@@ -107,14 +113,21 @@ def ensure_dagster_home() -> Path:
     return home
 
 
+# How the sync schedule starts in a dev UI, unless SERVICETITAN_SYNC_SCHEDULE says otherwise.
+DEV_SCHEDULE_STATE = "stopped"
+
+
 def dagster_dev_environment() -> dict[str, str]:
-    """This process's environment for ``dagster dev``, without its supersession warning.
+    """This process's environment for ``dagster dev``: the sync schedule stopped unless
+    ``SERVICETITAN_SYNC_SCHEDULE`` is set, and without ``dagster dev``'s supersession warning.
 
     ``dagster dev`` warns on every start that ``dg dev`` supersedes it; ``dg`` is a separate
     package and wants a ``dg`` project layout, while this repository's code location is the
     ``workspace.yaml`` that ``dagster dev`` still loads. Only that one message is silenced.
     """
     env = os.environ.copy()
+    if not env.get(SYNC_SCHEDULE_ENV, "").strip():
+        env[SYNC_SCHEDULE_ENV] = DEV_SCHEDULE_STATE
     filters = [f for f in env.get("PYTHONWARNINGS", "").split(",") if f]
     env["PYTHONWARNINGS"] = ",".join([*filters, DAGSTER_DEV_SUPERSEDED_FILTER])
     return env

@@ -139,6 +139,7 @@ def run_sync(
     log_level: str = "INFO",
     tags: dict[str, str] | None = None,
     tenants: Sequence[str] | None = None,
+    progress_seconds: float | None = None,
 ) -> SyncOutcome:
     """Run the sync job in this process and return what it did.
 
@@ -153,6 +154,8 @@ def run_sync(
         tenants: connection names to sync (default: every connection, in one run). Names
             that are consecutive in the connections file sync in one run; otherwise one run
             per consecutive group, one after another, dbt building in the last.
+        progress_seconds: how often the run log gets a progress line per entity still
+            syncing (the ingestion step's ``progress_log_seconds``; default: its own).
 
     Raises:
         KeyError: ``tenants`` names a connection that does not exist (the known are listed).
@@ -170,6 +173,7 @@ def run_sync(
             log_level=log_level,
             tags={**(tags or {}), **_range_tags(group)},
             tenants=group,
+            progress_seconds=progress_seconds,
         )
         for position, group in enumerate(groups, start=1)
     ]
@@ -208,11 +212,12 @@ def _run_once(
     log_level: str,
     tags: dict[str, str],
     tenants: Sequence[str],
+    progress_seconds: float | None = None,
 ) -> SyncOutcome:
     # Imported here: the definitions import the client and, with dbt, dbt-core and its
     # manifest (seconds); a run that builds no model gets them without the dbt layer.
     from servicetitan_pipeline.defs.assembly import build_definitions, deployment
-    from servicetitan_pipeline.defs.ingestion import ingestion_run_config
+    from servicetitan_pipeline.defs.ingestion import SYNC_OP_NAME, ingestion_run_config
     from servicetitan_pipeline.defs.jobs import SYNC_JOB_NAME
 
     defs = build_definitions(include_dbt=include_dbt)
@@ -233,6 +238,8 @@ def _run_once(
 
     job = defs.resolve_job_def(SYNC_JOB_NAME)
     run_config = dict(ingestion_run_config(names, full_refresh=full_refresh))
+    if progress_seconds is not None:  # progress wiring: the run log's progress lines
+        run_config["ops"][SYNC_OP_NAME]["config"]["progress_log_seconds"] = progress_seconds
     run_config["loggers"] = {"console": {"config": {"log_level": log_level}}}
 
     # dagster-dbt echoes every dbt log line to stdout (in the UI that is the step's compute

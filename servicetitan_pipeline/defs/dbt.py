@@ -406,7 +406,38 @@ def servicetitan_dbt_assets(
         target_path = invocation_target_path(
             dbt_project, op_name=context.op_execution_context.op.name, run_id=context.run.run_id
         )
-        yield from dbt.cli(["build", *exclude], context=context, target_path=target_path).stream()
+        # Row counts (tables; views are not counted) and column types on every model's
+        # materialization, as the raw assets have. dagster-dbt reads them through an in-process
+        # dbt-duckdb adapter, read-only, after dbt has exited (DuckDB: one writer); no column
+        # lineage: it would parse every model's SQL with sqlglot and read its parents' columns
+        # again, for a graph the asset lineage already shows.
+        events = (
+            dbt.cli(["build", *exclude], context=context, target_path=target_path)
+            .stream()
+            .fetch_row_counts()
+            .fetch_column_metadata(with_column_lineage=False)
+        )
+        try:
+            yield from events
+        finally:
+            _close_metadata_connection()
+
+
+def _close_metadata_connection() -> None:
+    """Close the read-only DuckDB connection the metadata was read on.
+
+    dbt-duckdb keeps its database open for the life of the process (``keep_open``), in a
+    class attribute; left open, it would make every later read-write connection of this
+    process to the warehouse fail (DuckDB: "different configuration than existing
+    connections"), and the steps after dbt (the analysts' copy, the report checks) run here.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    manager: Any = DuckDBConnectionManager  # its _ENV is typed as always None
+    with manager._LOCK:
+        environment, manager._ENV = manager._ENV, None
+    if environment is not None:
+        environment.close()
 
 
 __all__ = [

@@ -57,6 +57,7 @@ from servicetitan_pipeline.sync.concurrent import (
     TenantSyncs,
 )
 from servicetitan_pipeline.sync.engine import SyncResult
+from servicetitan_pipeline.sync.progress import DEFAULT_LINE_SECONDS, ProgressLines, run_progress
 from servicetitan_pipeline.warehouse.schema import REJECTED_TABLE, TENANT_ID, RecordFields
 
 __all__ = [
@@ -113,6 +114,13 @@ class IngestionConfig(dg.Config):
         le=32,
         description="How many entity syncs run at once in all, across the run's tenants "
         "(tenants take turns: every tenant starts at once). Unused by a one-tenant run.",
+    )
+    progress_log_seconds: float = Field(
+        default=DEFAULT_LINE_SECONDS,
+        ge=0,
+        description="How often the run log gets a progress line (records, pages, rate, "
+        "elapsed, the total where ServiceTitan gives one) per entity still syncing; 0: as "
+        "often as it moves. Each entity's summary line says how it ended.",
     )
 
     def refreshed(self, selected: Iterable[str]) -> dict[str, bool]:
@@ -358,7 +366,16 @@ def build_ingestion_assets(
                 if several
                 else config.concurrent_entities,
             )
-            for outcome in syncs.run(log=context.log) if ready else ():
+            # Long syncs say how far they are in the run log, a line per entity every few
+            # seconds (the CLI's display watches the same model); the per-entity summary
+            # below is each one's final line.
+            progress = ProgressLines(
+                run_progress(),
+                every_seconds=config.progress_log_seconds,
+                finals=False,
+                with_connection=several,
+            )
+            for outcome in syncs.run(log=context.log, progress=progress) if ready else ():
                 name = outcome.entity.name
                 if outcome.result is not None:
                     summary = outcome.result.summary()

@@ -64,7 +64,8 @@ def materialization_metadata(result: SyncResult) -> dict[str, dg.MetadataValue]:
         "full_refresh": dg.MetadataValue.bool(result.full_refresh),
         "rows_deleted_by_full_refresh": dg.MetadataValue.int(result.deleted_by_full_refresh),
         "connection": dg.MetadataValue.text(result.connection_name),
-        "tenant_id": dg.MetadataValue.int(result.tenant_id),
+        # Text: an identifier, which the UI would otherwise plot over time as if a metric.
+        "tenant_id": dg.MetadataValue.text(str(result.tenant_id)),
     }
 
 

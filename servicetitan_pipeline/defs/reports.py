@@ -113,7 +113,8 @@ def report_metadata(result: ReportSyncResult) -> dict[str, dg.MetadataValue]:
         "duration_seconds": dg.MetadataValue.float(round(result.duration_seconds, 3)),
         "full_refresh": dg.MetadataValue.bool(result.full_refresh),
         "rows_deleted_by_full_refresh": dg.MetadataValue.int(result.rows_deleted_by_full_refresh),
-        "tenant_id": dg.MetadataValue.int(result.tenant_id),
+        # Text: an identifier, which the UI would otherwise plot over time as if a metric.
+        "tenant_id": dg.MetadataValue.text(str(result.tenant_id)),
     }
 
 
@@ -364,7 +365,7 @@ def comparison_check_result(results: Mapping[str, tuple[int, Any]]) -> dg.AssetC
         if single:
             metadata.update(
                 {
-                    "tenant_id": tenant_id,
+                    "tenant_id": str(tenant_id),  # text: an identifier, not a metric
                     "pairs_compared": result.keys_compared,
                     "months": ", ".join(f"{m:%Y-%m}" for m in result.months),
                 }

@@ -31,7 +31,9 @@ and hands each outcome back, in order of completion, to the calling thread:
 * log lines are relayed to the calling thread, which alone talks to the caller's logger
   (Dagster's ``context.log`` writes the run's event log); with several tenants each line
   starts with its connection name;
-* one item's failure is its outcome: the others go on.
+* one item's failure is its outcome: the others go on;
+* with a progress model (``run(progress=...)``, ``sync.progress``), every item feeds it page
+  by page from its worker, and the calling thread logs its plain lines while it waits.
 
 In a DuckLake (``warehouse.lake``) the same workers write side by side, and so may other
 processes: one writer process at a time is the DuckDB *file*'s limit (its lock), not the
@@ -62,6 +64,7 @@ from servicetitan_pipeline.client import (
 )
 from servicetitan_pipeline.entities import ENTITIES, Entity
 from servicetitan_pipeline.sync.engine import SyncLog, SyncResult, sync_entity
+from servicetitan_pipeline.sync.progress import ProgressLines, SyncProgress
 from servicetitan_pipeline.warehouse import session
 from servicetitan_pipeline.warehouse.lake import is_lake_connection, lake_cursor
 from servicetitan_pipeline.warehouse.schema import RAW_SCHEMA, RecordFields, ensure_entity_table
@@ -210,9 +213,14 @@ class TenantSyncs:
         self._max_workers = max_workers
         self._lake = False  # decided when run() starts (is_lake_connection)
 
-    def run(self, *, log: SyncLog) -> Iterator[EntityOutcome]:
+    def run(
+        self, *, log: SyncLog, progress: ProgressLines | None = None
+    ) -> Iterator[EntityOutcome]:
         """Sync every tenant's entities; yield each outcome as it completes (on the calling
-        thread, which also writes every worker's log lines to ``log``)."""
+        thread, which also writes every worker's log lines to ``log``).
+
+        ``progress``: the model the items feed (``progress.progress``), and the plain
+        progress lines the calling thread logs to ``log`` as they fall due."""
         everything = {e.name: e for t in self._tenants for e in t.entities}
         order = {e.name: n for n, e in enumerate(largest_first(self._conn, everything.values()))}
         if not order:
@@ -252,15 +260,16 @@ class TenantSyncs:
                     elif len(running) < workers and item.tenant.running < self._workers_per_tenant:
                         pending.remove(item)
                         item.tenant.running += 1
-                        future = pool.submit(self._sync_one, item)
+                        model = progress.progress if progress is not None else None
+                        future = pool.submit(self._sync_one, item, model)
                         running[future] = item
                         future.add_done_callback(done.put)
                 if not running:
                     continue
-                future = _wait(done, lines, log)
+                future = _wait(done, lines, log, progress)
                 item = running.pop(future)
                 item.tenant.running -= 1
-                _drain(lines, log)
+                _drain(lines, log, progress)
                 yield self._outcome(item, future)
             # What the workers committed, checkpointed within the bounds: each worker's own
             # checkpoint is deferred while another still writes.
@@ -289,7 +298,7 @@ class TenantSyncs:
             item.entity, None, failure, tenant.sync.connection_name, tenant.tenant_id, True
         )
 
-    def _sync_one(self, item: _Item) -> SyncResult:
+    def _sync_one(self, item: _Item, progress: SyncProgress | None) -> SyncResult:
         tenant = item.tenant
         client = tenant.sync.client
         with tenant.gate:
@@ -300,11 +309,17 @@ class TenantSyncs:
             except TENANT_WIDE_ERRORS as exc:
                 tenant.failure = exc
                 raise
+        counted = (
+            progress.start(tenant.sync.connection_name, item.entity.name)
+            if progress is not None
+            else None
+        )
+        failed = True
         try:
             # A lake's cursor must be pointed at the lake (lake.lake_cursor says why).
             worker = lake_cursor(self._conn) if self._lake else self._conn.cursor()
             with worker as conn:
-                return sync_entity(
+                result = sync_entity(
                     item.entity,
                     client.with_own_stats(),
                     conn,
@@ -313,13 +328,19 @@ class TenantSyncs:
                     list_page_size=self._list_page_size,
                     log=tenant.log,
                     own_writer_bounds=False,
+                    on_page=counted.page if counted is not None else None,
                 )
+            failed = False
+            return result
         except TENANT_WIDE_ERRORS as exc:
             # Credentials refused mid-run (a renewed token): the tenant's other items stop.
             with tenant.gate:
                 if tenant.failure is None:
                     tenant.failure = exc
             raise
+        finally:
+            if counted is not None:
+                counted.finish(failed=failed)
 
 
 class EntitySyncs:
@@ -360,18 +381,25 @@ class EntitySyncs:
 
 
 def _wait(
-    done: queue.Queue[Future[SyncResult]], lines: queue.Queue[tuple[str, str]], log: SyncLog
+    done: queue.Queue[Future[SyncResult]],
+    lines: queue.Queue[tuple[str, str]],
+    log: SyncLog,
+    progress: ProgressLines | None,
 ) -> Future[SyncResult]:
-    """The next finished sync, relaying log lines while waiting."""
+    """The next finished sync, relaying log lines (and progress lines) while waiting."""
     while True:
-        _drain(lines, log)
+        _drain(lines, log, progress)
         try:
             return done.get(timeout=_LOG_POLL_SECONDS)
         except queue.Empty:
             continue
 
 
-def _drain(lines: queue.Queue[tuple[str, str]], log: SyncLog) -> None:
+def _drain(
+    lines: queue.Queue[tuple[str, str]], log: SyncLog, progress: ProgressLines | None
+) -> None:
+    for line in progress.due() if progress is not None else ():
+        log.info(line)
     while True:
         try:
             level, msg = lines.get_nowait()

@@ -33,7 +33,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
@@ -60,6 +60,20 @@ T = TypeVar("T")
 # How long the writer waits for the next export page before it commits the open batch. Pages
 # arrive every second or two; past this, the API is the bottleneck and a commit costs nothing.
 IDLE_COMMIT_SECONDS = 5.0
+
+# Sent to list endpoints so that their pages carry ``totalCount``: the records the pass will
+# read, which progress displays show as a total (every list endpoint the entity table uses
+# takes it; tests/unit/sync/test_progress_totals.py checks the bundled OpenAPI documents).
+# Export endpoints have no such count.
+LIST_TOTAL_PARAMS = {"includeTotal": "true"}
+
+# Told after each page is written: its records, and ServiceTitan's totalCount when the page
+# carried one (``sync.progress.EntityProgress.page``). Called on the sync's own thread.
+PageProgress = Callable[[int, int | None], None]
+
+
+def _no_progress(records: int, total: int | None) -> None:
+    """The default :data:`PageProgress`: nobody is watching."""
 
 
 class SyncLog(Protocol):
@@ -119,6 +133,7 @@ def sync_entity(
     list_page_size: int = DEFAULT_LIST_PAGE_SIZE,
     log: SyncLog = logger,
     own_writer_bounds: bool = True,
+    on_page: PageProgress | None = None,
 ) -> SyncResult:
     """Bring ``raw_servicetitan.<entity>`` up to date for the client's tenant.
 
@@ -126,6 +141,9 @@ def sync_entity(
     and restore them after. Those settings belong to the whole database, so a caller that
     syncs several entities at once on one database sets them once around all of them and
     passes ``False``.
+
+    ``on_page``: told the records of every page once it is written (and the list endpoint's
+    ``totalCount``), for a progress display; it must be quick and must not raise.
 
     Either way (export or list, see the module docstring) a crash at any instant leaves the
     table consistent with its cursor, and the next run ends with exactly the source's records.
@@ -135,6 +153,7 @@ def sync_entity(
         ServiceTitanError: anything else the client could not recover from.
     """
     fields = _record_fields(entity)
+    on_page = on_page or _no_progress
     started = time.monotonic()
     tenant_id = client.tenant_id
     stats_before = client.stats
@@ -167,11 +186,11 @@ def sync_entity(
         with writer.bounded() if own_writer_bounds else contextlib.nullcontext():
             try:
                 if entity.sync_mode is SyncMode.EXPORT:
-                    _sync_export(entity, client, writer, result, log)
+                    _sync_export(entity, client, writer, result, log, on_page)
                 elif entity.sync_mode is SyncMode.LIST_FULL:
-                    _sync_list_full(entity, client, writer, result, list_page_size, log)
+                    _sync_list_full(entity, client, writer, result, list_page_size, log, on_page)
                 else:
-                    _sync_list(entity, client, writer, result, list_page_size, log)
+                    _sync_list(entity, client, writer, result, list_page_size, log, on_page)
             finally:
                 # Within the writer's memory and thread bounds, whatever happened: what is
                 # committed is checkpointed here rather than, unbounded, at the close.
@@ -272,19 +291,20 @@ def _record_keys(prepared: PreparedPage) -> list[object]:
 
 def _list_pages(
     entity: Entity, client: ServiceTitanClient, params: dict[str, str], page_size: int
-) -> Iterator[PreparedPage]:
-    """The list endpoint's pages (``params`` and the paging), as staging columns."""
+) -> Iterator[tuple[PreparedPage, int | None]]:
+    """The list endpoint's pages (``params`` and the paging), as (staging columns,
+    ``totalCount``)."""
     decode: PageDecoder[PreparedPage] = page_decoder(RecordFields.of(entity))
     for page in _downloaded(
         client.iter_list(
             entity.list_path(client.tenant_id),
-            params=params,
+            params={**params, **LIST_TOTAL_PARAMS},
             page_size=page_size,
             decode=decode,
             page_ids=_record_keys,
         )
     ):
-        yield page.data
+        yield page.data, page.total_count
 
 
 def _sync_export(
@@ -293,6 +313,7 @@ def _sync_export(
     writer: EntityWriter,
     result: SyncResult,
     log: SyncLog,
+    on_page: PageProgress,
 ) -> None:
     """Follow the export's continuation tokens from the stored one; commit in batches."""
     # No stored cursor: no `from` at all, i.e. the export's beginning (every record).
@@ -322,6 +343,7 @@ def _sync_export(
             result.counts.add(counts)
             result.cursor = cursor
             log.debug(_page_line(entity, result, counts))
+            on_page(counts.records, None)  # an export says nothing of its size
         write_started = time.monotonic()
         batches.commit()
         result.write_seconds += time.monotonic() - write_started
@@ -335,6 +357,7 @@ def _sync_list(
     result: SyncResult,
     page_size: int,
     log: SyncLog,
+    on_page: PageProgress,
 ) -> None:
     """One pass over the list endpoint from the stored high-water ``modifiedOn``.
 
@@ -366,7 +389,7 @@ def _sync_list(
     next_high_water = high_water
     pages = _list_pages(entity, client, params, page_size)
     with Prefetcher(pages, name=f"prefetch-{entity.name}") as prefetched:
-        for prepared in prefetched:
+        for prepared, total in prefetched:
             write_started = time.monotonic()
             counts = writer.write_page_keeping_cursor(prepared)
             result.write_seconds += time.monotonic() - write_started
@@ -377,6 +400,7 @@ def _sync_list(
                 # never moves the high-water backwards.
                 next_high_water = counts.max_modified_on
             log.debug(_page_line(entity, result, counts))
+            on_page(counts.records, total)
     result.api_wait_seconds = prefetched.wait_seconds
     writer.commit_high_water(next_high_water)
     result.cursor = next_high_water
@@ -389,6 +413,7 @@ def _sync_list_full(
     result: SyncResult,
     page_size: int,
     log: SyncLog,
+    on_page: PageProgress,
 ) -> None:
     """Read every page of the list endpoint (with ``list_inactive_params``) and upsert it.
 
@@ -410,13 +435,14 @@ def _sync_list_full(
     result.cursor = writer.stored_cursor()
     pages = _list_pages(entity, client, dict(entity.list_inactive_params), page_size)
     with Prefetcher(pages, name=f"prefetch-{entity.name}") as prefetched:
-        for prepared in prefetched:
+        for prepared, total in prefetched:
             write_started = time.monotonic()
             counts = writer.write_page_keeping_cursor(prepared)
             result.write_seconds += time.monotonic() - write_started
             result.pages += 1
             result.counts.add(counts)
             log.debug(_page_line(entity, result, counts))
+            on_page(counts.records, total)
     result.api_wait_seconds = prefetched.wait_seconds
     read_at = client.server_date or datetime.now(UTC)
     writer.commit_full_list_read(read_at)

@@ -37,7 +37,7 @@ def test_first_sync_incremental_sync_and_idle_rerun(sim, tmp_path):
             assert m["pages"] >= 2, name  # small pages force paging
         assert m["requests"] == m["pages"]  # no retries without faults
         assert m["requests"] >= 1, name  # every entity is read, even one with no records
-        assert m["tenant_id"] == sim.config.tenant_id and m["connection"].startswith("sim-")
+        assert m["tenant_id"] == str(sim.config.tenant_id) and m["connection"].startswith("sim-")
         if counts[name] or get_entity(name).sync_mode is not SyncMode.LIST_INCREMENTAL:
             assert m["cursor"], name  # a list without records has no high-water yet
     failed = [

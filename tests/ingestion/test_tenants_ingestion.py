@@ -176,7 +176,7 @@ def test_a_refused_secret_and_a_missing_variable_fail_their_tenants_alone(
         assert {e.partition for e in result.get_asset_materialization_events()} == {"t2"}
         # one tenant's run: its own metadata, naming it
         assert all(
-            (m["connection"], m["tenant_id"]) == ("t2", t2.tenant_id)
+            (m["connection"], m["tenant_id"]) == ("t2", str(t2.tenant_id))
             for m in _metadata(result).values()
         )
         assert_equals_truth(t2.sim, db, ENTITY_NAMES)

@@ -366,7 +366,7 @@ def test_materialize_metadata_checks_and_failure(tmp_path):
     md = {k: v.value for k, v in mat.metadata.items()}
     assert md["dagster/row_count"] == 2
     assert (md["rows_inserted"], md["rows_rejected"], md["pages"], md["requests"]) == (2, 1, 3, 3)
-    assert md["cursor"] == "t3" and md["connection"] == "fake" and md["tenant_id"] == TENANT
+    assert md["cursor"] == "t3" and md["connection"] == "fake" and md["tenant_id"] == str(TENANT)
     evals = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert evals["id_unique_and_not_null"].passed
     assert not evals["no_rejected_records"].passed

@@ -184,8 +184,9 @@ def test_a_full_list_is_read_whole_every_run_kept_and_dated(conn):
 
         r = run()
         assert (r.pages, r.requests, r.counts.inserted) == (3, 3, 7)
-        # No modifiedOnOrAfter, and reviews need no inactive parameter.
-        assert all(set(q) == {"page", "pageSize"} for q in queries(fake))
+        # No modifiedOnOrAfter, and reviews need no inactive parameter (includeTotal: the
+        # totalCount a progress display shows).
+        assert all(set(q) == {"page", "pageSize", "includeTotal"} for q in queries(fake))
         state = read_sync_state(conn, entity="reviews", tenant_id=TENANT)
         assert (state.cursor, state.cursor_kind) == ("2024-05-01T12:00:00+00:00", CURSOR_FULL_LIST)
         assert r.cursor == state.cursor
