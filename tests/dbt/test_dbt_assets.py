@@ -103,13 +103,38 @@ def test_materializing_the_dbt_assets_builds_the_warehouse(dbt_assets_def, tmp_p
         e.check_name == "assert_fct_invoices_total_reconciles_with_raw" and e.passed
         for e in evaluations
     )
-    with duckdb.connect(str(database), read_only=True) as con:
+    # Read-write, in this process: refused if the read-only connection dagster-dbt reads the
+    # models' metadata on were still open (the steps after dbt must open the warehouse).
+    with duckdb.connect(str(database)) as con:
         [(revenue,)] = con.execute(
             "select sum(revenue) from rpt_revenue_by_month_business_unit where tenant_id = ?",
             [1000001],
         ).fetchall()
+        [(rows,)] = con.execute("select count(*) from dim_business_units").fetchall()
+        types = con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_name = 'dim_business_units' order by ordinal_position"
+        ).fetchall()
     # 75.50 + 49.00 + 100.30 + 250.01 + 1500.00 - 200.00
     assert str(revenue) == "1774.81"
+
+    # Marts carry what the raw assets' materializations do: a row count and the column types
+    # (views get their columns but no count: counting would run their query).
+    metadata = {
+        e.asset_key: e.step_materialization_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    mart = metadata[dg.AssetKey(["dim_business_units"])]
+    staging = metadata[dg.AssetKey(["staging", "stg_servicetitan__business_units"])]
+    assert "dagster/column_schema" in staging
+    assert "dagster/row_count" not in staging
+    assert rows > 0
+    assert mart["dagster/row_count"].value == rows
+    # Every column of the table, in its order, each with its type as the dbt adapter names it.
+    schema = [(c.name, c.type) for c in mart["dagster/column_schema"].value.columns]
+    assert [name for name, _ in schema] == [name for name, _ in types]
+    assert all(kind for _, kind in schema)
+    assert schema[0][0] == "tenant_id" and "int" in schema[0][1].lower()
 
 
 def _all_raw_tables(manifest: dict) -> set[str]:
