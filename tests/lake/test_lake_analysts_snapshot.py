@@ -46,24 +46,23 @@ class LakeAnalyst:
             env={**os.environ, **lake_environment(lake), "PYTHONUNBUFFERED": "1"},
         )
 
-    def execute(self, statement: str) -> None:
-        """A statement without a result (BEGIN, COMMIT)."""
-        assert self.process.stdin is not None
+    def run(self, statement: str) -> list[str]:
+        """Send one statement; the lines the shell prints for it, up to its ``(N rows)``."""
+        assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.write(statement + "\n")
         self.process.stdin.flush()
-
-    def scalar(self, statement: str) -> int:
-        """The one value of a one-row, one-column result, as the shell prints it."""
-        self.execute(statement)
-        assert self.process.stdout is not None
         lines: list[str] = []
         while not (lines and lines[-1].startswith("(")):
             line = self.process.stdout.readline()
             assert line, f"the analyst's shell ended: {self.finish()}"
             lines.append(line.rstrip("\n"))
-        header, _rule, value, footer = lines
-        assert (header, footer) == ("n", "(1 row)"), lines
-        return int(value)
+        return lines
+
+    def scalar(self, statement: str) -> int:
+        """The one value of a one-row, one-column result, as the shell prints it."""
+        lines = self.run(statement)
+        assert len(lines) == 4 and lines[3] == "(1 row)", lines
+        return int(lines[2])
 
     def finish(self) -> tuple[int, str]:
         """Close stdin (the shell's end of input); its exit status and stderr."""
@@ -89,7 +88,9 @@ def built_lake(lake: LakeSettings, tmp_path: Path) -> LakeSettings:
         conn.execute("COMMIT")
     finally:
         conn.close()
-    first = run_dbt(["build", *SELECTION], tmp_path / "target-1", lake_environment(lake))
+    # One target folder for both builds: the second one parses partially (a full parse of the
+    # project costs half a minute here).
+    first = run_dbt(["build", *SELECTION], tmp_path / "target", lake_environment(lake))
     assert first.returncode == 0, first.stdout + first.stderr
     return lake
 
@@ -116,7 +117,7 @@ def fresh_count(lake: LakeSettings) -> int:
 def test_a_reader_keeps_its_snapshot_across_a_dbt_build_and_sees_the_next_after(
     built_lake: LakeSettings, analyst: LakeAnalyst, tmp_path: Path
 ) -> None:
-    analyst.execute("BEGIN TRANSACTION;")
+    analyst.run("BEGIN TRANSACTION;")
     before = analyst.scalar(COUNT)
     assert before > 0
 
@@ -131,12 +132,12 @@ def test_a_reader_keeps_its_snapshot_across_a_dbt_build_and_sees_the_next_after(
         )
     finally:
         writer.close()
-    second = run_dbt(["build", *SELECTION], tmp_path / "target-2", lake_environment(built_lake))
+    second = run_dbt(["build", *SELECTION], tmp_path / "target", lake_environment(built_lake))
     assert second.returncode == 0, second.stdout + second.stderr
     assert fresh_count(built_lake) == before + 1  # a new reader sees the new build
 
     assert analyst.scalar(COUNT) == before  # the open transaction: its own snapshot, whole
-    analyst.execute("COMMIT;")
+    analyst.run("COMMIT;")
     assert analyst.scalar(COUNT) == before + 1  # the next statement: the last snapshot
     status, err = analyst.finish()
     assert (status, err) == (0, "")
