@@ -64,6 +64,8 @@ AS_OF = "2026-03-31"
 # The module profiles.yml's lake target names as its dbt-duckdb plugin.
 PLUGIN = "servicetitan_pipeline.warehouse.dbt_lake_plugin"
 _lakes = itertools.count(1)
+# A sync and two dbt builds in the module's first test: minutes on a loaded 2-core machine.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 
 @dataclass(frozen=True)
