@@ -7,6 +7,12 @@ DuckDB. It opens the analysts' copy by default (``docs/analysts.md``): a file no
 waits for. ``--warehouse`` opens the warehouse itself, read-only, which a run then waits for
 (so close it soon); ``--database PATH`` opens any file, read-only.
 
+On a DuckLake warehouse (``SERVICETITAN_WAREHOUSE=ducklake``) there is no copy: the command
+attaches the lake itself, read-only (without ``--database``; ``--warehouse`` is the same). Each
+statement reads the last snapshot committed when it starts, and a run never waits for it;
+inside ``BEGIN TRANSACTION`` ... ``COMMIT`` every statement reads the snapshot the
+transaction began on.
+
 ``-c "SQL"`` runs the SQL and prints the result as an aligned table. Without ``-c`` it reads
 statements ending with ``;`` from a terminal (a small shell: ``.tables``, ``.schema NAME``,
 ``.quit``) or from standard input (``echo "select 1;" | servicetitan-pipeline sql``). Exits 0
@@ -39,6 +45,7 @@ from servicetitan_pipeline.config import (
     analysts_duckdb_path,
     duckdb_path,
 )
+from servicetitan_pipeline.warehouse.lake import LakeSettings, connect_lake, lake_settings
 from servicetitan_pipeline.warehouse.opening import is_lock_conflict, lock_holder
 
 __all__ = ["add_arguments", "format_table", "run"]
@@ -57,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--warehouse",
         action="store_true",
         help="open the warehouse itself (SERVICETITAN_DUCKDB_PATH), read-only; a run waits "
-        "while it is open, so prefer the analysts' copy",
+        "while it is open, so prefer the analysts' copy (on a DuckLake warehouse, the lake is "
+        "what opens anyway, and no run waits)",
     )
     where.add_argument(
         "--database",
@@ -83,20 +91,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Open the chosen file read-only and run ``-c`` or the statements of stdin."""
+    """Open the chosen file (or the DuckLake) read-only and run ``-c`` or the statements of
+    stdin."""
     try:
         load_env_file(args.env_file)
-        path = _database_path(args)
+        lake: LakeSettings | None = None if args.database else lake_settings()
+        path = None if lake is not None else _database_path(args)
+        if lake is not None:
+            # connect_lake names the setting and gives libpq's or DuckLake's reason.
+            conn = connect_lake(lake, read_only=True)
     except SETTINGS_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
+    if path is not None:
+        try:
+            conn = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error as exc:
+            print(f"error: {_open_failure(path, exc, warehouse=args.warehouse)}", file=sys.stderr)
+            return EXIT_BAD_SETTINGS
+    opened = str(path) if lake is None else lake.describe()
     try:
-        conn = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        print(f"error: {_open_failure(path, exc, warehouse=args.warehouse)}", file=sys.stderr)
-        return EXIT_BAD_SETTINGS
-    try:
-        return _run_on(conn, path, args)
+        return _run_on(conn, opened, args)
     except BrokenPipeError:
         # The reader of our output left (`| head`): stop quietly, as a shell tool does; the
         # interpreter's own flush at exit must not fail again on the closed pipe.
@@ -107,14 +122,14 @@ def run(args: argparse.Namespace) -> int:
         conn.close()
 
 
-def _run_on(conn: duckdb.DuckDBPyConnection, path: Path, args: argparse.Namespace) -> int:
-    """``-c``, else the shell, on the open ``conn``."""
+def _run_on(conn: duckdb.DuckDBPyConnection, opened: str, args: argparse.Namespace) -> int:
+    """``-c``, else the shell, on the open ``conn`` (``opened`` says what it is, in words)."""
     if args.statement is not None:
         return EXIT_OK if _run_statement(conn, args.statement, args.max_rows, sys.stdout) else 1
     interactive = sys.stdin.isatty()
     if interactive:
         print(
-            f"DuckDB {duckdb.__version__}, {path} (read-only). End statements with ';'; "
+            f"DuckDB {duckdb.__version__}, {opened} (read-only). End statements with ';'; "
             ".tables, .schema NAME, .quit"
         )
     return _shell(conn, sys.stdin, sys.stdout, args.max_rows, interactive=interactive)

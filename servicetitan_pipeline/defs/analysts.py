@@ -11,6 +11,11 @@ yet (an entity never synced), so a run that leaves a model out publishes no copy
 copy stays. (A fan-in over the models, which Dagster skips only when every source is missing,
 cannot be built: each model's input already gathers its blocking dbt tests, and Dagster's plan
 refuses a fan-in of such inputs.)
+
+On a DuckLake warehouse (``SERVICETITAN_WAREHOUSE=ducklake``) the asset copies nothing and says
+why in its metadata: analysts attach the lake read-only, and a reader's snapshot never blocks a
+run (``publish.lake_needs_no_copy``). It stays in the graph so that the same definitions serve
+both warehouses.
 """
 
 # Dagster inspects the `context` annotation at definition time, so this module does not use
@@ -26,13 +31,14 @@ from pydantic import Field
 from servicetitan_pipeline.config import ANALYSTS_DUCKDB_PATH_ENV, analysts_duckdb_path
 from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL
 from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
-from servicetitan_pipeline.warehouse.publish import publish_analysts_copy
+from servicetitan_pipeline.warehouse.publish import lake_needs_no_copy, publish_analysts_copy
 
 __all__ = [
     "ANALYSTS_COPY_KEY",
     "AnalystsCopyConfig",
     "analysts_copy_metadata",
     "build_analysts_copy_asset",
+    "lake_metadata",
 ]
 
 ANALYSTS_COPY_KEY = dg.AssetKey(["warehouse", "analysts_copy"])
@@ -45,6 +51,7 @@ _DESCRIPTION = (
     "successful dbt build. It is written to a temporary file and renamed over the previous "
     "copy, so an analyst's open connection keeps reading the previous copy and a new one "
     "sees this one; no analyst ever holds the warehouse, so no run waits for one. "
+    "On a DuckLake warehouse it copies nothing (analysts attach the lake read-only). "
     "See docs/analysts.md."
 )
 
@@ -61,6 +68,11 @@ def analysts_copy_metadata(
         "seconds": round(seconds, 3),
         "rows_by_table": dg.MetadataValue.json(rows),
     }
+
+
+def lake_metadata(reason: str) -> dict[str, Any]:
+    """The materialization's metadata on a DuckLake warehouse: no copy, and why."""
+    return {"published": False, "reason": reason}
 
 
 class AnalystsCopyConfig(dg.Config):
@@ -95,6 +107,10 @@ def build_analysts_copy_asset(dbt_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefin
     def _analysts_copy(
         context: dg.AssetExecutionContext, config: AnalystsCopyConfig
     ) -> dg.MaterializeResult[None]:
+        no_copy = lake_needs_no_copy()
+        if no_copy is not None:
+            context.log.info(f"analysts' copy: {no_copy}")
+            return dg.MaterializeResult(metadata=lake_metadata(no_copy))
         duckdb = context.resources.duckdb
         database = str(duckdb.database)
         target = analysts_duckdb_path(database)

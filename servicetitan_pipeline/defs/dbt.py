@@ -25,6 +25,7 @@ on was not yielded: a run that rebuilds nothing publishes no copy (the previous 
 current), and so does, today, a run that rebuilds only some models (see defs.analysts).
 """
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -42,8 +43,12 @@ from dagster_dbt import (
 )
 from pydantic import Field
 
-from servicetitan_pipeline.config import DUCKDB_PATH_ENV, duckdb_path
-from servicetitan_pipeline.defs.dbt_project import dbt_project, invocation_target_path
+from servicetitan_pipeline.config import duckdb_path
+from servicetitan_pipeline.defs.dbt_project import (
+    dbt_environment,
+    dbt_project,
+    invocation_target_path,
+)
 from servicetitan_pipeline.defs.dbt_selection import (
     MISSING_UPSTREAM_KEY,
     NOT_REBUILT_KEY,
@@ -54,6 +59,7 @@ from servicetitan_pipeline.defs.dbt_selection import (
 from servicetitan_pipeline.defs.jobs import WAREHOUSE_POOL
 from servicetitan_pipeline.defs.resources import warehouse_file_errors_not_retried
 from servicetitan_pipeline.entities import ENTITIES, ENTITIES_BY_NAME
+from servicetitan_pipeline.warehouse.lake import connect_lake, lake_settings
 from servicetitan_pipeline.warehouse.locking import warehouse_write_lock
 from servicetitan_pipeline.warehouse.opening import (
     check_warehouse_file,
@@ -116,7 +122,16 @@ translator = ServiceTitanDbtTranslator(
 
 
 def existing_tables(database: str) -> set[str]:
-    """``schema.table`` of every table and view in the warehouse (none if there is no file)."""
+    """``schema.table`` of every table and view in the warehouse (none if there is no file);
+    on a DuckLake warehouse, in the lake (``database`` is then not read)."""
+    lake = lake_settings()
+    if lake is not None:
+        with contextlib.closing(connect_lake(lake, read_only=True)) as lake_con:
+            rows = lake_con.execute(
+                "select table_schema || '.' || table_name from information_schema.tables "
+                "where table_catalog = current_database()"
+            ).fetchall()
+        return {str(name).lower() for (name,) in rows}
     if database == ":memory:" or not Path(database).exists():
         return set()
     with open_warehouse(database) as con:
@@ -380,7 +395,7 @@ def servicetitan_dbt_assets(
     # DuckDB resource resolved it (absolute, against this process's working directory); hand
     # dbt that absolute path so it cannot resolve a relative one differently.
     database = duckdb_path()
-    os.environ[DUCKDB_PATH_ENV] = database
+    os.environ.update(dbt_environment())  # on a DuckLake, its settings resolved too
     holder = f"run {context.run.run_id[:8]}, dbt build"
     with warehouse_write_lock(database, holder=holder, on_wait=context.log.info):
         # dbt-duckdb opens the file itself: a file that can never open fails here, named and

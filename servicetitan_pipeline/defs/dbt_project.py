@@ -17,6 +17,12 @@ Where the project and its artifacts are:
   read-only and is no place for run artifacts, so the manifest, each run's artifacts and dbt's
   logs go to a cache directory of the user (``$XDG_CACHE_HOME``, else ``~/.cache``, else the
   temporary directory), one per installed project.
+
+Which warehouse dbt builds in follows ``SERVICETITAN_WAREHOUSE``: ``profiles.yml`` picks its
+``dev`` target (the DuckDB file) or its ``lake`` target (the DuckLake). :func:`dbt_environment`
+is what dbt must be handed so that it opens the very warehouse the pipeline writes: the file's
+path and the lake's data path made absolute here, as the pipeline resolves them (dbt runs in
+another directory), and the catalog string trimmed.
 """
 
 from __future__ import annotations
@@ -35,7 +41,15 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from servicetitan_pipeline.config import DUCKDB_PATH_ENV, dbt_executable, duckdb_path
+from servicetitan_pipeline.config import (
+    DUCKDB_PATH_ENV,
+    DUCKLAKE_CATALOG_ENV,
+    DUCKLAKE_DATA_PATH_ENV,
+    WAREHOUSE_ENV,
+    dbt_executable,
+    duckdb_path,
+)
+from servicetitan_pipeline.warehouse.lake import lake_settings
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 # The copy a wheel ships (setup.py writes it; a checkout has none).
@@ -101,10 +115,34 @@ def source_files(project_dir: Path) -> list[Path]:
     return sorted(files)
 
 
+def dbt_environment() -> dict[str, str]:
+    """The warehouse settings to hand dbt, resolved as the pipeline resolves them.
+
+    Always the DuckDB file's absolute path; on a DuckLake also the lake's absolute data path
+    and catalog, and ``SERVICETITAN_WAREHOUSE=ducklake`` itself (so profiles.yml picks the lake
+    target whatever the spelling in the settings file).
+
+    Raises:
+        ConfigError: a warehouse setting is invalid (named).
+    """
+    environment = {DUCKDB_PATH_ENV: duckdb_path()}
+    lake = lake_settings()
+    if lake is not None:
+        environment |= {
+            WAREHOUSE_ENV: "ducklake",
+            DUCKLAKE_CATALOG_ENV: lake.catalog,
+            DUCKLAKE_DATA_PATH_ENV: lake.data_path,
+        }
+    return environment
+
+
 def manifest_inputs_digest(project_dir: Path) -> str:
-    """A hash of what the manifest depends on: the sources, where they are, dbt's version."""
+    """A hash of what the manifest depends on: the sources, where they are, dbt's version, and
+    which warehouse (the manifest names each model's database: the file's or ``lake``)."""
     digest = hashlib.sha256()
+    warehouse = "ducklake" if lake_settings() is not None else "duckdb"
     digest.update(f"{project_dir}\0dbt-core {importlib.metadata.version('dbt-core')}\0".encode())
+    digest.update(f"warehouse {warehouse}\0".encode())
     for path in source_files(project_dir):
         digest.update(f"{path.relative_to(project_dir).as_posix()}\0".encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
@@ -140,7 +178,7 @@ def prepare_manifest(project: DbtProject) -> None:
     are passed so that dbt writes nothing into the project folder (read-only in some installs).
     """
     target = project.manifest_path.parent
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", DUCKDB_PATH_ENV: duckdb_path()}
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", **dbt_environment()}
     subprocess.run(
         [
             dbt_executable(),

@@ -13,6 +13,10 @@ descriptor points at the old inode, which lives on until closed), a new connecti
 new copy, and nothing ever waits for anything else. The copy is made read-only on disk, so a
 tool that forgets read-only mode fails at once instead of writing into a file that the next
 publication replaces.
+
+A DuckLake warehouse (``SERVICETITAN_WAREHOUSE=ducklake``) needs no copy: every reader sees the
+last committed snapshot and never blocks a writer, so analysts attach the lake itself,
+read-only (``servicetitan-pipeline sql``), and :func:`lake_needs_no_copy` says so.
 """
 
 from __future__ import annotations
@@ -21,17 +25,20 @@ import contextlib
 import os
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+
+from servicetitan_pipeline.warehouse.lake import lake_settings
 
 __all__ = [
     "ANALYSTS_SCHEMAS",
     "PUBLICATION_TABLE",
     "STAGING_SCHEMA",
     "PublishedCopy",
+    "lake_needs_no_copy",
     "publish_analysts_copy",
     "temporary_path_for",
 ]
@@ -73,6 +80,26 @@ def temporary_path_for(target: str | os.PathLike[str]) -> Path:
     lock, and a file a killed publication left is simply overwritten)."""
     path = Path(os.fspath(target))
     return path.with_name(f".{path.name}.publishing")
+
+
+def lake_needs_no_copy(environ: Mapping[str, str] | None = None) -> str | None:
+    """Why no analysts' copy is published, when the warehouse is a DuckLake; else ``None``.
+
+    On a lake the copy would cost a second copy of the marts and reports for nothing: a
+    reader's transaction keeps the snapshot it started on (the Parquet files of that snapshot
+    stay until snapshots are expired), and writers commit new snapshots without waiting for it.
+
+    Raises:
+        ConfigError: the lake's settings are invalid (``lake.lake_settings``).
+    """
+    settings = lake_settings(environ)
+    if settings is None:
+        return None
+    return (
+        f"no copy needed: the warehouse is a {settings.describe()}; analysts attach it "
+        "read-only (servicetitan-pipeline sql), each reader sees the last committed snapshot "
+        "and never blocks a run"
+    )
 
 
 def _quote(name: str) -> str:
