@@ -1,14 +1,68 @@
+{#
+    Incremental (docs/incremental.md): each run rebuilds the appointments loaded since the last
+    build, those whose job's location, business unit or job type changed, and every appointment
+    of a renamed tenant. The job's columns come from fct_jobs (the same values as the staged
+    job's).
+#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['tenant_id', 'appointment_id'],
+    post_hook=[
+        "{{ delete_rows_gone_from(source('servicetitan', 'appointments'), [('appointment_id', 'id')]) }}",
+        "{{ record_incremental_watermark() }}",
+    ]
+) }}
+-- depends_on: {{ source('servicetitan', 'appointments') }}
+
 with
+
+{%- if is_incremental() %}
+
+    to_rebuild as (
+
+        select
+            tenant_id,
+            appointment_id
+        from {{ ref('stg_servicetitan__appointments') }}
+        where loaded_at > {{ incremental_watermark() }}
+
+        union
+
+        {{ stale_stored_rows(
+            ['tenant_id', 'appointment_id'],
+            ref('fct_jobs'),
+            'built.tenant_id = latest.tenant_id and built.job_id = latest.job_id',
+            [
+                ('location_id', 'latest.location_id'),
+                ('business_unit_id', 'latest.business_unit_id'),
+                ('job_type_id', 'latest.job_type_id'),
+            ]
+        ) }}
+
+        union
+
+        {{ renamed_tenant_rows(['tenant_id', 'appointment_id']) }}
+
+    ),
+
+{%- endif %}
 
 appointments as (
 
-    select * from {{ ref('stg_servicetitan__appointments') }}
+    select all_appointments.*
+    from {{ ref('stg_servicetitan__appointments') }} as all_appointments
+    {%- if is_incremental() %}
+        {{ join_within_tenant(
+            'all_appointments', 'to_rebuild', 'appointment_id', join_type='inner'
+        ) }}
+    {%- endif %}
 
 ),
 
 jobs as (
 
-    select * from {{ ref('stg_servicetitan__jobs') }}
+    select * from {{ ref('fct_jobs') }}
 
 ),
 

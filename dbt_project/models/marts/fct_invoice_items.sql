@@ -1,8 +1,94 @@
+{#
+    Incremental (docs/incremental.md): each run rebuilds the items loaded since the last build,
+    the items of invoices loaded since (and of the adjustments of those: they inherit the
+    original's job and business unit), those whose invoice's surviving customer changed (a
+    merge), and every item of a renamed tenant. The invoice's columns come from fct_invoices,
+    the same values as int_invoices__enriched's.
+#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['tenant_id', 'invoice_item_id'],
+    post_hook=[
+        "{{ delete_rows_gone_from(source('servicetitan', 'invoice_items'), [('invoice_item_id', 'id')]) }}",
+        "{{ record_incremental_watermark() }}",
+    ]
+) }}
+-- depends_on: {{ ref('stg_servicetitan__invoices') }}
+-- depends_on: {{ source('servicetitan', 'invoice_items') }}
+
 with
+
+{%- if is_incremental() %}
+
+    invoices_loaded_since as (
+
+        select
+            tenant_id,
+            invoice_id
+        from {{ ref('stg_servicetitan__invoices') }}
+        where loaded_at > {{ incremental_watermark() }}
+
+    ),
+
+    invoices_to_rebuild as (
+
+        select * from invoices_loaded_since
+
+        union
+
+        select
+            adjustments.tenant_id,
+            adjustments.invoice_id
+        from {{ ref('fct_invoices') }} as adjustments
+        inner join invoices_loaded_since
+            on adjustments.tenant_id = invoices_loaded_since.tenant_id
+            and adjustments.adjustment_to_invoice_id = invoices_loaded_since.invoice_id
+
+    ),
+
+    to_rebuild as (
+
+        select
+            tenant_id,
+            invoice_item_id
+        from {{ ref('stg_servicetitan__invoice_items') }}
+        where loaded_at > {{ incremental_watermark() }}
+
+        union
+
+        select
+            built.tenant_id,
+            built.invoice_item_id
+        from {{ this }} as built
+        inner join invoices_to_rebuild
+            on built.tenant_id = invoices_to_rebuild.tenant_id
+            and built.invoice_id = invoices_to_rebuild.invoice_id
+
+        union
+
+        {{ stale_stored_rows(
+            ['tenant_id', 'invoice_item_id'],
+            ref('fct_invoices'),
+            'built.tenant_id = latest.tenant_id and built.invoice_id = latest.invoice_id',
+            [('surviving_customer_id', 'latest.surviving_customer_id')]
+        ) }}
+
+        union
+
+        {{ renamed_tenant_rows(['tenant_id', 'invoice_item_id']) }}
+
+    ),
+
+{%- endif %}
 
 items as (
 
-    select * from {{ ref('stg_servicetitan__invoice_items') }}
+    select all_items.*
+    from {{ ref('stg_servicetitan__invoice_items') }} as all_items
+    {% if is_incremental() -%}
+        {{ join_within_tenant('all_items', 'to_rebuild', 'invoice_item_id', join_type='inner') }}
+    {%- endif %}
 
 ),
 
@@ -18,7 +104,7 @@ invoices as (
         surviving_customer_id,
         attributed_job_id as job_id,
         attributed_business_unit_id as invoice_business_unit_id
-    from {{ ref('int_invoices__enriched') }}
+    from {{ ref('fct_invoices') }}
 
 ),
 

@@ -1,8 +1,91 @@
+{#
+    Incremental (docs/incremental.md): each run rebuilds the jobs loaded since the last build,
+    those whose surviving customer (a merge), invoiced revenue, job type, business unit or
+    campaign name changed, and every job of a renamed tenant.
+#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['tenant_id', 'job_id'],
+    post_hook=[
+        "{{ delete_rows_gone_from(source('servicetitan', 'jobs'), [('job_id', 'id')]) }}",
+        "{{ record_incremental_watermark() }}",
+    ]
+) }}
+-- depends_on: {{ source('servicetitan', 'jobs') }}
+
 with
+
+{%- if is_incremental() %}
+
+    to_rebuild as (
+
+        select
+            tenant_id,
+            job_id
+        from {{ ref('stg_servicetitan__jobs') }}
+        where loaded_at > {{ incremental_watermark() }}
+
+        union
+
+        {{ re_merged_customer_rows(['tenant_id', 'job_id']) }}
+
+        union
+
+        {{ stale_stored_rows(
+            ['tenant_id', 'job_id'],
+            ref('int_jobs__revenue'),
+            'built.tenant_id = latest.tenant_id and built.job_id = latest.job_id',
+            [
+                ('invoice_count', 'coalesce(latest.invoice_count, 0)'),
+                ('revenue', 'coalesce(latest.revenue, 0)'),
+                ('total_invoiced', 'coalesce(latest.total_invoiced, 0)'),
+                ('open_balance', 'coalesce(latest.open_balance, 0)'),
+            ]
+        ) }}
+
+        union
+
+        {{ stale_stored_rows(
+            ['tenant_id', 'job_id'],
+            ref('stg_servicetitan__job_types'),
+            'built.tenant_id = latest.tenant_id and built.job_type_id = latest.job_type_id',
+            [('job_type_name', 'latest.job_type_name')]
+        ) }}
+
+        union
+
+        {{ stale_stored_rows(
+            ['tenant_id', 'job_id'],
+            ref('stg_servicetitan__business_units'),
+            'built.tenant_id = latest.tenant_id and built.business_unit_id = latest.business_unit_id',
+            [('business_unit_name', 'latest.business_unit_name')]
+        ) }}
+
+        union
+
+        {{ stale_stored_rows(
+            ['tenant_id', 'job_id'],
+            ref('stg_servicetitan__campaigns'),
+            'built.tenant_id = latest.tenant_id and built.campaign_id = latest.campaign_id',
+            [('campaign_name', 'latest.campaign_name')]
+        ) }}
+
+        union
+
+        {{ renamed_tenant_rows(['tenant_id', 'job_id']) }}
+
+    ),
+
+{%- endif %}
 
 jobs as (
 
-    select * from {{ ref('stg_servicetitan__jobs') }}
+    select all_jobs.*
+    from {{ ref('stg_servicetitan__jobs') }} as all_jobs
+    {% if is_incremental() -%}
+        {{ join_within_tenant('all_jobs', 'to_rebuild', 'job_id', join_type='inner') }}
+    {%- endif %}
 
 ),
 

@@ -1,8 +1,49 @@
+{#
+    Incremental (docs/incremental.md): the payment is the record, its applications (the
+    `appliedTo` array) its parts: each run rebuilds every application of the payments loaded
+    since the last build (delete+insert by payment, so an application the payment no longer
+    lists is gone too), and every application of a renamed tenant.
+#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['tenant_id', 'payment_id'],
+    post_hook=[
+        "{{ delete_rows_gone_from(source('servicetitan', 'payments'), [('payment_id', 'id')]) }}",
+        "{{ record_incremental_watermark() }}",
+    ]
+) }}
+-- depends_on: {{ source('servicetitan', 'payments') }}
+
 with
+
+{%- if is_incremental() %}
+
+    to_rebuild as (
+
+        select
+            tenant_id,
+            payment_id
+        from {{ ref('stg_servicetitan__payments') }}
+        where loaded_at > {{ incremental_watermark() }}
+
+        union
+
+        {{ renamed_tenant_rows(['tenant_id', 'payment_id']) }}
+
+    ),
+
+{%- endif %}
 
 applications as (
 
-    select * from {{ ref('stg_servicetitan__payment_applications') }}
+    select all_applications.*
+    from {{ ref('stg_servicetitan__payment_applications') }} as all_applications
+    {%- if is_incremental() %}
+        {{ join_within_tenant(
+            'all_applications', 'to_rebuild', 'payment_id', join_type='inner'
+        ) }}
+    {%- endif %}
 
 ),
 

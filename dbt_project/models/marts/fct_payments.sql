@@ -1,8 +1,50 @@
+{#
+    Incremental (docs/incremental.md): each run rebuilds the payments loaded since the last build
+    (their applications are part of the same raw record), those whose surviving customer
+    changed (a merge), and every payment of a renamed tenant.
+#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['tenant_id', 'payment_id'],
+    post_hook=[
+        "{{ delete_rows_gone_from(source('servicetitan', 'payments'), [('payment_id', 'id')]) }}",
+        "{{ record_incremental_watermark() }}",
+    ]
+) }}
+-- depends_on: {{ source('servicetitan', 'payments') }}
+
 with
+
+{%- if is_incremental() %}
+
+    to_rebuild as (
+
+        select
+            tenant_id,
+            payment_id
+        from {{ ref('stg_servicetitan__payments') }}
+        where loaded_at > {{ incremental_watermark() }}
+
+        union
+
+        {{ re_merged_customer_rows(['tenant_id', 'payment_id']) }}
+
+        union
+
+        {{ renamed_tenant_rows(['tenant_id', 'payment_id']) }}
+
+    ),
+
+{%- endif %}
 
 payments as (
 
-    select * from {{ ref('stg_servicetitan__payments') }}
+    select all_payments.*
+    from {{ ref('stg_servicetitan__payments') }} as all_payments
+    {% if is_incremental() -%}
+        {{ join_within_tenant('all_payments', 'to_rebuild', 'payment_id', join_type='inner') }}
+    {%- endif %}
 
 ),
 
@@ -15,12 +57,17 @@ customer_merges as (
 applications as (
 
     select
-        tenant_id,
-        payment_id,
+        all_applications.tenant_id,
+        all_applications.payment_id,
         count(*) as invoices_applied_to,
-        cast(sum(applied_amount) as decimal(18, 2)) as applied_amount
-    from {{ ref('stg_servicetitan__payment_applications') }}
-    group by tenant_id, payment_id
+        cast(sum(all_applications.applied_amount) as decimal(18, 2)) as applied_amount
+    from {{ ref('stg_servicetitan__payment_applications') }} as all_applications
+    {%- if is_incremental() %}
+        {{ join_within_tenant(
+            'all_applications', 'to_rebuild', 'payment_id', join_type='inner'
+        ) }}
+    {%- endif %}
+    group by all_applications.tenant_id, all_applications.payment_id
 
 ),
 

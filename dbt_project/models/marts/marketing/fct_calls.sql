@@ -6,11 +6,94 @@
     are written in _marketing__models.yml.
 #}
 
+{#
+    Incremental (docs/incremental.md): each run rebuilds the calls loaded since the last build,
+    those whose surviving customer (a merge) or campaign name changed, those a job loaded since
+    names as its lead call or was booked from, and every call of a renamed tenant.
+#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['tenant_id', 'call_id'],
+    post_hook=[
+        "{{ delete_rows_gone_from(source('servicetitan', 'calls'), [('call_id', 'id')]) }}",
+        "{{ record_incremental_watermark() }}",
+    ]
+) }}
+-- depends_on: {{ source('servicetitan', 'calls') }}
+
 with
+
+{%- if is_incremental() %}
+
+    jobs_loaded_since as (
+
+        select
+            tenant_id,
+            job_id,
+            lead_call_id
+        from {{ ref('stg_servicetitan__jobs') }}
+        where loaded_at > {{ incremental_watermark() }}
+
+    ),
+
+    to_rebuild as (
+
+        select
+            tenant_id,
+            call_id
+        from {{ ref('stg_servicetitan__calls') }}
+        where loaded_at > {{ incremental_watermark() }}
+
+        union
+
+        -- the booked job is the lowest job naming the call as its lead call: a job loaded since
+        -- may become it (its lead call), or stop being it (the call it was booked from)
+        select
+            tenant_id,
+            lead_call_id as call_id
+        from jobs_loaded_since
+        where lead_call_id is not null
+
+        union
+
+        select
+            built.tenant_id,
+            built.call_id
+        from {{ this }} as built
+        inner join jobs_loaded_since
+            on built.tenant_id = jobs_loaded_since.tenant_id
+            and built.booked_job_id = jobs_loaded_since.job_id
+
+        union
+
+        {{ re_merged_customer_rows(['tenant_id', 'call_id']) }}
+
+        union
+
+        -- the campaign's name, when the campaign is known (else the call's own, unchanged)
+        {{ stale_stored_rows(
+            ['tenant_id', 'call_id'],
+            ref('stg_servicetitan__campaigns'),
+            'built.tenant_id = latest.tenant_id and built.campaign_id = latest.campaign_id',
+            [('campaign_name', 'coalesce(latest.campaign_name, built.campaign_name)')]
+        ) }}
+
+        union
+
+        {{ renamed_tenant_rows(['tenant_id', 'call_id']) }}
+
+    ),
+
+{%- endif %}
 
 calls as (
 
-    select * from {{ ref('stg_servicetitan__calls') }}
+    select all_calls.*
+    from {{ ref('stg_servicetitan__calls') }} as all_calls
+    {% if is_incremental() -%}
+        {{ join_within_tenant('all_calls', 'to_rebuild', 'call_id', join_type='inner') }}
+    {%- endif %}
 
 ),
 

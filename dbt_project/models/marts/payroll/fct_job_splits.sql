@@ -5,12 +5,101 @@
     subtotal. The allocation rule and its sources are in _payroll__models.yml.
 #}
 
+{#
+    Incremental (docs/incremental.md): a job's splits share its subtotal (the cents are
+    allocated across them), so the job is the unit rebuilt (`unique_key` tenant and job): each
+    run rebuilds the jobs with a split loaded since the last build (before and after a move),
+    those whose business unit, job type, completion or invoice subtotal changed, and every job
+    of a renamed tenant. Inactive splits are not in the fact: the post-hook deletes a split
+    deactivated since.
+#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['tenant_id', 'job_id'],
+    post_hook=[
+        "{{ delete_rows_gone_from(source('servicetitan', 'job_splits'), [('job_split_id', 'id')], raw_filter='raw.active') }}",
+        "{{ record_incremental_watermark() }}",
+    ]
+) }}
+-- depends_on: {{ source('servicetitan', 'job_splits') }}
+
 with
+
+{%- if is_incremental() %}
+
+    splits_loaded_since as (
+
+        select
+            tenant_id,
+            job_split_id,
+            job_id
+        from {{ ref('stg_servicetitan__job_splits') }}
+        where loaded_at > {{ incremental_watermark() }}
+
+    ),
+
+    jobs_to_rebuild as (
+
+        select
+            tenant_id,
+            job_id
+        from splits_loaded_since
+        where job_id is not null
+
+        union
+
+        select
+            built.tenant_id,
+            built.job_id
+        from {{ this }} as built
+        inner join splits_loaded_since
+            on built.tenant_id = splits_loaded_since.tenant_id
+            and built.job_split_id = splits_loaded_since.job_split_id
+
+        union
+
+        {{ stale_stored_rows(
+            ['tenant_id', 'job_id'],
+            ref('fct_jobs'),
+            'built.tenant_id = latest.tenant_id and built.job_id = latest.job_id',
+            [
+                ('business_unit_id', 'latest.business_unit_id'),
+                ('business_unit_name', 'latest.business_unit_name'),
+                ('job_type_id', 'latest.job_type_id'),
+                ('is_completed', 'latest.is_completed'),
+                ('completed_date', 'latest.completed_date'),
+            ]
+        ) }}
+
+        union
+
+        {{ stale_stored_rows(
+            ['tenant_id', 'job_id'],
+            ref('int_job_outcomes'),
+            'built.tenant_id = latest.tenant_id and built.job_id = latest.job_id',
+            [
+                ('completed_month', 'latest.completed_month'),
+                ('job_invoice_subtotal', 'coalesce(latest.invoice_subtotal, 0)'),
+            ]
+        ) }}
+
+        union
+
+        {{ renamed_tenant_rows(['tenant_id', 'job_id']) }}
+
+    ),
+
+{%- endif %}
 
 splits as (
 
-    select * from {{ ref('stg_servicetitan__job_splits') }}
-    where is_active
+    select all_splits.*
+    from {{ ref('stg_servicetitan__job_splits') }} as all_splits
+    {% if is_incremental() -%}
+        {{ join_within_tenant('all_splits', 'jobs_to_rebuild', 'job_id', join_type='inner') }}
+    {%- endif %}
+    where all_splits.is_active
 
 ),
 

@@ -4,11 +4,62 @@
     the technician scorecard's hours worked add up.
 #}
 
+{#
+    Incremental (docs/incremental.md): each run rebuilds the timesheets loaded since the last
+    build, those whose job's business unit changed, and every timesheet of a renamed tenant.
+#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['tenant_id', 'job_timesheet_id'],
+    post_hook=[
+        "{{ delete_rows_gone_from(source('servicetitan', 'job_timesheets'), [('job_timesheet_id', 'id')]) }}",
+        "{{ record_incremental_watermark() }}",
+    ]
+) }}
+-- depends_on: {{ source('servicetitan', 'job_timesheets') }}
+
 with
+
+{%- if is_incremental() %}
+
+    to_rebuild as (
+
+        select
+            tenant_id,
+            job_timesheet_id
+        from {{ ref('stg_servicetitan__job_timesheets') }}
+        where loaded_at > {{ incremental_watermark() }}
+
+        union
+
+        {{ stale_stored_rows(
+            ['tenant_id', 'job_timesheet_id'],
+            ref('fct_jobs'),
+            'built.tenant_id = latest.tenant_id and built.job_id = latest.job_id',
+            [
+                ('business_unit_id', 'latest.business_unit_id'),
+                ('business_unit_name', 'latest.business_unit_name'),
+            ]
+        ) }}
+
+        union
+
+        {{ renamed_tenant_rows(['tenant_id', 'job_timesheet_id']) }}
+
+    ),
+
+{%- endif %}
 
 timesheets as (
 
-    select * from {{ ref('stg_servicetitan__job_timesheets') }}
+    select all_timesheets.*
+    from {{ ref('stg_servicetitan__job_timesheets') }} as all_timesheets
+    {%- if is_incremental() %}
+        {{ join_within_tenant(
+            'all_timesheets', 'to_rebuild', 'job_timesheet_id', join_type='inner'
+        ) }}
+    {%- endif %}
 
 ),
 

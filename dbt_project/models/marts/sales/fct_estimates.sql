@@ -7,7 +7,26 @@
     tenant's latest estimate load (the day the statuses were read), like rpt_ar_aging's. The
     same overrides apply, so both age the same snapshot: the dbt var `estimate_as_of_date`,
     else `ar_as_of_date`, else SERVICETITAN_AR_AS_OF_DATE (e.g. the simulator's clock).
+
+    Incremental (docs/incremental.md): each run rebuilds the estimates loaded since the last
+    build (their items are part of the same raw record), those on a job loaded since, those
+    whose surviving customer (a merge), business unit, technician or job type name changed,
+    and every estimate of a tenant whose as-of date moved (the ages are relative to it: without
+    an override, any estimate load moves it, and the tenant's estimates are all rebuilt) or
+    whose connection was renamed.
 #}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['tenant_id', 'estimate_id'],
+    post_hook=[
+        "{{ delete_rows_gone_from(source('servicetitan', 'estimates'), [('estimate_id', 'id')]) }}",
+        "{{ record_incremental_watermark() }}",
+    ]
+) }}
+-- depends_on: {{ source('servicetitan', 'estimates') }}
+-- depends_on: {{ ref('stg_servicetitan__jobs') }}
 
 {%- set as_of_override = var(
     'estimate_as_of_date', var('ar_as_of_date', env_var('SERVICETITAN_AR_AS_OF_DATE', ''))
@@ -15,9 +34,104 @@
 
 with
 
-estimates as (
+all_estimates as (
 
     select * from {{ ref('stg_servicetitan__estimates') }}
+
+),
+
+as_of as (
+
+    select
+        tenant_id,
+        {% if as_of_override -%}
+            cast('{{ as_of_override }}' as date) as as_of_date
+        {%- else -%}
+            {{ st_utc_date('max(loaded_at)') }} as as_of_date
+        {%- endif %}
+    from all_estimates
+    group by tenant_id
+
+),
+
+{%- if is_incremental() %}
+
+    to_rebuild as (
+
+        select
+            tenant_id,
+            estimate_id
+        from all_estimates
+        where loaded_at > {{ incremental_watermark() }}
+
+        union
+
+        select
+            built.tenant_id,
+            built.estimate_id
+        from {{ this }} as built
+        inner join {{ ref('stg_servicetitan__jobs') }} as jobs_loaded_since
+            on built.tenant_id = jobs_loaded_since.tenant_id
+            and built.job_id = jobs_loaded_since.job_id
+        where jobs_loaded_since.loaded_at > {{ incremental_watermark() }}
+
+        union
+
+        {{ stale_stored_rows(
+            ['tenant_id', 'estimate_id'],
+            'as_of',
+            'built.tenant_id = latest.tenant_id',
+            [('as_of_date', 'latest.as_of_date')]
+        ) }}
+
+        union
+
+        {{ re_merged_customer_rows(['tenant_id', 'estimate_id']) }}
+
+        union
+
+        -- the business unit's name, when the unit is known (else the estimate's own, unchanged)
+        {{ stale_stored_rows(
+            ['tenant_id', 'estimate_id'],
+            ref('dim_business_units'),
+            'built.tenant_id = latest.tenant_id and built.business_unit_id = latest.business_unit_id',
+            [('business_unit_name', 'coalesce(latest.business_unit_name, built.business_unit_name)')]
+        ) }}
+
+        union
+
+        {{ stale_stored_rows(
+            ['tenant_id', 'estimate_id'],
+            ref('dim_technicians'),
+            'built.tenant_id = latest.tenant_id '
+            ~ 'and built.sold_by_technician_id = latest.technician_id',
+            [('sold_by_technician_name', 'latest.technician_name')]
+        ) }}
+
+        union
+
+        {{ stale_stored_rows(
+            ['tenant_id', 'estimate_id'],
+            ref('dim_job_types'),
+            'built.tenant_id = latest.tenant_id and built.job_type_id = latest.job_type_id',
+            [('job_type_name', 'latest.job_type_name')]
+        ) }}
+
+        union
+
+        {{ renamed_tenant_rows(['tenant_id', 'estimate_id']) }}
+
+    ),
+
+{%- endif %}
+
+estimates as (
+
+    select all_estimates.*
+    from all_estimates
+    {% if is_incremental() -%}
+        {{ join_within_tenant('all_estimates', 'to_rebuild', 'estimate_id', join_type='inner') }}
+    {%- endif %}
 
 ),
 
@@ -54,20 +168,6 @@ technicians as (
 job_types as (
 
     select * from {{ ref('dim_job_types') }}
-
-),
-
-as_of as (
-
-    select
-        tenant_id,
-        {% if as_of_override -%}
-            cast('{{ as_of_override }}' as date) as as_of_date
-        {%- else -%}
-            {{ st_utc_date('max(loaded_at)') }} as as_of_date
-        {%- endif %}
-    from estimates
-    group by tenant_id
 
 ),
 
