@@ -397,14 +397,20 @@ def servicetitan_dbt_assets(
     database = duckdb_path()
     os.environ.update(dbt_environment())  # on a DuckLake, its settings resolved too
     holder = f"run {context.run.run_id[:8]}, dbt build"
-    with warehouse_write_lock(database, holder=holder, on_wait=context.log.info):
-        # dbt-duckdb opens the file itself: a file that can never open fails here, named and
-        # not retried, instead of in dbt's words after the retry policy's minutes.
-        with warehouse_file_errors_not_retried():
-            check_warehouse_file(database)
-            # dbt-duckdb tries the file once: a reader holding it (an analyst's shell) is
-            # waited for here, named at once, instead of failing the build in DuckDB's words.
-            wait_for_other_processes(database, on_wait=context.log.info)
+    on_file = lake_settings() is None
+    # A DuckLake orders its writers itself (snapshot isolation): the file's one-writer lock
+    # and its checks are the file's alone.
+    lock = warehouse_write_lock(database, holder=holder, on_wait=context.log.info)
+    with lock if on_file else contextlib.nullcontext():
+        if on_file:
+            # dbt-duckdb opens the file itself: a file that can never open fails here, named
+            # and not retried, instead of in dbt's words after the retry policy's minutes.
+            with warehouse_file_errors_not_retried():
+                check_warehouse_file(database)
+                # dbt-duckdb tries the file once: a reader holding it (an analyst's shell) is
+                # waited for here, named at once, instead of failing the build in DuckDB's
+                # words.
+                wait_for_other_processes(database, on_wait=context.log.info)
         manifest = json.loads(dbt_project.manifest_path.read_text())
         keys = _model_keys(manifest)
         building = {uid for uid, key in keys.items() if key in context.selected_asset_keys}
@@ -436,6 +442,19 @@ def servicetitan_dbt_assets(
             yield from events
         finally:
             _close_metadata_connection()
+        if any(plan.excluded for plan in plans):
+            # Dagster skips the analysts' copy's step, which depends on every model: publish
+            # it here, now that the build succeeded (defs/analysts.py says why).
+            from servicetitan_pipeline.defs.analysts import publish_after_partial_build
+
+            copy = publish_after_partial_build(
+                database,
+                run_config=context.run.run_config,
+                run_selection=context.run.asset_selection,
+                log=context.log.info,
+            )
+            if copy is not None:
+                yield copy
 
 
 def _close_metadata_connection() -> None:
