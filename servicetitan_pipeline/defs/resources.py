@@ -63,9 +63,55 @@ __all__ = [
 ]
 
 
+def _number_as_text(value: Any) -> Any:
+    # Accept `tenant_id=12345` or `max_response_mb=512` from Python code; validated by
+    # ConnectionSettings, which names the setting.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 # Dagster's ConfigurableResource is generic in the value it provides, which for it is the resource
 # itself; Dagster's own resources subclass it unparametrised, as here.
-class ServiceTitanResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+class _RequestTuning(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """How every request of a connection is retried, timed and bounded: the fields shared by
+    one tenant's resource and the resource of all tenants (which hands them to each)."""
+
+    max_attempts: int = Field(
+        default=DEFAULT_MAX_ATTEMPTS, description="Sends of one request at most (1 = no retries)."
+    )
+    max_total_wait_seconds: float = Field(
+        default=DEFAULT_MAX_TOTAL_WAIT_SECONDS,
+        description="The most one request may wait between its retries.",
+    )
+    connect_timeout_seconds: float = Field(
+        default=DEFAULT_CONNECT_TIMEOUT_SECONDS, description="Connect timeout."
+    )
+    read_timeout_seconds: float = Field(
+        default=DEFAULT_READ_TIMEOUT_SECONDS,
+        description="Read timeout (time between bytes of an answer).",
+    )
+    # Strings, like tenant_id: EnvVar delivers strings, and a bad value must fail in
+    # ConnectionSettings, naming the setting, not in Dagster's or pydantic's type check.
+    max_response_mb: str = Field(
+        default=f"{DEFAULT_MAX_RESPONSE_MB:g}",
+        description="The most one answer's body may hold once decoded, in MiB; a larger one "
+        f"fails the sync, not retried ({CONNECTION_ENV_VARS['max_response_mb']}).",
+    )
+    request_deadline_seconds: str = Field(
+        default=f"{DEFAULT_REQUEST_DEADLINE_SECONDS:g}",
+        description="The most one request may take, from sending it to the answer's last byte; "
+        "a slower one fails the sync, not retried "
+        f"({CONNECTION_ENV_VARS['request_deadline_seconds']}).",
+    )
+
+    @field_validator("max_response_mb", "request_deadline_seconds", mode="before")
+    @classmethod
+    def _tuning_as_text(cls, value: Any) -> Any:
+        return _number_as_text(value)
+
+
+class ServiceTitanResource(_RequestTuning):
     """The connection to one ServiceTitan tenant, configured as in other integration tools.
 
     In a run, :meth:`get_client` returns one :class:`ServiceTitanClient` shared by every asset
@@ -118,47 +164,15 @@ class ServiceTitanResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         description="Client-side request rate limit for this connection (ServiceTitan allows 60 "
         "per app per tenant). Null disables it.",
     )
-    max_attempts: int = Field(
-        default=DEFAULT_MAX_ATTEMPTS, description="Sends of one request at most (1 = no retries)."
-    )
-    max_total_wait_seconds: float = Field(
-        default=DEFAULT_MAX_TOTAL_WAIT_SECONDS,
-        description="The most one request may wait between its retries.",
-    )
-    connect_timeout_seconds: float = Field(
-        default=DEFAULT_CONNECT_TIMEOUT_SECONDS, description="Connect timeout."
-    )
-    read_timeout_seconds: float = Field(
-        default=DEFAULT_READ_TIMEOUT_SECONDS,
-        description="Read timeout (time between bytes of an answer).",
-    )
-    # Strings, like tenant_id: EnvVar delivers strings, and a bad value must fail in
-    # ConnectionSettings, naming the setting, not in Dagster's or pydantic's type check.
-    max_response_mb: str = Field(
-        default=f"{DEFAULT_MAX_RESPONSE_MB:g}",
-        description="The most one answer's body may hold once decoded, in MiB; a larger one "
-        f"fails the sync, not retried ({CONNECTION_ENV_VARS['max_response_mb']}).",
-    )
-    request_deadline_seconds: str = Field(
-        default=f"{DEFAULT_REQUEST_DEADLINE_SECONDS:g}",
-        description="The most one request may take, from sending it to the answer's last byte; "
-        "a slower one fails the sync, not retried "
-        f"({CONNECTION_ENV_VARS['request_deadline_seconds']}).",
-    )
-
     # Validated once per resource instance (that is, once per run) and shared by every asset.
     _settings: ConnectionSettings | None = PrivateAttr(default=None)
     _client: ServiceTitanClient | None = PrivateAttr(default=None)
     _client_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
-    @field_validator("tenant_id", "max_response_mb", "request_deadline_seconds", mode="before")
+    @field_validator("tenant_id", mode="before")
     @classmethod
-    def _number_as_text(cls, value: Any) -> Any:
-        # Accept `tenant_id=12345` or `max_response_mb=512` from Python code; validated by
-        # ConnectionSettings, which names the setting.
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        return value
+    def _tenant_id_as_text(cls, value: Any) -> Any:
+        return _number_as_text(value)
 
     def __repr__(self) -> str:
         # Pydantic's repr would print every field, secrets included.
@@ -307,7 +321,7 @@ class ServiceTitanConnectionConfig(dg.Config):
         )
 
 
-class ServiceTitanTenantsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+class ServiceTitanTenantsResource(_RequestTuning):
     """Every ServiceTitan connection of the deployment: one per tenant (the partitions of
     the ingestion assets).
 
@@ -319,40 +333,8 @@ class ServiceTitanTenantsResource(dg.ConfigurableResource):  # type: ignore[type
     connections: list[ServiceTitanConnectionConfig] = Field(
         description="The connections, in the order of the connections file."
     )
-    max_attempts: int = Field(
-        default=DEFAULT_MAX_ATTEMPTS, description="Sends of one request at most (1 = no retries)."
-    )
-    max_total_wait_seconds: float = Field(
-        default=DEFAULT_MAX_TOTAL_WAIT_SECONDS,
-        description="The most one request may wait between its retries.",
-    )
-    connect_timeout_seconds: float = Field(
-        default=DEFAULT_CONNECT_TIMEOUT_SECONDS, description="Connect timeout."
-    )
-    read_timeout_seconds: float = Field(
-        default=DEFAULT_READ_TIMEOUT_SECONDS,
-        description="Read timeout (time between bytes of an answer).",
-    )
-    max_response_mb: str = Field(
-        default=f"{DEFAULT_MAX_RESPONSE_MB:g}",
-        description="The most one answer's body may hold once decoded, in MiB "
-        f"({CONNECTION_ENV_VARS['max_response_mb']}).",
-    )
-    request_deadline_seconds: str = Field(
-        default=f"{DEFAULT_REQUEST_DEADLINE_SECONDS:g}",
-        description="The most one request may take, from sending it to the answer's last byte "
-        f"({CONNECTION_ENV_VARS['request_deadline_seconds']}).",
-    )
-
     _resources: dict[str, ServiceTitanResource] = PrivateAttr(default_factory=dict)
     _resources_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-
-    @field_validator("max_response_mb", "request_deadline_seconds", mode="before")
-    @classmethod
-    def _number_as_text(cls, value: Any) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        return value
 
     def names(self) -> list[str]:
         """The connection names, in the file's order (the partition keys)."""
