@@ -22,7 +22,7 @@ pay_items as (
     from {{ source('servicetitan', 'gross_pay_items') }}
     where
         active
-        and payload ->> '$.date' is not null
+        and (payload ->> '$.date') is not null
         and coalesce(payload ->> '$.grossPayItemType', '') <> 'Reimbursement'
 
 ),
@@ -39,7 +39,7 @@ adjustments as (
     from {{ source('servicetitan', 'payroll_adjustments') }}
     where
         active
-        and payload ->> '$.postedOn' is not null
+        and (payload ->> '$.postedOn') is not null
         and coalesce(payload ->> '$.type', 'Direct')
         not in ('Advance', 'SoldAdvance', 'CommissionBased')
 

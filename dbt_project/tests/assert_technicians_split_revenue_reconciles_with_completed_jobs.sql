@@ -22,7 +22,7 @@ jobs_with_splits as (
         _tenant_id as tenant_id,
         {{ st_id("payload ->> '$.jobId'") }} as job_id
     from {{ source('servicetitan', 'job_splits') }}
-    where active and payload ->> '$.technicianId' is not null
+    where active and (payload ->> '$.technicianId') is not null
 
 ),
 

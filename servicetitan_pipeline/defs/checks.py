@@ -328,7 +328,7 @@ def _build_reference_check(entity: Entity, ref: Reference) -> dg.AssetChecksDefi
             WITH refs AS (
                 SELECT c.id, TRY_CAST(c.payload ->> '{path}' AS BIGINT) AS ref
                 FROM {raw_table(entity.name)} c
-                WHERE c.{TENANT_ID} = $tenant AND c.payload ->> '{path}' IS NOT NULL
+                WHERE c.{TENANT_ID} = $tenant AND (c.payload ->> '{path}') IS NOT NULL
             ),
             orphans AS (
                 SELECT r.id, r.ref FROM refs r
