@@ -39,8 +39,20 @@ class LakeServer:
 
     def create_database(self, name: str) -> None:
         subprocess.run(
-            [str(self.psql), "-h", str(self.socket_directory), "-U", "postgres", "-d", "postgres",
-             "-v", "ON_ERROR_STOP=1", "-q", "-c", f'CREATE DATABASE "{name}"'],
+            [
+                str(self.psql),
+                "-h",
+                str(self.socket_directory),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-c",
+                f'CREATE DATABASE "{name}"',
+            ],
             check=True,
             capture_output=True,
             timeout=60,
