@@ -160,8 +160,11 @@ def start_simulator(args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], 
     return sim, f"http://127.0.0.1:{port}"
 
 
-def run_benchmark(python: Path, url: str, args: argparse.Namespace, output: Path) -> dict[str, Any]:
-    """One ``sync_benchmark.py`` (bare, sync, dbt build) by ``python``; its summary."""
+def run_benchmark(
+    python: Path, url: str, args: argparse.Namespace, output: Path, dbt_build: bool
+) -> dict[str, Any]:
+    """One ``sync_benchmark.py`` (bare, sync, and the dbt build if asked) by ``python``; its
+    summary."""
     command = [
         str(python),
         str(REPO / "bench" / "sync_benchmark.py"),
@@ -172,8 +175,8 @@ def run_benchmark(python: Path, url: str, args: argparse.Namespace, output: Path
         "--bare-runs=1",
         "--download-runs=0",
         f"--sync-workers={args.sync_workers}",
-        "--dbt-build",
         f"--output={output}",
+        *(["--dbt-build"] if dbt_build else []),
     ]
     subprocess.run(command, check=True, cwd=REPO)
     summary: dict[str, Any] = json.loads(output.read_text())
@@ -188,7 +191,8 @@ def figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """What the comparison reports for one version: each run's figure, and their mean (peaks:
     the max)."""
     sync = [r["sync_seconds"] for r in runs]
-    dbt = [r["dbt_build"]["seconds"] for r in runs]
+    builds = [r["dbt_build"] for r in runs if r["dbt_build"] is not None]
+    dbt = [b["seconds"] for b in builds]
     return {
         "sync_seconds": sync,
         "sync_seconds_mean": _mean(sync),
@@ -199,11 +203,11 @@ def figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "sync_peak_rss_mib_max": max(r["sync_peak_rss_mib"] for r in runs),
         "dbt_build_seconds": dbt,
         "dbt_build_seconds_mean": _mean(dbt),
-        "dbt_build_cpu_seconds_mean": _mean([r["dbt_build"]["cpu_seconds"] for r in runs]),
-        "dbt_build_peak_rss_mib_max": max(r["dbt_build"]["peak_rss_mib"] for r in runs),
-        "dbt_build_summary": runs[-1]["dbt_build"]["summary"],
+        "dbt_build_cpu_seconds_mean": _mean([b["cpu_seconds"] for b in builds]),
+        "dbt_build_peak_rss_mib_max": max(b["peak_rss_mib"] for b in builds),
+        "dbt_build_summary": builds[-1]["summary"],
         "database_mib_after_sync": max(r["database_mib"] for r in runs),
-        "database_mib_after_dbt_build": max(r["dbt_build"]["database_mib_after"] for r in runs),
+        "database_mib_after_dbt_build": max(b["database_mib_after"] for b in builds),
         "records": runs[-1]["records"],
     }
 
@@ -242,9 +246,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="runs per version, alternating")
     parser.add_argument("--sync-workers", default="2", help="entities synced at once")
     parser.add_argument(
+        "--dbt-rounds",
+        type=int,
+        help="rounds that also run the full dbt build (default: every round); the first ones: "
+        "on a loaded machine a build takes minutes where a sync takes seconds",
+    )
+    parser.add_argument(
         "--prepare-only", action="store_true", help=f"only make {OTHER_VENV.name}, then stop"
     )
     args = parser.parse_args(argv)
+    if args.rounds < 1 or (args.dbt_rounds is not None and args.dbt_rounds < 1):
+        parser.error("--rounds and --dbt-rounds must be at least 1")
 
     other_python = ensure_other_venv()
     if args.prepare_only:
@@ -258,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     load_before = [round(x, 2) for x in os.getloadavg()]
     runs: dict[str, list[dict[str, Any]]] = {ours: [], theirs: []}
+    path = RESULTS / f"duckdb_versions_{args.customers}_{started:%Y%m%dT%H%M%SZ}.json"
     sim, url = start_simulator(args)
     try:
         with tempfile.TemporaryDirectory(prefix="st-duckdb-versions-") as tmp:
@@ -265,28 +278,50 @@ def main(argv: list[str] | None = None) -> int:
                 for version in (ours, theirs):
                     print(f"\n=== round {round_number}: DuckDB {version} ===", flush=True)
                     output = Path(tmp) / f"{version}-{round_number}.json"
-                    summary = run_benchmark(pythons[version], url, args, output)
+                    dbt_build = args.dbt_rounds is None or round_number <= args.dbt_rounds
+                    summary = run_benchmark(pythons[version], url, args, output, dbt_build)
                     if summary["duckdb"] != version:
                         raise SystemExit(f"the {version} run reported DuckDB {summary['duckdb']}")
                     runs[version].append(summary)
+                # Written after every round: an interrupted comparison keeps its whole rounds.
+                result = comparison(args, started, load_before, ours, theirs, runs)
+                write_result(path, result)
     finally:
         sim.terminate()
         try:
             sim.wait(timeout=30)
         except subprocess.TimeoutExpired:
             sim.kill()
+    by_version = result["by_version"]
+    print(f"\n{by_version[ours]['records']:,} records, {args.rounds} rounds per version\n")
+    print(table(ours, theirs, by_version))
+    print(f"\nload {load_before} -> {result['loadavg_after']}; written to {path}")
+    return 0
 
+
+def comparison(
+    args: argparse.Namespace,
+    started: datetime,
+    load_before: list[float],
+    ours: str,
+    theirs: str,
+    runs: dict[str, list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """The comparison of the rounds run so far, as written to ``bench/results/``."""
     by_version = {version: figures(version_runs) for version, version_runs in runs.items()}
-    result = {
+    return {
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "customers": args.customers,
-        "rounds": args.rounds,
-        "order": [f"{v} round {r}" for r in range(1, args.rounds + 1) for v in (ours, theirs)],
+        "rounds": len(runs[theirs]),
+        "order": [
+            f"{v} round {r}" for r in range(1, len(runs[theirs]) + 1) for v in (ours, theirs)
+        ],
         "by_version": by_version,
         f"ratio_{ours}_over_{theirs}": {
             key: round(by_version[ours][key] / by_version[theirs][key], 3) for _, key in _ROWS
         },
+        "table": table(ours, theirs, by_version),
         "runs": runs,
         "loadavg_before": load_before,
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
@@ -294,13 +329,12 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "machine": platform.platform(),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"duckdb_versions_{args.customers}_{started:%Y%m%dT%H%M%SZ}.json"
+
+
+def write_result(path: Path, result: dict[str, Any]) -> None:
+    """Write ``result`` to ``path`` (``bench/results/``, gitignored)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\n{by_version[ours]['records']:,} records, {args.rounds} rounds per version\n")
-    print(table(ours, theirs, by_version))
-    print(f"\nload {load_before} -> {result['loadavg_after']}; written to {path}")
-    return 0
 
 
 if __name__ == "__main__":
