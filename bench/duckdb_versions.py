@@ -193,6 +193,7 @@ def figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
     sync = [r["sync_seconds"] for r in runs]
     builds = [r["dbt_build"] for r in runs if r["dbt_build"] is not None]
     dbt = [b["seconds"] for b in builds]
+    built = bool(builds)  # --dbt-rounds 0: the syncs only
     return {
         "sync_seconds": sync,
         "sync_seconds_mean": _mean(sync),
@@ -202,12 +203,14 @@ def figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "sync_cpu_seconds_mean": _mean([r["sync_cpu_seconds"] for r in runs]),
         "sync_peak_rss_mib_max": max(r["sync_peak_rss_mib"] for r in runs),
         "dbt_build_seconds": dbt,
-        "dbt_build_seconds_mean": _mean(dbt),
-        "dbt_build_cpu_seconds_mean": _mean([b["cpu_seconds"] for b in builds]),
-        "dbt_build_peak_rss_mib_max": max(b["peak_rss_mib"] for b in builds),
-        "dbt_build_summary": builds[-1]["summary"],
+        "dbt_build_seconds_mean": _mean(dbt) if built else None,
+        "dbt_build_cpu_seconds_mean": _mean([b["cpu_seconds"] for b in builds]) if built else None,
+        "dbt_build_peak_rss_mib_max": max(b["peak_rss_mib"] for b in builds) if built else None,
+        "dbt_build_summary": builds[-1]["summary"] if built else None,
         "database_mib_after_sync": max(r["database_mib"] for r in runs),
-        "database_mib_after_dbt_build": max(b["database_mib_after"] for b in builds),
+        "database_mib_after_dbt_build": max(b["database_mib_after"] for b in builds)
+        if built
+        else None,
         "records": runs[-1]["records"],
     }
 
@@ -234,7 +237,8 @@ def table(ours: str, theirs: str, by_version: dict[str, dict[str, Any]]) -> str:
     ]
     for label, key in _ROWS:
         a, b = by_version[ours][key], by_version[theirs][key]
-        lines.append(f"| {label} | {a:,} | {b:,} | {a / b:.2f} |")
+        if a is not None and b is not None:
+            lines.append(f"| {label} | {a:,} | {b:,} | {a / b:.2f} |")
     return "\n".join(lines)
 
 
@@ -248,15 +252,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dbt-rounds",
         type=int,
-        help="rounds that also run the full dbt build (default: every round); the first ones: "
-        "on a loaded machine a build takes minutes where a sync takes seconds",
+        help="rounds that also run the full dbt build (default: every round), the first ones; "
+        "0: the syncs only. On a loaded machine a build takes minutes where a sync takes seconds",
     )
     parser.add_argument(
         "--prepare-only", action="store_true", help=f"only make {OTHER_VENV.name}, then stop"
     )
     args = parser.parse_args(argv)
-    if args.rounds < 1 or (args.dbt_rounds is not None and args.dbt_rounds < 1):
-        parser.error("--rounds and --dbt-rounds must be at least 1")
+    if args.rounds < 1 or (args.dbt_rounds is not None and args.dbt_rounds < 0):
+        parser.error("--rounds must be at least 1, --dbt-rounds at least 0")
 
     other_python = ensure_other_venv()
     if args.prepare_only:
@@ -319,7 +323,9 @@ def comparison(
         ],
         "by_version": by_version,
         f"ratio_{ours}_over_{theirs}": {
-            key: round(by_version[ours][key] / by_version[theirs][key], 3) for _, key in _ROWS
+            key: round(by_version[ours][key] / by_version[theirs][key], 3)
+            for _, key in _ROWS
+            if by_version[ours][key] is not None and by_version[theirs][key] is not None
         },
         "table": table(ours, theirs, by_version),
         "runs": runs,
