@@ -25,6 +25,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
@@ -327,6 +328,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="after the syncs, time a full `dbt build` on the headline sync's warehouse",
     )
+    parser.add_argument(
+        "--simulator-url",
+        help="use this running simulator (started with the same --customers, --seed and "
+        "--export-page-size) instead of starting one: bench/duckdb_versions.py runs every "
+        "version against one simulator",
+    )
+    parser.add_argument(
+        "--output", type=Path, help="write the summary JSON here (default: bench/results/)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -369,13 +379,19 @@ def main(argv: list[str] | None = None) -> int:
         "--export-page-size",
         str(args.export_page_size),
     ]
-    print(f"starting the simulator: {' '.join(sim_cmd[1:])}", flush=True)
-    started = time.perf_counter()
-    sim = subprocess.Popen(sim_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
+    sim: subprocess.Popen[bytes] | None = None
+    if args.simulator_url:
+        base_url = args.simulator_url
+    else:
+        print(f"starting the simulator: {' '.join(sim_cmd[1:])}", flush=True)
+        started = time.perf_counter()
+        sim = subprocess.Popen(sim_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
+        base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_serving(port, sim, timeout=1800)
-        print(f"simulator ready in {time.perf_counter() - started:.1f}s", flush=True)
-        base = ["--base-url", f"http://127.0.0.1:{port}"]
+        if sim is not None:
+            _wait_until_serving(port, sim, timeout=1800)
+            print(f"simulator ready in {time.perf_counter() - started:.1f}s", flush=True)
+        base = ["--base-url", base_url]
         load_before = _loadavg()
         bares: list[Report] = []
         downloads: list[Report] = []
@@ -415,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
             if headline_database is not None:
                 print("running dbt build ...", flush=True)
                 dbt = _run_child("dbt", ["--database", headline_database])
+                dbt["database_bytes"] = Path(headline_database).stat().st_size
                 print(
                     f"  dbt build: {dbt['seconds']:.1f}s, peak RSS {dbt['dbt_peak_rss_mib']:.0f} "
                     f"MiB ({dbt['summary']})",
@@ -476,22 +493,26 @@ def main(argv: list[str] | None = None) -> int:
                 "peak_rss_mib": dbt["dbt_peak_rss_mib"],
                 "cpu_seconds": dbt["dbt_cpu_seconds"],
                 "summary": dbt["summary"],
+                "database_mib_after": round(dbt["database_bytes"] / 2**20, 1),
             },
             "per_asset": sync["per_asset"],
             "loadavg_before": load_before,
             "loadavg_after": _loadavg(),
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
+            # The DuckDB of this interpreter's environment, which the children run too.
+            "duckdb": importlib.metadata.version("duckdb"),
             "machine": platform.platform(),
         }
     finally:
-        sim.terminate()
-        try:
-            sim.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            sim.kill()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"sync_{args.customers}_{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+        if sim is not None:
+            sim.terminate()
+            try:
+                sim.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                sim.kill()
+    path = args.output or RESULTS / f"sync_{args.customers}_{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=2) + "\n")
     for n, figures in summary["sync_by_workers"].items():
         print(
@@ -511,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
         + f") | sync peak RSS {summary['sync_peak_rss_mib']:.0f} MiB | "
         f"{summary['records']:,} records | CPU: sync {summary['sync_cpu_seconds']}s, bare "
         f"{summary['bare_cpu_seconds']}s | load {load_before} -> {summary['loadavg_after']}\n"
-        f"written to {path.relative_to(REPO)}"
+        f"written to {path}"
     )
     target_met = summary["ratio"] >= 0.8 and summary["sync_peak_rss_mib"] < 1024
     print("target (>= 80% of bare, < 1 GiB): " + ("met" if target_met else "NOT met"))

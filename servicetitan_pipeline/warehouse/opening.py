@@ -15,6 +15,7 @@ import errno
 import logging
 import os
 import re
+import shlex
 import stat
 import tempfile
 import time
@@ -59,6 +60,13 @@ ANALYSTS_ADVICE = (
     "analysts should open the analysts' copy instead (servicetitan-pipeline sql; "
     "docs/analysts.md), which no run ever waits for"
 )
+# DuckDB refusing a file in another storage format ("... with version number 69, but we can
+# only read versions between 64 and 68. The database file was created with an newer version").
+_STORAGE_VERSION = re.compile(r"database file with version number (\d+), but we can only read")
+# Where the main header keeps the writer's version string (checksum 8, magic 4, storage
+# version 8, flags 4 x 8, then 32 bytes of version): DuckDB's storage/storage_info.hpp.
+_HEADER_VERSION_START, _HEADER_VERSION_END = 52, 84
+_LIBRARY_VERSION = re.compile(r"v?(\d+\.\d+\.\d+(?:[.-][0-9A-Za-z]+)*)")
 # DuckDB shares one database per file within a process, and refuses a second configuration.
 _OPEN_IN_THIS_PROCESS = "same database file with a different configuration"
 
@@ -245,14 +253,61 @@ def _named_failure(path: Path, error: duckdb.Error) -> WarehouseFileError:
             f"cannot be created: the directory {path.parent} does not accept new files",
             "choose a path in a writable directory",
         )
-    if "version" in text.lower() and "storage" in text.lower():
-        return WarehouseFileError(
-            shown,
-            "was written by another DuckDB version and cannot be opened by this one",
-            f"open it with the DuckDB version that wrote it, export it, or {_MOVE_ASIDE}",
-        )
+    other_version = _STORAGE_VERSION.search(text)
+    if other_version is not None:
+        return _other_version_failure(path, int(other_version.group(1)), text)
     detail = " ".join(text.split()).removeprefix("IO Error: ")
     return WarehouseFileError(shown, f"cannot be opened ({detail})", "check the file")
+
+
+def _other_version_failure(path: Path, storage_version: int, text: str) -> WarehouseFileError:
+    """A file in a storage format this DuckDB does not read, with what to do about it.
+
+    The one a user meets is a warehouse written by DuckDB 2.0.1 (the releases before the move
+    to 1.5.5), which 1.5.5 cannot read: DuckDB has no downgrade, but nothing in the warehouse
+    is lost by starting anew, since every row comes from ServiceTitan. So the advice is the
+    exact command that moves the file aside, then a sync, which fills a new file in full.
+    """
+    shown = str(path)
+    if "newer version" not in text:
+        return WarehouseFileError(
+            shown,
+            f"was written by an older DuckDB (storage version {storage_version}) than "
+            f"DuckDB {duckdb.__version__} reads",
+            f"open it with the DuckDB version that wrote it, export it, or {_MOVE_ASIDE}",
+        )
+    writer = _writer_version(path)
+    aside = f"{shown}.{writer or 'newer'}"
+    move = f"mv {shlex.quote(shown)} {shlex.quote(aside)}"
+    wal = Path(f"{shown}.wal")
+    if wal.exists():
+        # Its last commits may still be in the WAL: it goes with the file (measured: a new
+        # file in its place deletes a WAL that is not its own).
+        move += f" && mv {shlex.quote(str(wal))} {shlex.quote(aside + '.wal')}"
+    return WarehouseFileError(
+        shown,
+        f"was written by DuckDB {writer or f'newer than {duckdb.__version__}'} (storage "
+        f"version {storage_version}), which this release's DuckDB {duckdb.__version__} "
+        "cannot read",
+        f"move it aside ({move}) and sync again: the next sync fills a new warehouse in full, "
+        "and nothing is lost (every entity is read again from ServiceTitan)",
+    )
+
+
+def _writer_version(path: Path) -> str | None:
+    """The DuckDB version that wrote ``path`` ("2.0.1"), from its main header; None if unknown.
+
+    Since DuckDB 1.2 the header holds the writer's version string, NUL-padded, at a fixed
+    offset; anything there that does not look like a version is not repeated.
+    """
+    try:
+        with path.open("rb") as file:
+            header = file.read(_HEADER_VERSION_END)
+    except OSError:
+        return None
+    raw = header[_HEADER_VERSION_START:_HEADER_VERSION_END].split(b"\0", 1)[0]
+    match = _LIBRARY_VERSION.fullmatch(raw.decode("ascii", "replace"))
+    return match.group(1) if match else None
 
 
 def open_warehouse(

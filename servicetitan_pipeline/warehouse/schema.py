@@ -201,7 +201,14 @@ def raw_table(entity: str) -> str:
 
 def sql_literal(value: str | int | None) -> str:
     """``value`` as a SQL literal, quoted by DuckDB itself (for the few statements that cannot
-    take bound parameters: see ``state.finish_sql``)."""
+    take bound parameters: see ``state.finish_sql``).
+
+    A NUL (a cursor is opaque and may hold one) is written as ``chr(0)``: DuckDB 1.5's parser
+    ends a query's text at a raw NUL ("unterminated quoted string"), where 2.0's read on.
+    """
+    if isinstance(value, str) and "\0" in value:
+        parts = (str(duckdb.ConstantExpression(part)) for part in value.split("\0"))
+        return "(" + " || chr(0) || ".join(parts) + ")"
     return str(duckdb.ConstantExpression(value))
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import time
 from pathlib import Path
 
@@ -22,10 +23,24 @@ def _cut_in_half(path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
 
 
+def _written_by_duckdb_2_0_1(path: Path) -> None:
+    # What a user upgrading from a release on DuckDB 2.0.1 has (tests/fixtures/README.md).
+    fixture = Path(__file__).parents[1] / "fixtures" / "warehouse-written-by-duckdb-2.0.1.duckdb.gz"
+    path.write_bytes(gzip.decompress(fixture.read_bytes()))
+
+
 @pytest.mark.parametrize(
     ("spoil", "cause"),
-    [(_garbage, "is not a DuckDB database"), (_cut_in_half, "is truncated or corrupt")],
-    ids=["garbage", "truncated"],
+    [
+        (_garbage, "is not a DuckDB database"),
+        (_cut_in_half, "is truncated or corrupt"),
+        (
+            _written_by_duckdb_2_0_1,
+            "was written by DuckDB 2.0.1 (storage version 999), which this release's DuckDB "
+            f"{duckdb.__version__} cannot read; move it aside (mv ",
+        ),
+    ],
+    ids=["garbage", "truncated", "duckdb-2.0.1"],
 )
 def test_sync_against_an_unusable_warehouse_file_fails_in_one_line_naming_it(
     simulator_env, run_cli, tmp_path, spoil, cause

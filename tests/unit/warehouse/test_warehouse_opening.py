@@ -4,7 +4,9 @@ named at once (issue #10, case 16)."""
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -102,6 +104,51 @@ def test_a_file_that_can_never_open_fails_at_once_naming_it_and_the_cause(
             )
         assert waits == []
     assert time.monotonic() - started < 5
+
+
+# A real warehouse-like file written by DuckDB 2.0.1 (the releases before the move to 1.5.5),
+# gzipped: see tests/fixtures/README.md for how it was made.
+DUCKDB_2_0_1_FILE = (
+    Path(__file__).resolve().parents[2] / "fixtures" / "warehouse-written-by-duckdb-2.0.1.duckdb.gz"
+)
+
+
+@pytest.mark.parametrize("with_wal", [False, True], ids=["file", "file-and-wal"])
+def test_a_warehouse_written_by_duckdb_2_0_1_says_to_move_it_aside_and_sync_again(
+    tmp_path: Path, with_wal: bool
+) -> None:
+    path = tmp_path / "my warehouse" / "servicetitan.duckdb"
+    path.parent.mkdir()
+    path.write_bytes(gzip.decompress(DUCKDB_2_0_1_FILE.read_bytes()))
+    written = path.read_bytes()
+    wal = Path(f"{path}.wal")
+    if with_wal:
+        wal.write_bytes(b"2.0.1 WAL")
+    quoted, aside = shlex.quote(str(path)), shlex.quote(f"{path}.2.0.1")
+    move = f"mv {quoted} {aside}"
+    if with_wal:
+        move += f" && mv {shlex.quote(str(wal))} {shlex.quote(f'{path}.2.0.1.wal')}"
+    expected = (
+        f"SERVICETITAN_DUCKDB_PATH: {path} was written by DuckDB 2.0.1 (storage version "
+        f"999), which this release's DuckDB {duckdb.__version__} cannot read; move it aside "
+        f"({move}) and sync again: the next sync fills a new warehouse in full, and nothing "
+        "is lost (every entity is read again from ServiceTitan)"
+    )
+
+    with pytest.raises(WarehouseFileError) as excinfo:
+        check_warehouse_file(path)
+    assert str(excinfo.value) == expected
+    with pytest.raises(WarehouseFileError) as excinfo:
+        open_warehouse(path, read_only=True, lock_wait_seconds=LOCK_WAIT)
+    assert str(excinfo.value) == expected
+    assert path.read_bytes() == written  # left as it was
+
+    # The advice works as given: after the move, the path is a new warehouse.
+    subprocess.run(move, shell=True, check=True)
+    check_warehouse_file(path)
+    with open_warehouse(path) as conn:
+        assert conn.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
+    assert Path(f"{path}.2.0.1").read_bytes() == written
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes files whatever their mode")
