@@ -1,9 +1,9 @@
 """``servicetitan-pipeline sql``: SQL on the analysts' copy (or any DuckDB file), read-only.
 
-The project's DuckDB writes files an older DuckDB cannot read (the ``duckdb-cli`` on the
-package index stops at 1.5.6, storage versions 64-68; ours writes 69), and Debian ships no
-DuckDB shell; this command is the shell that always matches, since it is the project's own
-DuckDB. It opens the analysts' copy by default (``docs/analysts.md``): a file no run ever
+The project installs no ``duckdb`` executable and Debian ships none (``pip install
+duckdb-cli==1.5.6`` gives one that reads the project's files: DuckDB 1.5.5 writes them in the
+v1.2.0 storage format, which DuckDB 1.2 and newer read); this command is the shell that always
+matches, since it is the project's own DuckDB. It opens the analysts' copy by default (``docs/analysts.md``): a file no run ever
 waits for. ``--warehouse`` opens the warehouse itself, read-only, which a run then waits for
 (so close it soon); ``--database PATH`` opens any file, read-only.
 
