@@ -39,15 +39,21 @@
     (`built_at`). Append-only, so that facts built side by side never conflict (on a DuckLake
     two transactions that update or delete rows of one table do); a model's greatest
     `loaded_through` is its watermark. In a schema of its own, so that `main` holds only marts and reports.
+    In the target's own database: on a DuckLake the connection's default catalog is an
+    in-memory one, and a transaction may write only one database (the fact's and this one).
 #}
+{% macro incremental_watermarks_schema() -%}
+    {{ adapter.quote(target.database) }}.dbt_incremental
+{%- endmacro %}
+
 {% macro incremental_watermarks_table() -%}
-    dbt_incremental.watermarks
+    {{ incremental_watermarks_schema() }}.watermarks
 {%- endmacro %}
 
 
 {# on-run-start: the watermarks' schema and table, once, before any fact is built. #}
 {% macro create_incremental_watermarks() -%}
-    create schema if not exists dbt_incremental;
+    create schema if not exists {{ incremental_watermarks_schema() }};
     create table if not exists {{ incremental_watermarks_table() }} (
         model varchar not null,
         loaded_through timestamptz,

@@ -3,9 +3,10 @@
 The project installs no ``duckdb`` executable and Debian ships none (``pip install
 duckdb-cli==1.5.6`` gives one that reads the project's files: DuckDB 1.5.5 writes them in the
 v1.2.0 storage format, which DuckDB 1.2 and newer read); this command is the shell that always
-matches, since it is the project's own DuckDB. It opens the analysts' copy by default (``docs/analysts.md``): a file no run ever
-waits for. ``--warehouse`` opens the warehouse itself, read-only, which a run then waits for
-(so close it soon); ``--database PATH`` opens any file, read-only.
+matches, since it is the project's own DuckDB. It opens the analysts' copy by default
+(``docs/analysts.md``): a file no run ever waits for. ``--warehouse`` opens the warehouse
+itself, read-only, which a run then waits for (so close it soon); ``--database PATH`` opens any
+file, read-only.
 
 On a DuckLake warehouse (``SERVICETITAN_WAREHOUSE=ducklake``) there is no copy: the command
 attaches the lake itself, read-only (without ``--database``; ``--warehouse`` is the same). Each

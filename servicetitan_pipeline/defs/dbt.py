@@ -432,12 +432,15 @@ def servicetitan_dbt_assets(
         # dbt-duckdb adapter, read-only, after dbt has exited (DuckDB: one writer); no column
         # lineage: it would parse every model's SQL with sqlglot and read its parents' columns
         # again, for a graph the asset lineage already shows.
-        events = (
-            dbt.cli(["build", *exclude], context=context, target_path=target_path)
-            .stream()
-            .fetch_row_counts()
-            .fetch_column_metadata(with_column_lineage=False)
-        )
+        events = dbt.cli(["build", *exclude], context=context, target_path=target_path).stream()
+        if _manifest_names_the_warehouse(manifest, database):
+            events = events.fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
+        else:
+            context.log.info(
+                "dbt: no row counts or column types on the models this run: the warehouse "
+                f"file {database} is not the one the dbt project was parsed for (its tables "
+                "are named by that file's name); they return once the project is parsed again"
+            )
         try:
             yield from events
         finally:
@@ -455,6 +458,20 @@ def servicetitan_dbt_assets(
             )
             if copy is not None:
                 yield copy
+
+
+def _manifest_names_the_warehouse(manifest: Mapping[str, Any], database: str) -> bool:
+    """Whether the manifest's models live in ``database``'s catalog: dagster-dbt reads the
+    metadata by the manifest's fully qualified names, and DuckDB names a file's catalog after
+    the file (a DuckLake's is ``lake`` in the manifest and in the run alike)."""
+    if lake_settings() is not None:
+        return True
+    catalogs = {
+        str(node.get("database") or "")
+        for node in manifest["nodes"].values()
+        if node.get("resource_type") == "model"
+    }
+    return catalogs == {Path(database).stem}
 
 
 def _close_metadata_connection() -> None:

@@ -83,7 +83,9 @@ def test_materializing_the_dbt_assets_builds_the_warehouse(dbt_assets_def, tmp_p
     from servicetitan_pipeline.config import dbt_executable
     from servicetitan_pipeline.defs.dbt_project import dbt_project
 
-    database = tmp_path / "warehouse.duckdb"
+    # Named as the default warehouse, whose file name the manifest's tables carry: the models'
+    # row counts and column types are read by those names.
+    database = tmp_path / "servicetitan.duckdb"
     create_raw_layer(str(database))
     monkeypatch.setenv("SERVICETITAN_DUCKDB_PATH", str(database))
 

@@ -279,10 +279,13 @@ def test_items_reconciliation_fails_when_an_invoice_does_not_add_up(fixture_ware
     database = tmp_path / "warehouse.duckdb"
     shutil.copy(fixture_warehouse.database, database)
     with duckdb.connect(str(database)) as con:
-        # invoice 1005 now claims 2 cents more than its items (250.01) + tax (20.63)
+        # invoice 1005 now claims 2 cents more than its items (250.01) + tax (20.63), loaded
+        # now, as a sync writes it (the incremental facts read what was loaded since their
+        # last build)
         con.execute(
             """update raw_servicetitan.invoices
-               set payload = json_merge_patch(payload, '{"total": "270.66"}')
+               set payload = json_merge_patch(payload, '{"total": "270.66"}'),
+                   _loaded_at = now()
                where _tenant_id = ? and id = 1005""",
             [TENANT],
         )

@@ -25,6 +25,8 @@ def _relations(database: Path) -> set[str]:
     return {name for (name,) in rows}
 
 
+# Three CLI runs, the last a dbt build of every model: a guard against a hang, not a target.
+@pytest.mark.timeout(1200)
 def test_a_selection_builds_what_it_can_on_a_new_warehouse_then_everything(
     simulator_env, tmp_path, run_cli
 ):
@@ -44,7 +46,7 @@ def test_a_selection_builds_what_it_can_on_a_new_warehouse_then_everything(
 
     # on a full warehouse (every entity synced, every model built) the same selection
     # rebuilds everything downstream of it
-    full = run_cli("sync", env=env, cwd=tmp_path)
+    full = run_cli("sync", env=env, cwd=tmp_path, timeout=900)
     assert full.returncode == 0, full.stdout + full.stderr
     again = run_cli("sync", "--select", SELECTION, env=env, cwd=tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
