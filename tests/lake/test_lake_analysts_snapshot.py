@@ -129,7 +129,9 @@ def test_a_reader_keeps_its_snapshot_across_a_dbt_build_and_sees_the_next_after(
     try:
         writer.execute(
             "INSERT INTO raw_servicetitan.payments "
-            "SELECT * REPLACE (id + 1000000 AS id) FROM raw_servicetitan.payments "
+            # loaded now, as a sync writes it: fct_payments reads what was loaded since
+            "SELECT * REPLACE (id + 1000000 AS id, now() AS _loaded_at) "
+            "FROM raw_servicetitan.payments "
             "ORDER BY id LIMIT 1"
         )
     finally:
