@@ -11,6 +11,7 @@ setting and the cause in words, at once.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -348,9 +349,11 @@ def open_warehouse(
     if problem is not None:
         raise problem
     if not read_only and not path.exists():
-        # Only for the file this connection creates: DuckDB refuses a second connection to a
-        # file already open in this process with a different configuration.
-        kwargs["config"] = {**NEW_FILE_CONFIG, **kwargs["config"]}
+        # Created in its format and closed at once: the format stays with the file, and a
+        # connection kept open with that setting would make DuckDB refuse every other
+        # connection of this process to the file ("a different configuration").
+        with contextlib.suppress(duckdb.Error):  # a lock or a bad path: named below
+            duckdb.connect(str(path), config=NEW_FILE_CONFIG).close()
     deadline = time.monotonic() + lock_wait_seconds
     announced = False
     while True:

@@ -293,3 +293,26 @@ def test_a_file_error_is_not_transient_and_a_busy_warehouse_is() -> None:
 
     assert not is_transient(WarehouseFileError("/x.duckdb", "is not a DuckDB database", "move"))
     assert is_transient(WarehouseBusyError("held"))
+
+
+def test_a_new_warehouse_compresses_payloads_and_stays_open_to_this_process(tmp_path):
+    """Created in the v1.2.0 format (zstd on string columns applies), without leaving that
+    setting on the connection: DuckDB refuses a second connection of one process to a file
+    open with another configuration."""
+    path = tmp_path / "new.duckdb"
+    first = open_warehouse(path)
+    try:
+        second = duckdb.connect(str(path))  # what dbt's adapter or a check would do
+        first.execute("create table t (payload JSON NOT NULL USING COMPRESSION zstd)")
+        first.execute("insert into t select '{\"id\": ' || range || '}' from range(50000)")
+        first.execute("checkpoint")
+        compressions = {
+            row[0]
+            for row in second.execute(
+                "select compression from pragma_storage_info('t') where column_name = 'payload'"
+            ).fetchall()
+        }
+        second.close()
+    finally:
+        first.close()
+    assert "ZSTD" in compressions
