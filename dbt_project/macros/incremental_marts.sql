@@ -43,7 +43,8 @@
     in-memory one, and a transaction may write only one database (the fact's and this one).
 #}
 {% macro incremental_watermarks_schema() -%}
-    {{ adapter.quote(target.database) }}.dbt_incremental
+    {#- `target` is dbt's; sqlfluff's templater (make lint) has none. -#}
+    {%- if target is defined -%}"{{ target.database }}".{%- endif -%}dbt_incremental
 {%- endmacro %}
 
 {% macro incremental_watermarks_table() -%}
