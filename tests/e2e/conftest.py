@@ -42,6 +42,31 @@ def _run_cli(
     )
 
 
+def simulator_cli_env(sim, tmp_path: Path) -> dict[str, str]:
+    """The clean environment that points the CLI at ``sim``, with a warehouse and a Dagster
+    home in ``tmp_path``."""
+    env = _clean_env(
+        SERVICETITAN_CONNECTION_NAME="e2e",
+        SERVICETITAN_ENVIRONMENT="integration",
+        SERVICETITAN_TENANT_ID=str(sim.config.tenant_id),
+        SERVICETITAN_CLIENT_ID=sim.config.client_id,
+        SERVICETITAN_CLIENT_SECRET=sim.config.client_secret,
+        SERVICETITAN_APP_KEY=sim.config.app_key,
+        SERVICETITAN_API_BASE_URL=sim.base_url,
+        SERVICETITAN_AUTH_URL=sim.auth_url,
+        SERVICETITAN_DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"),
+        DAGSTER_HOME=str(tmp_path / "dagster_home"),
+    )
+    (tmp_path / "dagster_home").mkdir()
+    return env
+
+
+@pytest.fixture
+def cli_env_for():
+    """``simulator_cli_env``: the CLI's environment for a simulator of the test's own."""
+    return simulator_cli_env
+
+
 @pytest.fixture
 def simulator_env(tmp_path):
     """A running simulator with a canary client secret, and the env that points the CLI at it."""
@@ -49,20 +74,7 @@ def simulator_env(tmp_path):
 
     config = SimulatorConfig(customers=120, seed=7, client_secret=LEAK_CANARY_SECRET)
     with start_simulator(config) as sim:
-        env = _clean_env(
-            SERVICETITAN_CONNECTION_NAME="e2e",
-            SERVICETITAN_ENVIRONMENT="integration",
-            SERVICETITAN_TENANT_ID=str(sim.config.tenant_id),
-            SERVICETITAN_CLIENT_ID=sim.config.client_id,
-            SERVICETITAN_CLIENT_SECRET=sim.config.client_secret,
-            SERVICETITAN_APP_KEY=sim.config.app_key,
-            SERVICETITAN_API_BASE_URL=sim.base_url,
-            SERVICETITAN_AUTH_URL=sim.auth_url,
-            SERVICETITAN_DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"),
-            DAGSTER_HOME=str(tmp_path / "dagster_home"),
-        )
-        (tmp_path / "dagster_home").mkdir()
-        yield sim, env
+        yield sim, simulator_cli_env(sim, tmp_path)
 
 
 @pytest.fixture

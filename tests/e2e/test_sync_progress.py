@@ -18,27 +18,14 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def slow_simulator_env(tmp_path, clean_env):
+def slow_simulator_env(tmp_path, cli_env_for):
     from servicetitan_pipeline.simulator import FaultConfig, SimulatorConfig, start_simulator
 
     config = SimulatorConfig(
         customers=60, seed=5, export_page_size=15, faults=FaultConfig(latency_seconds=0.3)
     )
     with start_simulator(config) as sim:
-        env = clean_env(
-            SERVICETITAN_CONNECTION_NAME="e2e",
-            SERVICETITAN_ENVIRONMENT="integration",
-            SERVICETITAN_TENANT_ID=str(sim.config.tenant_id),
-            SERVICETITAN_CLIENT_ID=sim.config.client_id,
-            SERVICETITAN_CLIENT_SECRET=sim.config.client_secret,
-            SERVICETITAN_APP_KEY=sim.config.app_key,
-            SERVICETITAN_API_BASE_URL=sim.base_url,
-            SERVICETITAN_AUTH_URL=sim.auth_url,
-            SERVICETITAN_DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"),
-            DAGSTER_HOME=str(tmp_path / "dagster_home"),
-        )
-        (tmp_path / "dagster_home").mkdir()
-        yield sim, env
+        yield sim, cli_env_for(sim, tmp_path)
 
 
 def test_sync_prints_plain_progress_lines_and_the_run_log_has_them(
